@@ -1,0 +1,26 @@
+# The two set-up commands of the README. Both create ./.venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test
+
+# Opens the window on the bundled demo case (headless demo where there is no display).
+run: $(BIN)/.app-installed
+	$(BIN)/kneeseg demo
+
+# Installs the test and trainer dependencies, then runs the whole test suite.
+test: $(BIN)/.dev-installed
+	QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(BIN)/.app-installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(BIN)/.dev-installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e ".[dev,train]"
+	touch $(BIN)/.app-installed $@

@@ -1,0 +1,1 @@
+"""One module per ``kneeseg`` sub-command; each defines ``register(subparsers)``."""

@@ -1,0 +1,73 @@
+"""Atomic file writes: a temporary file beside the target, then a rename.
+
+A crash or a full disk never leaves a half-written result where a user expects
+a complete one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .errors import OutputError
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+
+    The temporary name keeps the target's full suffix (``.nii.gz``) so writers that
+    choose the format from the extension work.
+    """
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target} already exists; choose another name or allow overwriting.")
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"Cannot create the folder {parent}: {exc.strerror or exc}.") from exc
+    suffix = "".join(target.suffixes) or ".tmp"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + suffix, dir=parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise OutputError(f"Cannot write {target}: {exc.strerror or exc}.") from exc
+    finally:
+        if tmp.exists():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def write_atomic(target: str | os.PathLike[str], write: Callable[[Path], None], overwrite: bool = True) -> Path:
+    """Run ``write(tmp_path)`` and move the result onto ``target`` atomically."""
+    with atomic_path(target, overwrite=overwrite) as tmp:
+        write(tmp)
+    return Path(target)
+
+
+def write_bytes_atomic(target: str | os.PathLike[str], data: bytes, overwrite: bool = True) -> Path:
+    """Atomically write ``data`` to ``target``."""
+    return write_atomic(target, lambda p: p.write_bytes(data), overwrite=overwrite)
+
+
+def ensure_not_inside(target: str | os.PathLike[str], protected: "list[str | os.PathLike[str]] | tuple[str | os.PathLike[str], ...]") -> None:
+    """Refuse to write ``target`` inside any protected folder (the user's input data).
+
+    A protected entry that is a file protects its parent folder (a DICOM file's series folder).
+    """
+    resolved = Path(target).resolve()
+    for item in protected:
+        folder = Path(item).resolve()
+        if folder.is_file():
+            folder = folder.parent
+        if resolved == folder or folder in resolved.parents:
+            raise OutputError(
+                f"Refusing to write {resolved.name} into the input folder {folder}; choose another location."
+            )

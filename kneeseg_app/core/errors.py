@@ -1,0 +1,66 @@
+"""Typed errors that the CLI and the window show to a person in one line.
+
+Every error raised on bad input derives from :class:`KneeSegError`; its ``str`` is
+a complete sentence meant for a surgeon, never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class KneeSegError(Exception):
+    """Base of all errors a user may see; ``str(err)`` is the message to show."""
+
+
+class InputError(KneeSegError):
+    """The input data (folder, file, series) cannot be used as given."""
+
+
+class EmptyFolderError(InputError):
+    """The folder does not exist, is empty or holds no DICOM files."""
+
+
+class NoImageSeriesError(InputError):
+    """DICOM files were found but none forms an image volume (only SEG, SR, scouts...)."""
+
+
+class NotCTError(InputError):
+    """The chosen series is not CT (MR, US, ...)."""
+
+
+class SingleSliceError(InputError):
+    """A series with one slice is not a volume."""
+
+
+class DuplicateSlicesError(InputError):
+    """Several slices share one position and cannot be told apart."""
+
+
+class MixedImageSizesError(InputError):
+    """Slices of one series have different sizes or orientations."""
+
+
+class UnreadableFileError(InputError):
+    """A file is truncated, corrupt or in a format that cannot be decoded."""
+
+
+class GeometryError(InputError):
+    """The slice geometry (tilt, gaps) cannot be turned into a correct regular grid."""
+
+
+class LabelMapError(InputError):
+    """A label map does not fit its image (grid, values)."""
+
+
+class ModelError(KneeSegError):
+    """A model package is missing, broken or incompatible."""
+
+
+class OutputError(KneeSegError):
+    """A result cannot be written where asked (input folder, existing file, no space)."""
+
+
+class Cancelled(KneeSegError):
+    """The user cancelled a long operation."""
+
+    def __init__(self, message: str = "Cancelled by the user.") -> None:
+        super().__init__(message)

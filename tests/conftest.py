@@ -1,0 +1,32 @@
+"""Test-session set-up shared by all test packages.
+
+* Per-user folders (models, cache, settings) go to a throw-away ``KNEESEG_HOME`` so a
+  test run never reads or writes the developer's real ones.
+* ``real_dicom`` points at the project's real CT DICOM cases; tests that use it fail
+  (never skip) when it is missing, as CI must have it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REAL_DICOM = REPO_ROOT.parent / "shared" / "data" / "real-dicom"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if "KNEESEG_HOME" not in os.environ:
+        os.environ["KNEESEG_HOME"] = tempfile.mkdtemp(prefix="kneeseg-test-home-")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session")
+def real_dicom() -> Path:
+    """The folder of real CT DICOM cases (see its README for what each must give)."""
+    if not (REAL_DICOM / "README.md").is_file():
+        pytest.fail(f"real DICOM test data missing at {REAL_DICOM}", pytrace=False)
+    return REAL_DICOM
