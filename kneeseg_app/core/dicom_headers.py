@@ -1,0 +1,223 @@
+"""Read the few DICOM header fields KneeSeg needs from one file, never its pixels.
+
+A surgeon's CD holds thousands of slices plus viewers, PDFs and DICOMDIRs; scanning
+must stay fast, so every file is sniffed (132 bytes) before pydicom parses its
+header with ``stop_before_pixels`` and a short tag list.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # the DICOMDIR itself
+
+HEADER_TAGS = [
+    "SOPClassUID",
+    "Modality",
+    "SeriesInstanceUID",
+    "StudyInstanceUID",
+    "SeriesDescription",
+    "SeriesNumber",
+    "InstanceNumber",
+    "ImageType",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "Rows",
+    "Columns",
+    "SliceThickness",
+    "ConvolutionKernel",
+    "Manufacturer",
+    "PatientPosition",
+    "GantryDetectorTilt",
+    "NumberOfFrames",
+]
+
+_PIXEL_TAGS = (
+    b"\xe0\x7f\x10\x00",  # Pixel Data, little endian
+    b"\xe0\x7f\x08\x00",  # Float Pixel Data
+    b"\xe0\x7f\x09\x00",  # Double Float Pixel Data
+    b"\x7f\xe0\x00\x10",  # Pixel Data, big endian (retired syntax)
+)
+_DEFLATED = "1.2.840.10008.1.2.1.99"  # the file position says nothing about a deflated dataset
+
+
+_STORAGE_ROOT = "1.2.840.10008.5.1.4.1.1."
+_NON_PIXEL_STORAGE = ("88.", "481.3", "481.5", "481.8", "11.", "104.", "66", "9.", "78.", "79.", "80.", "81.", "82.")
+"""SR, RT structure set/plan, presentation states, encapsulated documents, raw/registration, waveforms, ophthalmic
+measurement objects: storage classes that carry no pixel data (SEG, 66.4, is re-admitted below)."""
+
+
+def is_pixel_sop_class(sop_class_uid: str) -> bool:
+    """True for storage SOP classes whose instances must carry pixel data (CT, MR, SC, SEG, ...)."""
+    if not sop_class_uid.startswith(_STORAGE_ROOT):
+        return False
+    rest = sop_class_uid[len(_STORAGE_ROOT):]
+    if rest == "66.4":
+        return True
+    return not rest.startswith(_NON_PIXEL_STORAGE)
+
+
+class FileKind(Enum):
+    """What sniffing and parsing made of a file."""
+
+    DICOM = "dicom"
+    NOT_DICOM = "not DICOM"
+    UNREADABLE = "unreadable DICOM"
+    DIRECTORY_RECORD = "DICOMDIR"
+
+
+@dataclass(frozen=True)
+class SliceHeader:
+    """Header facts of one DICOM file (one slice for classic CT)."""
+
+    path: str
+    sop_class_uid: str = ""
+    modality: str = ""
+    series_uid: str = ""
+    study_uid: str = ""
+    description: str = ""
+    series_number: int | None = None
+    instance_number: int | None = None
+    image_type: tuple[str, ...] = ()
+    position: tuple[float, float, float] | None = None
+    orientation: tuple[float, float, float, float, float, float] | None = None
+    pixel_spacing: tuple[float, float] | None = None
+    """DICOM order: (spacing between rows, spacing between columns) in mm."""
+    rows: int = 0
+    columns: int = 0
+    slice_thickness_mm: float | None = None
+    convolution_kernel: str = ""
+    manufacturer: str = ""
+    patient_position: str = ""
+    gantry_tilt_deg: float | None = None
+    number_of_frames: int = 1
+    has_pixel_data: bool = False
+
+
+@dataclass(frozen=True)
+class HeaderResult:
+    """Outcome of reading one file: its kind and, for DICOM, its header."""
+
+    kind: FileKind
+    header: SliceHeader | None = None
+    reason: str = ""
+
+
+def looks_like_dicom(path: str) -> bool:
+    """Cheap sniff: a 'DICM' preamble, or a preamble-less file starting with a group 0002/0008 tag."""
+    try:
+        with open(path, "rb") as fp:
+            head = fp.read(132)
+    except OSError:
+        return False
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return True
+    return len(head) >= 8 and head[:2] in (b"\x02\x00", b"\x08\x00") and head[3:4] == b"\x00"
+
+
+def read_header(path: str) -> HeaderResult:
+    """Parse the header of ``path`` (no pixel data is read or decoded)."""
+    if not looks_like_dicom(path):
+        return HeaderResult(FileKind.NOT_DICOM)
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fp:
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, specific_tags=HEADER_TAGS, force=True)
+            offset = fp.tell()
+            has_pixels = offset < size and fp.read(4) in _PIXEL_TAGS
+        if _text(getattr(ds, "file_meta", None), "TransferSyntaxUID") == _DEFLATED:
+            has_pixels = True
+    except InvalidDicomError as exc:
+        return HeaderResult(FileKind.NOT_DICOM, reason=str(exc))
+    except Exception as exc:  # noqa: BLE001 - arbitrary bytes make pydicom raise anything; a bad file never stops a scan
+        return HeaderResult(FileKind.UNREADABLE, reason=f"{type(exc).__name__}: {exc}")
+    sop = _text(ds, "SOPClassUID") or _text(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID")
+    if sop == MEDIA_STORAGE_DIRECTORY:
+        return HeaderResult(FileKind.DIRECTORY_RECORD)
+    if not sop and not _text(ds, "Modality"):
+        # force=True parses almost anything; without SOP class or modality it is not DICOM we can use
+        return HeaderResult(FileKind.NOT_DICOM)
+    header = _header_from_dataset(path, ds, sop, has_pixels)
+    if not has_pixels and (header.rows or is_pixel_sop_class(sop)):
+        # keep what was parsed: the series UID tells which series lost a slice
+        return HeaderResult(FileKind.UNREADABLE, header, reason="the file ends before its pixel data (truncated)")
+    return HeaderResult(FileKind.DICOM, header)
+
+
+def _header_from_dataset(path: str, ds: Any, sop: str, has_pixels: bool) -> SliceHeader:
+    return SliceHeader(
+        path=path,
+        sop_class_uid=sop,
+        modality=_text(ds, "Modality").upper(),
+        series_uid=_text(ds, "SeriesInstanceUID"),
+        study_uid=_text(ds, "StudyInstanceUID"),
+        description=_text(ds, "SeriesDescription"),
+        series_number=_integer(ds, "SeriesNumber"),
+        instance_number=_integer(ds, "InstanceNumber"),
+        image_type=tuple(v.upper() for v in _strings(ds, "ImageType")),
+        position=_floats(ds, "ImagePositionPatient", 3),  # type: ignore[arg-type]
+        orientation=_floats(ds, "ImageOrientationPatient", 6),  # type: ignore[arg-type]
+        pixel_spacing=_floats(ds, "PixelSpacing", 2),  # type: ignore[arg-type]
+        rows=_integer(ds, "Rows") or 0,
+        columns=_integer(ds, "Columns") or 0,
+        slice_thickness_mm=_float(ds, "SliceThickness"),
+        convolution_kernel="/".join(_strings(ds, "ConvolutionKernel")),
+        manufacturer=_text(ds, "Manufacturer"),
+        patient_position=_text(ds, "PatientPosition"),
+        gantry_tilt_deg=_float(ds, "GantryDetectorTilt"),
+        number_of_frames=_integer(ds, "NumberOfFrames") or 1,
+        has_pixel_data=has_pixels,
+    )
+
+
+def _raw(ds: Any, keyword: str) -> Any:
+    if ds is None:
+        return None
+    try:
+        return ds.get(keyword)
+    except Exception:  # noqa: BLE001 - a malformed value is treated as absent
+        return None
+
+
+def _text(ds: Any, keyword: str) -> str:
+    value = _raw(ds, keyword)
+    return "" if value is None else str(value).strip()
+
+
+def _strings(ds: Any, keyword: str) -> list[str]:
+    value = _raw(ds, keyword)
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [str(value).strip()]
+
+
+def _float(ds: Any, keyword: str) -> float | None:
+    value = _raw(ds, keyword)
+    try:
+        return None if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _integer(ds: Any, keyword: str) -> int | None:
+    value = _float(ds, keyword)
+    return None if value is None else int(value)
+
+
+def _floats(ds: Any, keyword: str, count: int) -> tuple[float, ...] | None:
+    values = _strings(ds, keyword)
+    if len(values) != count:
+        return None
+    try:
+        return tuple(float(v) for v in values)
+    except ValueError:
+        return None

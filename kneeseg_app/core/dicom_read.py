@@ -1,0 +1,224 @@
+"""Read one chosen DICOM series into a :class:`Volume` in HU with checked geometry.
+
+Pixels are decoded by SimpleITK/GDCM one file at a time (every transfer syntax GDCM
+knows, JPEG 2000 included; progress, cancellation and the name of a broken file come
+for free). Geometry never comes from the reader's guess: it is computed from each
+slice's ImagePositionPatient/ImageOrientationPatient (dicom_geometry), and the volume
+is resampled, with a warning, when the slices are not a regular stack.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from .dicom_geometry import (
+    StackLayout,
+    duplicate_runs,
+    grid_geometry,
+    is_uniform,
+    layout_stack,
+    plan_grid,
+    resample_stack,
+)
+from .dicom_headers import FileKind, SliceHeader, read_header
+from .dicom_scan import SINGLE_SLICE_REASON, SeriesInfo, not_ct_message, single_slice_message
+from .errors import (
+    DuplicateSlicesError,
+    NoImageSeriesError,
+    NotCTError,
+    SingleSliceError,
+    UnreadableFileError,
+)
+from .progress import CancelToken, ProgressCallback, no_progress, scaled
+from .volume import DicomFacts, Volume
+
+_INT16 = np.iinfo(np.int16)
+
+
+def read_series(
+    series: SeriesInfo,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> Volume:
+    """Read ``series`` as HU on a correct regular grid, or raise a typed error saying why not."""
+    _require_ct_volume(series)
+    headers = list(series.headers) or _headers_of(series.files)
+    layout = layout_stack(headers)
+    ordered = [headers[i] for i in layout.order]
+    if len(ordered) < 2:
+        raise SingleSliceError(single_slice_message(series))
+    slices, failed = read_pixels(ordered, scaled(progress, 0.0, 0.8), cancel)
+    warnings: list[str] = []
+    ordered, slices = _drop_unreadable(ordered, slices, layout, failed, series.unreadable_files, warnings)
+    ordered, slices = _drop_duplicates(ordered, slices, warnings)
+    if len(ordered) < 2:
+        raise SingleSliceError(single_slice_message(series))
+    layout = layout_stack(ordered)  # already sorted: order is the identity
+    plan = plan_grid(layout, ordered[0].gantry_tilt_deg)
+    warnings = list(plan.warnings) + warnings
+    if plan.resample:
+        slices = resample_stack(slices, layout, plan, float(slices.min()), scaled(progress, 0.8, 1.0), cancel)
+    origin, spacing, direction = grid_geometry(layout, plan)
+    progress("Volume ready", 1.0)
+    return Volume(
+        array=slices,
+        spacing_zyx=spacing,
+        origin_xyz=origin,
+        direction=direction,
+        dicom=_facts(series, ordered),
+        source=os.path.commonpath([h.path for h in ordered]) if len(ordered) > 1 else str(Path(ordered[0].path).parent),
+        warnings=warnings,
+    )
+
+
+def _require_ct_volume(series: SeriesInfo) -> None:
+    if not series.is_volume:
+        if series.not_volume_reason == SINGLE_SLICE_REASON:
+            raise SingleSliceError(single_slice_message(series))
+        raise NoImageSeriesError(
+            f"The series '{series.label}' is {series.not_volume_reason.split(',')[0].split(':')[0]}."
+        )
+    if series.modality != "CT":
+        raise NotCTError(not_ct_message(series.modality))
+
+
+def _headers_of(files: tuple[str, ...]) -> list[SliceHeader]:
+    headers = []
+    for path in files:
+        result = read_header(path)
+        if result.kind is not FileKind.DICOM or result.header is None:
+            raise UnreadableFileError(f"The file {Path(path).name} is not a readable DICOM image ({result.kind.value}).")
+        headers.append(result.header)
+    return headers
+
+
+def read_pixels(
+    headers: list[SliceHeader],
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> tuple[np.ndarray, dict[int, str]]:
+    """Decode every slice in order into one (k, rows, columns) array of HU.
+
+    int16 while every slice holds whole HU within int16 (CT almost always), else float32;
+    failed slices are left as zeros and returned as {index: reason}.
+    """
+    rows, columns = headers[0].rows, headers[0].columns
+    out = np.zeros((len(headers), rows, columns), dtype=np.int16)
+    failed: dict[int, str] = {}
+    for k, header in enumerate(headers):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        try:
+            pixels = decode_slice(header.path, rows, columns)
+        except UnreadableFileError as exc:
+            failed[k] = str(exc)
+            continue
+        if out.dtype == np.int16 and not _fits_int16(pixels):
+            out = out.astype(np.float32)
+        out[k] = pixels
+        progress("Reading slices", (k + 1) / len(headers))
+    return out, failed
+
+
+def decode_slice(path: str, rows: int, columns: int) -> np.ndarray:
+    """One slice in HU (GDCM applies RescaleSlope/Intercept), shape (rows, columns)."""
+    reader = sitk.ImageFileReader()
+    reader.SetImageIO("GDCMImageIO")
+    reader.SetFileName(path)
+    try:
+        image = reader.Execute()
+    except RuntimeError as exc:
+        raise UnreadableFileError(
+            f"The file {Path(path).name} cannot be decoded (truncated, corrupt or an unsupported compression)."
+        ) from exc
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise UnreadableFileError(f"The file {Path(path).name} is a colour image, not a CT slice.")
+    pixels = sitk.GetArrayFromImage(image)
+    if pixels.size != rows * columns:
+        raise UnreadableFileError(
+            f"The file {Path(path).name} holds {pixels.size} pixels where its header announces {columns}x{rows}."
+        )
+    pixels = pixels.reshape(rows, columns)
+    return pixels if pixels.dtype != np.float64 else pixels.astype(np.float32)
+
+
+def _fits_int16(pixels: np.ndarray) -> bool:
+    if pixels.dtype == np.int16:
+        return True
+    if pixels.size == 0:
+        return True
+    low, high = float(pixels.min()), float(pixels.max())
+    if low < _INT16.min or high > _INT16.max:
+        return False
+    return bool(np.issubdtype(pixels.dtype, np.integer) or np.array_equal(pixels, np.rint(pixels)))
+
+
+def _drop_unreadable(
+    ordered: list[SliceHeader],
+    slices: np.ndarray,
+    layout: StackLayout,
+    failed: dict[int, str],
+    lost_at_scan: tuple[str, ...],
+    warnings: list[str],
+) -> tuple[list[SliceHeader], np.ndarray]:
+    """Skip broken files when the rest is still a complete series; otherwise name the file and refuse."""
+    if not failed and not lost_at_scan:
+        return ordered, slices
+    keep = [k for k in range(len(ordered)) if k not in failed]
+    if not keep:
+        raise UnreadableFileError(f"No slice of this series could be decoded. {next(iter(failed.values()))}")
+    low, high = layout.depths[keep[0]], layout.depths[keep[-1]]
+    for k in sorted(failed):
+        inside = low < layout.depths[k] < high
+        duplicate = np.any(np.abs(layout.depths[keep] - layout.depths[k]) <= 0.01)
+        if inside and not duplicate:
+            raise UnreadableFileError(f"{failed[k]} It lies inside the series, so the volume would have a hole.")
+    if lost_at_scan and not is_uniform(layout.depths[keep] - layout.depths[keep[0]]):
+        raise UnreadableFileError(
+            f"The file {Path(lost_at_scan[0]).name} of this series is truncated and the remaining slices leave a gap."
+        )
+    names = [Path(ordered[k].path).name for k in sorted(failed)] + [Path(p).name for p in lost_at_scan]
+    warnings.append(
+        f"Skipped {len(names)} unreadable file(s) ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}); "
+        "the remaining slices form a complete series."
+    )
+    return [ordered[k] for k in keep], slices[keep]
+
+
+def _drop_duplicates(ordered: list[SliceHeader], slices: np.ndarray, warnings: list[str]) -> tuple[list[SliceHeader], np.ndarray]:
+    """Identical copies of a slice are dropped (warning); different images at one position are refused."""
+    runs = duplicate_runs(layout_stack(ordered))
+    if not runs:
+        return ordered, slices
+    drop: set[int] = set()
+    for run in runs:
+        for k in run[1:]:
+            if not np.array_equal(slices[run[0]], slices[k]):
+                raise DuplicateSlicesError(
+                    f"{len(run)} slices lie at the same position ({Path(ordered[run[0]].path).name}, "
+                    f"{Path(ordered[k].path).name}) but show different images, so this series is not one volume "
+                    "(several phases or acquisitions?); choose or export a single reconstruction."
+                )
+            drop.add(k)
+    warnings.append(f"Removed {len(drop)} duplicate slice(s): identical images at the same position.")
+    keep = [k for k in range(len(ordered)) if k not in drop]
+    return [ordered[k] for k in keep], slices[keep]
+
+
+def _facts(series: SeriesInfo, ordered: list[SliceHeader]) -> DicomFacts:
+    first = ordered[0]
+    return DicomFacts(
+        modality=series.modality,
+        series_description=series.description,
+        slice_thickness_mm=series.slice_thickness_mm,
+        convolution_kernel=series.convolution_kernel,
+        manufacturer=series.manufacturer,
+        patient_position=first.patient_position,
+        series_instance_uid=series.series_uid,
+        study_instance_uid=series.study_uid,
+        files=tuple(h.path for h in ordered),
+    )

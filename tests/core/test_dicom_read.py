@@ -1,0 +1,270 @@
+"""Reading a chosen series: HU, LPS geometry from each slice's position, and never a silently wrong grid.
+
+The synthetic slices hold HU = linear_hu(LPS position of the pixel), so every voxel of
+a loaded volume can be checked against where it really lies in the patient; linear
+interpolation reproduces a linear function, so resampled volumes match to ~1 HU.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from dicom_factory import MR_IMAGE_STORAGE, CTSeries, linear_hu, tilted_axial, truncate_header, truncate_pixels, write_dataset
+from pydicom.uid import generate_uid
+
+from kneeseg_app.core.dicom import read_series, scan_folder
+from kneeseg_app.core.errors import (
+    Cancelled,
+    DuplicateSlicesError,
+    GeometryError,
+    MixedImageSizesError,
+    NotCTError,
+    SingleSliceError,
+    UnreadableFileError,
+)
+from kneeseg_app.core.progress import CancelToken
+from kneeseg_app.core.volume import Volume
+
+
+def _read(folder: Path) -> Volume:
+    return read_series(scan_folder(folder).best())
+
+
+def _voxel_errors(volume: Volume, inside: np.ndarray | None = None) -> np.ndarray:
+    """|HU - linear_hu(voxel LPS)| over the voxels (optionally those in ``inside``)."""
+    index = np.stack(np.meshgrid(*[np.arange(n) for n in volume.shape], indexing="ij"), axis=-1)
+    error = np.abs(volume.array.astype(np.float64) - linear_hu(volume.index_to_lps(index)))
+    return error if inside is None else error[inside]
+
+
+def test_regular_series_reads_as_hu_with_lps_geometry_and_dicom_facts(tmp_path: Path) -> None:
+    series = CTSeries(n_slices=10, slice_step=1.25, thickness=1.25, origin=(-11.0, -12.5, 40.0))
+    paths = series.write(tmp_path, shuffle_names=True, extension="")
+
+    volume = _read(tmp_path)
+
+    assert volume.shape == (10, 32, 32) and volume.array.dtype == np.int16
+    assert volume.spacing_zyx == pytest.approx((1.25, 0.7, 0.7))
+    assert volume.origin_xyz == pytest.approx((-11.0, -12.5, 40.0))
+    assert np.allclose(volume.direction, np.eye(3))
+    assert _voxel_errors(volume).max() <= 0.5
+    assert volume.warnings == []
+    facts = volume.dicom
+    assert facts is not None
+    assert (facts.modality, facts.series_description, facts.slice_thickness_mm, facts.convolution_kernel) == (
+        "CT", "Knee 1.0 Bone", 1.25, "BONE",
+    )
+    assert (facts.patient_position, facts.series_instance_uid, facts.study_instance_uid) == (
+        "FFS", series.series_uid, series.study_uid,
+    )
+    assert facts.files == tuple(str(p) for p in paths)
+
+
+def test_slices_stored_head_to_feet_are_sorted_along_the_normal(tmp_path: Path) -> None:
+    CTSeries(n_slices=6, origin=(-10.0, -12.0, 50.0), stack_direction=(0.0, 0.0, -1.0)).write(tmp_path)
+
+    volume = _read(tmp_path)
+
+    assert volume.origin_xyz[2] == pytest.approx(45.0)
+    assert volume.direction[:, 2] == pytest.approx([0.0, 0.0, 1.0])
+    assert _voxel_errors(volume).max() <= 0.5
+
+
+def test_fractional_rescale_gives_float32_hu(tmp_path: Path) -> None:
+    CTSeries(n_slices=3, rescale=(0.5, -1024.25)).write(tmp_path)
+
+    volume = _read(tmp_path)
+
+    assert volume.array.dtype == np.float32
+    assert _voxel_errors(volume).max() <= 0.26
+
+
+def test_integral_hu_beyond_the_int16_range_gives_float32(tmp_path: Path) -> None:
+    CTSeries(n_slices=3, rescale=(2.0, 0.0), intensity=lambda p: linear_hu(p) + 40000.0).write(tmp_path)
+
+    volume = _read(tmp_path)
+
+    assert volume.array.dtype == np.float32
+    assert float(volume.array.min()) > 40000.0
+
+
+def test_oblique_slices_stacked_along_their_normal_are_kept_without_resampling(tmp_path: Path) -> None:
+    CTSeries(n_slices=6, orientation=tilted_axial(15.0), slice_step=1.5).write(tmp_path)
+
+    volume = _read(tmp_path)
+
+    assert volume.warnings == []
+    assert volume.shape == (6, 32, 32)
+    assert volume.direction[:, 1] == pytest.approx(tilted_axial(15.0)[3:])
+    assert _voxel_errors(volume).max() <= 0.5
+
+
+@pytest.mark.parametrize("tag", [20.0, None], ids=["with-tilt-tag", "without-tilt-tag"])
+def test_gantry_tilt_is_resampled_from_the_true_slice_positions(tmp_path: Path, tag: float | None) -> None:
+    """Positions advance along the table (z) while the image plane is tilted by 20 degrees: a sheared stack."""
+    series = CTSeries(n_slices=12, orientation=tilted_axial(20.0), stack_direction=(0.0, 0.0, 1.0), slice_step=1.5, gantry_tilt=tag)
+    series.write(tmp_path)
+
+    volume = _read(tmp_path)
+
+    assert "Gantry tilt of 20.0°" in volume.warnings[0]
+    assert volume.spacing_zyx[0] == pytest.approx(1.5 * np.cos(np.radians(20.0)))
+    assert volume.shape[1] > 32  # the grid grows to hold every shifted slice
+    padding = volume.array == volume.array.min()
+    inside = ~padding
+    assert inside.mean() > 0.7
+    assert np.percentile(_voxel_errors(volume, inside), 99) <= 1.0
+    # a naive reader stacks slices along the normal at the position-to-position distance
+    naive = Volume(volume.array, (1.5, 0.7, 0.7), series.origin, volume.direction)
+    assert np.median(_voxel_errors(naive, inside)) > 10  # over 1.4 mm off
+
+
+def test_a_missing_slice_is_filled_by_interpolation_with_a_warning_that_names_the_gap(tmp_path: Path) -> None:
+    CTSeries(n_slices=9, slice_step=1.0).write(tmp_path, skip=(4,))
+
+    volume = _read(tmp_path)
+
+    assert volume.shape == (9, 32, 32) and volume.spacing_zyx[0] == pytest.approx(1.0)
+    assert "1.00, 1.00, 1.00, 2.00, 1.00" in volume.warnings[0]
+    assert "1 slice(s) appear missing" in volume.warnings[0]
+    assert _voxel_errors(volume).max() <= 0.5
+
+
+def test_uneven_spacing_is_resampled_to_the_smallest_common_step(tmp_path: Path) -> None:
+    depths = [0.0, 1.0, 2.0, 3.0, 5.5, 8.0, 10.5]  # a 1 mm section then a 2.5 mm section
+    CTSeries(positions=[(-10.0, -12.0, 30.0 + d) for d in depths]).write(tmp_path)
+
+    volume = _read(tmp_path)
+
+    assert volume.spacing_zyx[0] == pytest.approx(10.5 / 10)
+    assert volume.shape[0] == 11
+    assert "Uneven slice spacing" in volume.warnings[0]
+    assert _voxel_errors(volume).max() <= 1.0  # stored and resampled values are each rounded to 1 HU
+
+
+def test_a_gap_too_large_to_fill_is_refused(tmp_path: Path) -> None:
+    depths = [0.0, 1.0, 2.0, 14.0, 15.0, 16.0]
+    CTSeries(positions=[(-10.0, -12.0, 30.0 + d) for d in depths]).write(tmp_path)
+
+    with pytest.raises(GeometryError, match="gap of 12.0 mm"):
+        _read(tmp_path)
+
+
+def test_identical_duplicate_slices_are_removed_with_a_warning(tmp_path: Path) -> None:
+    series = CTSeries(n_slices=5)
+    paths = series.write(tmp_path)
+    copy = series.dataset(2, series.slice_positions()[2])
+    copy.SOPInstanceUID = generate_uid()
+    write_dataset(copy, tmp_path / "COPY0003")
+
+    volume = _read(tmp_path)
+
+    assert volume.shape == (5, 32, 32)
+    assert volume.warnings == ["Removed 1 duplicate slice(s): identical images at the same position."]
+    assert len(volume.dicom.files) == len(paths)  # type: ignore[union-attr]
+
+
+def test_different_images_at_one_position_raise_duplicate_slices_error(tmp_path: Path) -> None:
+    series = CTSeries(n_slices=5)
+    series.write(tmp_path)
+    other_phase = series.but(series_uid=series.series_uid, intensity=lambda p: linear_hu(p) + 40.0)
+    write_dataset(other_phase.dataset(7, series.slice_positions()[2]), tmp_path / "PHASE2")
+
+    with pytest.raises(DuplicateSlicesError, match="same position .* different images"):
+        _read(tmp_path)
+
+
+def test_mr_series_is_refused_as_not_ct(tmp_path: Path) -> None:
+    CTSeries(modality="MR", sop_class_uid=MR_IMAGE_STORAGE).write(tmp_path)
+    (info,) = scan_folder(tmp_path).series
+
+    with pytest.raises(NotCTError, match="^This series is MR, not CT"):
+        read_series(info)
+
+
+def test_single_slice_series_raises_single_slice_error(tmp_path: Path) -> None:
+    CTSeries(n_slices=1).write(tmp_path)
+    (info,) = scan_folder(tmp_path).others
+
+    with pytest.raises(SingleSliceError, match="single slice"):
+        read_series(info)
+
+
+def test_slices_of_different_sizes_in_one_stack_raise_mixed_image_sizes_error(tmp_path: Path) -> None:
+    series = CTSeries(n_slices=5)
+    series.write(tmp_path)
+    small = series.but(series_uid=series.series_uid, rows=16, columns=16)
+    write_dataset(small.dataset(5, series.slice_positions()[4] + [0, 0, 1.0]), tmp_path / "SMALL")
+    (info,) = scan_folder(tmp_path).series
+
+    assert "different sizes" in info.problem
+    with pytest.raises(MixedImageSizesError, match="different sizes"):
+        read_series(info)
+
+
+def test_a_truncated_last_slice_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    paths = CTSeries(n_slices=6).write(tmp_path)
+    truncate_pixels(paths[-1])
+
+    volume = _read(tmp_path)
+
+    assert volume.shape == (5, 32, 32)
+    assert "Skipped 1 unreadable file(s) (IM0006.dcm)" in volume.warnings[0]
+    assert _voxel_errors(volume).max() <= 0.5
+
+
+def test_a_truncated_slice_inside_the_series_raises_unreadable_file_error_naming_it(tmp_path: Path) -> None:
+    paths = CTSeries(n_slices=6).write(tmp_path)
+    truncate_pixels(paths[2])
+
+    with pytest.raises(UnreadableFileError, match=r"IM0003\.dcm .*hole"):
+        _read(tmp_path)
+
+
+def test_a_header_truncated_slice_is_skipped_only_if_the_rest_is_complete(tmp_path: Path) -> None:
+    paths = CTSeries(n_slices=6).write(tmp_path / "end")
+    truncate_header(paths[-1])
+    middle = CTSeries(n_slices=6).write(tmp_path / "middle")
+    truncate_header(middle[2])
+
+    assert "Skipped 1 unreadable file(s)" in _read(tmp_path / "end").warnings[0]
+    with pytest.raises(UnreadableFileError, match="IM0003.dcm"):
+        _read(tmp_path / "middle")
+
+
+def test_reading_reports_progress_and_stops_when_cancelled(tmp_path: Path) -> None:
+    CTSeries(n_slices=4).write(tmp_path)
+    info = scan_folder(tmp_path).best()
+    seen: list[tuple[str, float]] = []
+
+    read_series(info, progress=lambda stage, f: seen.append((stage, f)))
+    token = CancelToken()
+    token.cancel()
+
+    assert seen[-1][1] == pytest.approx(1.0)
+    assert all(0.0 <= f <= 1.0 for _, f in seen)
+    with pytest.raises(Cancelled):
+        read_series(info, cancel=token)
+
+
+def test_a_hand_built_series_info_rereads_its_headers(tmp_path: Path) -> None:
+    info = scan_folder(CTSeries(n_slices=4).write(tmp_path)[0].parent).best()
+    bare = replace(info, headers=())
+
+    assert read_series(bare).shape == (4, 32, 32)
+
+
+def test_the_series_may_span_several_folders(tmp_path: Path) -> None:
+    paths = CTSeries(n_slices=6).write(tmp_path / "a")
+    (tmp_path / "b").mkdir()
+    for path in paths[3:]:
+        shutil.move(path, tmp_path / "b" / path.name)
+
+    volume = _read(tmp_path)
+
+    assert volume.shape == (6, 32, 32)
+    assert volume.source == str(tmp_path)
