@@ -1,15 +1,127 @@
-"""``kneeseg segment``: placeholder being written."""
+"""``kneeseg segment``: segment femur and tibia in one CT from the command line.
+
+Checks everything that can be checked (output name, model, reference) before the
+long work starts, so a typo costs seconds, not minutes. The engine and the readers
+are imported when the command runs, which keeps ``kneeseg --help`` instant.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from ..core.errors import OutputError
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = sub.add_parser("segment", help="(not yet available)")
+    parser = sub.add_parser(
+        "segment",
+        help="segment femur and tibia in a knee CT",
+        description="Segment femur and tibia in a knee CT and write the label map "
+        "(0 background, 1 femur, 2 tibia) on the CT's own grid. Research software, not for clinical use.",
+    )
+    parser.add_argument("input", metavar="INPUT", help="a CT folder (DICOM) or an image file (.nii.gz, .nrrd, .mha, .dcm)")
+    parser.add_argument("--out", "-o", required=True, metavar="OUTPUT", help="label map to write (.nii.gz, .nii, .nrrd or .mha)")
+    parser.add_argument("--model", metavar="NAME_OR_PATH", help="model name (see 'kneeseg models') or package folder; default: the bundled default")
+    parser.add_argument("--series", metavar="UID_OR_INDEX", help="which series of a DICOM folder (UID, or its number in 'kneeseg info')")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None, help="test-time mirroring: slower, slightly more accurate (default: as the model says)")
+    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for the network (default: physical cores, at most 4)")
+    parser.add_argument("--reference", metavar="LABELS", help="a reference label map on the same grid: print Dice, HD95, ... against it")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     parser.set_defaults(func=run)
 
 
+class ProgressLine:
+    """Progress on a terminal: one redrawn bar line; elsewhere (logs, pipes) one line per stage."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.interactive = bool(getattr(stream, "isatty", lambda: False)())
+        self._stage = ""
+        self._last_draw = 0.0
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if stage != self._stage:
+            if self.interactive and self._stage:
+                self._draw(self._stage, 1.0 if stage == "Done" else fraction, force=True)
+                self.stream.write("\n")
+            self._stage = stage
+            if not self.interactive and stage != "Done":
+                self.stream.write(f"{stage}...\n")
+                self.stream.flush()
+        if self.interactive and stage != "Done":
+            self._draw(stage, fraction)
+
+    def _draw(self, stage: str, fraction: float, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_draw < 0.1:
+            return
+        self._last_draw = now
+        filled = int(round(30 * min(max(fraction, 0.0), 1.0)))
+        self.stream.write(f"\r{stage:<16} [{'#' * filled}{'.' * (30 - filled)}] {fraction * 100:5.1f}%")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.interactive and self._stage and self._stage != "Done":
+            self.stream.write("\n")
+        self._stage = ""
+
+
+def _check_output(out: Path, overwrite: bool, protected: list[str]) -> None:
+    from ..core.atomic import ensure_not_inside
+    from ..core.imageio import LABEL_SUFFIXES
+
+    if not any(out.name.lower().endswith(s) for s in LABEL_SUFFIXES):
+        raise OutputError(f"{out.name}: choose a .nii.gz, .nii, .nrrd or .mha file name for the label map.")
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out} already exists; choose another name or add --overwrite.")
+    ensure_not_inside(out, protected)
+
+
+def metrics_table(metrics: dict[str, Any]) -> str:
+    """A small fixed-width table of agreement metrics, one row per bone."""
+    header = f"{'bone':<8}{'Dice':>7}{'Jaccard':>9}{'HD mm':>8}{'HD95 mm':>9}{'ASSD mm':>9}{'pred mL':>9}{'ref mL':>9}{'diff mL':>9}"
+    rows = [header]
+    for bone, m in metrics.items():
+        rows.append(
+            f"{bone:<8}{m.dice:>7.3f}{m.jaccard:>9.3f}{m.hausdorff_mm:>8.2f}{m.hd95_mm:>9.2f}{m.assd_mm:>9.2f}"
+            f"{m.volume_pred_ml:>9.1f}{m.volume_ref_ml:>9.1f}{m.volume_diff_ml:>+9.1f}"
+        )
+    return "\n".join(rows)
+
+
 def run(args: argparse.Namespace) -> int:
-    print("not yet available")
-    return 1
+    from ..core import imageio
+    from ..core.engine import SegmentOptions, Segmenter
+    from ..core.modelpkg import find_model
+
+    out = Path(args.out)
+    _check_output(out, args.overwrite, [args.input])
+    package = find_model(args.model)
+    segmenter = Segmenter(package, SegmentOptions(tta=args.tta, threads=args.threads))
+    progress = ProgressLine(sys.stderr)
+
+    ct = imageio.open_volume(args.input, args.series, progress=lambda s, f: progress("Reading CT", f))
+    progress.finish()
+    for warning in ct.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    reference = imageio.read_label_map(args.reference, reference=ct) if args.reference else None
+
+    result = segmenter.run(ct, progress=progress)
+    progress.finish()
+    written = imageio.write_label_map(result.labels, out, overwrite=args.overwrite, protected=[args.input])
+
+    print(f"model    {package.name} {package.manifest.version}" + ("  (NOT FOR CLINICAL USE)" if package.not_for_clinical_use else ""))
+    for bone, ml in result.volumes_ml.items():
+        print(f"{bone:<8} {ml:8.1f} mL")
+    print(f"time     {result.seconds:.1f} s (network {result.stage_seconds.get('network', 0.0):.1f} s, TTA {'on' if result.settings['tta'] else 'off'})")
+    print(f"written  {written}")
+    if reference is not None:
+        from ..core.metrics import compute_metrics
+
+        print()
+        print(metrics_table(compute_metrics(result.labels.array, reference.array, ct.spacing_zyx, package.label_names)))
+    return 0
