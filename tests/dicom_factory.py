@@ -184,6 +184,7 @@ def _base_dataset(sop_class: str, modality: str, study_uid: str, series_uid: str
     ds.PatientID = "TEST0001"
     ds.StudyInstanceUID = study_uid
     ds.SeriesInstanceUID = series_uid
+    ds.FrameOfReferenceUID = study_uid + ".9"  # one patient coordinate system per study, as scanners do
     ds.Manufacturer = "KneeSeg test factory"
     return ds
 

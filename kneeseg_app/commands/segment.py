@@ -30,7 +30,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None, help="test-time mirroring: slower, slightly more accurate (default: as the model says)")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for the network (default: physical cores, at most 4)")
     parser.add_argument("--reference", metavar="LABELS", help="a reference label map on the same grid: print Dice, HD95, ... against it")
-    parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT (and existing meshes / SEG) if they exist")
+    parser.add_argument("--meshes", metavar="DIR", help="also write one closed, smoothed surface per bone (LPS mm, as 3D Slicer) into DIR")
+    parser.add_argument("--mesh-format", choices=("stl", "obj", "ply"), default="stl", help="mesh file format (default: binary STL)")
+    parser.add_argument("--seg", metavar="FILE", help="also write a DICOM SEG referencing the source series (DICOM input only)")
     parser.set_defaults(func=run)
 
 
@@ -109,6 +112,12 @@ def run(args: argparse.Namespace) -> int:
     for warning in ct.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     reference = imageio.read_label_map(args.reference, reference=ct) if args.reference else None
+    if args.seg:
+        from ..core.dicom_seg import dicom_seg_problem
+
+        problem = dicom_seg_problem(ct)
+        if problem:
+            raise OutputError(problem)
 
     result = segmenter.run(ct, progress=progress)
     progress.finish()
@@ -119,6 +128,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"{bone:<8} {ml:8.1f} mL")
     print(f"time     {result.seconds:.1f} s (network {result.stage_seconds.get('network', 0.0):.1f} s, TTA {'on' if result.settings['tta'] else 'off'})")
     print(f"written  {written}")
+    if args.meshes:
+        from ..core.mesh import export_meshes
+
+        for path in export_meshes(result.labels, args.meshes, fmt=args.mesh_format, protected=[args.input]):
+            print(f"mesh     {path}")
+    if args.seg:
+        from ..core.dicom_seg import write_dicom_seg
+
+        seg = write_dicom_seg(
+            result.labels, ct, args.seg, algorithm_name=f"KneeSeg {package.name}",
+            algorithm_version=package.manifest.version, overwrite=args.overwrite, protected=[args.input],
+        )
+        print(f"DICOM SEG {seg}")
     if reference is not None:
         from ..core.metrics import compute_metrics
 

@@ -168,3 +168,31 @@ def test_progress_on_a_terminal_is_one_redrawn_bar_per_stage() -> None:
     text = stream.getvalue()
     assert "\rSegmenting       [###" in text and "100.0%" in text
     assert text.count("\n") == 2  # one finished line per stage, nothing for "Done"
+
+
+def test_meshes_and_dicom_seg_are_written_beside_the_label_map(dicom_ct: Path, model: Path, tmp_path: Path, capsys) -> None:
+    import pydicom
+    import trimesh
+
+    out = tmp_path / "out" / "labels.nii.gz"
+    seg = tmp_path / "out" / "labels.seg.dcm"
+    code = main(["segment", str(dicom_ct), "--out", str(out), "--threads", "1", "--meshes", str(tmp_path / "meshes"), "--seg", str(seg)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "femur.stl" in printed and "DICOM SEG" in printed
+    femur = trimesh.load(tmp_path / "meshes" / "femur.stl")
+    assert femur.is_watertight and femur.volume > 0
+    dataset = pydicom.dcmread(seg)
+    assert dataset.Modality == "SEG"
+    source_uid = pydicom.dcmread(next(dicom_ct.iterdir()), stop_before_pixels=True).SeriesInstanceUID
+    assert dataset.ReferencedSeriesSequence[0].SeriesInstanceUID == source_uid
+
+
+def test_a_dicom_seg_for_an_image_file_input_is_refused_before_segmenting(model: Path, tmp_path: Path, capsys) -> None:
+    image = sitk.GetImageFromArray(np.full((8, 32, 32), -1000, np.int16))
+    (tmp_path / "in").mkdir()
+    sitk.WriteImage(image, str(tmp_path / "in" / "ct.nii.gz"))
+    code = main(["segment", str(tmp_path / "in" / "ct.nii.gz"), "--out", str(tmp_path / "o" / "l.nii.gz"), "--seg", str(tmp_path / "o" / "s.dcm")])
+    assert code == 2
+    assert "DICOM" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
