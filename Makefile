@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test
+.PHONY: run test bundle
 
 # Opens the window on the bundled demo case (headless demo where there is no display).
 run: $(BIN)/.app-installed
@@ -12,6 +12,10 @@ run: $(BIN)/.app-installed
 # Installs the test and trainer dependencies, then runs the whole test suite.
 test: $(BIN)/.dev-installed
 	QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests
+
+# One-folder PyInstaller bundle + versioned archive in dist/ (see packaging/README.md).
+bundle: $(BIN)/.dev-installed
+	$(BIN)/python packaging/build.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -13,10 +13,10 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .commands import demo, info, models, segment
+from .commands import demo, info, models, segment, selftest
 from .core.errors import KneeSegError
 
-COMMANDS = (info, segment, models, demo)
+COMMANDS = (info, segment, models, demo, selftest)
 
 log = logging.getLogger("kneeseg")
 
