@@ -1,0 +1,90 @@
+"""The series chooser shown when a DICOM folder holds several image series."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+COLUMNS = ("Description", "Modality", "Slices", "Thickness", "Kernel", "Size", "Notes")
+
+
+def series_row(info: Any) -> list[str]:
+    """The table cells describing one series (what a radiographer would look at)."""
+    thickness = getattr(info, "slice_thickness_mm", None)
+    spacing = getattr(info, "pixel_spacing_mm", None)
+    size = f"{info.columns} x {info.rows}"
+    if spacing:
+        size += f"  ({spacing[1]:.2f} mm)"
+    notes = "; ".join(
+        s for s in (getattr(info, "notes", ""), getattr(info, "problem", ""), getattr(info, "not_volume_reason", "")) if s
+    )
+    return [
+        info.description or "(no description)",
+        info.modality or "?",
+        str(info.n_slices),
+        f"{thickness:.2f} mm" if thickness else "?",
+        info.convolution_kernel or "?",
+        size,
+        notes,
+    ]
+
+
+def table_rows(series: Sequence[Any], others: Sequence[Any]) -> list[tuple[list[str], bool]]:
+    """(cells, selectable) for each series: volumes first (ranked), then the others."""
+    return [(series_row(s), True) for s in series] + [(series_row(o), False) for o in others]
+
+
+class SeriesDialog(QDialog):
+    """Lists the series (best preselected); non-volumes are shown greyed with why."""
+
+    def __init__(self, series: Sequence[Any], others: Sequence[Any] = (), preselect: int = 0, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Choose a series")
+        self.series = list(series)
+        rows = table_rows(series, others)
+        self.table = QTableWidget(len(rows), len(COLUMNS))
+        self.table.setObjectName("series_table")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        for r, (cells, selectable) in enumerate(rows):
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if not selectable:
+                    item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                    item.setForeground(QBrush(QColor("gray")))
+                self.table.setItem(r, c, item)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        if self.series:
+            self.table.selectRow(min(max(preselect, 0), len(self.series) - 1))
+        self.table.doubleClicked.connect(self.accept)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("This folder holds several series. The one best suited for bone segmentation is selected."))
+        layout.addWidget(self.table)
+        layout.addWidget(buttons)
+        self.resize(820, 320)
+
+    def chosen(self) -> Any | None:
+        rows = {index.row() for index in self.table.selectionModel().selectedRows()}
+        row = min(rows) if rows else -1
+        return self.series[row] if 0 <= row < len(self.series) else None

@@ -1,0 +1,77 @@
+"""Helpers for the window tests (imported by conftest and the test modules)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+FEMUR_HU = 600.0  # the threshold test network calls 300..900 HU femur and > 900 HU tibia
+TIBIA_HU = 1300.0
+
+
+@dataclass
+class RecordingDialogs:
+    """Stands in for DialogService: records messages, answers from attributes."""
+
+    messages: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, title, text)
+    folder: str | None = None
+    open_file: str | None = None
+    save_file: str | None = None
+    confirm_answer: bool = True
+    series_choice: Callable[[list[Any]], Any] | None = None
+    series_offered: list[list[Any]] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)
+
+    def error(self, title: str, text: str, details: str = "") -> None:
+        self.messages.append(("error", title, text))
+
+    def warning(self, title: str, text: str, details: str = "") -> None:
+        self.messages.append(("warning", title, text))
+
+    def info(self, title: str, text: str, details: str = "") -> None:
+        self.messages.append(("info", title, text))
+
+    def exception(self, title: str, exc: BaseException) -> None:
+        from kneeseg_app.ui.dialogs import describe_exception
+
+        self.messages.append(("error", title, describe_exception(exc)[0]))
+
+    def confirm(self, title: str, text: str) -> bool:
+        self.questions.append(text)
+        return self.confirm_answer
+
+    def choose_folder(self, title: str, start: str = "") -> str | None:
+        return self.folder
+
+    def choose_open_file(self, title: str, start: str = "", filters: str = "") -> str | None:
+        return self.open_file
+
+    def choose_save_file(self, title: str, start: str = "", filters: str = "") -> str | None:
+        return self.save_file
+
+    def choose_series(self, series, others=(), preselect: int = 0):
+        self.series_offered.append(list(series))
+        return self.series_choice(list(series)) if self.series_choice else series[preselect]
+
+    def of_kind(self, kind: str) -> list[tuple[str, str, str]]:
+        return [m for m in self.messages if m[0] == kind]
+
+
+def knee_hu(points_lps: np.ndarray) -> np.ndarray:
+    """A toy knee: femur (upper sphere + shaft) and tibia (lower block) in soft tissue."""
+    x, y, z = points_lps[..., 0], points_lps[..., 1], points_lps[..., 2]
+    hu = np.where(x**2 + y**2 < 22**2, 40.0, -1000.0)
+    femur = ((x + 3) ** 2 + y**2 + (z - 52) ** 2 < 12**2) | (((x + 3) ** 2 + y**2 < 7**2) & (z > 52))
+    tibia = (np.abs(x - 2) < 11) & (np.abs(y) < 9) & (z > 14) & (z < 36)
+    hu = np.where(femur, FEMUR_HU, hu)
+    return np.where(tibia, TIBIA_HU, hu)
+
+
+def wait_loaded(qtbot, window, timeout: int = 20000) -> None:
+    qtbot.waitUntil(lambda: window.session.volume is not None and not window.loader.busy, timeout=timeout)
+
+
+def wait_idle(qtbot, window, timeout: int = 20000) -> None:
+    qtbot.waitUntil(lambda: not window.loader.busy and not window.segmenter.running and not window.comparison.busy, timeout=timeout)
