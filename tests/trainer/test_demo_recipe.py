@@ -1,0 +1,47 @@
+"""The shipped demo model's recipe: one command from phantoms to a checked, evaluated package."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from trainer.demo_recipe import QUALITY_BAR, DemoRecipe, quality_checks
+
+pytestmark = pytest.mark.train
+
+
+def test_the_quality_bar_is_checked_per_bone_and_metric() -> None:
+    good = {"dice": 0.98, "hd95_mm": 1.0, "assd_mm": 0.3}
+    checks = quality_checks({"femur": good, "tibia": {**good, "assd_mm": 0.6}})
+    assert len(checks) == 6 and QUALITY_BAR["assd_mm"] == 0.5
+    assert [name for name, ok in checks.items() if not ok] == ["tibia ASSD <= 0.5 mm"]
+
+
+def test_the_gpu_recipe_trains_longer_than_the_two_hour_cpu_recipe() -> None:
+    cpu, gpu = DemoRecipe.for_device("cpu"), DemoRecipe.for_device("cuda")
+    assert gpu.epochs * gpu.iterations > cpu.epochs * cpu.iterations
+    assert cpu.small.spacing_mm == 1.0 and cpu.small.max_features == 224 and cpu.small.base_features == 16
+    assert DemoRecipe.for_device("cpu", epochs=3, folds=[0, 1]).trainer == f"nnUNetTrainerKneeSeg_3ep_{cpu.iterations}it"
+
+
+@pytest.mark.slow
+def test_a_tiny_run_of_the_recipe_writes_a_package_with_readme_and_test_metrics(tmp_path: Path) -> None:
+    for module in ("torch", "nnunetv2", "onnx"):
+        pytest.importorskip(module)
+    from kneeseg_app.core.modelpkg import load_model_package
+    from trainer.demo_recipe import run_demo_recipe
+    from trainer.nnunet import SmallNetwork
+
+    recipe = DemoRecipe(train_cases=6, test_cases=2, shape_zyx=(32, 96, 96), epochs=1, iterations=2,
+                        small=SmallNetwork(8, 32, None, batch_size=4), name="tiny-demo")
+    outcome = run_demo_recipe(recipe, tmp_path / "model", tmp_path / "work", threads=2)
+    package = load_model_package(outcome.package)
+    assert package.manifest.default and package.manifest.training.synthetic and not package.manifest.clinical_use
+    assert package.manifest.validation.cases == 2 and set(package.manifest.validation.hd95_mm) == {"femur", "tibia"}
+    readme = (outcome.package / "README.md").read_text()
+    assert "not for clinical use" in readme and "Table 1" in readme and "Quality bar" in readme
+    assert set(outcome.quality) == set(quality_checks(outcome.metrics))
+    assert json.loads((outcome.package / "manifest.json").read_text())["recipe"]["epochs"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "work"]

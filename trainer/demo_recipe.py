@@ -1,0 +1,254 @@
+"""The recipe of the shipped demo model, start to finish: ``kneeseg-train demo-model``.
+
+1. Phantoms: training patients seeded 1000, 1001, ... (a quarter with a second,
+   mirrored knee), held-out test patients seeded 5000, ... (half osteoarthritic),
+   realistic field of view and slice spacing, 256x256 in-plane (0.8-1.3 mm).
+2. ``prepare``: an nnU-Net raw dataset with the test phantoms as its test split.
+3. nnU-Net plans the dataset; the model is its 2D network made small for laptops
+   ('2d_small': 16 base features, at most 256, 1.0 mm in-plane), trained on fold 0.
+4. Export with both checks (ONNX vs torch, app engine vs nnUNetPredictor).
+5. Evaluation of the package by the app's engine on the held-out phantoms; the mean
+   metrics go into the manifest's validation block and the README.
+6. The quality bar (Dice >= 0.97, HD95 <= 2 mm, ASSD <= 0.5 mm for femur and tibia)
+   decides the exit status.
+
+Every step keeps its output in the work folder and is skipped when already done, so an
+interrupted run continues where it stopped (training resumes from nnU-Net's latest
+checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
+
+from .casetable import read_case_table, write_case_table
+from .evaluate import (
+    EvalCase,
+    ModelResult,
+    eval_cases_from_dataset,
+    evaluate,
+    manifest_validation,
+    package_predictor,
+    write_report,
+)
+from .export import ExportResult, ExportSettings, export_package, update_manifest
+from .manifest import PackageInfo
+from .nnunet import SmallNetwork, dataset_folder_name, is_preprocessed, plan_and_preprocess, results_folder, train_folds
+from .nnunet_env import Compute, NnunetFolders
+from .trainer_names import TrainerSpec
+from .prepare import PrepareSettings, prepare_dataset
+from .synth import SynthSettings, synth_dataset
+
+QUALITY_BAR = {"dice": 0.97, "hd95_mm": 2.0, "assd_mm": 0.5}
+"""Per bone, on unseen phantoms: Dice at least, HD95 and ASSD at most (mean over test cases)."""
+
+
+@dataclass(frozen=True)
+class DemoRecipe:
+    device: str = "cpu"
+    train_cases: int = 40
+    test_cases: int = 12
+    train_seed: int = 1000
+    test_seed: int = 5000
+    shape_zyx: tuple[int, int, int] = (120, 256, 256)
+    oa_fraction: float = 0.5
+    epochs: int = 32
+    iterations: int = 50
+    folds: tuple = (0,)
+    small: SmallNetwork = field(default_factory=lambda: SmallNetwork(16, 224, 1.0, batch_size=8))
+    """nnU-Net's 2D network with 16-224 features: 7 stages at a 320x320 patch, 27 MB, 5.5 GMAC per patch."""
+    name: str = "kneeseg-demo-nnunet2d"
+    dataset_id: int = 901
+
+    @classmethod
+    def for_device(cls, device: str, epochs: int | None = None, iterations: int | None = None,
+                   train_cases: int | None = None, test_cases: int | None = None, folds=None) -> "DemoRecipe":
+        """The CPU recipe fits two hours on two cores (about 3 s per iteration of 8 patches, plus
+        nnU-Net's final validation of 8 cases);
+        on a GPU it trains longer with larger batches and no torch.compile (minutes of warm-up)."""
+        recipe = cls(device=device)
+        if device != "cpu":
+            recipe = replace(recipe, epochs=40, iterations=100, small=replace(recipe.small, batch_size=32))
+        changes = {k: v for k, v in (("epochs", epochs), ("iterations", iterations), ("train_cases", train_cases),
+                                     ("test_cases", test_cases)) if v is not None}
+        if folds:
+            changes["folds"] = tuple(folds)
+        return replace(recipe, **changes)
+
+    @property
+    def trainer(self) -> str:
+        return TrainerSpec("nnunet", self.epochs, self.iterations).class_name
+
+
+@dataclass
+class DemoOutcome:
+    package: Path
+    metrics: dict
+    quality: dict
+    seconds: dict
+
+    @property
+    def quality_met(self) -> bool:
+        return all(self.quality.values())
+
+    def text(self) -> str:
+        lines = [f"Demo model package: {self.package}"]
+        for bone, values in self.metrics.items():
+            lines.append(f"  {bone}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
+        lines.append("Quality bar " + ("met." if self.quality_met else "NOT met: " + ", ".join(
+            k for k, ok in self.quality.items() if not ok) + "."))
+        lines.append("Time: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in self.seconds.items()))
+        return "\n".join(lines)
+
+
+def run_demo_recipe(recipe: DemoRecipe, out: str | os.PathLike[str], workdir: str | os.PathLike[str] | None = None,
+                    threads: int | None = None, progress: ProgressCallback = no_progress,
+                    cancel: CancelToken | None = None) -> DemoOutcome:
+    """Run the recipe; the package (with README.md) ends up in ``out``."""
+    out = Path(out).resolve()
+    work = Path(workdir).resolve() if workdir else out.with_name(out.name + ".work")
+    folders = NnunetFolders.in_workdir(work)
+    compute = Compute(recipe.device, threads, None, 1, compile=False)
+    clock: dict[str, float] = {}
+
+    def step(name: str, start: float, end: float):
+        clock[name] = time.perf_counter()
+        return scaled(progress, start, end)
+
+    table = _phantoms(recipe, work, step("phantoms", 0.0, 0.1), cancel)
+    clock["phantoms"] = time.perf_counter() - clock["phantoms"]
+    dataset = _prepared(recipe, folders, table, step("prepare", 0.1, 0.15), cancel)
+    clock["prepare"] = time.perf_counter() - clock["prepare"]
+    step("plan", 0.15, 0.2)
+    if not is_preprocessed(folders, dataset, recipe.small.name):
+        plan_and_preprocess(folders, dataset, [recipe.small.name], recipe.small, compute, progress=scaled(progress, 0.15, 0.2),
+                            cancel=cancel)
+    clock["plan"] = time.perf_counter() - clock["plan"]
+    run_dir = results_folder(folders, dataset, recipe.trainer, recipe.small.name)
+    todo = [f for f in recipe.folds if not (run_dir / f"fold_{f}" / "validation" / "summary.json").is_file()]
+    step("train", 0.2, 0.8)
+    if todo:
+        train_folds(folders, dataset, recipe.small.name, todo, recipe.trainer, compute, resume=True,
+                    epochs=recipe.epochs, progress=scaled(progress, 0.2, 0.8), cancel=cancel)
+    clock["train"] = time.perf_counter() - clock["train"]
+    tests = eval_cases_from_dataset(folders.raw / dataset)
+    staging = out.with_name(f".{out.name}.staging")
+    exported = _export(recipe, run_dir, staging, tests, step("export", 0.8, 0.9), cancel)
+    clock["export"] = time.perf_counter() - clock["export"]
+    step("evaluate", 0.9, 1.0)
+    result = evaluate([package_predictor(staging, tta=False, threads=threads)], tests, scaled(progress, 0.9, 1.0), cancel)[0]
+    write_report([result], work / "evaluation")
+    clock["evaluate"] = time.perf_counter() - clock["evaluate"]
+    validation = manifest_validation(result, f"app engine on {len(tests)} held-out phantoms (seeds from {recipe.test_seed})")
+    update_manifest(staging, validation=validation)
+    metrics = {bone: {m: validation[m][bone] for m in ("dice", "hd95_mm", "assd_mm")} for bone in ("femur", "tibia")}
+    quality = quality_checks(metrics)
+    _write_readme(staging / "README.md", recipe, exported, result, work / "evaluation", quality, clock)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(staging, out)
+    progress("Demo model written", 1.0)
+    return DemoOutcome(out, metrics, quality, clock)
+
+
+def quality_checks(metrics: dict) -> dict[str, bool]:
+    """Each criterion of :data:`QUALITY_BAR` per bone -> met?"""
+    checks = {}
+    for bone, values in metrics.items():
+        checks[f"{bone} Dice >= {QUALITY_BAR['dice']}"] = values["dice"] >= QUALITY_BAR["dice"]
+        checks[f"{bone} HD95 <= {QUALITY_BAR['hd95_mm']} mm"] = values["hd95_mm"] <= QUALITY_BAR["hd95_mm"]
+        checks[f"{bone} ASSD <= {QUALITY_BAR['assd_mm']} mm"] = values["assd_mm"] <= QUALITY_BAR["assd_mm"]
+    return checks
+
+
+def _phantoms(recipe: DemoRecipe, work: Path, progress: ProgressCallback, cancel: CancelToken | None) -> Path:
+    """Training and test phantoms, and one case table with their split written in."""
+    parts = []
+    for split, seed, n, start, end in (("train", recipe.train_seed, recipe.train_cases, 0.0, 0.75),
+                                       ("test", recipe.test_seed, recipe.test_cases, 0.75, 1.0)):
+        folder = work / f"phantoms_{split}"
+        second = 0.25 if split == "train" else 0.0
+        if not (folder / "cases.csv").is_file():
+            synth_dataset(folder, SynthSettings(n, seed, recipe.shape_zyx, None, recipe.oa_fraction, second, False,
+                                                  case_prefix=split),
+                          scaled(progress, start, end), cancel, workers=min(8, os.cpu_count() or 1))
+        parts += [replace(r, split=split) for r in read_case_table(folder / "cases.csv")]
+    table = work / "cases_all.csv"
+    write_case_table(parts, table)
+    return table
+
+
+def _prepared(recipe: DemoRecipe, folders: NnunetFolders, table: Path, progress: ProgressCallback,
+              cancel: CancelToken | None) -> str:
+    settings = PrepareSettings(recipe.dataset_id, "KneePhantoms", test_fraction=0.0, seed=0, folds=5)
+    if not (folders.raw / settings.folder_name / "dataset.json").is_file():
+        report = prepare_dataset(read_case_table(table), folders.raw, settings, progress, cancel)
+        print(report.text())
+    return dataset_folder_name(folders, recipe.dataset_id)
+
+
+def _export(recipe: DemoRecipe, run_dir: Path, staging: Path, tests: list[EvalCase], progress: ProgressCallback,
+            cancel: CancelToken | None) -> ExportResult:
+    info = PackageInfo(
+        name=recipe.name,
+        description="Demo nnU-Net 2D (small) for femur and tibia, trained on synthetic knee phantoms",
+        data=f"synthetic knee CT phantoms (kneeseg phantom generator), {recipe.shape_zyx[1]}x{recipe.shape_zyx[2]} in-plane",
+        synthetic=True,
+        seeds=f"train {recipe.train_seed}-{recipe.train_seed + recipe.train_cases - 1}, "
+              f"test {recipe.test_seed}-{recipe.test_seed + recipe.test_cases - 1}",
+        command=f"kneeseg-train demo-model --device {recipe.device} --epochs {recipe.epochs} --iterations {recipe.iterations}",
+        license="CC-BY-4.0 (weights); trained on synthetic data",
+        default=True,
+        extra={"recipe": {k: v for k, v in asdict(recipe).items() if k != "small"} | {"small": asdict(recipe.small)}},
+    )
+    folds = "best" if len(recipe.folds) > 1 else list(recipe.folds)
+    settings = ExportSettings(folds=folds, check_images=[tests[0].image], overwrite=True)
+    return export_package(run_dir, staging, info, settings, progress=progress, cancel=cancel)
+
+
+def _write_readme(path: Path, recipe: DemoRecipe, exported: ExportResult, result: ModelResult, evaluation: Path,
+                  quality: dict[str, bool], clock: dict[str, float]) -> None:
+    manifest = json.loads((path.parent / "manifest.json").read_text(encoding="utf-8"))
+    size_mb = sum(f.stat().st_size for f in path.parent.glob("*.onnx")) / 1e6
+    lines = [
+        f"# {recipe.name}",
+        "",
+        "Demo model of KneeSeg: femur (1) and tibia (2) in knee CT. **Trained on synthetic phantoms only; "
+        "not for clinical use.**",
+        "",
+        "## How it was made",
+        "",
+        f"`kneeseg-train demo-model --device {recipe.device} --epochs {recipe.epochs} --iterations {recipe.iterations}` "
+        f"(kneeseg {manifest['kneeseg_version']}, {platform.platform()}, {platform.processor() or platform.machine()}).",
+        "",
+        f"* Training data: {recipe.train_cases} phantom cases (patients seeded from {recipe.train_seed}, a quarter with "
+        f"their mirrored other knee), {recipe.shape_zyx[0]}x{recipe.shape_zyx[1]}x{recipe.shape_zyx[2]} voxels, "
+        f"{int(recipe.oa_fraction * 100)} % osteoarthritic.",
+        f"* Network: nnU-Net v2 2D, configuration `{recipe.small.name}` planned by nnU-Net's planner with "
+        f"{recipe.small.base_features} base features (at most {recipe.small.max_features}), "
+        f"{recipe.small.spacing_mm} mm in-plane; patch {manifest['input']['patch_size']}; "
+        f"trainer `{recipe.trainer}`, fold(s) {', '.join(map(str, exported.folds))}.",
+        f"* ONNX: {size_mb:.1f} MB; largest logit difference to torch {exported.onnx_max_abs_diff:.1e}; "
+        "the app's engine reproduces nnUNetPredictor on a held-out phantom "
+        f"({json.dumps(exported.engine_dice)}).",
+        "* Time: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in clock.items()) + ".",
+        "",
+        f"## Results on {len(result.cases)} held-out phantoms (seeds from {recipe.test_seed}, half osteoarthritic)",
+        "",
+        (evaluation / "table1.md").read_text(encoding="utf-8"),
+        (evaluation / "table2.md").read_text(encoding="utf-8"),
+        (evaluation / "timing.md").read_text(encoding="utf-8"),
+        "## Quality bar",
+        "",
+        *[f"* {'met' if ok else 'NOT MET'}: {name}" for name, ok in quality.items()],
+        "",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
