@@ -1,9 +1,11 @@
 """Post-processing of a label map, as the model package asks for it.
 
 A bone is one connected piece of tissue: stray voxels labelled "femur" in the patella
-or the fibula are errors, so each listed label keeps only its largest connected
-component (nnU-Net's ``remove_all_but_largest_component``: full 26-connectivity, all
-components tied for the largest size kept). Works inside each label's bounding box so
+or the fibula are errors, so each listed label keeps only its large connected components
+(full 26-connectivity). nnU-Net's ``remove_all_but_largest_component`` keeps the largest
+only (``min_fraction=0``), which would delete the other knee's femur and tibia from a scan
+of both legs; KneeSeg keeps every component at least ``min_fraction`` (a quarter) the size
+of the largest, so both knees survive and islands of stray voxels do not. Works inside each label's bounding box so
 a 512x512x600 volume never needs a full-size int32 component map.
 """
 
@@ -39,9 +41,14 @@ def label_bbox(labels: np.ndarray, label: int, slab: int = 64) -> tuple[slice, .
     return tuple(box)
 
 
-def keep_largest_component(labels: np.ndarray, label: int) -> int:
+BOTH_KNEES_MIN_FRACTION = 0.25
+"""A component this fraction of the largest one's size is a bone of its own (the other knee)."""
+
+
+def keep_largest_component(labels: np.ndarray, label: int, min_fraction: float = 0.0) -> int:
     """Set voxels of ``label`` outside its largest component(s) to background, in place.
 
+    Components of at least ``min_fraction`` times the largest one's size are kept too.
     Returns the number of voxels removed.
     """
     box = label_bbox(labels, label)
@@ -54,21 +61,24 @@ def keep_largest_component(labels: np.ndarray, label: int) -> int:
         return 0
     sizes = np.bincount(components.ravel())
     sizes[0] = 0
-    keep = np.flatnonzero(sizes == sizes.max())
+    keep = np.flatnonzero(sizes >= max(sizes.max() * min_fraction, 1)) if min_fraction > 0 else np.flatnonzero(sizes == sizes.max())
     drop = mask & ~np.isin(components, keep)
     region[drop] = 0
     return int(drop.sum())
 
 
 def apply_postprocessing(
-    labels: np.ndarray, largest_component: Iterable[int], cancel: CancelToken | None = None
+    labels: np.ndarray,
+    largest_component: Iterable[int],
+    cancel: CancelToken | None = None,
+    min_fraction: float = BOTH_KNEES_MIN_FRACTION,
 ) -> dict[int, int]:
     """Apply the package's post-processing in place; returns voxels removed per label."""
     removed = {}
     for label in largest_component:
         if cancel is not None:
             cancel.raise_if_cancelled()
-        removed[int(label)] = keep_largest_component(labels, int(label))
+        removed[int(label)] = keep_largest_component(labels, int(label), min_fraction)
     return removed
 
 

@@ -42,6 +42,18 @@ def test_equals_nnunet_remove_all_but_largest_component() -> None:
     assert np.array_equal(labels == 1, expected)
 
 
+def test_both_knees_keep_their_femur_and_tibia_while_islands_go() -> None:
+    labels = np.zeros((20, 30, 60), dtype=np.uint8)
+    labels[2:9, 5:20, 5:20] = 1  # left femur
+    labels[2:9, 5:18, 35:50] = 1  # right femur, a little smaller
+    labels[11:18, 5:20, 5:20] = 2
+    labels[11:18, 5:20, 35:50] = 2
+    labels[15, 25, 28] = 1  # stray voxel between the legs
+    removed = apply_postprocessing(labels, [1, 2])
+    assert removed == {1: 1, 2: 0}
+    assert (labels[2:9, 5:18, 35:50] == 1).all() and (labels[11:18, 5:20, 35:50] == 2).all()
+
+
 def test_absent_label_is_a_no_op() -> None:
     labels = np.zeros((4, 4, 4), dtype=np.uint8)
     assert keep_largest_component(labels, 2) == 0
