@@ -1,7 +1,7 @@
 """The segmentation engine: nnU-Net v2 inference reproduced with onnxruntime and numpy.
 
 Order of operations (nnU-Net's, see ``nnunetv2.inference.predict_from_raw_data`` and
-``export_prediction``), each a function of :mod:`.preprocess` / :mod:`.sliding_window`:
+``export_prediction``), each a function of :mod:`.preprocess` / :mod:`.predict`:
 
   canonical orientation (views) -> transpose_forward (view) -> crop to nonzero ->
   CT normalisation -> resample to the target spacing -> pad to the patch ->
@@ -10,11 +10,17 @@ Order of operations (nnU-Net's, see ``nnunetv2.inference.predict_from_raw_data``
   transpose_backward / original orientation (the same views, written through) ->
   the package's post-processing.
 
-With default options (manifest's step and Gaussian, no air skipping) the result is
-nnU-Net's. 2D networks see single slices and nnU-Net keeps the slice spacing, so
-slabs of slices can be run start to finish one after another: memory stays bounded
-(no float32 logits of the whole volume) and the result is the same. Volumes whose
-resampling would couple slices fall back to the whole-volume path (3D networks too).
+With ``SegmentOptions(exact=True)`` the result is nnU-Net's. 2D networks see single
+slices and nnU-Net keeps the slice spacing, so slabs of slices can be run start to
+finish one after another: memory stays bounded (no float32 logits of the whole volume)
+and the result is the same. Volumes whose resampling would couple slices fall back to
+the whole-volume path (3D networks too).
+
+The model package's ``inference`` section may ask for speed options that change the
+result slightly (measured in benchmarks/README.md): the network runs only on windows
+around the bones (:mod:`.roi`, :mod:`.roi_inference`), slices far from bone are not
+run, an int8 copy of the network is used, and near-target spacings are not resampled.
+They are the engine's defaults for such a package; ``exact=True`` turns them all off.
 """
 
 from __future__ import annotations
@@ -22,15 +28,27 @@ from __future__ import annotations
 import math
 import os
 import time
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import Cancelled, InputError, ModelError
-from .modelpkg import Manifest, ModelPackage, OnnxNetwork
+from .errors import InputError
+from .modelpkg import PRECISIONS, ROI_KINDS, Manifest, ModelPackage, OnnxNetwork
 from .postprocess import apply_postprocessing, volumes_ml
+from .predict import (
+    MonotoneProgress,
+    Predictor,
+    RunContext,
+    StageClock,
+    TileCounter,
+    Window,
+    argmax_into,
+    make_window,
+    predict_folds,
+    tiles_for,
+)
 from .preprocess import (
     BBox,
     Orientation,
@@ -38,7 +56,9 @@ from .preprocess import (
     body_box_2d,
     compute_new_shape,
     ct_normalize,
+    map_slices,
     nonzero_bbox,
+    normalized_range,
     normalized_value,
     orientation_to,
     pad_to_min_shape,
@@ -47,22 +67,10 @@ from .preprocess import (
     separate_z_decision,
 )
 from .progress import CancelToken, ProgressCallback, no_progress
-from .sliding_window import (
-    Tile,
-    batched,
-    compute_steps,
-    gaussian_importance,
-    mirror_combinations,
-    tiles_from_steps,
-    weight_sum,
-)
 from .volume import Volume
 
 BODY_HU = -500.0
 """Tissue threshold of the opt-in air-tile skipping."""
-
-BACKGROUND_LOGIT = 10.0
-"""Logit given to background (and its negative to bones) in skipped air tiles."""
 
 
 def default_threads() -> int:
@@ -82,9 +90,9 @@ def default_threads() -> int:
 class SegmentOptions:
     """What a caller may change; ``None`` means the model manifest's default.
 
-    The defaults reproduce nnU-Net's prediction (with TTA as the manifest says). The
-    speed options (``skip_air_tiles``, a larger ``tile_step_size``) change results
-    slightly and are off unless asked for or set in the manifest.
+    ``exact=True`` reproduces nnU-Net's prediction (with TTA as the manifest or
+    ``tta`` says): every speed option that changes results is off. Otherwise the
+    manifest's ``inference`` section decides them (docs/model-package.md).
     """
 
     tta: bool | None = None
@@ -95,6 +103,15 @@ class SegmentOptions:
     postprocess: bool = True
     slab_slices: int | None = None
     """Slices per slab of the 2D path (memory vs. overhead); default from the patch size."""
+    exact: bool = False
+    roi: str | None = None
+    """'bones' or 'none': run 2D networks on windows around the bones only."""
+    skip_empty_slices: bool | None = None
+    precision: str | None = None
+    """'float32' or 'int8' (needs the package's int8 networks)."""
+    resample_tolerance: float | None = None
+    slice_stride: int | None = None
+    """2D: run every n-th slice and interpolate the others (see docs/model-package.md)."""
 
 
 @dataclass(frozen=True)
@@ -111,9 +128,34 @@ class ResolvedSettings:
     postprocess: bool
     slab_slices: int
     networks: int
+    exact: bool = False
+    roi: str = "none"
+    roi_threshold_hu: float = 250.0
+    roi_margin_mm: float = 24.0
+    roi_slice_margin: int = 3
+    roi_min_size: tuple[int, ...] = ()
+    skip_empty_slices: bool = False
+    precision: str = "float32"
+    resample_tolerance: float = 0.0
+    slice_stride: int = 1
+    slice_refine: float = 0.0
+
+    @property
+    def uses_bone_windows(self) -> bool:
+        """Whether 2D slabs go through the bone-window path (:mod:`.roi_inference`)."""
+        return self.roi != "none" or self.skip_empty_slices or self.slice_stride > 1
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+_EXACT_VALUES = {"skip_air_tiles": False, "roi": "none", "skip_empty_slices": False, "precision": "float32",
+                 "resample_tolerance": 0.0, "slice_stride": 1}
+"""What ``exact=True`` sets; a caller asking for anything else with it is refused."""
+
+
+def _exact_conflicts(options: SegmentOptions) -> list[str]:
+    return [k for k, v in _EXACT_VALUES.items() if getattr(options, k) is not None and getattr(options, k) != v]
 
 
 def resolve_settings(manifest: Manifest, options: SegmentOptions) -> ResolvedSettings:
@@ -131,6 +173,7 @@ def resolve_settings(manifest: Manifest, options: SegmentOptions) -> ResolvedSet
         raise InputError(f"The batch size must be at least 1, not {batch}.")
     patch_pixels = math.prod(manifest.input.patch_size[-2:])
     slab = options.slab_slices or max(batch, min(64, (24 * 512 * 512) // max(patch_pixels, 1)))
+    speed = _speed_options(manifest, options)
     return ResolvedSettings(
         tta=tta,
         mirror_axes=tuple(inf.mirror_axes) if tta else (),
@@ -138,11 +181,42 @@ def resolve_settings(manifest: Manifest, options: SegmentOptions) -> ResolvedSet
         tile_step_size=step,
         gaussian=inf.gaussian,
         batch_size=batch,
-        skip_air_tiles=inf.skip_air_tiles if options.skip_air_tiles is None else bool(options.skip_air_tiles),
         postprocess=options.postprocess,
         slab_slices=max(int(slab), 1),
         networks=len(manifest.networks),
+        exact=options.exact,
+        roi_threshold_hu=inf.roi_threshold_hu,
+        roi_margin_mm=inf.roi_margin_mm,
+        roi_slice_margin=inf.roi_slice_margin,
+        roi_min_size=tuple(inf.roi_min_size) or tuple(manifest.input.patch_size),
+        slice_refine=inf.slice_refine,
+        **speed,
     )
+
+
+def _speed_options(manifest: Manifest, options: SegmentOptions) -> dict[str, Any]:
+    """The result-changing speed options: off for ``exact``, else caller over manifest."""
+    if options.exact:
+        conflicts = _exact_conflicts(options)
+        if conflicts:
+            raise InputError(f"The option {conflicts[0]} cannot be combined with an exact (nnU-Net identical) run.")
+        return dict(_EXACT_VALUES)
+    inf = manifest.inference
+    chosen = {k: getattr(inf, k) if getattr(options, k) is None else getattr(options, k) for k in _EXACT_VALUES}
+    if chosen["roi"] not in ROI_KINDS:
+        raise InputError(f"The region option must be one of {', '.join(ROI_KINDS)}, not '{chosen['roi']}'.")
+    if chosen["precision"] not in PRECISIONS:
+        raise InputError(f"The precision must be one of {', '.join(PRECISIONS)}, not '{chosen['precision']}'.")
+    if chosen["precision"] == "int8" and not all(n.int8_file for n in manifest.networks):
+        raise InputError(f"The model {manifest.name} has no int8 networks; use float32.")
+    tolerance = float(chosen["resample_tolerance"])
+    if not 0 <= tolerance < 0.5:
+        raise InputError(f"The resampling tolerance must be between 0 and 0.5, not {tolerance}.")
+    stride = int(chosen["slice_stride"])
+    if not 1 <= stride <= 4:
+        raise InputError(f"The slice stride must be between 1 and 4, not {stride}.")
+    return {**chosen, "skip_air_tiles": bool(chosen["skip_air_tiles"]), "skip_empty_slices": bool(chosen["skip_empty_slices"]),
+            "resample_tolerance": tolerance, "slice_stride": stride}
 
 
 @dataclass
@@ -188,8 +262,17 @@ class CasePlan:
         return self.orientation.apply(array).transpose(self.transpose)
 
 
-def plan_case(volume: Volume, manifest: Manifest) -> CasePlan:
-    """Compute the case's geometry (one cheap pass over the CT for the nonzero box)."""
+def within_tolerance(spacing: Sequence[float], target: Sequence[float], tolerance: float) -> bool:
+    """Whether every spacing is within ``tolerance`` (a fraction) of its target."""
+    return tolerance > 0 and all(abs(s / t - 1.0) <= tolerance for s, t in zip(spacing, target))
+
+
+def plan_case(volume: Volume, manifest: Manifest, resample_tolerance: float = 0.0) -> CasePlan:
+    """Compute the case's geometry (one cheap pass over the CT for the nonzero box).
+
+    ``resample_tolerance`` > 0 (2D networks): in-plane spacings that close to the
+    target are taken as they are, which saves both resamplings (a speed option).
+    """
     spec = manifest.input
     orientation = orientation_to(volume.direction, spec.orientation)
     canonical = orientation.spacing(volume.spacing_zyx)
@@ -198,6 +281,8 @@ def plan_case(volume: Volume, manifest: Manifest) -> CasePlan:
     crop = nonzero_bbox(view)
     cropped = tuple(b - a for a, b in crop)
     target = tuple(spec.target_spacing) if spec.dims == 3 else (spacing[0], *spec.target_spacing)
+    if spec.dims == 2 and within_tolerance(spacing[1:], target[1:], resample_tolerance):
+        target = spacing
     resampled = compute_new_shape(cropped, spacing, target)
     if min(resampled) < 1:
         raise InputError(f"The image is too small to segment ({' x '.join(map(str, volume.shape))} voxels).")
@@ -232,181 +317,6 @@ def slab_path_is_exact(plan: CasePlan, manifest: Manifest) -> bool:
 
 
 # ----------------------------------------------------------------------------
-# timing and progress helpers
-# ----------------------------------------------------------------------------
-class StageClock:
-    """Seconds spent per stage, summed over interleaved slabs."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, stage: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
-
-
-class MonotoneProgress:
-    """Forwards progress, never letting the fraction go backwards; 1.0 is reached by ``done``."""
-
-    def __init__(self, callback: ProgressCallback) -> None:
-        self._callback = callback
-        self._last = 0.0
-
-    def __call__(self, stage: str, fraction: float) -> None:
-        self._last = max(self._last, min(max(float(fraction), 0.0), 1.0))
-        self._callback(stage, self._last)
-
-
-class _TileCounter:
-    """Maps tiles done onto the 'Segmenting' part of the progress bar."""
-
-    START, END = 0.05, 0.95
-
-    def __init__(self, report: MonotoneProgress, total: int) -> None:
-        self.report = report
-        self.total = max(total, 1)
-        self.done = 0
-
-    def tick(self, count: int) -> None:
-        self.done += count
-        self.report("Segmenting", self.START + (self.END - self.START) * min(self.done / self.total, 1.0))
-
-
-# ----------------------------------------------------------------------------
-# running the networks
-# ----------------------------------------------------------------------------
-class _Predictor:
-    """Runs batches through a network with mirroring TTA; stops when cancelled.
-
-    A cancel listener sets ``RunOptions.terminate`` so even a long onnxruntime call in
-    flight ends at once; its error is reported as :class:`Cancelled`.
-    """
-
-    def __init__(self, mirror_axes: Sequence[int], cancel: CancelToken, clock: StageClock) -> None:
-        import onnxruntime as ort
-
-        self.combinations = mirror_combinations(mirror_axes)
-        self.cancel = cancel
-        self.clock = clock
-        self.run_options = ort.RunOptions()
-        self._remove_listener = cancel.add_listener(self._terminate)
-
-    def _terminate(self) -> None:
-        self.run_options.terminate = True
-
-    def close(self) -> None:
-        self._remove_listener()
-
-    def _run(self, network: OnnxNetwork, batch: np.ndarray) -> np.ndarray:
-        self.cancel.raise_if_cancelled()
-        try:
-            return network.run(np.ascontiguousarray(batch, dtype=np.float32), self.run_options)
-        except Exception as exc:
-            if self.cancel.cancelled:
-                raise Cancelled() from None
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"The network {network.file} failed while segmenting ({first}).") from exc
-
-    def predict(self, network: OnnxNetwork, batch: np.ndarray) -> np.ndarray:
-        """Logits for a (N, 1, *patch) batch, averaged over mirrorings as nnU-Net does."""
-        with self.clock("network"):
-            prediction = self._run(network, batch)
-            for axes in self.combinations:
-                flip_axes = tuple(a + 2 for a in axes)
-                mirrored = self._run(network, np.flip(batch, flip_axes))
-                prediction += np.flip(mirrored, flip_axes)
-            if self.combinations:
-                prediction /= len(self.combinations) + 1
-        return prediction
-
-
-@dataclass(frozen=True)
-class _Window:
-    """What the sliding window needs besides the image (shared by all slabs)."""
-
-    patch: tuple[int, ...]
-    steps: list[list[int]]
-    gaussian: np.ndarray
-    weights: np.ndarray
-    n_labels: int
-
-
-def _tiles_for(image_shape: Sequence[int], window: _Window, dims: int) -> list[Tile]:
-    return tiles_from_steps(window.steps, image_shape[0] if dims == 2 else None)
-
-
-def _tile_in_body(tile: Tile, patch: Sequence[int], boxes: list[tuple[int, int, int, int] | None]) -> bool:
-    """Whether a tile overlaps the body box of any slice it covers."""
-    if tile.slice_index is not None:
-        slices, (ty, tx) = [tile.slice_index], tile.start
-    else:
-        tz, ty, tx = tile.start
-        slices = range(tz, min(tz + patch[0], len(boxes)))
-    ph, pw = patch[-2:]
-    for d in slices:
-        box = boxes[d]
-        if box is not None and ty < box[1] and box[0] < ty + ph and tx < box[3] and box[2] < tx + pw:
-            return True
-    return False
-
-
-def _sliding_window(
-    predictor: _Predictor,
-    network: OnnxNetwork,
-    image: np.ndarray,
-    window: _Window,
-    dims: int,
-    batch_size: int,
-    boxes: list[tuple[int, int, int, int] | None] | None,
-    counter: _TileCounter,
-) -> np.ndarray:
-    """nnU-Net's sliding-window prediction of a padded (k, H, W) or (D, H, W) image.
-
-    Returns float32 logits (C, *image.shape), Gaussian-weighted and divided by the
-    weight sum. Tiles in air (``boxes`` given) are not run: they count as confident
-    background.
-    """
-    logits = np.zeros((window.n_labels, *image.shape), dtype=np.float32)
-    tiles = _tiles_for(image.shape, window, dims)
-    if boxes is not None:
-        run = [t for t in tiles if _tile_in_body(t, window.patch, boxes)]
-        skipped = [t for t in tiles if not _tile_in_body(t, window.patch, boxes)]
-    else:
-        run, skipped = tiles, []
-    for batch in batched(run, batch_size):
-        x = np.stack([image[t.window(window.patch)] for t in batch])[:, None]
-        prediction = predictor.predict(network, x)
-        prediction *= window.gaussian
-        for i, tile in enumerate(batch):
-            logits[(slice(None), *tile.window(window.patch))] += prediction[i]
-        counter.tick(len(batch))
-    if skipped:
-        background = np.full(window.n_labels, -BACKGROUND_LOGIT, dtype=np.float32)
-        background[0] = BACKGROUND_LOGIT
-        fill = background.reshape(-1, *([1] * dims)) * window.gaussian
-        for tile in skipped:
-            logits[(slice(None), *tile.window(window.patch))] += fill
-        counter.tick(len(skipped))
-    logits /= window.weights
-    return logits
-
-
-def _argmax_into(best: np.ndarray | None, labels: np.ndarray, channel: np.ndarray, index: int) -> np.ndarray:
-    """Running argmax over channels (first maximum wins, as ``np.argmax``)."""
-    if best is None:
-        labels[...] = 0
-        return channel
-    better = channel > best
-    labels[better] = index
-    np.maximum(best, channel, out=best)
-    return best
-
-
-# ----------------------------------------------------------------------------
 # the segmenter
 # ----------------------------------------------------------------------------
 class Segmenter:
@@ -429,7 +339,7 @@ class Segmenter:
     def networks(self) -> list[OnnxNetwork]:
         """The opened networks (opens them on first use; ModelError if a file is bad)."""
         if self._networks is None:
-            self._networks = self.package.open_networks(self.settings.threads)
+            self._networks = self.package.open_networks(self.settings.threads, self.settings.precision)
         return self._networks
 
     def run(self, volume: Volume, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> SegmentationResult:
@@ -444,17 +354,18 @@ class Segmenter:
         cancel.raise_if_cancelled()
         report("Preparing", 0.02)
         with clock("prepare"):
-            plan = plan_case(volume, self.manifest)
+            plan = plan_case(volume, self.manifest, self.settings.resample_tolerance)
             labels = np.zeros(volume.shape, dtype=np.uint8)
         cancel.raise_if_cancelled()
-        predictor = _Predictor(self.settings.mirror_axes, cancel, clock)
+        predictor = Predictor(self.settings.mirror_axes, cancel, clock)
+        pool = ThreadPoolExecutor(self.settings.threads) if self.settings.threads > 1 else None
+        context = RunContext(networks, predictor, report, clock, cancel, pool)
         try:
-            if slab_path_is_exact(plan, self.manifest):
-                self._segment_in_slabs(plan, volume.array, labels, networks, predictor, report, clock, cancel)
-            else:
-                self._segment_whole(plan, volume.array, labels, networks, predictor, report, clock, cancel)
+            self._segment(plan, volume.array, labels, context)
         finally:
             predictor.close()
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
         removed: dict[str, int] = {}
         if self.settings.postprocess and self.manifest.postprocessing.largest_component:
             report("Post-processing", 0.95)
@@ -473,16 +384,23 @@ class Segmenter:
             removed_voxels=removed,
         )
 
+    def _segment(self, plan: CasePlan, source: np.ndarray, labels: np.ndarray, context: RunContext) -> None:
+        """Pick the path: bone windows (speed option), exact slabs (2D) or the whole volume."""
+        if not slab_path_is_exact(plan, self.manifest):
+            self._segment_whole(plan, source, labels, context)
+        elif self.settings.uses_bone_windows:
+            from .roi_inference import BoneWindowPath
+
+            BoneWindowPath(self.manifest, self.settings, self.package.n_labels, context).segment(plan, source, labels)
+        else:
+            self._segment_in_slabs(plan, source, labels, context)
+
     # ----- shared pieces ------------------------------------------------------
-    def _window(self, padded_shape: Sequence[int]) -> _Window:
+    def _window(self, padded_shape: Sequence[int]) -> Window:
         patch = tuple(self.manifest.input.patch_size)
         spatial = tuple(padded_shape[-len(patch):])
-        steps = compute_steps(spatial, patch, self.settings.tile_step_size)
-        if self.settings.gaussian:
-            gaussian = gaussian_importance(patch, self.manifest.inference.gaussian_sigma_scale, 10.0)
-        else:
-            gaussian = np.ones(patch, dtype=np.float32)
-        return _Window(patch, steps, gaussian, weight_sum(spatial, patch, steps, gaussian), self.package.n_labels)
+        inf = self.manifest.inference
+        return make_window(spatial, patch, self.settings.tile_step_size, self.settings.gaussian, inf.gaussian_sigma_scale, self.package.n_labels)
 
     def _normalize(self, raw: np.ndarray) -> np.ndarray:
         n = self.manifest.normalization
@@ -502,111 +420,71 @@ class Segmenter:
         return boxes
 
     def _predict_all(
-        self,
-        networks: list[OnnxNetwork],
-        predictor: _Predictor,
-        padded: np.ndarray,
-        window: _Window,
-        boxes: list[tuple[int, int, int, int] | None] | None,
-        counter: _TileCounter,
+        self, context: RunContext, padded: np.ndarray, window: Window, boxes: list[tuple[int, int, int, int] | None] | None, counter: TileCounter
     ) -> np.ndarray:
         """Logits of every fold, averaged (nnU-Net sums fold logits, then divides)."""
         dims = self.manifest.input.dims
-        logits: np.ndarray | None = None
-        for network in networks:
-            fold = _sliding_window(predictor, network, padded, window, dims, self.settings.batch_size, boxes, counter)
-            if logits is None:
-                logits = fold
-            else:
-                logits += fold
-        assert logits is not None
-        if len(networks) > 1:
-            logits /= len(networks)
-        return logits
-
-    def _tiles_per_image(self, padded_shape: Sequence[int], window: _Window) -> int:
-        return len(_tiles_for(padded_shape, window, self.manifest.input.dims))
+        return predict_folds(context.networks, context.predictor, padded, window, dims, self.settings.batch_size, boxes, counter)
 
     # ----- 2D networks, slab by slab --------------------------------------------
-    def _segment_in_slabs(
-        self,
-        plan: CasePlan,
-        source: np.ndarray,
-        labels: np.ndarray,
-        networks: list[OnnxNetwork],
-        predictor: _Predictor,
-        report: MonotoneProgress,
-        clock: StageClock,
-        cancel: CancelToken,
-    ) -> None:
+    def _segment_in_slabs(self, plan: CasePlan, source: np.ndarray, labels: np.ndarray, context: RunContext) -> None:
         """Slab-wise 2D inference: each slab goes from HU to labels before the next starts."""
         manifest = self.manifest
         res = manifest.resampling
+        clock, cancel, pool = context.clock, context.cancel, context.pool
         crop = bbox_slices(plan.crop)
         cropped = plan.network_view(source)[crop]
         out = plan.network_view(labels)[crop]
         n_slices, *cropped_plane = plan.cropped_shape
         resampled_plane = plan.resampled_shape[1:]
+        n = manifest.normalization
         with clock("prepare"):
-            data_clip = None if plan.data_separate[0] else self._global_normalized_range(cropped)
+            data_clip = None if plan.data_separate[0] else normalized_range(cropped, n.lower, n.upper, n.mean, n.std)
         pads_probe, unpad_probe = pad_to_min_shape(np.empty((1, *resampled_plane), dtype=np.uint8), manifest.input.patch_size)
         window = self._window(pads_probe.shape)
         offset = (unpad_probe[1].start, unpad_probe[2].start)
         per_slice = len(window.steps[0]) * len(window.steps[1])
-        counter = _TileCounter(report, per_slice * n_slices * len(networks))
+        counter = TileCounter(context.report, per_slice * n_slices * len(context.networks))
         for start in range(0, n_slices, self.settings.slab_slices):
             cancel.raise_if_cancelled()
             stop = min(start + self.settings.slab_slices, n_slices)
             with clock("preprocess"):
                 normalized = self._normalize(cropped[start:stop])
-                resampled = resize_slices(normalized, resampled_plane, res.data_order, clip=data_clip, cancel=cancel)
+                resampled = resize_slices(normalized, resampled_plane, res.data_order, clip=data_clip, cancel=cancel, pool=pool)
                 del normalized
                 boxes = self._body_boxes(resampled, offset)
                 padded, unpad = pad_to_min_shape(resampled, manifest.input.patch_size)
-            logits = self._predict_all(networks, predictor, padded, window, boxes, counter)
+            logits = self._predict_all(context, padded, window, boxes, counter)
             del padded, resampled
             with clock("resample_back"):
                 logits = logits[(slice(None), *unpad)]
-                out[start:stop] = self._labels_from_slab_logits(logits, cropped_plane, cancel)
+                self._labels_from_slab_logits(logits, out[start:stop], context)
             del logits
 
-    def _global_normalized_range(self, cropped: np.ndarray) -> tuple[float, float] | None:
-        """Range of the normalised cropped volume: nnU-Net's 3D resize clips to it."""
-        lo, hi = None, None
-        for start in range(0, cropped.shape[0], 64):
-            part = cropped[start : start + 64]
-            lo = part.min() if lo is None else min(lo, part.min())
-            hi = part.max() if hi is None else max(hi, part.max())
-        ends = self._normalize(np.array([lo, hi]))
-        return float(ends[0]), float(ends[1])
-
-    def _labels_from_slab_logits(self, logits: np.ndarray, plane: Sequence[int], cancel: CancelToken) -> np.ndarray:
-        """Resample each channel's logits to the cropped plane and take the argmax."""
+    def _labels_from_slab_logits(self, logits: np.ndarray, out: np.ndarray, context: RunContext) -> None:
+        """Resample each channel's logits to the cropped plane and take the argmax, slice by slice
+        (in parallel: each slice is independent)."""
         order = self.manifest.resampling.probabilities_order
-        k = logits.shape[1]
-        slab_labels = np.zeros((k, *plane), dtype=np.uint8)
-        best: np.ndarray | None = None
-        for c in range(logits.shape[0]):
+        plane = out.shape[1:]
+        cancel = context.cancel
+
+        def one(i: int) -> None:
             cancel.raise_if_cancelled()
-            channel = resize_slices(logits[c], plane, order, clip=None, cancel=cancel)
-            best = _argmax_into(best, slab_labels, channel, c)
-        return slab_labels
+            slice_labels = np.zeros(plane, dtype=np.uint8)
+            best: np.ndarray | None = None
+            for c in range(logits.shape[0]):
+                channel = resize_slices(logits[c, i : i + 1], plane, order, clip=None)[0]
+                best = argmax_into(best, slice_labels, channel, c)
+            out[i] = slice_labels
+
+        map_slices(one, logits.shape[1], context.pool)
 
     # ----- 3D networks and the general case --------------------------------------
-    def _segment_whole(
-        self,
-        plan: CasePlan,
-        source: np.ndarray,
-        labels: np.ndarray,
-        networks: list[OnnxNetwork],
-        predictor: _Predictor,
-        report: MonotoneProgress,
-        clock: StageClock,
-        cancel: CancelToken,
-    ) -> None:
+    def _segment_whole(self, plan: CasePlan, source: np.ndarray, labels: np.ndarray, context: RunContext) -> None:
         """The whole cropped volume at once: nnU-Net's own layout (3D networks)."""
         manifest = self.manifest
         res = manifest.resampling
+        clock, cancel = context.clock, context.cancel
         crop = bbox_slices(plan.crop)
         cropped = plan.network_view(source)[crop]
         with clock("preprocess"):
@@ -623,8 +501,8 @@ class Segmenter:
             del resampled
         cancel.raise_if_cancelled()
         window = self._window(padded.shape)
-        counter = _TileCounter(report, self._tiles_per_image(padded.shape, window) * len(networks))
-        logits = self._predict_all(networks, predictor, padded, window, boxes, counter)
+        counter = TileCounter(context.report, len(tiles_for(padded.shape, window, manifest.input.dims)) * len(context.networks))
+        logits = self._predict_all(context, padded, window, boxes, counter)
         del padded
         with clock("resample_back"):
             logits = logits[(slice(None), *unpad)]
@@ -637,4 +515,4 @@ class Segmenter:
                     res.probabilities_order, res.probabilities_order_z, res.force_separate_z,
                     res.separate_z_anisotropy_threshold,
                 )[0]
-                best = _argmax_into(best, out, channel, c)
+                best = argmax_into(best, out, channel, c)

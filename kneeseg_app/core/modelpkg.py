@@ -25,6 +25,8 @@ FAMILIES = ("nnunet-2d", "nnunet-3d", "custom-unet-2d", "custom-unet-3d")
 REQUIRED_BONES = ("femur", "tibia")
 INPUT_TENSOR = "input"
 OUTPUT_TENSOR = "logits"
+ROI_KINDS = ("none", "bones")
+PRECISIONS = ("float32", "int8")
 
 
 class ModelPackageError(ModelError):
@@ -44,6 +46,17 @@ class NetworkFile:
     file: str
     sha256: str
     fold: int | str | None = None
+    int8_file: str | None = None
+    """Optional statically quantised copy of the network (run when precision is 'int8')."""
+    int8_sha256: str | None = None
+
+    def for_precision(self, precision: str) -> tuple[str, str]:
+        """(file, sha256) of the network to run at ``precision``."""
+        if precision == "int8":
+            if not self.int8_file or not self.int8_sha256:
+                raise ValueError(f"{self.file} has no int8 version")
+            return self.int8_file, self.int8_sha256
+        return self.file, self.sha256
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,24 @@ class InferenceDefaults:
     default_tta: bool = False
     skip_air_tiles: bool = False
     batch_size: int = 4
+    # speed options of the 2D path (docs/model-package.md); the defaults are nnU-Net's maths
+    roi: str = "none"
+    """'bones': run the network only on a window around the bones found by an HU first pass."""
+    roi_threshold_hu: float = 250.0
+    roi_margin_mm: float = 24.0
+    roi_slice_margin: int = 3
+    roi_min_size: tuple[int, ...] = ()
+    """Smallest network window per axis (pixels); () = half the patch."""
+    skip_empty_slices: bool = False
+    """Slices with no bone candidate (and none within roi_slice_margin) are not run."""
+    precision: str = "float32"
+    """'int8' runs each network's int8_file (speed-up ~3x on CPUs with VNNI)."""
+    resample_tolerance: float = 0.0
+    """No in-plane resampling when the spacing is within this fraction of the target spacing."""
+    slice_stride: int = 1
+    """2D: run every n-th slice of a slab, interpolate the logits of the others..."""
+    slice_refine: float = 0.0
+    """...except where the neighbours' labels differ on more than this fraction of their bone pixels."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +139,9 @@ class ValidationInfo:
     dice: Mapping[str, float] = field(default_factory=dict)
     hd95_mm: Mapping[str, float] = field(default_factory=dict)
     assd_mm: Mapping[str, float] = field(default_factory=dict)
+    demo_case_dice: Mapping[str, float] = field(default_factory=dict)
+    """Dice this model reached on the bundled demo case when it was packaged: the self-test
+    of an installed copy must reproduce it (a check of the installation, not of quality)."""
 
 
 @dataclass(frozen=True)
@@ -224,11 +258,22 @@ def _parse_networks(raw: Mapping[str, Any]) -> tuple[NetworkFile, ...]:
         file = _get(item, "file", str, "networks[].")
         if Path(file).name != file or not file.lower().endswith(".onnx"):
             raise _Invalid(f"network file '{file}' must be a plain .onnx file name inside the package")
-        sha = _get(item, "sha256", str, "networks[].").lower()
-        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-            raise _Invalid(f"the sha256 of {file} in its manifest is not a 64-digit hex string")
-        networks.append(NetworkFile(file=file, sha256=sha, fold=item.get("fold")))
+        sha = _checked_sha(_get(item, "sha256", str, "networks[]."), file)
+        int8_file = _get(item, "int8_file", str, "networks[].", None)
+        int8_sha = None
+        if int8_file is not None:
+            if Path(int8_file).name != int8_file or not int8_file.lower().endswith(".onnx"):
+                raise _Invalid(f"network file '{int8_file}' must be a plain .onnx file name inside the package")
+            int8_sha = _checked_sha(_get(item, "int8_sha256", str, "networks[]."), int8_file)
+        networks.append(NetworkFile(file=file, sha256=sha, fold=item.get("fold"), int8_file=int8_file, int8_sha256=int8_sha))
     return tuple(networks)
+
+
+def _checked_sha(sha: str, file: str) -> str:
+    sha = sha.lower()
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise _Invalid(f"the sha256 of {file} in its manifest is not a 64-digit hex string")
+    return sha
 
 
 def _parse_input(raw: Mapping[str, Any]) -> InputSpec:
@@ -297,6 +342,21 @@ def _parse_inference(raw: Mapping[str, Any], dims: int) -> InferenceDefaults:
     batch = _get(sec, "batch_size", int, w, 4)
     if batch < 1:
         raise _Invalid("'inference.batch_size' must be at least 1")
+    roi = _get(sec, "roi", str, w, "none")
+    if roi not in ROI_KINDS:
+        raise _Invalid(f"'inference.roi' must be one of {', '.join(ROI_KINDS)}, not '{roi}'")
+    precision = _get(sec, "precision", str, w, "float32")
+    if precision not in PRECISIONS:
+        raise _Invalid(f"'inference.precision' must be one of {', '.join(PRECISIONS)}, not '{precision}'")
+    margin = _number(sec, "roi_margin_mm", w, 24.0)
+    slice_margin = _get(sec, "roi_slice_margin", int, w, 3)
+    tolerance = _number(sec, "resample_tolerance", w, 0.0)
+    if margin < 0 or slice_margin < 0 or not 0 <= tolerance < 0.5:
+        raise _Invalid("'inference.roi_margin_mm' and 'roi_slice_margin' must be >= 0, 'resample_tolerance' in [0, 0.5)")
+    stride = _get(sec, "slice_stride", int, w, 1)
+    refine = _number(sec, "slice_refine", w, 0.0)
+    if not 1 <= stride <= 4 or refine < 0:
+        raise _Invalid("'inference.slice_stride' must be 1 to 4 and 'slice_refine' >= 0")
     return InferenceDefaults(
         tile_step_size=step,
         gaussian=_get(sec, "gaussian", bool, w, True),
@@ -305,6 +365,16 @@ def _parse_inference(raw: Mapping[str, Any], dims: int) -> InferenceDefaults:
         default_tta=_get(sec, "default_tta", bool, w, False),
         skip_air_tiles=_get(sec, "skip_air_tiles", bool, w, False),
         batch_size=batch,
+        roi=roi,
+        roi_threshold_hu=_number(sec, "roi_threshold_hu", w, 250.0),
+        roi_margin_mm=margin,
+        roi_slice_margin=slice_margin,
+        roi_min_size=_int_list(sec, "roi_min_size", w, dims, []) if sec.get("roi_min_size") else (),
+        skip_empty_slices=_get(sec, "skip_empty_slices", bool, w, False),
+        precision=precision,
+        resample_tolerance=tolerance,
+        slice_stride=stride,
+        slice_refine=refine,
     )
 
 
@@ -341,6 +411,7 @@ def _parse_validation(raw: Mapping[str, Any]) -> ValidationInfo:
         dice=_metric_map(sec, "dice"),
         hd95_mm=_metric_map(sec, "hd95_mm"),
         assd_mm=_metric_map(sec, "assd_mm"),
+        demo_case_dice=_metric_map(sec, "demo_case_dice"),
     )
 
 
@@ -363,6 +434,10 @@ def parse_manifest(raw: Mapping[str, Any]) -> Manifest:
     spec = _parse_input(raw)
     if spec.dims != (3 if family.endswith("3d") else 2):
         raise _Invalid(f"its family '{family}' contradicts 'input.dims' = {spec.dims}")
+    networks = _parse_networks(raw)
+    inference = _parse_inference(raw, spec.dims)
+    if inference.precision == "int8" and not all(n.int8_file for n in networks):
+        raise _Invalid("'inference.precision' is 'int8' but not every network has an 'int8_file'")
     return Manifest(
         schema_version=major,
         name=name,
@@ -370,11 +445,11 @@ def parse_manifest(raw: Mapping[str, Any]) -> Manifest:
         family=family,
         description=str(raw.get("description", "")),
         labels=labels,
-        networks=_parse_networks(raw),
+        networks=networks,
         input=spec,
         normalization=_parse_normalization(raw),
         resampling=_parse_resampling(raw),
-        inference=_parse_inference(raw, spec.dims),
+        inference=inference,
         postprocessing=_parse_postprocessing(raw, labels),
         training=_parse_training(raw),
         validation=_parse_validation(raw),
@@ -465,15 +540,20 @@ class ModelPackage:
         return "\n".join(line for line in lines if line)
 
     # ----- checks that need the ONNX files ----------------------------------
-    def _read_verified(self, network: NetworkFile) -> bytes:
-        file = self.path / network.file
+    def _read_verified(self, network: NetworkFile, precision: str = "float32") -> bytes:
+        name, sha256 = network.for_precision(precision)
+        file = self.path / name
         try:
             data = file.read_bytes()
         except OSError as exc:
-            raise ModelPackageError(self.path, f"its network {network.file} cannot be read ({exc.strerror or exc})") from exc
-        if hashlib.sha256(data).hexdigest() != network.sha256:
-            raise ModelPackageError(self.path, f"the checksum of {network.file} does not match its manifest (damaged or replaced file)")
+            raise ModelPackageError(self.path, f"its network {name} cannot be read ({exc.strerror or exc})") from exc
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise ModelPackageError(self.path, f"the checksum of {name} does not match its manifest (damaged or replaced file)")
         return data
+
+    def has_precision(self, precision: str) -> bool:
+        """Whether every network exists at ``precision`` ('float32' always does)."""
+        return precision == "float32" or all(n.int8_file for n in self.manifest.networks)
 
     def verify(self) -> None:
         """Check every network's sha256 against the manifest (once; cached)."""
@@ -482,14 +562,19 @@ class ModelPackage:
                 return
             for network in self.manifest.networks:
                 self._read_verified(network)
+                if network.int8_file:
+                    self._read_verified(network, "int8")
             self._verified = True
 
-    def open_networks(self, threads: int = 1) -> list[OnnxNetwork]:
+    def open_networks(self, threads: int = 1, precision: str = "float32") -> list[OnnxNetwork]:
         """Verify checksums, then open each network in onnxruntime and check its inputs/outputs.
 
         The bytes that were hashed are the bytes given to onnxruntime, so a file swapped
-        between the check and the load cannot slip through.
+        between the check and the load cannot slip through. ``precision`` 'int8' opens
+        each network's quantised copy.
         """
+        if not self.has_precision(precision):
+            raise ModelPackageError(self.path, f"it has no {precision} networks")
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -501,13 +586,14 @@ class ModelPackage:
         options.log_severity_level = 3
         opened = []
         for network in self.manifest.networks:
-            data = self._read_verified(network)
+            data = self._read_verified(network, precision)
+            name = network.for_precision(precision)[0]
             try:
                 session = ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
             except Exception as exc:  # onnxruntime raises its own untyped errors
                 detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-                raise ModelPackageError(self.path, f"{network.file} is not a valid ONNX model ({detail})") from exc
-            opened.append(self._checked_network(network.file, session))
+                raise ModelPackageError(self.path, f"{name} is not a valid ONNX model ({detail})") from exc
+            opened.append(self._checked_network(name, session))
         with self._lock:
             self._verified = True
         return opened
@@ -556,7 +642,8 @@ def load_model_package(folder: str | os.PathLike[str], origin: str = "path") -> 
         manifest = parse_manifest(raw)
     except _Invalid as exc:
         raise ModelPackageError(path, str(exc)) from None
-    missing = [n.file for n in manifest.networks if not (path / n.file).is_file()]
+    files = [f for n in manifest.networks for f in (n.file, n.int8_file) if f]
+    missing = [f for f in files if not (path / f).is_file()]
     if missing:
         raise ModelPackageError(path, f"its network file {', '.join(missing)} is missing")
     return ModelPackage(path.resolve(), manifest, origin=origin)

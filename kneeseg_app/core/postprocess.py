@@ -3,9 +3,10 @@
 A bone is one connected piece of tissue: stray voxels labelled "femur" in the patella
 or the fibula are errors, so each listed label keeps only its large connected components
 (full 26-connectivity). nnU-Net's ``remove_all_but_largest_component`` keeps the largest
-only (``min_fraction=0``), which would delete the other knee's femur and tibia from a scan
-of both legs; KneeSeg keeps every component at least ``min_fraction`` (a quarter) the size
-of the largest, so both knees survive and islands of stray voxels do not. Works inside each label's bounding box so
+only (``min_fraction=0``, the default here too), which deletes the other knee's femur and
+tibia from a scan of both legs; with ``min_fraction=BOTH_KNEES_MIN_FRACTION`` every component
+at least a quarter the size of the largest is kept, so both knees survive. Making that a
+manifest setting is left for later (a crude network's large false islands would survive it). Works inside each label's bounding box so
 a 512x512x600 volume never needs a full-size int32 component map.
 """
 
@@ -71,7 +72,7 @@ def apply_postprocessing(
     labels: np.ndarray,
     largest_component: Iterable[int],
     cancel: CancelToken | None = None,
-    min_fraction: float = BOTH_KNEES_MIN_FRACTION,
+    min_fraction: float = 0.0,
 ) -> dict[int, int]:
     """Apply the package's post-processing in place; returns voxels removed per label."""
     removed = {}

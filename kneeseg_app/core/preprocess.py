@@ -16,14 +16,16 @@ Two deliberate differences from a literal port, both exact:
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from scipy import ndimage
 
 from .errors import GeometryError
 from .progress import CancelToken
+from .roi import AxisMap
 
 ANISO_THRESHOLD = 3.0
 """nnU-Net's ``ANISO_THRESHOLD``: spacing ratio above which z is resampled separately."""
@@ -139,6 +141,18 @@ def ct_normalize(array: np.ndarray, lower: float, upper: float, mean: float, std
     return image
 
 
+def normalized_range(volume: np.ndarray, lower: float, upper: float, mean: float, std: float, slab: int = 64) -> tuple[float, float]:
+    """Range of ``ct_normalize(volume)`` without normalising it (read slab by slab):
+    nnU-Net's 3D resize clips to it."""
+    lo, hi = None, None
+    for start in range(0, volume.shape[0], slab):
+        part = volume[start : start + slab]
+        lo = part.min() if lo is None else min(lo, part.min())
+        hi = part.max() if hi is None else max(hi, part.max())
+    ends = ct_normalize(np.array([lo, hi], dtype=np.float32), lower, upper, mean, std)
+    return float(ends[0]), float(ends[1])
+
+
 def normalized_value(hu: float, lower: float, upper: float, mean: float, std: float) -> float:
     """Where a HU value lands after :func:`ct_normalize` (thresholds on normalised data)."""
     return (min(max(hu, lower), upper) - mean) / max(std, 1e-8)
@@ -196,6 +210,20 @@ def resize_like_skimage(image: np.ndarray, new_shape: Sequence[int], order: int)
     return out
 
 
+def map_slices(work: Callable[[int], None], count: int, pool: Executor | None = None) -> None:
+    """Run ``work(i)`` for every slice index, in ``pool``'s threads when given.
+
+    scipy.ndimage releases the GIL, so per-slice zooms scale with the cores. Errors
+    (``Cancelled`` included) surface in the caller.
+    """
+    if pool is None or count < 2:
+        for i in range(count):
+            work(i)
+        return
+    for future in [pool.submit(work, i) for i in range(count)]:
+        future.result()
+
+
 def resize_slices(
     slab: np.ndarray,
     new_yx: Sequence[int],
@@ -203,13 +231,15 @@ def resize_slices(
     clip: tuple[float, float] | None = None,
     out: np.ndarray | None = None,
     cancel: CancelToken | None = None,
+    pool: Executor | None = None,
 ) -> np.ndarray:
     """Resize every slice of a (k, Y, X) slab in-plane, the slice axis untouched.
 
     ``clip=None`` clips each slice to its own range (nnU-Net's separate-z path, which
     resizes slice by slice); a ``(lo, hi)`` pair clips to the whole volume's range (the
     3D path, whose zoom factor along the slice axis is exactly 1). Result float32.
-    ``cancel`` is checked before every slice (a 512x512 spline zoom takes ~30 ms).
+    ``cancel`` is checked before every slice (a 512x512 spline zoom takes ~30 ms);
+    ``pool`` runs slices in parallel (same numbers).
     """
     k = slab.shape[0]
     if out is None:
@@ -217,7 +247,8 @@ def resize_slices(
     if tuple(slab.shape[1:]) == tuple(new_yx):
         out[...] = slab
         return out
-    for i in range(k):
+
+    def one(i: int) -> None:
         if cancel is not None:
             cancel.raise_if_cancelled()
         plane = np.asarray(slab[i], dtype=np.float64)
@@ -226,6 +257,55 @@ def resize_slices(
         lo, hi = (plane.min(), plane.max()) if clip is None else clip
         np.clip(resized, lo, hi, out=resized)
         out[i] = resized
+
+    map_slices(one, k, pool)
+    return out
+
+
+def zoom_window(
+    planes: np.ndarray,
+    in_start: Sequence[int],
+    maps: Sequence[AxisMap],
+    window: Sequence[tuple[int, int]],
+    order: int,
+    clip: tuple[float, float] | None = None,
+    cancel: CancelToken | None = None,
+    pool: Executor | None = None,
+) -> np.ndarray:
+    """A window of the in-plane zoom of whole planes, computed from a part of them.
+
+    ``planes`` (k, h, w) is the part of the full planes that starts at ``in_start``;
+    ``maps`` say how each axis is resampled (nnU-Net's ``grid_mode`` zoom); ``window``
+    ``((y0, y1), (x0, x1))`` are the output pixels wanted, zero where they fall outside
+    the image (nnU-Net pads with zeros). Interior values equal the whole-plane zoom's up
+    to the spline prefilter's edge effect, which the caller keeps away with a margin
+    of input pixels (``input_range``). Result float32.
+    """
+    (y0, y1), (x0, x1) = window
+    my, mx = maps
+    out = np.zeros((planes.shape[0], y1 - y0, x1 - x0), dtype=np.float32)
+    vy0, vy1, vx0, vx1 = max(y0, 0), min(y1, my.n_out), max(x0, 0), min(x1, mx.n_out)
+    if vy1 <= vy0 or vx1 <= vx0:
+        return out
+    dst = out[:, vy0 - y0 : vy1 - y0, vx0 - x0 : vx1 - x0]
+    if my.identity and mx.identity:
+        dst[...] = planes[:, vy0 - in_start[0] : vy1 - in_start[0], vx0 - in_start[1] : vx1 - in_start[1]]
+        return out
+    matrix = (my.in_per_out, mx.in_per_out)
+    offset = (my.to_in(vy0) - in_start[0], mx.to_in(vx0) - in_start[1])
+
+    def one(i: int) -> None:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        resized = ndimage.affine_transform(
+            planes[i], matrix, offset, output_shape=dst.shape[1:], order=order, mode="nearest",
+            prefilter=order > 1, output=np.float32,
+        )
+        if clip is not None:
+            np.clip(resized, clip[0], clip[1], out=resized)
+        dst[i] = resized
+
+    map_slices(one, planes.shape[0], pool)
     return out
 
 

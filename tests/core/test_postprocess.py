@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kneeseg_app.core.postprocess import apply_postprocessing, keep_largest_component, label_bbox, volumes_ml
+from kneeseg_app.core.postprocess import BOTH_KNEES_MIN_FRACTION, apply_postprocessing, keep_largest_component, label_bbox, volumes_ml
 
 
 def _two_bones_with_islands() -> np.ndarray:
@@ -49,7 +49,7 @@ def test_both_knees_keep_their_femur_and_tibia_while_islands_go() -> None:
     labels[11:18, 5:20, 5:20] = 2
     labels[11:18, 5:20, 35:50] = 2
     labels[15, 25, 28] = 1  # stray voxel between the legs
-    removed = apply_postprocessing(labels, [1, 2])
+    removed = apply_postprocessing(labels, [1, 2], min_fraction=BOTH_KNEES_MIN_FRACTION)
     assert removed == {1: 1, 2: 0}
     assert (labels[2:9, 5:18, 35:50] == 1).all() and (labels[11:18, 5:20, 35:50] == 2).all()
 

@@ -168,3 +168,11 @@ def test_a_model_below_its_validation_dice_on_the_demo_case_fails(tmp_path: Path
     assert any(line.strip().startswith("femur: Dice") for line in result.lines)
     assert any(line.strip().startswith("tibia: Dice") for line in result.lines)
     assert "needs >= 0.950" in "\n".join(result.lines)
+
+
+def test_a_recorded_demo_case_dice_is_what_an_installed_copy_must_reproduce() -> None:
+    from kneeseg_app.core.selftest import REPRODUCTION_MARGIN, reproduction_thresholds
+
+    needed = reproduction_thresholds({"femur": 0.95, "tibia": 0.9}, ["femur", "tibia"])
+    assert needed == {"femur": 0.95 - REPRODUCTION_MARGIN, "tibia": 0.9 - REPRODUCTION_MARGIN}
+    assert reproduction_thresholds({"femur": 0.95}, ["femur"], min_dice=0.5) == {"femur": 0.5}
