@@ -162,7 +162,7 @@ def worker(args: argparse.Namespace) -> int:
 
 def spawn(command: list[str], threads: int) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, str(Path(__file__).resolve()), *command], env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, str(Path(__file__).resolve()), *command], env=env, capture_output=True, text=True, encoding="utf-8", errors="replace")
 
 
 # ----------------------------------------------------------------------------
@@ -186,7 +186,7 @@ def compare(args: argparse.Namespace) -> int:
                 if done.returncode != 0:
                     print(done.stdout[-2000:], done.stderr[-4000:], file=sys.stderr)
                     raise SystemExit(f"run {case.size}/{method} failed")
-                report = json.loads(result.with_suffix(".json").read_text())
+                report = json.loads(result.with_suffix(".json").read_text(encoding="utf-8"))
                 runs.setdefault((case.size, method), []).append(report)
                 print(f"[{repeat}] {case.size:4d} slices  ({method}) {report['seconds']:8.1f} s  {report['maxrss_mb']:7.0f} MB"
                       f"  {report.get('stages', '')}", flush=True)
@@ -225,7 +225,7 @@ def summarize(cases: list[Case], methods: list[str], runs: dict, args: argparse.
 
 def machine() -> str:
     try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
+        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines() if line.startswith("model name"))
     except (OSError, StopIteration):
         model = platform.processor() or "unknown CPU"
     import onnxruntime
@@ -315,7 +315,7 @@ def e2e(args: argparse.Namespace) -> int:
             if done.returncode != 0:
                 print(done.stdout[-2000:], done.stderr[-3000:], file=sys.stderr)
                 raise SystemExit(f"end-to-end run on {size} slices failed")
-            measured = json.loads(report.read_text())
+            measured = json.loads(report.read_text(encoding="utf-8"))
             times.append(wall)
             memory.append(measured["maxrss_mb"])
             print(f"[{repeat}] {size} slices: {wall:.1f} s wall (process), {measured['maxrss_mb']:.0f} MB peak", flush=True)

@@ -218,7 +218,7 @@ def load_results_network(results: Path, fold: int = 0) -> tuple[Any, dict[str, A
     """(network with the fold's weights, plans, checkpoint) of an nnU-Net results folder."""
     import torch
 
-    plans = json.loads((results / "plans.json").read_text())
+    plans = json.loads((results / "plans.json").read_text(encoding="utf-8"))
     checkpoint = torch.load(results / f"fold_{fold}" / "checkpoint_final.pth", map_location="cpu", weights_only=False)
     network = build_network(plans, seed=None)
     network.load_state_dict(checkpoint["network_weights"])
@@ -396,7 +396,7 @@ def timing_surrogate(package: Path, out: Path) -> Path:
 
     from kneeseg_app.core.modelpkg import file_sha256
 
-    manifest = json.loads((package / "manifest.json").read_text())
+    manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
     out.mkdir(parents=True, exist_ok=True)
     for entry in manifest["networks"]:
         for key, sha in (("file", "sha256"), ("int8_file", "int8_sha256")):

@@ -45,9 +45,9 @@ def is_cli_executable(executable: str) -> bool:
 def seconds_since_process_start() -> float | None:
     """Wall time since the OS created this process (Linux), so the bootloader is counted too."""
     try:
-        stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        stat = Path("/proc/self/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
         start_ticks = int(stat[19])  # field 22 of /proc/pid/stat
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        uptime = float(Path("/proc/uptime").read_text(encoding="utf-8").split()[0])
         return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, AttributeError):
         return None
@@ -113,7 +113,7 @@ def window_check() -> "CheckResult":
     def body() -> tuple[str, list[str]]:
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
         try:
-            done = subprocess.run(probe_command(), capture_output=True, text=True, env=env, timeout=WINDOW_CHECK_TIMEOUT_S)
+            done = subprocess.run(probe_command(), capture_output=True, text=True, encoding="utf-8", errors="replace", env=env, timeout=WINDOW_CHECK_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             raise SelftestError(f"The main window did not appear within {WINDOW_CHECK_TIMEOUT_S} s.") from None
         if done.returncode != 0:  # the probe exits 0 only once the window is shown

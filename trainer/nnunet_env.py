@@ -146,7 +146,7 @@ def run_nnunet_step(step: str, job: dict, env: Mapping[str, str], log_file: Path
         log.write(f"$ {' '.join(command)}\n")
         log.flush()
         proc = subprocess.Popen(command, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, errors="replace", start_new_session=True)
+                                text=True, encoding="utf-8", errors="replace", start_new_session=True)
         remove = cancel.add_listener(lambda: _kill_group(proc)) if cancel is not None else None
         tail: list[str] = []
         pump = threading.Thread(target=_pump, args=(proc, log, tail, echo, progress, step, epochs), daemon=True)

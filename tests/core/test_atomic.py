@@ -41,7 +41,7 @@ def test_overwrite_false_refuses_an_existing_file(tmp_path: Path) -> None:
     target.write_text("keep")
     with pytest.raises(OutputError, match="already exists"):
         write_bytes_atomic(target, b"new", overwrite=False)
-    assert target.read_text() == "keep"
+    assert target.read_text(encoding="utf-8") == "keep"
 
 
 def test_writing_into_the_input_folder_is_refused(tmp_path: Path) -> None:

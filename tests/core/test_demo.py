@@ -72,11 +72,11 @@ def test_deleting_the_marker_makes_the_demo_regenerate(tmp_path: Path) -> None:
 def test_a_demo_of_an_older_version_is_replaced(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     ensure_demo(folder, SMALL)
-    marker = json.loads((folder / MARKER).read_text())
+    marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
     (folder / MARKER).write_text(json.dumps({**marker, "key": "0.0.0-r0"}))
     assert demo.read_demo(folder, SMALL) is None
     ensure_demo(folder, SMALL)
-    assert json.loads((folder / MARKER).read_text())["key"] == SMALL.key
+    assert json.loads((folder / MARKER).read_text(encoding="utf-8"))["key"] == SMALL.key
 
 
 def test_the_demo_is_deterministic(tmp_path: Path) -> None:

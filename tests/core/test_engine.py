@@ -331,7 +331,7 @@ def test_matches_nnunet_predictor(request, tmp_path: Path, spacing, target, tta,
         tmp_path / "m", networks=[threshold_network(dims, **v) for v in variants], dims=dims,
         patch_size=patch, target_spacing=target, mirror_axes=list(range(dims)),
     )
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     manifest["input"]["transpose_forward"] = list(transpose)
     manifest["input"]["transpose_backward"] = [int(i) for i in np.argsort(transpose)]
     (folder / "manifest.json").write_text(json.dumps(manifest))

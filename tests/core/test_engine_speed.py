@@ -81,7 +81,7 @@ def with_inference(package, tmp_path: Path, **inference) -> object:
     folder.mkdir()
     for file in package.path.iterdir():
         (folder / file.name).write_bytes(file.read_bytes())
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     manifest["inference"].update(inference)
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return load_model_package(folder)
@@ -199,7 +199,7 @@ def test_int8_networks_are_used_when_asked_for_and_agree_with_float32(package, t
     for file in package.path.iterdir():
         (folder / file.name).write_bytes(file.read_bytes())
     (folder / "fold_0.int8.onnx").write_bytes(data)
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     manifest["networks"][0].update(int8_file="fold_0.int8.onnx", int8_sha256=hashlib.sha256(data).hexdigest())
     manifest["inference"]["precision"] = "int8"
     (folder / "manifest.json").write_text(json.dumps(manifest))

@@ -73,7 +73,7 @@ def test_a_missing_manifest_is_refused(tmp_path: Path) -> None:
 
 def test_a_missing_required_field_is_named(tmp_path: Path) -> None:
     folder = write_model_package(tmp_path / "m")
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     del manifest["input"]["patch_size"]
     (folder / "manifest.json").write_text(json.dumps(manifest))
     assert "input.patch_size" in _reason(folder)
@@ -105,7 +105,7 @@ def test_a_missing_onnx_file_is_refused(tmp_path: Path) -> None:
 
 def test_contradicting_dims_and_patch_are_refused(tmp_path: Path) -> None:
     folder = write_model_package(tmp_path / "m")
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     manifest["input"]["patch_size"] = [64, 64, 64]
     (folder / "manifest.json").write_text(json.dumps(manifest))
     assert "input.patch_size" in _reason(folder)
@@ -127,7 +127,7 @@ def test_a_broken_onnx_file_with_a_matching_checksum_is_refused_at_opening(tmp_p
     (folder / "fold_0.onnx").write_bytes(b"this is not a protobuf at all")
     import hashlib
 
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     manifest["networks"][0]["sha256"] = hashlib.sha256(b"this is not a protobuf at all").hexdigest()
     (folder / "manifest.json").write_text(json.dumps(manifest))
     package = load_model_package(folder)
@@ -222,7 +222,7 @@ def test_nothing_in_the_model_path_can_unpickle() -> None:
 
     core = Path(__file__).resolve().parents[2] / "kneeseg_app" / "core"
     for name in ("modelpkg", "engine", "preprocess", "sliding_window", "postprocess"):
-        tree = ast.parse((core / f"{name}.py").read_text())
+        tree = ast.parse((core / f"{name}.py").read_text(encoding="utf-8"))
         imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         assert not imported & {"pickle", "torch", "joblib", "dill", "cloudpickle"}, name

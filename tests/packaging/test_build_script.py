@@ -83,7 +83,7 @@ def test_every_licence_text_the_notices_point_to_is_shipped(build_script) -> Non
     for name in ("LGPL-3.0.txt", "GPL-3.0.txt", "Apache-2.0.txt", "PyOpenGL.txt"):
         text = (build_script.PACKAGING / "licenses" / name).read_text(encoding="utf-8")
         assert len(text) > 1000
-    assert "GNU LESSER GENERAL PUBLIC LICENSE" in (build_script.PACKAGING / "licenses" / "LGPL-3.0.txt").read_text()
+    assert "GNU LESSER GENERAL PUBLIC LICENSE" in (build_script.PACKAGING / "licenses" / "LGPL-3.0.txt").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("suffix", [".tar.gz", ".zip"])

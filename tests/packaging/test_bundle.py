@@ -46,7 +46,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Build:
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, str(PACKAGING / "build.py"), "--dist", str(out / "dist"), "--work", str(out / "work")],
-        capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=BUILD_TIMEOUT_S,
+        capture_output=True, text=True, encoding="utf-8", errors="replace", env=env, cwd=REPO_ROOT, timeout=BUILD_TIMEOUT_S,
     )
     seconds = time.perf_counter() - started
     assert done.returncode == 0, f"build failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
@@ -97,7 +97,7 @@ def exe(bundle: Path, name: str) -> str:
 
 def run_frozen(bundle: Path, name: str, args: list[str], home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     home.mkdir(parents=True, exist_ok=True)
-    return subprocess.run([exe(bundle, name), *args], capture_output=True, text=True, env=child_env(home), cwd=home, timeout=timeout)
+    return subprocess.run([exe(bundle, name), *args], capture_output=True, text=True, encoding="utf-8", errors="replace", env=child_env(home), cwd=home, timeout=timeout)
 
 
 def mib(n: int) -> float:

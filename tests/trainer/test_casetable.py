@@ -54,4 +54,4 @@ def test_written_tables_read_back(tmp_path: Path) -> None:
     back = read_case_table(path)
     assert [(r.case, r.patient, r.split, r.image) for r in back] == [("a", "P1", "train", tmp_path / "i/a"),
                                                                      ("b", "P2", "test", tmp_path / "i/b")]
-    assert path.read_text().splitlines()[0] == "case,image,labels,patient,split,seed"
+    assert path.read_text(encoding="utf-8").splitlines()[0] == "case,image,labels,patient,split,seed"

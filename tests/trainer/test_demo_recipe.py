@@ -40,8 +40,8 @@ def test_a_tiny_run_of_the_recipe_writes_a_package_with_readme_and_test_metrics(
     package = load_model_package(outcome.package)
     assert package.manifest.default and package.manifest.training.synthetic and not package.manifest.clinical_use
     assert package.manifest.validation.cases == 2 and set(package.manifest.validation.hd95_mm) == {"femur", "tibia"}
-    readme = (outcome.package / "README.md").read_text()
+    readme = (outcome.package / "README.md").read_text(encoding="utf-8")
     assert "not for clinical use" in readme and "Table 1" in readme and "Quality bar" in readme
     assert set(outcome.quality) == set(quality_checks(outcome.metrics))
-    assert json.loads((outcome.package / "manifest.json").read_text())["recipe"]["epochs"] == 1
+    assert json.loads((outcome.package / "manifest.json").read_text(encoding="utf-8"))["recipe"]["epochs"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "work"]

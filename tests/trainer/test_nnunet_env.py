@@ -37,4 +37,4 @@ def test_a_failed_step_raises_with_the_reason_and_the_log(tmp_path: Path) -> Non
     log = tmp_path / "logs" / "plan.log"
     with pytest.raises(TrainingError, match=r"nnU-Net step 'plan' failed .*plan\.log"):
         run_nnunet_step("plan", {"dataset_id": 999, "processes": 1}, env, log, echo=False)
-    assert "Traceback" in log.read_text()
+    assert "Traceback" in log.read_text(encoding="utf-8")

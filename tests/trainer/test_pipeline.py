@@ -29,7 +29,7 @@ DATASET_ID = 11  # conftest.py's tiny study
 
 
 def test_nnunet_planned_a_small_2d_configuration_that_inherits_2d(nnunet_run, workdir: Path) -> None:
-    plans = json.loads((workdir / "nnUNet_preprocessed" / f"Dataset{DATASET_ID:03d}_KneeCT" / "nnUNetPlans.json").read_text())
+    plans = json.loads((workdir / "nnUNet_preprocessed" / f"Dataset{DATASET_ID:03d}_KneeCT" / "nnUNetPlans.json").read_text(encoding="utf-8"))
     small = plans["configurations"]["2d_small"]
     assert small["inherits_from"] == "2d" and small["data_identifier"] == "nnUNetPlans_2d_small"
     assert max(small["architecture"]["arch_kwargs"]["features_per_stage"]) == 64
@@ -39,10 +39,10 @@ def test_nnunet_planned_a_small_2d_configuration_that_inherits_2d(nnunet_run, wo
 
 def test_training_followed_the_short_schedule_and_recorded_the_best_fold(nnunet_run) -> None:
     fold = nnunet_run.folder / "fold_0"
-    debug = json.loads((fold / "debug.json").read_text())
+    debug = json.loads((fold / "debug.json").read_text(encoding="utf-8"))
     assert (debug["num_epochs"], debug["num_iterations_per_epoch"]) == ("2", "3")
     assert (fold / "checkpoint_final.pth").is_file() and (fold / "validation" / "summary.json").is_file()
-    selection = json.loads((nnunet_run.folder / "kneeseg_folds.json").read_text())
+    selection = json.loads((nnunet_run.folder / "kneeseg_folds.json").read_text(encoding="utf-8"))
     assert selection["best_fold"] == 0 and 0.0 <= selection["validation_dice"]["0"] <= 1.0
     assert (nnunet_run.folder / "kneeseg_logs" / "train_fold_0.log").is_file()
 
@@ -57,7 +57,7 @@ def test_nnunet_predictor_loads_the_run_by_its_trainer_name(nnunet_run, workdir:
         p.initialize_from_trained_model_folder({str(nnunet_run.folder)!r}, (0,))
         print(p.trainer_name, type(p.network).__name__)
     """)
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "nnUNetTrainerKneeSeg_2ep_3it PlainConvUNet"
 
@@ -79,7 +79,7 @@ def test_the_exported_package_is_what_the_app_reads_and_matches_the_plans(nnunet
     assert nnunet_package.onnx_max_abs_diff < 1e-3
     (checked,) = nnunet_package.engine_dice.values()
     assert checked["femur"] >= 0.999 and checked["tibia"] >= 0.999
-    raw = json.loads((nnunet_package.package / "manifest.json").read_text())
+    raw = json.loads((nnunet_package.package / "manifest.json").read_text(encoding="utf-8"))
     assert raw["checks"]["engine_vs_nnunet_dice"] == nnunet_package.engine_dice
 
 
@@ -118,12 +118,12 @@ def test_evaluate_writes_per_case_metrics_both_tables_timing_and_plots(nnunet_pa
         rows = list(csv.DictReader(handle))
     assert len(rows) == 2 * len(test_images) * 2  # models x cases x bones
     assert {"dice", "jaccard", "precision", "recall", "hausdorff_mm", "assd_mm", "seconds", "cpu_seconds"} <= set(rows[0])
-    table1 = (out / "table1.md").read_text()
+    table1 = (out / "table1.md").read_text(encoding="utf-8")
     assert "tiny-nnunet" in table1 and "nnUNetPredictor" in table1 and "±" in table1
     assert "ASSD (mm)" in table1 and "Hausdorff distance (mm)" in table1
-    assert "[" in (out / "table2.md").read_text() and "HD95" in (out / "table2.md").read_text()
+    assert "[" in (out / "table2.md").read_text(encoding="utf-8") and "HD95" in (out / "table2.md").read_text(encoding="utf-8")
     assert (out / "boxplot_dice.png").read_bytes()[:4] == b"\x89PNG"
-    assert "CPU time per volume" in (out / "timing.md").read_text()
+    assert "CPU time per volume" in (out / "timing.md").read_text(encoding="utf-8")
 
 
 def test_cli_errors_are_one_line_with_exit_status_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,6 +134,6 @@ def test_cli_errors_are_one_line_with_exit_status_2(tmp_path: Path, capsys: pyte
 
 def test_the_cli_module_loads_neither_torch_nor_nnunet() -> None:
     code = "import sys, trainer.cli; print(sorted({'torch', 'nnunetv2', 'timm'} & set(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=60,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "[]", out.stderr

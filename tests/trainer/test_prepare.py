@@ -37,14 +37,14 @@ def test_dataset_layout_json_and_patient_grouped_folds(table: Path, tmp_path: Pa
     assert len(report.train) + len(report.test) == 6 and report.test and not report.rejected
     assert sorted(p.name for p in (root / "imagesTr").iterdir()) == sorted(f"{c}_0000.nii.gz" for c in report.train)
     assert sorted(p.name for p in (root / "labelsTs").iterdir()) == sorted(f"{c}.nii.gz" for c in report.test)
-    dataset = json.loads((root / "dataset.json").read_text())
+    dataset = json.loads((root / "dataset.json").read_text(encoding="utf-8"))
     assert dataset["channel_names"] == {"0": "CT"} and dataset["file_ending"] == ".nii.gz"
     assert dataset["labels"] == {"background": 0, "femur": 1, "tibia": 2} and dataset["numTraining"] == len(report.train)
     patient = {r.case: r.patient for r in rows}
     assert not {patient[c] for c in report.train} & {patient[c] for c in report.test}
-    for fold in json.loads((root / "splits_final.json").read_text()):
+    for fold in json.loads((root / "splits_final.json").read_text(encoding="utf-8")):
         assert not {patient[c] for c in fold["val"]} & {patient[c] for c in fold["train"]}
-    assert json.loads((root / "prepare_report.json").read_text())["train"] == report.train
+    assert json.loads((root / "prepare_report.json").read_text(encoding="utf-8"))["train"] == report.train
     assert _leftovers(tmp_path / "raw") == []
 
 
@@ -91,7 +91,7 @@ def test_bad_cases_are_rejected_with_their_reason_and_the_rest_is_written(table:
     assert "does not lie on the CT's grid" in reasons[rows[0].case] and "spacing" in reasons[rows[0].case]
     assert "unknown label value(s) 3" in reasons[rows[1].case]
     assert len(report.train) == 4
-    saved = json.loads((tmp_path / "raw" / "Dataset007_KneeCT" / "prepare_report.json").read_text())
+    saved = json.loads((tmp_path / "raw" / "Dataset007_KneeCT" / "prepare_report.json").read_text(encoding="utf-8"))
     assert {r["case"] for r in saved["rejected"]} == {rows[0].case, rows[1].case}
     assert "rejected" in report.text() and rows[1].case in report.text()
 

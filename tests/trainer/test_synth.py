@@ -60,7 +60,7 @@ def test_an_existing_non_empty_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "d" / "x").write_text("keep me")
     with pytest.raises(OutputError, match="not empty"):
         synth_dataset(tmp_path / "d", SynthSettings(1, shape_zyx=SMALL))
-    assert (tmp_path / "d" / "x").read_text() == "keep me"
+    assert (tmp_path / "d" / "x").read_text(encoding="utf-8") == "keep me"
 
 
 def test_drawing_in_parallel_processes_gives_the_same_dataset(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def test_the_boolean_check_agrees_with_this_machine() -> None:
 
 def _run(code: str, timeout: int = 60, **extra_env: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "QT_QPA_PLATFORM": "offscreen", **extra_env}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", errors="replace", env=env, cwd=REPO, timeout=timeout)
 
 
 def test_checking_for_a_display_loads_no_qt() -> None:

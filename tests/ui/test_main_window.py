@@ -116,7 +116,7 @@ def test_a_reference_gives_the_metrics_table_and_exports(qtbot, window, dialogs,
 
     dialogs.save_file = str(tmp_path / "out" / "metrics")
     exported = window.flows.export_metrics()
-    assert exported.name == "metrics.csv" and "tibia" in exported.read_text()
+    assert exported.name == "metrics.csv" and "tibia" in exported.read_text(encoding="utf-8")
 
     dialogs.save_file = str(tmp_path / "out" / "labels.nrrd")
     saved = window.flows.save_labels()

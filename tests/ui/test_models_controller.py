@@ -54,7 +54,7 @@ def test_adding_a_package_validates_copies_and_selects_it(qtbot, kneeseg_home, t
     controller.refresh()
     entry = controller.add_package(source)
     assert entry.usable and entry.path == (paths.user_models_dir() / "new-model").resolve()
-    assert json.loads((paths.user_models_dir() / "new-model" / "manifest.json").read_text())["name"] == "new-model"
+    assert json.loads((paths.user_models_dir() / "new-model" / "manifest.json").read_text(encoding="utf-8"))["name"] == "new-model"
     assert controller.selected.name == "new-model"
     assert source.is_dir()  # the original is left alone
     with pytest.raises(ModelError, match="already installed"):
