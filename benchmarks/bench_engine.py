@@ -13,6 +13,7 @@ phantom generator with fixed seeds) with
   (c) the engine with exactly (a)'s settings   (SegmentOptions(exact=True, tta=True), no post-processing)
   (d) the engine with (b)'s settings           (exact=True, tta=False, no post-processing)
   (e) the engine with its own defaults         (the package manifest's 'inference' section)
+  (f) (e) plus test-time mirroring along the first in-plane axis only (2 network runs per slice)
 
 each run in its own process (peak resident memory = ``ru_maxrss``), interleaved
 (repeat -> volume -> method) so drift of a shared machine spreads over all methods.
@@ -61,6 +62,7 @@ METHODS = {
     "c": "engine, settings of (a) (exact)",
     "d": "engine, settings of (b) (exact)",
     "e": "engine, its defaults",
+    "f": "engine, its defaults + mirroring along y",
 }
 BONES = {1: "femur", 2: "tibia"}
 
@@ -127,6 +129,8 @@ def engine_options(method: str, threads: int) -> Any:
         return SegmentOptions(exact=True, tta=True, tile_step_size=0.5, postprocess=False, threads=threads)
     if method == "d":
         return SegmentOptions(exact=True, tta=False, tile_step_size=0.5, postprocess=False, threads=threads)
+    if method == "f":
+        return SegmentOptions(threads=threads, mirror_axes=(0,))
     return SegmentOptions(threads=threads)
 
 
@@ -215,7 +219,7 @@ def summarize(cases: list[Case], methods: list[str], runs: dict, args: argparse.
                 if "a" in labels:
                     row[f"dice_a_{bone}"] = dice(labels[m], labels["a"], value)
             rows.append(row)
-        for num, den in (("a", "c"), ("b", "d"), ("a", "e")):
+        for num, den in (("a", "c"), ("b", "d"), ("a", "e"), ("a", "f")):
             if num in medians and den in medians:
                 for row in rows:
                     if row["slices"] == case.size and row["method"] == den:
@@ -246,7 +250,7 @@ def machine() -> str:
 def write_tables(rows: list[dict[str, Any]], methods: list[str], out: Path, args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     fields = ["slices", "method", "what", "seconds", "extrapolated", "runs", "load_s", "peak_mb",
-              "dice_gt_femur", "dice_gt_tibia", "dice_a_femur", "dice_a_tibia", "ratio_ac", "ratio_bd", "ratio_ae"]
+              "dice_gt_femur", "dice_gt_tibia", "dice_a_femur", "dice_a_tibia", "ratio_ac", "ratio_bd", "ratio_ae", "ratio_af"]
     with open(out / "compare.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fields, extrasaction="ignore")
         writer.writeheader()
@@ -261,7 +265,7 @@ def write_tables(rows: list[dict[str, Any]], methods: list[str], out: Path, args
         "|---:|---|---:|---:|---|---|---|",
     ]
     for row in rows:
-        ratio = " ".join(f"{k[-2]}/{k[-1]} = {row[k]:.1f}x" for k in ("ratio_ac", "ratio_bd", "ratio_ae") if k in row)
+        ratio = " ".join(f"{k[-2]}/{k[-1]} = {row[k]:.1f}x" for k in ("ratio_ac", "ratio_bd", "ratio_ae", "ratio_af") if k in row)
         vs_a = f"{row.get('dice_a_femur', float('nan')):.4f} / {row.get('dice_a_tibia', float('nan')):.4f}"
         lines.append(
             f"| {row['slices']} | ({row['method']}) {row['what']} | {row['seconds']:.1f}{'*' if row['extrapolated'] else ''} "

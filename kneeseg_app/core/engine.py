@@ -96,6 +96,8 @@ class SegmentOptions:
     """
 
     tta: bool | None = None
+    mirror_axes: tuple[int, ...] | None = None
+    """TTA over these of the manifest's mirror axes only (implies ``tta``): cheaper mirroring."""
     threads: int | None = None
     tile_step_size: float | None = None
     batch_size: int | None = None
@@ -134,6 +136,7 @@ class ResolvedSettings:
     roi_margin_mm: float = 24.0
     roi_slice_margin: int = 3
     roi_min_size: tuple[int, ...] = ()
+    roi_tiling: str = "window"
     skip_empty_slices: bool = False
     precision: str = "float32"
     resample_tolerance: float = 0.0
@@ -162,6 +165,11 @@ def resolve_settings(manifest: Manifest, options: SegmentOptions) -> ResolvedSet
     """Merge caller options over the manifest's inference defaults, validated."""
     inf = manifest.inference
     tta = inf.default_tta if options.tta is None else bool(options.tta)
+    mirror = tuple(inf.mirror_axes)
+    if options.mirror_axes is not None:
+        if not set(options.mirror_axes) <= set(mirror):
+            raise InputError(f"The model allows mirroring along axes {list(mirror)} only, not {list(options.mirror_axes)}.")
+        tta, mirror = options.tta is not False and bool(options.mirror_axes), tuple(options.mirror_axes)
     step = inf.tile_step_size if options.tile_step_size is None else float(options.tile_step_size)
     if not 0 < step <= 1:
         raise InputError(f"The tile step size must be between 0 and 1, not {step}.")
@@ -176,7 +184,7 @@ def resolve_settings(manifest: Manifest, options: SegmentOptions) -> ResolvedSet
     speed = _speed_options(manifest, options)
     return ResolvedSettings(
         tta=tta,
-        mirror_axes=tuple(inf.mirror_axes) if tta else (),
+        mirror_axes=mirror if tta else (),
         threads=threads,
         tile_step_size=step,
         gaussian=inf.gaussian,
@@ -189,6 +197,7 @@ def resolve_settings(manifest: Manifest, options: SegmentOptions) -> ResolvedSet
         roi_margin_mm=inf.roi_margin_mm,
         roi_slice_margin=inf.roi_slice_margin,
         roi_min_size=tuple(inf.roi_min_size) or tuple(manifest.input.patch_size),
+        roi_tiling=inf.roi_tiling,
         slice_refine=inf.slice_refine,
         **speed,
     )
@@ -370,7 +379,8 @@ class Segmenter:
         if self.settings.postprocess and self.manifest.postprocessing.largest_component:
             report("Post-processing", 0.95)
             with clock("postprocess"):
-                dropped = apply_postprocessing(labels, self.manifest.postprocessing.largest_component, cancel)
+                post = self.manifest.postprocessing
+                dropped = apply_postprocessing(labels, post.largest_component, cancel, post.min_fraction)
             removed = {self.package.label_names[k]: v for k, v in dropped.items()}
         volumes = volumes_ml(labels, volume.spacing_zyx, self.package.label_names)
         report("Done", 1.0)

@@ -26,6 +26,7 @@ REQUIRED_BONES = ("femur", "tibia")
 INPUT_TENSOR = "input"
 OUTPUT_TENSOR = "logits"
 ROI_KINDS = ("none", "bones")
+ROI_TILINGS = ("window", "grid")
 PRECISIONS = ("float32", "int8")
 
 
@@ -106,7 +107,10 @@ class InferenceDefaults:
     roi_margin_mm: float = 24.0
     roi_slice_margin: int = 3
     roi_min_size: tuple[int, ...] = ()
-    """Smallest network window per axis (pixels); () = half the patch."""
+    """Smallest network window per axis (pixels); () = the patch."""
+    roi_tiling: str = "window"
+    """'window': a compact window around the bones, tiled from its corner; 'grid': nnU-Net's
+    whole-plane tiles that reach the bones (nnU-Net's logits inside the bone region)."""
     skip_empty_slices: bool = False
     """Slices with no bone candidate (and none within roi_slice_margin) are not run."""
     precision: str = "float32"
@@ -122,6 +126,9 @@ class InferenceDefaults:
 @dataclass(frozen=True)
 class Postprocessing:
     largest_component: tuple[int, ...] = ()
+    min_fraction: float = 0.0
+    """Components at least this fraction of the largest are kept too (0: largest only, nnU-Net's rule;
+    0.25 keeps the other knee of a two-leg scan)."""
 
 
 @dataclass(frozen=True)
@@ -269,6 +276,13 @@ def _parse_networks(raw: Mapping[str, Any]) -> tuple[NetworkFile, ...]:
     return tuple(networks)
 
 
+def _roi_tiling(sec: Mapping[str, Any]) -> str:
+    tiling = _get(sec, "roi_tiling", str, "inference.", "window")
+    if tiling not in ROI_TILINGS:
+        raise _Invalid(f"'inference.roi_tiling' must be one of {', '.join(ROI_TILINGS)}, not '{tiling}'")
+    return tiling
+
+
 def _checked_sha(sha: str, file: str) -> str:
     sha = sha.lower()
     if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
@@ -370,6 +384,7 @@ def _parse_inference(raw: Mapping[str, Any], dims: int) -> InferenceDefaults:
         roi_margin_mm=margin,
         roi_slice_margin=slice_margin,
         roi_min_size=_int_list(sec, "roi_min_size", w, dims, []) if sec.get("roi_min_size") else (),
+        roi_tiling=_roi_tiling(sec),
         skip_empty_slices=_get(sec, "skip_empty_slices", bool, w, False),
         precision=precision,
         resample_tolerance=tolerance,
@@ -383,7 +398,10 @@ def _parse_postprocessing(raw: Mapping[str, Any], labels: Mapping[int, str]) -> 
     largest = _int_list(sec, "largest_component", "postprocessing.", None, [])
     if any(label not in labels or label == 0 for label in largest):
         raise _Invalid("'postprocessing.largest_component' names labels the model does not have")
-    return Postprocessing(largest_component=largest)
+    fraction = _number(sec, "min_fraction", "postprocessing.", 0.0)
+    if not 0 <= fraction <= 1:
+        raise _Invalid("'postprocessing.min_fraction' must be between 0 and 1")
+    return Postprocessing(largest_component=largest, min_fraction=fraction)
 
 
 def _metric_map(sec: Mapping[str, Any], key: str) -> dict[str, float]:

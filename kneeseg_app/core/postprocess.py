@@ -5,9 +5,10 @@ or the fibula are errors, so each listed label keeps only its large connected co
 (full 26-connectivity). nnU-Net's ``remove_all_but_largest_component`` keeps the largest
 only (``min_fraction=0``, the default here too), which deletes the other knee's femur and
 tibia from a scan of both legs; with ``min_fraction=BOTH_KNEES_MIN_FRACTION`` every component
-at least a quarter the size of the largest is kept, so both knees survive. Making that a
-manifest setting is left for later (a crude network's large false islands would survive it). Works inside each label's bounding box so
-a 512x512x600 volume never needs a full-size int32 component map.
+at least a quarter the size of the largest is kept, so both knees survive. The package's
+manifest chooses (``postprocessing.min_fraction``; a crude network's large false islands
+would survive a non-zero fraction). Works inside each label's bounding box so a
+512x512x600 volume never needs a full-size int32 component map.
 """
 
 from __future__ import annotations

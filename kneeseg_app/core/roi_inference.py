@@ -20,6 +20,7 @@ gives the measured cost in Dice.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from .modelpkg import Manifest, Normalization
 from .predict import RunContext, TileCounter, Window, argmax_into, make_window, predict_folds
 from .preprocess import bbox_slices, ct_normalize, map_slices, normalized_range, zoom_window
 from .roi import AxisMap, Box, bone_boxes, grow, input_range, network_range, runs, slices_near_bone, union
+from .sliding_window import compute_steps
 
 if TYPE_CHECKING:
     from .engine import CasePlan, ResolvedSettings
@@ -47,6 +49,8 @@ class SlabJob:
     """Labelled region of the cropped plane (source pixels)."""
     window: tuple[tuple[int, int], tuple[int, int]]
     """Network input region in resampled pixels (may reach outside the image: padding)."""
+    grid_steps: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    """'grid' tiling: tile offsets inside the window (a part of nnU-Net's whole-plane grid)."""
 
     @property
     def window_shape(self) -> tuple[int, int]:
@@ -76,11 +80,31 @@ class BoneWindowPath:
     def job(self, plan: "CasePlan", start: int, stop: int, source: Box) -> SlabJob:
         """The slab job for ``source`` (the network window follows from it)."""
         maps = self._maps(plan)
+        if self.settings.roi_tiling == "grid":
+            return self._grid_job(maps, start, stop, source)
         div = self.manifest.input.divisibility
         patch = self.manifest.input.patch_size
         least = self.settings.roi_min_size
         window = tuple(network_range((source[2 * a], source[2 * a + 1]), maps[a], div[a], patch[a], least[a]) for a in range(2))
         return SlabJob(start, stop, source, window)  # type: ignore[arg-type]
+
+    def _grid_job(self, maps: tuple[AxisMap, AxisMap], start: int, stop: int, source: Box) -> SlabJob:
+        """nnU-Net's tiles of the whole (padded) plane that reach the source box, and their extent.
+
+        Every tile covering a pixel of the box is run, so inside the box the logits are
+        nnU-Net's (same tiles, same Gaussian weights, same weight sums).
+        """
+        window, steps = [], []
+        for a in range(2):
+            axis, patch = maps[a], self.manifest.input.patch_size[a]
+            pad_lo, padded = max(patch - axis.n_out, 0) // 2, max(axis.n_out, patch)
+            lo = math.floor(axis.to_out(source[2 * a])) - 2 + pad_lo
+            hi = math.ceil(axis.to_out(source[2 * a + 1] - 1)) + 3 + pad_lo
+            full = compute_steps([padded], [patch], self.settings.tile_step_size)[0]
+            chosen = [s for s in full if s < hi and lo < s + patch] or [min(full, key=lambda s: abs(s - lo))]
+            window.append((chosen[0] - pad_lo, chosen[-1] + patch - pad_lo))
+            steps.append(tuple(s - chosen[0] for s in chosen))
+        return SlabJob(start, stop, source, tuple(window), tuple(steps))  # type: ignore[arg-type]
 
     def plan_jobs(self, plan: "CasePlan", boxes: list[Box | None]) -> tuple[list[SlabJob], np.ndarray]:
         """Slab jobs for the slices to run, and which slices they are."""
@@ -104,16 +128,36 @@ class BoneWindowPath:
         s = self.settings.slice_stride
         return max(((self.settings.slab_slices - 1) // s) * s + 1, 1) if s > 1 else self.settings.slab_slices
 
-    def _window_for(self, shape: tuple[int, int]) -> Window:
-        if shape not in self._windows:
-            patch = tuple(min(p, s) for p, s in zip(self.manifest.input.patch_size, shape))
+    def _window_for(self, job: SlabJob, maps: tuple[AxisMap, AxisMap] | None = None) -> Window:
+        key = (job.window_shape, job.grid_steps, job.window if job.grid_steps else None)
+        if key not in self._windows:
             inf = self.manifest.inference
-            self._windows[shape] = make_window(shape, patch, self.settings.tile_step_size, self.settings.gaussian,
-                                               inf.gaussian_sigma_scale, self.n_labels)
-        return self._windows[shape]
+            if job.grid_steps is None:
+                shape = job.window_shape
+                patch = tuple(min(p, s) for p, s in zip(self.manifest.input.patch_size, shape))
+                self._windows[key] = make_window(shape, patch, self.settings.tile_step_size, self.settings.gaussian,
+                                                 inf.gaussian_sigma_scale, self.n_labels)
+            else:
+                assert maps is not None
+                self._windows[key] = self._grid_window(job, maps)
+        return self._windows[key]
+
+    def _grid_window(self, job: SlabJob, maps: tuple[AxisMap, AxisMap]) -> Window:
+        """The whole plane's tiling restricted to ``job``'s tiles (weights: the whole plane's sums)."""
+        inf = self.manifest.inference
+        patch = tuple(self.manifest.input.patch_size)
+        padded = [max(m.n_out, p) for m, p in zip(maps, patch)]
+        whole = make_window(padded, patch, self.settings.tile_step_size, self.settings.gaussian, inf.gaussian_sigma_scale, self.n_labels)
+        pad_lo = [max(p - m.n_out, 0) // 2 for m, p in zip(maps, patch)]
+        (y0, y1), (x0, x1) = ((lo + o, hi + o) for (lo, hi), o in zip(job.window, pad_lo))
+        assert job.grid_steps is not None
+        return Window(patch, [list(s) for s in job.grid_steps], whole.gaussian, whole.weights[y0:y1, x0:x1].copy(), self.n_labels)
 
     def _tiles(self, job: SlabJob) -> int:
-        window = self._window_for(job.window_shape)
+        if job.grid_steps is not None:
+            slices = len(strided_slices(job.stop - job.start, self.settings.slice_stride))
+            return slices * len(job.grid_steps[0]) * len(job.grid_steps[1]) * len(self.context.networks)
+        window = self._window_for(job)
         slices = len(strided_slices(job.stop - job.start, self.settings.slice_stride))
         return slices * len(window.steps[0]) * len(window.steps[1]) * len(self.context.networks)
 
@@ -193,7 +237,7 @@ class BoneWindowPath:
         ctx = self.context
         with ctx.clock("preprocess"):
             image = self._network_input(cropped, job, maps, data_clip, picks)
-        window = self._window_for(job.window_shape)
+        window = self._window_for(job, maps)
         return predict_folds(ctx.networks, ctx.predictor, image, window, 2, self.settings.batch_size, None, counter)
 
     def _fill_between(self, cropped: np.ndarray, job: SlabJob, maps: tuple[AxisMap, AxisMap],

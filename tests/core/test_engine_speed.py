@@ -100,6 +100,18 @@ def test_bone_windows_give_the_exact_labels_with_fewer_network_images(package, m
         assert dice(fast, exact, value) >= 0.999
 
 
+def test_grid_tiling_runs_only_nnunets_tiles_near_the_bones_and_keeps_their_logits(package, tmp_path, monkeypatch) -> None:
+    """'grid': the whole plane's tiles that reach the bone region, so every pixel of the region
+    gets nnU-Net's own logits (same tiles, weights and sums): the labels are the exact ones."""
+    volume = knee(shape=(12, 200, 260))
+    calls = counting(monkeypatch)
+    exact = segment(package, volume, exact=True)
+    n_exact, calls["images"] = calls["images"], 0
+    grid = segment(with_inference(package, tmp_path, roi_tiling="grid", roi_margin_mm=8.0), volume, roi="bones")
+    assert calls["images"] < 0.6 * n_exact
+    assert np.array_equal(grid, exact)
+
+
 def test_exact_runs_refuse_speed_options(package) -> None:
     with pytest.raises(InputError, match="roi"):
         Segmenter(package, SegmentOptions(exact=True, roi="bones"))
@@ -285,6 +297,35 @@ def test_network_windows_cover_the_box_and_respect_divisibility_and_patch() -> N
     assert hi - lo == 256 and 0 <= lo and hi <= 450
     lo, hi = network_range((0, 400), axis, 32, 256)
     assert hi - lo >= 450  # larger than the patch: a sliding window covers it
+
+
+# ----- cheaper mirroring -------------------------------------------------------------------------
+def test_mirroring_along_one_axis_runs_half_the_tta_images(package, monkeypatch) -> None:
+    volume = knee(shape=(6, 120, 140))
+    calls = counting(monkeypatch)
+    segment(package, volume, exact=True)
+    plain, calls["images"] = calls["images"], 0
+    one = Segmenter(package, SegmentOptions(threads=1, mirror_axes=(0,))).run(volume)
+    assert calls["images"] == 2 * plain
+    assert one.settings["tta"] is True and one.settings["mirror_axes"] == (0,)
+    with pytest.raises(InputError, match="mirroring"):
+        Segmenter(package, SegmentOptions(mirror_axes=(2,)))
+
+
+# ----- post-processing of two-leg scans ---------------------------------------------------------------
+def test_a_package_may_keep_the_other_knee_in_post_processing(package, tmp_path: Path) -> None:
+    volume = knee(shape=(20, 120, 200))
+    volume.array[:, :, 110:] = volume.array[:, :, :90][:, :, ::-1][:, :, :90]  # the other leg, mirrored
+    largest_only = Segmenter(package, SegmentOptions(threads=1)).run(volume).labels.array
+    both = Segmenter(with_inference(package, tmp_path), SegmentOptions(threads=1))
+    manifest_file = both.package.path / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["postprocessing"]["min_fraction"] = 0.25
+    manifest_file.write_text(json.dumps(manifest))
+    kept = Segmenter(load_model_package(both.package.path), SegmentOptions(threads=1)).run(volume).labels.array
+    for value in (1, 2):
+        assert (kept[:, :, :100] == value).sum() > 100 and (kept[:, :, 100:] == value).sum() > 100
+        assert min((largest_only[:, :, :100] == value).sum(), (largest_only[:, :, 100:] == value).sum()) == 0
 
 
 # ----- threads -------------------------------------------------------------------------------------
