@@ -149,7 +149,8 @@ def cmd_nnunet(args: argparse.Namespace) -> int:
     small = None
     configuration = args.configuration
     if args.small:
-        small = SmallNetwork(args.small_features[0], args.small_features[1], args.small_spacing, args.batch_size)
+        small = SmallNetwork(args.small_features[0], args.small_features[1], args.small_spacing, args.batch_size,
+                             max_patch=args.small_max_patch)
         configuration = small.name
     if args.replan or not is_preprocessed(folders, name, configuration):
         plan_and_preprocess(folders, name, [configuration], small, compute, progress=_printer())
@@ -325,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="features of the first stage and at most (default 16 224: a 27 MB model at 7 stages)")
     p.add_argument("--small-spacing", type=float, default=None, help="in-plane mm of '2d_small' (default: as '2d')")
     p.add_argument("--batch-size", type=int, default=None, help="batch size of '2d_small' (default: planned)")
+    p.add_argument("--small-max-patch", type=int, default=None,
+                   help="largest patch edge nnU-Net may plan for '2d_small' (default: no cap)")
     _add_compute(p)
     p.set_defaults(func=cmd_nnunet)
 

@@ -36,11 +36,14 @@ class SmallNetwork:
     spacing_mm: float | None = None
     batch_size: int | None = None
     name: str = "2d_small"
+    max_patch: int | None = None
+    """Largest patch edge (voxels) nnU-Net's planner may choose; smaller patches make CPU
+    iterations cheaper, and the planner derives the number of stages from the patch."""
 
     def job(self) -> dict:
         return {"name": self.name, "base_features": self.base_features, "max_features": self.max_features,
                 "spacing": None if self.spacing_mm is None else [self.spacing_mm, self.spacing_mm],
-                "batch_size": self.batch_size}
+                "batch_size": self.batch_size, "max_patch": self.max_patch}
 
 
 def dataset_folder_name(folders: NnunetFolders, dataset: str | int) -> str:

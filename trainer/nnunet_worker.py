@@ -40,12 +40,14 @@ def plan(job: dict) -> None:
 
 def add_small_2d_configuration(dataset_id: int, plans_name: str, *, name: str, base_features: int,
                                max_features: int, spacing: list[float] | None = None,
-                               batch_size: int | None = None) -> dict:
+                               batch_size: int | None = None, max_patch: int | None = None) -> dict:
     """Plan a narrower 2D network (optionally at a coarser in-plane spacing) as ``name``.
 
     nnU-Net's own planner computes the patch size, pooling and kernel sizes for the new
     spacing and feature counts, so the configuration is as consistent as '2d'; it is
     stored as a configuration that ``inherits_from`` '2d' and overrides what differs.
+    ``max_patch`` caps the in-plane size the planner starts from (it never plans a patch
+    larger than the median image), so stages and pooling stay the planner's own.
     """
     import numpy as np
     from batchgenerators.utilities.file_and_folder_operations import load_json, save_json
@@ -74,7 +76,9 @@ def add_small_2d_configuration(dataset_id: int, plans_name: str, *, name: str, b
               for sp, shape in zip(fingerprint["spacings"], fingerprint["shapes_after_crop"])]
     median_t = np.median(shapes, 0)[forward]
     n_voxels = float(np.prod(median_t, dtype=np.float64) * planner.dataset_json["numTraining"])
-    plan = planner.get_plans_for_configuration(target_t[1:], median_t[1:], f"{plans_name}_{name}", n_voxels, {})
+    planned_shape = median_t[1:] if max_patch is None else np.minimum(median_t[1:], max_patch)
+    plan = planner.get_plans_for_configuration(target_t[1:], planned_shape, f"{plans_name}_{name}", n_voxels, {})
+    plan["median_image_size_in_voxels"] = median_t[1:]
     if batch_size:
         plan["batch_size"] = int(batch_size)
     keys = ("data_identifier", "batch_size", "patch_size", "median_image_size_in_voxels", "spacing", "architecture")

@@ -1,7 +1,7 @@
 """Shared, session-scoped training pipeline on tiny phantoms (built once, used by many tests).
 
 synth (10 phantoms of 32x96x96 voxels) -> prepare (patient split) -> nnU-Net plans a tiny
-'2d_small' network -> 2 epochs x 3 iterations on fold 0 on the CPU -> export with both
+'2d_small' network (patch capped at 64) -> 2 epochs x 3 iterations on fold 0 on the CPU -> export with both
 checks. The custom U-Net (narrow ResNet50V2) trains on the same preprocessed data.
 Everything runs the real components (nnU-Net in its own processes, onnxruntime, the
 app's engine); only the sizes are small. Tests that need torch or nnU-Net are skipped
@@ -53,7 +53,7 @@ def nnunet_run(workdir: Path):
     from trainer.nnunet_run import TrainedRun
 
     code = main(["nnunet", "--workdir", str(workdir), "--dataset", str(DATASET_ID), "--folds", "0", "--epochs", "2",
-                 "--iterations", "3", "--small", "--small-features", "8", "64", *COMPUTE])
+                 "--iterations", "3", "--small", "--small-features", "8", "64", "--small-max-patch", "64", *COMPUTE])
     assert code == 0
     folders = NnunetFolders.in_workdir(workdir)
     return TrainedRun.from_folder(results_folder(folders, f"Dataset{DATASET_ID:03d}_KneeCT",

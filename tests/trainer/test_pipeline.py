@@ -34,6 +34,9 @@ def test_nnunet_planned_a_small_2d_configuration_that_inherits_2d(nnunet_run, wo
     assert small["inherits_from"] == "2d" and small["data_identifier"] == "nnUNetPlans_2d_small"
     assert max(small["architecture"]["arch_kwargs"]["features_per_stage"]) == 64
     assert small["architecture"]["arch_kwargs"]["features_per_stage"][0] == 8
+    # the patch cap is honoured by nnU-Net's planner, which derives the stages from it
+    assert max(small["patch_size"]) <= 64
+    assert len(small["architecture"]["arch_kwargs"]["features_per_stage"]) == 5
     assert nnunet_run.configuration_dict()["normalization_schemes"] == ["CTNormalization"]
 
 
