@@ -60,15 +60,25 @@ def threshold_weights(
     }
 
 
-def threshold_network(dims: int = 2, **kwargs: Any) -> onnx.ModelProto:
-    """Conv(mean filter) -> Conv 1x1 -> three logits; dynamic batch and spatial sizes."""
+def threshold_network(dims: int = 2, hidden: int = 0, **kwargs: Any) -> onnx.ModelProto:
+    """Conv(mean filter) -> Conv 1x1 -> three logits; dynamic batch and spatial sizes.
+
+    ``hidden`` > 0 puts that many 1x1 identity convolutions between the two (same
+    labels): layers that int8 quantisation, which keeps the first and the last
+    convolution in float32, really quantises.
+    """
     weights = threshold_weights(dims, **kwargs)
     kernel = weights["smooth_w"].shape[-1]
     spatial = [f"s{i}" for i in range(dims)]
     nodes = [
         helper.make_node("Conv", ["input", "smooth_w"], ["smooth"], pads=[kernel // 2] * (2 * dims), kernel_shape=[kernel] * dims),
-        helper.make_node("Conv", ["smooth", "head_w", "head_b"], ["logits"], kernel_shape=[1] * dims),
     ]
+    previous = "smooth"
+    for i in range(hidden):
+        weights[f"hidden_w{i}"] = np.ones((1, 1) + (1,) * dims, dtype=np.float32)
+        nodes.append(helper.make_node("Conv", [previous, f"hidden_w{i}"], [f"hidden{i}"], kernel_shape=[1] * dims))
+        previous = f"hidden{i}"
+    nodes.append(helper.make_node("Conv", [previous, "head_w", "head_b"], ["logits"], kernel_shape=[1] * dims))
     return _model(nodes, weights, dims, 3, spatial)
 
 

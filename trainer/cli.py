@@ -8,6 +8,7 @@ folders)::
     kneeseg-train nnunet   --workdir W --dataset 101 --folds 0 1 2 3 4 --device cuda
     kneeseg-train unet     --workdir W --dataset 101 --folds 0 --device cuda --encoder-weights r50.safetensors
     kneeseg-train export   W/nnUNet_results/Dataset101_KneeCT/nnUNetTrainer__nnUNetPlans__2d pkg/ --name my-model --workdir W
+    kneeseg-train quantize pkg/ --calibration-images W/nnUNet_raw/Dataset101_KneeCT/imagesTr/*_0000.nii.gz --check-image ct.nii.gz
     kneeseg-train evaluate --package pkg/ --workdir W --dataset 101 --out eval/
 
 or everything for the shipped demo model: ``kneeseg-train demo-model --out DIR``.
@@ -228,6 +229,15 @@ def _default_check_images(args: argparse.Namespace) -> list[Path]:
     return images
 
 
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from .quantize import quantize_package
+
+    result = quantize_package(args.package, args.calibration_images, count=args.count, check_image=args.check_image,
+                              max_dice_loss=args.max_dice_loss, threads=args.threads, progress=_printer())
+    print(result.text())
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import eval_cases_from_dataset, evaluate, nnunet_run_predictor, package_predictor, write_report
 
@@ -362,6 +372,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("quantize", help="add checked int8 copies of a package's networks (the engine's precision 'int8')")
+    p.add_argument("package", type=Path, help="model package folder (changed in place only when every step passes)")
+    p.add_argument("--calibration-images", nargs="+", type=Path, required=True, metavar="IMG",
+                   help="CT images (NIfTI/NRRD/MHA files or DICOM folders) to calibrate the int8 activations on")
+    p.add_argument("--count", type=int, default=32, help="calibration patches in all (default 32)")
+    p.add_argument("--check-image", type=Path, default=None, metavar="IMG",
+                   help="a held-out CT: refuse the int8 networks unless their labels match float32's on it")
+    p.add_argument("--max-dice-loss", type=float, default=0.002,
+                   help="largest Dice loss of any bone, int8 vs float32, on the check image (default 0.002)")
+    p.add_argument("--threads", type=int, default=None, help="onnxruntime threads of the check (default 2)")
+    p.set_defaults(func=cmd_quantize)
 
     p = sub.add_parser("evaluate", help="compare model packages on a test set: per-case metrics, tables, plots")
     p.add_argument("--package", nargs="*", type=Path, default=[])

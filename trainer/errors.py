@@ -15,3 +15,7 @@ class TrainingError(KneeSegError):
 
 class ExportCheckError(ModelError):
     """An exported model does not reproduce the trained network; no package was written."""
+
+
+class QuantizationError(ModelError):
+    """int8 networks cannot be made or do not label like float32; the package was left as it was."""

@@ -182,7 +182,8 @@ def test_slice_runs_and_margins() -> None:
 
 # ----- int8 networks ---------------------------------------------------------------------------
 def quantized_threshold_network(tmp_path: Path) -> bytes:
-    """The threshold network statically quantised (int8 convolutions), as bench_model does."""
+    """The threshold network statically quantised (every convolution int8; ``kneeseg-train quantize``
+    keeps the first and the last in float32, which would leave this two-layer network unchanged)."""
     quantization = pytest.importorskip("onnxruntime.quantization")
     import onnx
 
