@@ -23,6 +23,10 @@ against the ground truth and against (a)'s labels, and the ratios (a)/(c), (b)/(
 (a)/(e). ``--slab N`` runs only the middle N slices of each volume and extrapolates
 the times linearly to the whole volume (marked 'slab'); memory is then the slab's.
 
+``options`` runs each engine speed option (bone windows, skipped slices, slice stride,
+resampling tolerance, mirroring) on one whole volume and reports its gain over the exact
+path and its Dice cost (against the truth and against the exact labels).
+
 ``e2e`` times the command line end to end (``kneeseg segment DICOM_DIR --out x.nii.gz``:
 DICOM read, segmentation, label map written) on phantom DICOM series, with peak memory.
 
@@ -165,7 +169,17 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def spawn(command: list[str], threads: int) -> subprocess.CompletedProcess:
+    """One run in a fresh process (its own peak memory); nnU-Net's environment comes from the
+    trainer (it must find KneeSeg's trainer classes), when the [train] extra is installed."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), PYTHONPATH=str(REPO))
+    try:
+        from trainer.nnunet_env import ext_trainer_dir
+    except ImportError:
+        pass
+    else:
+        env.update(nnUNet_extTrainer=str(ext_trainer_dir()), nnUNet_raw=env.get("nnUNet_raw", "unused"),
+                   nnUNet_preprocessed=env.get("nnUNet_preprocessed", "unused"),
+                   nnUNet_results=env.get("nnUNet_results", "unused"))
     return subprocess.run([sys.executable, str(Path(__file__).resolve()), *command], env=env, capture_output=True, text=True, encoding="utf-8", errors="replace")
 
 
@@ -251,7 +265,7 @@ def write_tables(rows: list[dict[str, Any]], methods: list[str], out: Path, args
     out.mkdir(parents=True, exist_ok=True)
     fields = ["slices", "method", "what", "seconds", "extrapolated", "runs", "load_s", "peak_mb",
               "dice_gt_femur", "dice_gt_tibia", "dice_a_femur", "dice_a_tibia", "ratio_ac", "ratio_bd", "ratio_ae", "ratio_af"]
-    with open(out / "compare.csv", "w", newline="") as handle:
+    with open(out / "compare.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fields, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
@@ -273,7 +287,7 @@ def write_tables(rows: list[dict[str, Any]], methods: list[str], out: Path, args
         )
     if args.slab:
         lines += ["", f"\\* extrapolated: measured on {args.slab} slices, multiplied by slices / {args.slab}; memory and Dice are the slab's."]
-    (out / "compare.md").write_text("\n".join(lines) + "\n")
+    (out / "compare.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
 
@@ -332,11 +346,67 @@ def e2e(args: argparse.Namespace) -> int:
         "| slices | seconds (process start to label map written, median) | peak MB | runs |",
         "|---:|---:|---:|---:|",
     ] + [f"| {r['slices']} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | {r['runs']} |" for r in rows]
-    with open(out / "e2e.csv", "w", newline="") as handle:
+    with open(out / "e2e.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, ["slices", "seconds", "peak_mb", "runs"])
         writer.writeheader()
         writer.writerows(rows)
-    (out / "e2e.md").write_text("\n".join(lines) + "\n")
+    (out / "e2e.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    return 0
+
+
+# ----------------------------------------------------------------------------
+# each speed option's gain and cost
+# ----------------------------------------------------------------------------
+OPTION_SETS = {
+    "exact": dict(exact=True, tta=False),
+    "exact + post-processing": dict(exact=True, tta=False, postprocess=True),
+    "bone windows": dict(roi="bones", skip_empty_slices=False),
+    "bone windows + skip bone-free slices (defaults)": dict(roi="bones", skip_empty_slices=True),
+    "defaults + slice stride 2": dict(roi="bones", skip_empty_slices=True, slice_stride=2),
+    "defaults + resample tolerance 0.25": dict(roi="bones", skip_empty_slices=True, resample_tolerance=0.25),
+    "defaults + mirroring (2 axes)": dict(roi="bones", skip_empty_slices=True, tta=True),
+}
+"""Option sets of ``options``; post-processing is on except for "exact" (nnU-Net's output)."""
+
+
+def options(args: argparse.Namespace) -> int:
+    """Each option set on one whole volume, in this process, interleaved over repeats."""
+    from kneeseg_app.core.engine import SegmentOptions, Segmenter
+    from kneeseg_app.core.modelpkg import load_model_package
+    from kneeseg_app.core.volume import Volume
+
+    ct, truth = prepare_case(args.size, args.out).load()
+    volume = Volume(ct, SPACING_ZYX)
+    package = load_model_package(args.package)
+    times: dict[str, list[float]] = {}
+    labels: dict[str, np.ndarray] = {}
+    for repeat in range(args.repeats):
+        for name, values in OPTION_SETS.items():
+            if name.startswith("exact") and repeat > 0:
+                continue  # minutes each; one run is enough for the reference labels
+            settings = {"threads": args.threads, "postprocess": name != "exact", "tta": False, **values}
+            started = time.perf_counter()
+            result = Segmenter(package, SegmentOptions(**settings)).run(volume)
+            times.setdefault(name, []).append(time.perf_counter() - started)
+            labels[name] = result.labels.array
+            print(f"[{repeat}] {name:48s} {times[name][-1]:7.1f} s", flush=True)
+    exact = labels["exact"]
+    lines = [
+        f"Measured {datetime.date.today().isoformat()} on {machine()}, {args.threads} threads; "
+        f"{args.size} x 512 x 512 phantom, median of {args.repeats} runs (exact: 1 run).",
+        f"Command: `{' '.join(['python', 'benchmarks/bench_engine.py', *sys.argv[1:]])}`",
+        "",
+        "| options | seconds | speed-up vs exact | Dice femur / tibia vs truth | Dice femur / tibia vs exact |",
+        "|---|---:|---:|---|---|",
+    ]
+    base = statistics.median(times["exact"])
+    for name in OPTION_SETS:
+        t = statistics.median(times[name])
+        lines.append(f"| {name} | {t:.1f} | {base / t:.1f}x | {dice(labels[name], truth, 1):.4f} / {dice(labels[name], truth, 2):.4f} "
+                     f"| {dice(labels[name], exact, 1):.4f} / {dice(labels[name], exact, 2):.4f} |")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"options_{args.size}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     return 0
 
@@ -368,6 +438,13 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--threads", type=int, default=default_threads())
     e.add_argument("--out", type=Path, default=REPO / "build" / "bench_engine")
     e.set_defaults(func=e2e)
+    o = sub.add_parser("options", help="each engine speed option's gain and Dice cost on one volume")
+    o.add_argument("--package", type=Path, required=True)
+    o.add_argument("--size", type=int, default=300)
+    o.add_argument("--repeats", type=int, default=3)
+    o.add_argument("--threads", type=int, default=default_threads())
+    o.add_argument("--out", type=Path, default=REPO / "build" / "bench_engine")
+    o.set_defaults(func=options)
     w = sub.add_parser("worker")
     w.add_argument("method", choices=sorted(METHODS))
     w.add_argument("case", type=Path)

@@ -36,6 +36,7 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
     tmp = Path(tmp_name)
     try:
         yield tmp
+        _give_default_permissions(tmp)
         os.replace(tmp, target)
     except OSError as exc:
         raise OutputError(f"Cannot write {target}: {exc.strerror or exc}.") from exc
@@ -43,6 +44,24 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
         if tmp.exists():
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+
+def _process_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _process_umask()
+"""Read once at import (reading it means setting it, which is not thread-safe)."""
+
+
+def _give_default_permissions(path: Path) -> None:
+    """mkstemp creates 0600 files; a result must get the permissions any new file would
+    (0644 under the usual umask), or a model package or label map installed for
+    several users is unreadable to all but its writer."""
+    if os.name == "posix" and path.exists():
+        os.chmod(path, 0o666 & ~_UMASK)
 
 
 def write_atomic(target: str | os.PathLike[str], write: Callable[[Path], None], overwrite: bool = True) -> Path:

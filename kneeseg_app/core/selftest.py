@@ -29,7 +29,9 @@ from .errors import KneeSegError
 from .progress import ProgressCallback, no_progress, scaled
 
 if TYPE_CHECKING:
+    from .engine import SegmentationResult
     from .modelpkg import ModelPackage
+    from .volume import Volume
 
 SELFTEST_DIR_NAME = "selftest"
 DEFAULT_MIN_DICE = 0.9
@@ -192,7 +194,13 @@ def check_demo(
     return _timed("demo", lambda: _segment_demo(package, min_dice, threads, progress))
 
 
-def _segment_demo(package: ModelPackage, min_dice: float | None, threads: int | None, progress: ProgressCallback) -> tuple[str, list[str]]:
+def demo_case_metrics(package: ModelPackage, threads: int | None = None,
+                      progress: ProgressCallback = no_progress) -> tuple[dict, SegmentationResult, Volume]:
+    """Segment the demo case as the app does (DICOM read, default options) and score it.
+
+    Shared by the self-test and by the trainer, which records the result in the manifest
+    (``validation.demo_case_dice``) so that an installed copy must reproduce it.
+    """
     from .demo import demo_case
     from .engine import SegmentOptions, Segmenter
     from .imageio import open_volume, read_label_map
@@ -202,7 +210,11 @@ def _segment_demo(package: ModelPackage, min_dice: float | None, threads: int | 
     ct = open_volume(case.dicom_dir, progress=scaled(progress, 0.1, 0.2))
     result = Segmenter(package, SegmentOptions(threads=threads)).run(ct, progress=scaled(progress, 0.2, 0.95))
     reference = read_label_map(case.reference_path, reference=ct)
-    metrics = compute_metrics(result.labels.array, reference.array, ct.spacing_zyx)
+    return compute_metrics(result.labels.array, reference.array, ct.spacing_zyx), result, ct
+
+
+def _segment_demo(package: ModelPackage, min_dice: float | None, threads: int | None, progress: ProgressCallback) -> tuple[str, list[str]]:
+    metrics, result, ct = demo_case_metrics(package, threads, progress)
     validation = package.manifest.validation
     needed = (
         reproduction_thresholds(dict(validation.demo_case_dice), list(metrics), min_dice)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,12 @@ def test_writing_into_the_input_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(OutputError):
         ensure_not_inside(series / "labels.nii.gz", [series / "IM0001"])
     ensure_not_inside(tmp_path / "out" / "labels.nii.gz", [series])
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_an_atomically_written_file_gets_the_permissions_of_any_new_file(tmp_path) -> None:
+    """Not mkstemp's private 0600: a package installed for all users must stay readable."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    target = write_bytes_atomic(tmp_path / "manifest.json", b"{}")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
