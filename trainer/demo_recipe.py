@@ -22,11 +22,11 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from kneeseg_app.core.atomic import replace_folder
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 
 from .casetable import read_case_table, write_case_table
@@ -171,9 +171,7 @@ def run_demo_recipe(recipe: DemoRecipe, out: str | os.PathLike[str], workdir: st
     metrics = {bone: {m: validation[m][bone] for m in ("dice", "hd95_mm", "assd_mm")} for bone in ("femur", "tibia")}
     quality = quality_checks(metrics)
     _write_readme(staging / "README.md", recipe, exported, result, work / "evaluation", quality, clock)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(staging, out)
+    replace_folder(staging, out)
     progress("Demo model written", 1.0)
     return DemoOutcome(out, metrics, quality, clock)
 

@@ -30,6 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from kneeseg_app.core.atomic import replace_folder
 from kneeseg_app.core.errors import OutputError
 from kneeseg_app.core.modelpkg import file_sha256, load_model_package
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
@@ -115,7 +116,7 @@ def export_package(run_folder: str | os.PathLike[str], out_dir: str | os.PathLik
         manifest["checks"]["engine_vs_nnunet_dice"] = engine_dice
         _write_json(tmp / "manifest.json", manifest)
         load_model_package(tmp)  # the app's own validation of the final manifest
-        _move_into_place(tmp, target)
+        replace_folder(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -267,18 +268,6 @@ def agreement(a: np.ndarray, b: np.ndarray, names: dict[int, str]) -> dict[str, 
 
 def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-
-
-def _move_into_place(tmp: Path, target: Path) -> None:
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def update_manifest(package_dir: str | os.PathLike[str], **sections: Any) -> dict:

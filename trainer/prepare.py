@@ -31,6 +31,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import SimpleITK as sitk
 
+from kneeseg_app.core.atomic import replace_folder
 from kneeseg_app.core.errors import KneeSegError, OutputError
 from kneeseg_app.core.imageio import open_volume, read_label_map
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
@@ -145,7 +146,7 @@ def prepare_dataset(rows: Sequence[CaseRow], raw_root: str | os.PathLike[str], s
             _write_failed_report(root, settings, report)
             raise DatasetError(failure)
         _write_metadata(tmp, records, rows, settings, report)
-        _move_into_place(tmp, target)
+        replace_folder(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -300,16 +301,3 @@ def _write_metadata(out: Path, records: list[CaseRecord], rows: Sequence[CaseRow
 
 def _json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-
-
-def _move_into_place(tmp: Path, target: Path) -> None:
-    """Rename the finished dataset onto ``target`` (an old one is removed only afterwards)."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

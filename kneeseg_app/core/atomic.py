@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
@@ -74,6 +75,26 @@ def write_atomic(target: str | os.PathLike[str], write: Callable[[Path], None], 
 def write_bytes_atomic(target: str | os.PathLike[str], data: bytes, overwrite: bool = True) -> Path:
     """Atomically write ``data`` to ``target``."""
     return write_atomic(target, lambda p: p.write_bytes(data), overwrite=overwrite)
+
+
+def replace_folder(finished: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
+    """Move a completely written folder onto ``target`` by renames only.
+
+    An existing ``target`` is first renamed aside and deleted only after the new folder is
+    in place, so at every moment ``target`` is either the old folder or the new one, never
+    a mixture (a dataset, a model package). Both must be on the same file system.
+    """
+    finished, target = Path(finished), Path(target)
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(target, old)
+    os.replace(finished, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
 
 
 def ensure_not_inside(target: str | os.PathLike[str], protected: "list[str | os.PathLike[str]] | tuple[str | os.PathLike[str], ...]") -> None:

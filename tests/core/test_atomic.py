@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kneeseg_app.core.atomic import ensure_not_inside, write_atomic, write_bytes_atomic
+from kneeseg_app.core.atomic import ensure_not_inside, replace_folder, write_atomic, write_bytes_atomic
 from kneeseg_app.core.errors import OutputError
 
 
@@ -64,3 +64,16 @@ def test_an_atomically_written_file_gets_the_permissions_of_any_new_file(tmp_pat
     os.umask(umask)
     target = write_bytes_atomic(tmp_path / "manifest.json", b"{}")
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_finished_folder_replaces_the_old_one_whole(tmp_path) -> None:
+    """The target is the old folder or the new one at every moment; the old one is gone after."""
+    target = tmp_path / "package"
+    target.mkdir()
+    (target / "old.onnx").write_bytes(b"old")
+    finished = tmp_path / ".package.staging"
+    finished.mkdir()
+    (finished / "new.onnx").write_bytes(b"new")
+    assert replace_folder(finished, target) == target
+    assert [p.name for p in target.iterdir()] == ["new.onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["package"]
