@@ -6,6 +6,8 @@ a complete sentence meant for a surgeon, never a traceback.
 
 from __future__ import annotations
 
+import traceback
+
 
 class KneeSegError(Exception):
     """Base of all errors a user may see; ``str(err)`` is the message to show."""
@@ -59,8 +61,34 @@ class OutputError(KneeSegError):
     """A result cannot be written where asked (input folder, existing file, no space)."""
 
 
+class EditError(KneeSegError):
+    """A label edit cannot be done as asked (nothing to interpolate, click outside a bone...)."""
+
+
 class Cancelled(KneeSegError):
     """The user cancelled a long operation."""
 
     def __init__(self, message: str = "Cancelled by the user.") -> None:
         super().__init__(message)
+
+
+def describe_exception(exc: BaseException) -> tuple[str, str]:
+    """(one sentence for a person, technical details) for any exception.
+
+    A KneeSegError's message is already written for the user; anything else is a bug or
+    an environment problem: one plain sentence, the traceback only in the details.
+    """
+    if isinstance(exc, KneeSegError):
+        return str(exc), ""
+    if isinstance(exc, MemoryError):
+        return "The computer ran out of memory; close other programs or use a smaller volume.", _trace(exc)
+    if isinstance(exc, OSError):
+        reason = exc.strerror or str(exc)
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        return f"A file could not be read or written{where}: {reason}.", _trace(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"Something unexpected went wrong ({type(exc).__name__}: {text[:200]}).", _trace(exc)
+
+
+def _trace(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
