@@ -71,6 +71,7 @@ class LabelEditor:
         self._labels = np.array(model, copy=True, order="C")
         self._ct = ct
         self._n_differing = 0
+        self._counts = _count_labels(model)
         self._edited_slices: list[tuple[int, int, int]] = []
 
     # ----- what others read ----------------------------------------------
@@ -101,6 +102,16 @@ class LabelEditor:
     @property
     def voxels_changed_since_model(self) -> int:
         return self._n_differing
+
+    def label_counts(self) -> dict[int, int]:
+        """Voxels of each label value present in the edited labels (kept exact on every change, no rescan)."""
+        return {value: int(n) for value, n in enumerate(self._counts) if n}
+
+    def volumes_ml(self, names: dict[int, str]) -> dict[str, float]:
+        """Volume in mL of each named label of the edited labels (0 for a label painted away)."""
+        voxel_ml = float(np.prod(self.spacing_zyx)) / 1000.0
+        counts = self._counts
+        return {name: float(counts[v] if v < counts.size else 0) * voxel_ml for v, name in names.items() if v != 0}
 
     @property
     def can_undo(self) -> bool:
@@ -256,9 +267,15 @@ class LabelEditor:
         """Write values, keeping the count of voxels that differ from the model exact."""
         flat_labels = self._labels.reshape(-1)
         model = self._model.reshape(-1)[flat]
-        before = int(np.count_nonzero(flat_labels[flat] != model))
+        old = flat_labels[flat]
+        before = int(np.count_nonzero(old != model))
         flat_labels[flat] = values
-        self._n_differing += int(np.count_nonzero(flat_labels[flat] != model)) - before
+        new = flat_labels[flat]
+        self._n_differing += int(np.count_nonzero(new != model)) - before
+        size = max(self._counts.size, int(new.max(initial=0)) + 1)
+        self._counts = np.pad(self._counts, (0, size - self._counts.size))
+        self._counts -= np.bincount(old, minlength=size)
+        self._counts += np.bincount(new, minlength=size)
 
     def _apply(self, diff: LabelDiff, forward: bool) -> None:
         values = diff.new if forward else diff.old
@@ -269,3 +286,13 @@ class LabelEditor:
         event = EditEvent(self.version, kind, name, box)
         for listener in list(self._listeners):
             listener(event)
+
+
+def _count_labels(labels: np.ndarray, slab: int = 32) -> np.ndarray:
+    """np.bincount of a label map, slab by slab (no int64 copy of a 157 MB volume)."""
+    counts = np.zeros(1, dtype=np.int64)
+    for start in range(0, labels.shape[0], slab):
+        part = np.bincount(labels[start : start + slab].reshape(-1))
+        counts = np.pad(counts, (0, max(part.size - counts.size, 0)))
+        counts[: part.size] += part
+    return counts

@@ -156,3 +156,19 @@ def test_mixed_old_values_are_kept_per_voxel() -> None:
     before[1, 1, 1:3] = (1, 2)
     diff = diff_between(before, np.zeros_like(before))
     assert diff is not None and diff.old.tolist() == [1, 2] and diff.new.tolist() == [0]
+
+
+def test_label_counts_and_volumes_follow_every_edit_without_a_rescan() -> None:
+    rng = np.random.default_rng(5)
+    ed = LabelEditor(model_labels(), SPACING)
+    for _ in range(25):
+        random_step(ed, rng)
+        expected = np.bincount(ed.labels.ravel())
+        assert ed.label_counts() == {v: int(n) for v, n in enumerate(expected) if n}
+    ed.undo()
+    ed.revert_to_model()
+    assert ed.label_counts()[1] == 12 * 20 * 40
+    voxel_ml = 2.0 * 0.7 * 0.7 / 1000
+    assert ed.volumes_ml({1: "femur", 2: "tibia", 3: "patella"}) == pytest.approx(
+        {"femur": 9600 * voxel_ml, "tibia": 9600 * voxel_ml, "patella": 0.0}
+    )
