@@ -22,7 +22,7 @@ from typing import Mapping, Sequence
 
 from kneeseg_app.core.atomic import write_atomic
 
-from .errors import DatasetError
+from trainer.errors import DatasetError
 
 TABLE_NAME = "cases.csv"
 REQUIRED = ("case", "image", "labels", "patient")

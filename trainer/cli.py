@@ -13,7 +13,7 @@ folders)::
 
 or everything for the shipped demo model: ``kneeseg-train demo-model --out DIR``.
 nnU-Net runs in child processes whose environment is set explicitly (see
-:mod:`trainer.nnunet_env`); this process never changes its own environment.
+:mod:`trainer.nnunet.env`); this process never changes its own environment.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 from kneeseg_app.core.errors import KneeSegError
 from kneeseg_app.core.progress import ProgressCallback
 
-from . import __version__
+from trainer import __version__
 
 log = logging.getLogger("kneeseg.train")
 
@@ -58,7 +58,7 @@ def _add_schedule(p: argparse.ArgumentParser) -> None:
 
 
 def _compute(args: argparse.Namespace):
-    from .nnunet_env import Compute
+    from trainer.nnunet.env import Compute
 
     if args.device == "cuda":
         _require_cuda(args.num_gpus)
@@ -101,7 +101,7 @@ def _printer() -> ProgressCallback:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from .synth import SynthSettings, synth_dataset
+    from trainer.synth import SynthSettings, synth_dataset
 
     settings = SynthSettings(cases=args.cases, seed=args.seed, shape_zyx=_triple(args.shape, int),
                              spacing_zyx=_triple(args.spacing, float), osteoarthritis_fraction=args.oa_fraction,
@@ -117,9 +117,9 @@ def _triple(values: Sequence | None, kind: Callable) -> tuple | None:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from .casetable import read_case_table
-    from .nnunet_env import NnunetFolders
-    from .prepare import PrepareSettings, prepare_dataset
+    from trainer.casetable import read_case_table
+    from trainer.nnunet.env import NnunetFolders
+    from trainer.prepare import PrepareSettings, prepare_dataset
 
     rows = read_case_table(args.cases)
     settings = PrepareSettings(args.dataset_id, args.name, args.test_fraction, args.seed, args.folds,
@@ -141,8 +141,8 @@ def _relabel(items: Sequence[str]) -> dict[int, int]:
 
 
 def cmd_nnunet(args: argparse.Namespace) -> int:
-    from .nnunet import SmallNetwork, dataset_folder_name, is_preprocessed, plan_and_preprocess, train_folds
-    from .nnunet_env import NnunetFolders
+    from trainer.nnunet.pipeline import SmallNetwork, dataset_folder_name, is_preprocessed, plan_and_preprocess, train_folds
+    from trainer.nnunet.env import NnunetFolders
 
     folders = NnunetFolders.in_workdir(args.workdir)
     compute = _compute(args)
@@ -163,8 +163,8 @@ def cmd_nnunet(args: argparse.Namespace) -> int:
 
 
 def cmd_unet(args: argparse.Namespace) -> int:
-    from .nnunet import dataset_folder_name, ensure_unet_configuration, is_preprocessed, plan_and_preprocess, train_folds
-    from .nnunet_env import NnunetFolders
+    from trainer.nnunet.pipeline import dataset_folder_name, ensure_unet_configuration, is_preprocessed, plan_and_preprocess, train_folds
+    from trainer.nnunet.env import NnunetFolders
 
     folders = NnunetFolders.in_workdir(args.workdir)
     compute = _compute(args)
@@ -184,7 +184,7 @@ def _trainer_name(architecture: str, epochs: int | None, iterations: int | None)
     """nnU-Net's own nnUNetTrainer for the paper's unchanged nnU-Net, else a KneeSeg trainer."""
     if architecture == "nnunet" and epochs is None and iterations is None:
         return "nnUNetTrainer"
-    from .trainer_names import TrainerSpec
+    from trainer.trainer_names import TrainerSpec
 
     return TrainerSpec(architecture, epochs or 1000, iterations or 250).class_name
 
@@ -199,8 +199,8 @@ def _print_run(run) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import ExportSettings, export_package
-    from .manifest import PackageInfo
+    from trainer.export import ExportSettings, export_package
+    from trainer.manifest import PackageInfo
 
     check_images = list(args.check_image) or _default_check_images(args)
     folds = args.folds[0] if args.folds in (["best"], ["all"]) else [int(f) for f in args.folds]
@@ -217,8 +217,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _default_check_images(args: argparse.Namespace) -> list[Path]:
     """The first held-out test image of the run's dataset in --workdir."""
-    from .nnunet_env import NnunetFolders
-    from .nnunet_run import TrainedRun
+    from trainer.nnunet.env import NnunetFolders
+    from trainer.nnunet.run import TrainedRun
 
     if args.workdir is None:
         raise KneeSegError("Give --check-image PATH (a held-out image) or --workdir to use the dataset's test set.")
@@ -230,7 +230,7 @@ def _default_check_images(args: argparse.Namespace) -> list[Path]:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
-    from .quantize import quantize_package
+    from trainer.quantize import quantize_package
 
     result = quantize_package(args.package, args.calibration_images, count=args.count, check_image=args.check_image,
                               max_dice_loss=args.max_dice_loss, threads=args.threads, progress=_printer())
@@ -239,7 +239,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import eval_cases_from_dataset, evaluate, nnunet_run_predictor, package_predictor, write_report
+    from trainer.evaluate import eval_cases_from_dataset, evaluate, nnunet_run_predictor, package_predictor, write_report
 
     cases = eval_cases_from_dataset(_dataset_dir(args))
     models = [package_predictor(p, tta=args.tta, threads=args.threads) for p in args.package]
@@ -262,22 +262,22 @@ def _dataset_dir(args: argparse.Namespace) -> Path:
         return args.dataset_dir
     if args.workdir is None or args.dataset is None:
         raise KneeSegError("Give --dataset-dir DIR, or --workdir and --dataset.")
-    from .nnunet import dataset_folder_name
-    from .nnunet_env import NnunetFolders
+    from trainer.nnunet.pipeline import dataset_folder_name
+    from trainer.nnunet.env import NnunetFolders
 
     folders = NnunetFolders.in_workdir(args.workdir)
     return folders.raw / dataset_folder_name(folders, args.dataset)
 
 
 def cmd_env(args: argparse.Namespace) -> int:
-    from .nnunet_env import Compute, NnunetFolders, nnunet_environment, shell_exports
+    from trainer.nnunet.env import Compute, NnunetFolders, nnunet_environment, shell_exports
 
     print(shell_exports(nnunet_environment(NnunetFolders.in_workdir(args.workdir), Compute(device="cpu"))))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo_recipe import DemoRecipe, run_demo_recipe
+    from trainer.demo_recipe import DemoRecipe, run_demo_recipe
 
     recipe = DemoRecipe.for_device(args.device, epochs=args.epochs, iterations=args.iterations,
                                    train_cases=args.train_cases, test_cases=args.test_cases, folds=_folds(args.folds))

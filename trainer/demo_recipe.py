@@ -29,23 +29,15 @@ from pathlib import Path
 from kneeseg_app.core.atomic import replace_folder
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 
-from .casetable import read_case_table, write_case_table
-from .evaluate import (
-    EvalCase,
-    ModelResult,
-    eval_cases_from_dataset,
-    evaluate,
-    manifest_validation,
-    package_predictor,
-    write_report,
-)
-from .export import ExportResult, ExportSettings, export_package, update_manifest
-from .manifest import PackageInfo
-from .nnunet import SmallNetwork, dataset_folder_name, is_preprocessed, plan_and_preprocess, results_folder, train_folds
-from .nnunet_env import Compute, NnunetFolders
-from .trainer_names import TrainerSpec
-from .prepare import PrepareSettings, prepare_dataset
-from .synth import SynthSettings, synth_dataset
+from trainer.casetable import read_case_table, write_case_table
+from trainer.evaluate import EvalCase, ModelResult, eval_cases_from_dataset, evaluate, manifest_validation, package_predictor, write_report
+from trainer.export import ExportResult, ExportSettings, export_package, update_manifest
+from trainer.manifest import PackageInfo
+from trainer.nnunet.pipeline import SmallNetwork, dataset_folder_name, is_preprocessed, plan_and_preprocess, results_folder, train_folds
+from trainer.nnunet.env import Compute, NnunetFolders
+from trainer.trainer_names import TrainerSpec
+from trainer.prepare import PrepareSettings, prepare_dataset
+from trainer.synth import SynthSettings, synth_dataset
 
 FAST_INFERENCE = {"roi": "bones", "skip_empty_slices": True}
 """Engine speed options of the shipped model (docs/model-package.md): bone windows and
@@ -179,7 +171,7 @@ def run_demo_recipe(recipe: DemoRecipe, out: str | os.PathLike[str], workdir: st
 def demo_case_dice(package_dir: Path, threads: int | None = None) -> dict[str, float]:
     """Dice per bone on the app's demo case (read as DICOM, default options), as the installed
     app's self-test will segment it; the self-test then requires the same again."""
-    from kneeseg_app.core.modelpkg import load_model_package
+    from kneeseg_app.core.model.package import load_model_package
     from kneeseg_app.core.selftest import demo_case_metrics
 
     metrics, _, _ = demo_case_metrics(load_model_package(package_dir), threads)

@@ -30,11 +30,11 @@ import numpy as np
 from kneeseg_app.core.atomic import write_atomic
 from kneeseg_app.core.imageio import open_volume, read_label_map
 from kneeseg_app.core.metrics import METRIC_INFO, BoneMetrics, compute_metrics
-from kneeseg_app.core.metrics_summary import SummaryRow, summarize, summarize_values
+from kneeseg_app.core.metrics.summary import SummaryRow, summarize, summarize_values
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 from kneeseg_app.core.volume import Volume
 
-from .errors import DatasetError
+from trainer.errors import DatasetError
 
 TABLE1_METRICS = ("assd_mm", "dice", "hausdorff_mm")
 TABLE2_METRICS = ("dice", "jaccard", "precision", "recall", "hausdorff_mm", "hd95_mm", "assd_mm")
@@ -85,8 +85,8 @@ def eval_cases_from_dataset(dataset_dir: str | os.PathLike[str]) -> list[EvalCas
 
 def package_predictor(package_dir: str | os.PathLike[str], tta: bool = False, threads: int | None = None) -> tuple[str, Predict]:
     """A model package run by the app's engine, as the app runs it (with its post-processing)."""
-    from kneeseg_app.core.engine import SegmentOptions, Segmenter
-    from kneeseg_app.core.modelpkg import load_model_package
+    from kneeseg_app.core.inference.engine import SegmentOptions, Segmenter
+    from kneeseg_app.core.model.package import load_model_package
 
     package = load_model_package(package_dir)
     segmenter = Segmenter(package, SegmentOptions(tta=tta, threads=threads))
@@ -96,8 +96,8 @@ def package_predictor(package_dir: str | os.PathLike[str], tta: bool = False, th
 def nnunet_run_predictor(run_folder: str | os.PathLike[str], folds: str | Sequence[int] = "best", tta: bool = False,
                          threads: int = 1) -> tuple[str, Predict]:
     """nnU-Net's own nnUNetPredictor for a trained run (no post-processing, as nnU-Net predicts)."""
-    from .export import resolve_folds
-    from .nnunet_run import TrainedRun, load_networks, nnunet_predict_file, nnunet_predictor
+    from trainer.export import resolve_folds
+    from trainer.nnunet.run import TrainedRun, load_networks, nnunet_predict_file, nnunet_predictor
 
     run = TrainedRun.from_folder(run_folder)
     chosen = resolve_folds(run, folds, "final")

@@ -6,7 +6,7 @@ The package is only written when it provably reproduces the trained network:
    as the torch network on random inputs at two sizes (the spatial axes are dynamic);
    the largest absolute difference is reported and must stay below a bound.
 2. **App engine vs nnU-Net**: the finished package, run by the app's engine
-   (:class:`kneeseg_app.core.engine.Segmenter`), labels held-out images like nnU-Net's
+   (:class:`kneeseg_app.core.inference.engine.Segmenter`), labels held-out images like nnU-Net's
    own ``nnUNetPredictor`` with the same settings (tile step, Gaussian, mirroring,
    folds; no post-processing on either side): Dice >= 0.999 per bone.
 
@@ -32,12 +32,12 @@ import numpy as np
 
 from kneeseg_app.core.atomic import replace_folder
 from kneeseg_app.core.errors import OutputError
-from kneeseg_app.core.modelpkg import file_sha256, load_model_package
+from kneeseg_app.core.model.package import file_sha256, load_model_package
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 
-from .errors import ExportCheckError, TrainingError
-from .manifest import PackageInfo, build_manifest
-from .nnunet_run import LoadedNetworks, TrainedRun, load_networks, nnunet_predict_file, nnunet_predictor
+from trainer.errors import ExportCheckError, TrainingError
+from trainer.manifest import PackageInfo, build_manifest
+from trainer.nnunet.run import LoadedNetworks, TrainedRun, load_networks, nnunet_predict_file, nnunet_predictor
 
 OPSET = 17
 
@@ -162,7 +162,7 @@ def _export_folds(loaded: LoadedNetworks, configuration: dict, out: Path, settin
 
 
 def _step(configuration: dict, architecture: str) -> list[int]:
-    from .manifest import divisibility
+    from trainer.manifest import divisibility
 
     return divisibility(configuration, architecture)
 
@@ -215,7 +215,7 @@ def onnx_max_abs_diff(network: Any, path: Path, patch: Sequence[int], step: Sequ
 def check_engine_against_nnunet(package_dir: Path, run: TrainedRun, loaded: LoadedNetworks, settings: ExportSettings,
                                 progress: ProgressCallback, cancel: CancelToken | None) -> dict[str, dict[str, float]]:
     """Dice per bone between the engine's and nnUNetPredictor's labels of each check image."""
-    from kneeseg_app.core.engine import SegmentOptions, Segmenter
+    from kneeseg_app.core.inference.engine import SegmentOptions, Segmenter
     from kneeseg_app.core.imageio import open_volume
 
     package = load_model_package(package_dir)

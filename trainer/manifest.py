@@ -18,7 +18,7 @@ import numpy as np
 from kneeseg_app import __version__ as kneeseg_version
 from kneeseg_app.core.errors import ModelError
 
-from .nnunet_run import TrainedRun
+from trainer.nnunet.run import TrainedRun
 
 ANISO_THRESHOLD = 3.0
 """nnU-Net's ``ANISO_THRESHOLD`` (nnunetv2.configuration): when z is resampled separately."""
@@ -144,7 +144,7 @@ def divisibility(configuration: Mapping[str, Any], architecture: str) -> list[in
     """Input sizes the network accepts: products of its strides (32 for the ResNet encoder)."""
     dims = len(configuration["patch_size"])
     if architecture != "nnunet":
-        from .unet import ENCODER_STRIDE
+        from trainer.unet import ENCODER_STRIDE
 
         return [ENCODER_STRIDE] * dims
     strides = np.array(configuration["architecture"]["arch_kwargs"]["strides"], dtype=int).reshape(-1, dims)

@@ -37,9 +37,9 @@ from kneeseg_app.core.imageio import open_volume, read_label_map
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 from kneeseg_app.core.volume import Volume, orientation_code
 
-from .casetable import CaseRow
-from .errors import DatasetError
-from .split import crossval_folds, split_train_test
+from trainer.casetable import CaseRow
+from trainer.errors import DatasetError
+from trainer.split import crossval_folds, split_train_test
 
 ORIENTATION = "LPS"
 LABELS = {"background": 0, "femur": 1, "tibia": 2}

@@ -31,11 +31,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from kneeseg_app.core.errors import InputError, OutputError
-from kneeseg_app.core.modelpkg import Manifest, ModelPackage, file_sha256, load_model_package
+from kneeseg_app.core.model.package import Manifest, ModelPackage, file_sha256, load_model_package
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 from kneeseg_app.core.volume import Volume
 
-from .errors import QuantizationError
+from trainer.errors import QuantizationError
 
 DEFAULT_COUNT = 32
 """Calibration patches in all (min/max calibration settles within a few dozen patches)."""
@@ -180,10 +180,10 @@ def volume_patches(volume: Volume, manifest: Manifest, count: int, cancel: Cance
     the chosen slices are normalised and resampled in-plane; 3D networks: the whole
     volume, then patches around the chosen slices.
     """
-    from kneeseg_app.core.engine import plan_case
-    from kneeseg_app.core.preprocess import bbox_slices, ct_normalize, normalized_range, pad_to_min_shape
-    from kneeseg_app.core.preprocess import resample_to_shape, resize_slices
-    from kneeseg_app.core.roi import bone_boxes
+    from kneeseg_app.core.inference.plan import plan_case
+    from kneeseg_app.core.inference.preprocess import bbox_slices, ct_normalize, normalized_range, pad_to_min_shape
+    from kneeseg_app.core.inference.preprocess import resample_to_shape, resize_slices
+    from kneeseg_app.core.inference.fast.roi import bone_boxes
 
     plan = plan_case(volume, manifest)
     view = plan.network_view(volume.array)[bbox_slices(plan.crop)]
@@ -300,10 +300,10 @@ def calibration_reader(patches: Sequence[np.ndarray]) -> Any:
 def check_int8(package: ModelPackage, image: str | os.PathLike[str], max_dice_loss: float, threads: int | None = None,
                progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> dict[str, float]:
     """Dice per bone between the engine's int8 and float32 labels of ``image``; raises below ``1 - max_dice_loss``."""
-    from kneeseg_app.core.engine import SegmentOptions, Segmenter
+    from kneeseg_app.core.inference.engine import SegmentOptions, Segmenter
     from kneeseg_app.core.imageio import open_volume
 
-    from .export import agreement
+    from trainer.export import agreement
 
     volume = open_volume(image, cancel=cancel)
     labels = {}
@@ -342,7 +342,7 @@ def _checks(raw: dict, dice: dict[str, dict[str, float]]) -> dict:
 
 def _install(staging: Path, package: Path, networks: Sequence[dict], checks: dict | None) -> None:
     """Move the int8 files beside the float32 ones and record them; on failure restore what was there."""
-    from .export import update_manifest
+    from trainer.export import update_manifest
 
     moved: list[tuple[Path, Path | None]] = []
     try:

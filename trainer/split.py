@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .casetable import CaseRow
+from trainer.casetable import CaseRow
 
 
 def cases_by_patient(rows: Sequence[CaseRow]) -> dict[str, list[str]]:

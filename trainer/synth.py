@@ -27,14 +27,14 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from kneeseg_app.core.dicom_write import write_dicom_series
+from kneeseg_app.core.dicom.write import write_dicom_series
 from kneeseg_app.core.errors import OutputError
 from kneeseg_app.core.imageio import write_label_map
 from kneeseg_app.core.phantom import generate_phantom
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 from kneeseg_app.core.volume import Volume
 
-from .casetable import TABLE_NAME, CaseRow, write_case_table
+from trainer.casetable import TABLE_NAME, CaseRow, write_case_table
 
 FORMATS = ("nifti", "dicom")
 

@@ -1,6 +1,6 @@
 """Names of KneeSeg's nnU-Net trainer classes: the record of network and schedule.
 
-Kept apart from :mod:`trainer.nnunet_trainers` (which imports torch and nnU-Net) so
+Kept apart from :mod:`trainer.nnunet.trainers` (which imports torch and nnU-Net) so
 the command line can name a trainer without loading either.
 """
 

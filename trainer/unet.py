@@ -6,7 +6,7 @@ the architecture Keras calls ResNet50V2) taken as a feature pyramid at strides
 feature of the same stride (U-Net skip connections), and ends at full resolution.
 One input channel (CT), raw logits out.
 
-It is trained by :class:`trainer.nnunet_trainers.nnUNetTrainerKneeSegResNet50V2` on
+It is trained by :class:`trainer.nnunet.trainers.nnUNetTrainerKneeSegResNet50V2` on
 nnU-Net's preprocessed data, so it sees exactly the spacing, normalisation, patches
 and augmentation nnU-Net's own 2D network sees. Pretrained encoder weights come only
 from a local file (:func:`load_encoder_weights`); nothing is downloaded.
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import TrainingError
+from trainer.errors import TrainingError
 
 ENCODER_STRIDE = 32
 """Input sizes must be multiples of this (five stride-2 steps in the encoder)."""

@@ -41,6 +41,10 @@ class MixedImageSizesError(InputError):
     """Slices of one series have different sizes or orientations."""
 
 
+class NotKneeCTError(InputError):
+    """The input is not a knee CT: another body part, MR values, a label map, values not in HU."""
+
+
 class UnreadableFileError(InputError):
     """A file is truncated, corrupt or in a format that cannot be decoded."""
 
@@ -51,6 +55,10 @@ class GeometryError(InputError):
 
 class LabelMapError(InputError):
     """A label map does not fit its image (grid, values)."""
+
+
+class ReferenceLabelsError(LabelMapError):
+    """A reference label map's labels do not match the model's (and no mapping says how they do)."""
 
 
 class ModelError(KneeSegError):

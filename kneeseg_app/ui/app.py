@@ -14,7 +14,7 @@ APP_NAME = "KneeSeg"
 
 def display_available(env: Mapping[str, str] | None = None, platform: str | None = None) -> bool:
     """True when a window can be shown (see :mod:`kneeseg_app.ui.display` for the reason why not)."""
-    from .display import display_available as check
+    from kneeseg_app.ui.display import display_available as check
 
     return check(env, platform)[0]
 
@@ -59,7 +59,7 @@ def create_application(argv: list[str]) -> Any:
     """The QApplication (reused when one exists, as under pytest-qt)."""
     from PySide6.QtWidgets import QApplication
 
-    from .qt_compat import protect_against_emit_refcount_leak
+    from kneeseg_app.ui.qt_compat import protect_against_emit_refcount_leak
 
     protect_against_emit_refcount_leak()
     app = QApplication.instance() or QApplication(list(argv) or [APP_NAME])
@@ -67,7 +67,7 @@ def create_application(argv: list[str]) -> Any:
     app.setOrganizationName("KneeSeg")
     configure_pyqtgraph()
     apply_dark_theme(app)
-    from .icons import app_icon
+    from kneeseg_app.ui.widgets.icons import app_icon
 
     app.setWindowIcon(app_icon())
     return app
@@ -80,7 +80,7 @@ def run_app(argv: list[str], open_demo: bool = True, exit_after_s: float | None 
     and packaging checks: the frozen app must start, show and quit cleanly).
     """
     app = create_application(argv)
-    from .main_window import MainWindow
+    from kneeseg_app.ui.windows.main_window import MainWindow
 
     window = MainWindow()
     window.show()

@@ -16,7 +16,7 @@ import SimpleITK as sitk
 from onnx_factory import write_model_package
 
 from kneeseg_app.core import paths
-from kneeseg_app.core.modelpkg import load_model_package
+from kneeseg_app.core.model.package import load_model_package
 from kneeseg_app.core.selftest import (
     DECODER_SAMPLES,
     SAMPLE_SHAPE_ZYX,

@@ -48,9 +48,9 @@ def nnunet_run(workdir: Path):
     """A trained tiny nnU-Net ('2d_small', 8-64 features), through the CLI."""
     require_training_stack()
     from trainer.cli import main
-    from trainer.nnunet import results_folder
-    from trainer.nnunet_env import NnunetFolders
-    from trainer.nnunet_run import TrainedRun
+    from trainer.nnunet.pipeline import results_folder
+    from trainer.nnunet.env import NnunetFolders
+    from trainer.nnunet.run import TrainedRun
 
     code = main(["nnunet", "--workdir", str(workdir), "--dataset", str(DATASET_ID), "--folds", "0", "--epochs", "2",
                  "--iterations", "3", "--small", "--small-features", "8", "64", "--small-max-patch", "64", *COMPUTE])
@@ -80,8 +80,8 @@ def unet_run(workdir: Path, nnunet_run):
     """The custom U-Net (narrow ResNet50V2 encoder), same preprocessed data; after nnunet_run (plans exist)."""
     require_training_stack()
     from trainer.cli import main
-    from trainer.nnunet_env import NnunetFolders
-    from trainer.nnunet_run import TrainedRun
+    from trainer.nnunet.env import NnunetFolders
+    from trainer.nnunet.run import TrainedRun
 
     code = main(["unet", "--workdir", str(workdir), "--dataset", str(DATASET_ID), "--configuration", "2d_small",
                  "--folds", "0", "--epochs", "2", "--iterations", "3", "--small", *COMPUTE])

@@ -32,9 +32,9 @@ def test_the_gpu_recipe_runs_the_shipped_cpu_schedule_with_larger_batches() -> N
 def test_a_tiny_run_of_the_recipe_writes_a_package_with_readme_and_test_metrics(tmp_path: Path) -> None:
     for module in ("torch", "nnunetv2", "onnx"):
         pytest.importorskip(module)
-    from kneeseg_app.core.modelpkg import load_model_package
+    from kneeseg_app.core.model.package import load_model_package
     from trainer.demo_recipe import run_demo_recipe
-    from trainer.nnunet import SmallNetwork
+    from trainer.nnunet.pipeline import SmallNetwork
 
     recipe = DemoRecipe(train_cases=6, test_cases=2, shape_zyx=(32, 96, 96), epochs=1, iterations=2,
                         small=SmallNetwork(8, 32, None, batch_size=4, max_patch=64), name="tiny-demo",

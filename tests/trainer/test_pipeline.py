@@ -18,12 +18,12 @@ pytestmark = [pytest.mark.train, pytest.mark.slow]
 for _module in ("torch", "nnunetv2", "timm", "onnx"):
     pytest.importorskip(_module)
 
-from kneeseg_app.core.modelpkg import load_model_package  # noqa: E402
+from kneeseg_app.core.model.package import load_model_package  # noqa: E402
 from trainer.cli import main  # noqa: E402
 from trainer.errors import ExportCheckError  # noqa: E402
 from trainer.export import ExportSettings, export_package  # noqa: E402
 from trainer.manifest import PackageInfo  # noqa: E402
-from trainer.nnunet_env import Compute, NnunetFolders, nnunet_environment  # noqa: E402
+from trainer.nnunet.env import Compute, NnunetFolders, nnunet_environment  # noqa: E402
 
 DATASET_ID = 11  # conftest.py's tiny study
 

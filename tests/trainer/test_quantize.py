@@ -22,11 +22,11 @@ import SimpleITK as sitk
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime.quantization")
 
-from kneeseg_app.core.engine import SegmentOptions, Segmenter  # noqa: E402
+from kneeseg_app.core.inference.engine import SegmentOptions, Segmenter  # noqa: E402
 from kneeseg_app.core.imageio import open_volume  # noqa: E402
-from kneeseg_app.core.modelpkg import load_model_package  # noqa: E402
+from kneeseg_app.core.model.package import load_model_package  # noqa: E402
 from kneeseg_app.core.phantom import generate_phantom  # noqa: E402
-from kneeseg_app.core.preprocess import normalized_value  # noqa: E402
+from kneeseg_app.core.inference.preprocess import normalized_value  # noqa: E402
 from trainer import quantize as quantize_module  # noqa: E402
 from trainer.cli import main  # noqa: E402
 from trainer.errors import QuantizationError  # noqa: E402
@@ -138,7 +138,7 @@ def test_calibration_patches_are_network_inputs_centred_on_the_bones(cts) -> Non
 
 
 def test_a_dicom_folder_calibrates_like_the_same_ct_as_a_file(cts, tmp_path: Path) -> None:
-    from kneeseg_app.core.dicom_write import write_dicom_series
+    from kneeseg_app.core.dicom.write import write_dicom_series
 
     manifest = load_model_package(package(tmp_path / "pkg")).manifest
     write_dicom_series(open_volume(cts["clean"]), tmp_path / "dicom")

@@ -43,7 +43,7 @@ def qsettings(tmp_path: Path):
 
 @pytest.fixture
 def app_settings(qsettings):
-    from kneeseg_app.ui.settings import AppSettings
+    from kneeseg_app.ui.state.settings import AppSettings
 
     return AppSettings(qsettings)
 
@@ -80,7 +80,7 @@ def knee_dicom(tmp_path: Path) -> Path:
 def window(qtbot, app_settings, dialogs, kneeseg_home):
     """The real main window, offscreen, with recorded dialogs."""
     from kneeseg_app.ui.app import configure_pyqtgraph
-    from kneeseg_app.ui.main_window import MainWindow
+    from kneeseg_app.ui.windows.main_window import MainWindow
 
     configure_pyqtgraph()
     w = MainWindow(settings=app_settings, dialogs=dialogs)
@@ -91,6 +91,6 @@ def window(qtbot, app_settings, dialogs, kneeseg_home):
     yield w
     for controller in (w.loader, w.segmenter, w.surfaces):
         controller.cancel()
-    from kneeseg_app.ui.workers import task_pool
+    from kneeseg_app.ui.controllers.workers import task_pool
 
     task_pool().waitForDone(10000)

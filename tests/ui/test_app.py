@@ -76,7 +76,7 @@ def test_the_window_starts_quickly_without_loading_the_engine_and_quits_cleanly(
 
 
 def test_the_icon_is_drawn_and_shipped(qapp) -> None:
-    from kneeseg_app.ui.icons import draw_icon, icon_path, svg_text
+    from kneeseg_app.ui.widgets.icons import draw_icon, icon_path, svg_text
 
     image = draw_icon(64)
     assert image.width() == 64 and not image.isNull()

@@ -34,7 +34,7 @@ class RecordingDialogs:
         self.messages.append(("info", title, text))
 
     def exception(self, title: str, exc: BaseException) -> None:
-        from kneeseg_app.ui.dialogs import describe_exception
+        from kneeseg_app.core.errors import describe_exception
 
         self.messages.append(("error", title, describe_exception(exc)[0]))
 

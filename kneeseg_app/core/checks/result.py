@@ -1,0 +1,75 @@
+"""Quality checks of one segmentation, without a reference: does this look like a knee's femur and tibia?
+
+A surgeon has no ground truth; these checks read the CT, the label map and the
+network's confidence and say, check by check, whether the result can be trusted.
+They never raise on a bad result (the result is still shown, with its failures).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from kneeseg_app.core.checks.bone_checks import (
+    check_continuity,
+    check_density,
+    check_edges,
+    check_inside_body,
+    check_knee_found,
+    check_volume,
+)
+from kneeseg_app.core.checks.confidence import ConfidenceSummary, check_confidence, summarize_confidence
+from kneeseg_app.core.checks.layout_checks import check_components, check_joint
+from kneeseg_app.core.checks.measure import measure_bones
+from kneeseg_app.core.checks.outcome import CheckResult, QualityReport, Status
+from kneeseg_app.core.volume import Volume
+
+CHECK_ORDER = ("knee_found", "volume", "density", "continuity", "image_edge", "inside_body", "components", "joint", "confidence")
+"""Every check id, in the order they are shown and reported."""
+
+
+def check_result(
+    ct: Volume,
+    labels: Volume | np.ndarray,
+    label_names: dict[int, str],
+    top_probability: np.ndarray | None = None,
+) -> QualityReport:
+    """Run every result check.
+
+    ``label_names`` maps label values to bone names (the model's, background left out);
+    ``top_probability`` is the engine's byte map of top-class probabilities, or None
+    when the result did not come from the network (then confidence is not judged).
+    """
+    started = time.perf_counter()
+    array = labels.array if isinstance(labels, Volume) else labels
+    if array.shape != ct.shape:
+        raise ValueError(f"label map {array.shape} is not on the CT's grid {ct.shape}")
+    bones = measure_bones(ct, array, label_names)
+    summary: ConfidenceSummary | None = None
+    if top_probability is not None:
+        summary = summarize_confidence(top_probability, array, ct.voxel_volume_ml)
+    checks: list[CheckResult] = [check_knee_found(bones)]
+    if any(b.present for b in bones):
+        voxel_height_mm = float(np.max(np.abs(ct.direction[2, :]) * np.asarray(ct.spacing_xyz)))
+        checks += [
+            check_volume(bones, voxel_height_mm),
+            check_density(bones),
+            check_continuity(bones),
+            check_edges(bones),
+            check_inside_body(bones),
+            check_components(bones),
+            check_joint(bones),
+        ]
+    checks.append(check_confidence(summary))
+    return QualityReport(tuple(checks), time.perf_counter() - started)
+
+
+def summary_line(report: QualityReport) -> str:
+    """One line for the top of a result: how many checks passed, and the verdict."""
+    n_fail, n_warn = len(report.failed), len(report.warned)
+    if report.status is Status.FAIL:
+        return f"Do not trust this result: {n_fail} check(s) failed" + (f", {n_warn} warning(s)." if n_warn else ".")
+    if report.status is Status.WARN:
+        return f"Check this result: {n_warn} warning(s), no check failed."
+    return f"All {len(report.checks)} checks passed."

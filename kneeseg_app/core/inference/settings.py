@@ -1,0 +1,166 @@
+"""What a run uses: the caller's options resolved against the manifest's defaults and limits."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+from kneeseg_app.core.errors import InputError
+from kneeseg_app.core.model.package import PRECISIONS, ROI_KINDS, Manifest
+
+def default_threads() -> int:
+    """Physical cores (guessed as half the logical ones when there are 4+), at most 4.
+
+    More threads than physical cores slow onnxruntime down, and a laptop must stay usable.
+    """
+    try:
+        logical = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        logical = os.cpu_count() or 1
+    physical = logical // 2 if logical >= 4 else logical
+    return max(1, min(physical, 4))
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    """What a caller may change; ``None`` means the model manifest's default.
+
+    ``exact=True`` reproduces nnU-Net's prediction (with TTA as the manifest or
+    ``tta`` says): every speed option that changes results is off. Otherwise the
+    manifest's ``inference`` section decides them (docs/model-package.md).
+    """
+
+    tta: bool | None = None
+    mirror_axes: tuple[int, ...] | None = None
+    """TTA over these of the manifest's mirror axes only (implies ``tta``): cheaper mirroring."""
+    threads: int | None = None
+    tile_step_size: float | None = None
+    batch_size: int | None = None
+    skip_air_tiles: bool | None = None
+    postprocess: bool = True
+    slab_slices: int | None = None
+    """Slices per slab of the 2D path (memory vs. overhead); default from the patch size."""
+    exact: bool = False
+    roi: str | None = None
+    """'bones' or 'none': run 2D networks on windows around the bones only."""
+    skip_empty_slices: bool | None = None
+    precision: str | None = None
+    """'float32' or 'int8' (needs the package's int8 networks)."""
+    resample_tolerance: float | None = None
+    slice_stride: int | None = None
+    """2D: run every n-th slice and interpolate the others (see docs/model-package.md)."""
+
+
+@dataclass(frozen=True)
+class ResolvedSettings:
+    """The settings a run actually used (recorded with each result)."""
+
+    tta: bool
+    mirror_axes: tuple[int, ...]
+    threads: int
+    tile_step_size: float
+    gaussian: bool
+    batch_size: int
+    skip_air_tiles: bool
+    postprocess: bool
+    slab_slices: int
+    networks: int
+    exact: bool = False
+    roi: str = "none"
+    roi_threshold_hu: float = 250.0
+    roi_margin_mm: float = 24.0
+    roi_slice_margin: int = 3
+    roi_min_size: tuple[int, ...] = ()
+    roi_tiling: str = "window"
+    skip_empty_slices: bool = False
+    precision: str = "float32"
+    resample_tolerance: float = 0.0
+    slice_stride: int = 1
+    slice_refine: float = 0.0
+
+    @property
+    def uses_bone_windows(self) -> bool:
+        """Whether 2D slabs go through the bone-window path (:mod:`.roi_inference`)."""
+        return self.roi != "none" or self.skip_empty_slices or self.slice_stride > 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_EXACT_VALUES = {"skip_air_tiles": False, "roi": "none", "skip_empty_slices": False, "precision": "float32",
+                 "resample_tolerance": 0.0, "slice_stride": 1}
+"""What ``exact=True`` sets; a caller asking for anything else with it is refused."""
+
+
+def _exact_conflicts(options: SegmentOptions) -> list[str]:
+    return [k for k, v in _EXACT_VALUES.items() if getattr(options, k) is not None and getattr(options, k) != v]
+
+
+def resolve_settings(manifest: Manifest, options: SegmentOptions) -> ResolvedSettings:
+    """Merge caller options over the manifest's inference defaults, validated."""
+    inf = manifest.inference
+    tta = inf.default_tta if options.tta is None else bool(options.tta)
+    mirror = tuple(inf.mirror_axes)
+    if options.mirror_axes is not None:
+        if not set(options.mirror_axes) <= set(mirror):
+            raise InputError(f"The model allows mirroring along axes {list(mirror)} only, not {list(options.mirror_axes)}.")
+        tta, mirror = options.tta is not False and bool(options.mirror_axes), tuple(options.mirror_axes)
+    step = inf.tile_step_size if options.tile_step_size is None else float(options.tile_step_size)
+    if not 0 < step <= 1:
+        raise InputError(f"The tile step size must be between 0 and 1, not {step}.")
+    threads = default_threads() if options.threads is None else int(options.threads)
+    if threads < 1:
+        raise InputError(f"The number of threads must be at least 1, not {threads}.")
+    batch = inf.batch_size if options.batch_size is None else int(options.batch_size)
+    if batch < 1:
+        raise InputError(f"The batch size must be at least 1, not {batch}.")
+    patch_pixels = math.prod(manifest.input.patch_size[-2:])
+    slab = options.slab_slices or max(batch, min(64, (24 * 512 * 512) // max(patch_pixels, 1)))
+    speed = _speed_options(manifest, options)
+    return ResolvedSettings(
+        tta=tta,
+        mirror_axes=mirror if tta else (),
+        threads=threads,
+        tile_step_size=step,
+        gaussian=inf.gaussian,
+        batch_size=batch,
+        postprocess=options.postprocess,
+        slab_slices=max(int(slab), 1),
+        networks=len(manifest.networks),
+        exact=options.exact,
+        roi_threshold_hu=inf.roi_threshold_hu,
+        roi_margin_mm=inf.roi_margin_mm,
+        roi_slice_margin=inf.roi_slice_margin,
+        roi_min_size=tuple(inf.roi_min_size) or tuple(manifest.input.patch_size),
+        roi_tiling=inf.roi_tiling,
+        slice_refine=inf.slice_refine,
+        **speed,
+    )
+
+
+def _speed_options(manifest: Manifest, options: SegmentOptions) -> dict[str, Any]:
+    """The result-changing speed options: off for ``exact``, else caller over manifest."""
+    if options.exact:
+        conflicts = _exact_conflicts(options)
+        if conflicts:
+            raise InputError(f"The option {conflicts[0]} cannot be combined with an exact (nnU-Net identical) run.")
+        return dict(_EXACT_VALUES)
+    inf = manifest.inference
+    chosen = {k: getattr(inf, k) if getattr(options, k) is None else getattr(options, k) for k in _EXACT_VALUES}
+    if chosen["roi"] not in ROI_KINDS:
+        raise InputError(f"The region option must be one of {', '.join(ROI_KINDS)}, not '{chosen['roi']}'.")
+    if chosen["precision"] not in PRECISIONS:
+        raise InputError(f"The precision must be one of {', '.join(PRECISIONS)}, not '{chosen['precision']}'.")
+    if chosen["precision"] == "int8" and not all(n.int8_file for n in manifest.networks):
+        raise InputError(f"The model {manifest.name} has no int8 networks; use float32.")
+    tolerance = float(chosen["resample_tolerance"])
+    if not 0 <= tolerance < 0.5:
+        raise InputError(f"The resampling tolerance must be between 0 and 0.5, not {tolerance}.")
+    stride = int(chosen["slice_stride"])
+    if not 1 <= stride <= 4:
+        raise InputError(f"The slice stride must be between 1 and 4, not {stride}.")
+    return {**chosen, "skip_air_tiles": bool(chosen["skip_air_tiles"]), "skip_empty_slices": bool(chosen["skip_empty_slices"]),
+            "resample_tolerance": tolerance, "slice_stride": stride}

@@ -1,0 +1,1 @@
+"""Controllers: decisions and background work for the window, no widgets."""

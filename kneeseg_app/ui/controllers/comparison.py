@@ -1,0 +1,81 @@
+"""Reference segmentations and metrics for the open case, in the background. No widgets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from kneeseg_app.core.errors import LabelMapError
+from kneeseg_app.core.volume import Volume
+from kneeseg_app.ui.controllers.workers import Task
+
+
+def load_reference(path: Path, ct: Volume) -> Volume:
+    """A reference label map on the CT's grid (LabelMapError with the reason if not)."""
+    if Path(path).suffix.lower() == ".dcm":  # a DICOM SEG object
+        from kneeseg_app.core.dicom import seg as dicom_seg
+
+        labels = dicom_seg.read_dicom_seg(path, ct)
+    else:
+        from kneeseg_app.core import imageio
+
+        labels = imageio.read_label_map(path, reference=ct)
+    if labels.shape != ct.shape:
+        raise LabelMapError(f"The segmentation {Path(path).name} does not have the size of the CT shown.")
+    return labels
+
+
+def compute_case_metrics(prediction: Volume, reference: Volume, label_names: dict[int, str] | None = None) -> dict[str, Any]:
+    """Per-bone metrics of a model result against the reference (bone name -> BoneMetrics)."""
+    from kneeseg_app.core import metrics
+
+    labels = {int(k): v for k, v in (label_names or metrics.LABELS).items() if int(k) != 0}
+    return metrics.compute_metrics(prediction.array, reference.array, reference.spacing_zyx, labels)
+
+
+class ComparisonController(QObject):
+    """Loads a reference for the current CT and computes metrics when both exist."""
+
+    referenceLoaded = Signal(object, object, object)  # labels Volume, Path, the CT it was loaded for
+    computed = Signal(object, object)  # dict bone -> BoneMetrics, (prediction, reference) compared
+    failed = Signal(str, object)  # title, exception
+    busyChanged = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._tasks: set[Task] = set()
+
+    def load(self, path: str | Path, ct: Volume) -> None:
+        path = Path(path)
+        self._run(
+            lambda p, c: load_reference(path, ct),
+            lambda vol: self.referenceLoaded.emit(vol, path, ct),
+            f"Cannot use {path.name} as reference",
+        )
+
+    def compute(self, prediction: Volume, reference: Volume, label_names: dict[int, str] | None = None) -> None:
+        self._run(
+            lambda p, c: compute_case_metrics(prediction, reference, label_names),
+            lambda metrics: self.computed.emit(metrics, (prediction, reference)),
+            "Cannot compute the metrics",
+        )
+
+    @property
+    def busy(self) -> bool:
+        return any(t.running for t in self._tasks)
+
+    def _run(self, work, on_done, title: str) -> None:
+        task = Task(work, name=title, parent=self)
+        task.finished.connect(on_done)
+        task.failed.connect(lambda exc: self.failed.emit(title, exc))
+        task.done.connect(lambda: self._forget(task))
+        self._tasks.add(task)
+        self.busyChanged.emit(True)
+        task.start()
+
+    def _forget(self, task: Task) -> None:
+        self._tasks.discard(task)
+        task.deleteLater()
+        self.busyChanged.emit(self.busy)

@@ -1,0 +1,1 @@
+"""Qt-free (or signal-only) state of the window: what is shown and how."""

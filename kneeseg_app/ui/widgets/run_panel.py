@@ -1,0 +1,134 @@
+"""Segmentation options, the Segment/Cancel buttons, progress and the outcome."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kneeseg_app.ui.controllers.segmentation import RunOptions, SegmentController, available_threads, describe_result
+
+
+class RunPanel(QWidget):
+    """Shows the SegmentController's run; emits ``runRequested`` with the chosen options."""
+
+    runRequested = Signal(object)  # RunOptions
+    optionsChanged = Signal(object)  # RunOptions
+
+    def __init__(self, controller: SegmentController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.tta = QCheckBox("Test-time augmentation (mirroring; slower, slightly better)")
+        self.tta.setObjectName("tta")
+        self.threads = QSpinBox()
+        self.threads.setObjectName("threads")
+        self.threads.setRange(0, available_threads())
+        self.threads.setSpecialValueText("all cores")
+        self.segment = QPushButton("Segment femur and tibia")
+        self.segment.setObjectName("segment")
+        self.segment.setStyleSheet("font-weight: bold; padding: 6px;")
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setObjectName("cancel_segmentation")
+        self.cancel.setEnabled(False)
+        self.bar = QProgressBar()
+        self.bar.setObjectName("segment_progress")
+        self.bar.setRange(0, 1000)
+        self.bar.setValue(0)
+        self.bar.setTextVisible(True)
+        self.bar.setFormat("")
+        self.stage = QLabel("")
+        self.stage.setObjectName("segment_stage")
+        self.outcome = QLabel("")
+        self.outcome.setObjectName("segment_outcome")
+        self.outcome.setWordWrap(True)
+        self.outcome.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        threads_row = QHBoxLayout()
+        threads_row.addWidget(QLabel("CPU threads"))
+        threads_row.addWidget(self.threads)
+        threads_row.addStretch(1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.segment, 1)
+        buttons.addWidget(self.cancel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tta)
+        layout.addLayout(threads_row)
+        layout.addLayout(buttons)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.stage)
+        layout.addWidget(self.outcome)
+
+        self.segment.clicked.connect(lambda: self.runRequested.emit(self.options()))
+        self.cancel.clicked.connect(self._on_cancel)
+        self.tta.toggled.connect(lambda _: self.optionsChanged.emit(self.options()))
+        self.threads.valueChanged.connect(lambda _: self.optionsChanged.emit(self.options()))
+        controller.started.connect(self._on_started)
+        controller.progress.connect(self._on_progress)
+        controller.elapsed.connect(self._on_elapsed)
+        controller.finished.connect(self._on_finished)
+        controller.failed.connect(lambda title, exc: self._end(f"{title}: {_sentence(exc)}", error=True))
+        controller.cancelled.connect(lambda: self._end("Cancelled."))
+        self._last_stage = ""
+
+    def options(self) -> RunOptions:
+        return RunOptions(tta=self.tta.isChecked(), threads=int(self.threads.value()))
+
+    def set_options(self, options: RunOptions) -> None:
+        self.tta.setChecked(options.tta)
+        self.threads.setValue(min(options.threads, self.threads.maximum()))
+
+    def set_ready(self, ready: bool, reason: str = "") -> None:
+        """Enable Segment only when a CT and a usable model are there."""
+        self.segment.setEnabled(ready and not self.controller.running)
+        self.segment.setToolTip("" if ready else reason)
+
+    def _on_started(self, model: str) -> None:
+        self.segment.setEnabled(False)
+        self.cancel.setEnabled(True)
+        self.bar.setValue(0)
+        self.bar.setFormat("%p%")
+        self.outcome.setStyleSheet("")
+        self.outcome.setText(f"Running {model}…")
+        self._last_stage = "Starting"
+        self.stage.setText("Starting…")
+
+    def _on_progress(self, stage: str, fraction: float) -> None:
+        self.bar.setValue(int(round(1000 * min(max(fraction, 0.0), 1.0))))
+        self._last_stage = stage
+
+    def _on_elapsed(self, seconds: float) -> None:
+        self.stage.setText(f"{self._last_stage}   ·   {seconds:.0f} s")
+
+    def _on_cancel(self) -> None:
+        self.cancel.setEnabled(False)
+        self.stage.setText("Cancelling…")
+        self.controller.cancel()
+
+    def _on_finished(self, result, model: str) -> None:
+        self.bar.setValue(1000)
+        self._end(f"{model}: {describe_result(result)}")
+
+    def _end(self, text: str, error: bool = False) -> None:
+        self.cancel.setEnabled(False)
+        self.segment.setEnabled(True)
+        self.stage.setText("")
+        self.outcome.setStyleSheet("color: #ff6060;" if error else "")
+        self.outcome.setText(text)
+        if error or text == "Cancelled.":
+            self.bar.setValue(0)
+            self.bar.setFormat("")
+
+
+def _sentence(exc: BaseException) -> str:
+    from kneeseg_app.core.errors import describe_exception
+
+    return describe_exception(exc)[0]

@@ -1,0 +1,157 @@
+"""The rotatable 3D view of the bone surfaces, created only when first needed.
+
+OpenGL is optional: without PyOpenGL, or on a display with no OpenGL (remote desktop,
+offscreen), the panel shows why instead of a 3D view, and the app goes on. Surfaces
+come from ``core.mesh.bone_meshes`` (LPS mm), computed in the background.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStackedLayout, QToolButton, QVBoxLayout, QWidget
+
+from kneeseg_app.ui.state.overlay import RESULT_COLORS, color_for
+
+log = logging.getLogger(__name__)
+
+def opengl_unavailable_reason() -> str:
+    """Why a 3D view cannot be shown here ('' when it can)."""
+    try:
+        import pyqtgraph.opengl  # noqa: F401  (needs PyOpenGL)
+    except Exception as exc:  # noqa: BLE001 - ImportError or a broken GL library
+        return f"The 3D view needs the PyOpenGL package ({type(exc).__name__})."
+    from PySide6.QtGui import QGuiApplication, QOpenGLContext
+
+    platform = QGuiApplication.platformName()
+    if platform in ("offscreen", "minimal"):
+        return f"No OpenGL on this display (Qt platform '{platform}')."
+    context = QOpenGLContext()
+    if not context.create():
+        return "OpenGL is not available on this display."
+    return ""
+
+
+class Surface3DView(QWidget):
+    """Placeholder with a message until surfaces exist and OpenGL works."""
+
+    buildRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("view_3d")
+        self._gl: Any = None
+        self._items: list[Any] = []
+        self.message = QLabel("3D surfaces appear here after a segmentation.")
+        self.message.setObjectName("view3d_message")
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setStyleSheet("color: #a0a0a0; background: black; padding: 12px;")
+        self.build_button = QPushButton("Show 3D surfaces")
+        self.build_button.setVisible(False)
+        self.build_button.clicked.connect(self.buildRequested)
+        placeholder = QWidget()
+        placeholder.setStyleSheet("background: black;")
+        inner = QVBoxLayout(placeholder)
+        inner.addStretch(1)
+        inner.addWidget(self.message)
+        inner.addWidget(self.build_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        inner.addStretch(1)
+        self.title = QLabel("3D")
+        self.title.setStyleSheet("font-weight: bold;")
+        hint = QLabel("drag: rotate · wheel: zoom · seen from the front")
+        hint.setStyleSheet("color: gray; font-size: 11px;")
+        self.reset_button = QToolButton()
+        self.reset_button.setText("Front view")
+        self.reset_button.clicked.connect(self.reset_camera)
+        header = QHBoxLayout()
+        header.setContentsMargins(4, 0, 4, 0)
+        header.addWidget(self.title)
+        header.addWidget(hint, 1)
+        header.addWidget(self.reset_button)
+        self.stack = QStackedLayout()
+        self.stack.addWidget(placeholder)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(1)
+        layout.addLayout(header)
+        layout.addLayout(self.stack, 1)
+        self._reason: str | None = None
+        self._extent = 200.0
+
+    @property
+    def unavailable_reason(self) -> str:
+        if self._reason is None:
+            self._reason = opengl_unavailable_reason()
+        return self._reason
+
+    def show_message(self, text: str, offer_build: bool = False) -> None:
+        self.message.setText(text)
+        self.build_button.setVisible(offer_build and not self.unavailable_reason)
+        self.stack.setCurrentIndex(0)
+
+    def clear(self) -> None:
+        for item in self._items:
+            self._gl.removeItem(item)
+        self._items = []
+        self.title.setText("3D")
+        self.show_message("3D surfaces appear here after a segmentation.")
+
+    def set_meshes(self, meshes: dict[str, Any], names: dict[int, str]) -> None:
+        """Show bone surfaces (LPS mm), coloured like the slice overlay."""
+        if self.unavailable_reason:
+            self.show_message(self.unavailable_reason)
+            return
+        try:
+            self._ensure_gl()
+            self._replace_items(meshes, names)
+        except Exception as exc:  # noqa: BLE001 - a GL failure must not take the app down
+            log.warning("3D view failed", exc_info=True)
+            self._reason = f"The 3D view could not be drawn ({type(exc).__name__}: {exc})."
+            self.show_message(self._reason)
+            return
+        self.stack.setCurrentWidget(self._gl)
+
+    def _ensure_gl(self) -> None:
+        if self._gl is not None:
+            return
+        import pyqtgraph.opengl as gl
+
+        self._gl = gl.GLViewWidget()
+        self._gl.setBackgroundColor("k")
+        self.stack.addWidget(self._gl)
+
+    def _replace_items(self, meshes: dict[str, Any], names: dict[int, str]) -> None:
+        import pyqtgraph.opengl as gl
+
+        for item in self._items:
+            self._gl.removeItem(item)
+        self._items = []
+        label_of = {name: label for label, name in names.items()}
+        all_vertices = []
+        for name, mesh in meshes.items():
+            vertices = np.asarray(mesh.vertices, dtype=np.float32)
+            faces = np.asarray(mesh.faces, dtype=np.int32)
+            r, g, b = (min(255, int(c * 0.6 + 110)) for c in color_for(label_of.get(name, 1), RESULT_COLORS))
+            data = gl.MeshData(vertexes=vertices, faces=faces)
+            item = gl.GLMeshItem(meshdata=data, color=(r / 255, g / 255, b / 255, 1.0), shader="shaded", smooth=True)
+            self._gl.addItem(item)
+            self._items.append(item)
+            all_vertices.append(vertices)
+        if all_vertices:
+            points = np.concatenate(all_vertices)
+            centre = (points.min(axis=0) + points.max(axis=0)) / 2
+            for item in self._items:
+                item.translate(*(-centre))
+            self._extent = float(np.max(points.max(axis=0) - points.min(axis=0)))
+            self.reset_camera()
+
+    def reset_camera(self) -> None:
+        """Look from the front: LPS x (Left) to the right, z (Superior) up, as in coronal."""
+        if self._gl is not None:
+            # camera on the anterior side (-y): the patient's left is on screen right
+            self._gl.setCameraPosition(distance=self._extent * 1.25, elevation=10, azimuth=-90)
+

@@ -1,0 +1,1 @@
+"""Top-level windows that build widgets and wire them to controllers."""

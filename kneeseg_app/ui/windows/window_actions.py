@@ -1,0 +1,217 @@
+"""What the menu and toolbar actions do: ask (through DialogService), then delegate.
+
+Kept apart from the main window so that ``main_window`` only builds and wires. Every
+write is refused inside the opened input folders, and an existing file is replaced
+only after the user said yes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+from kneeseg_app.core.atomic import ensure_not_inside
+from kneeseg_app.ui.controllers import exporting
+from kneeseg_app.ui.controllers.loading import IMAGE_FILE_FILTER, LABEL_FILE_FILTER
+
+
+
+class ActionHost(Protocol):
+    """What the actions use of the main window: its controllers and services, no widgets' insides.
+
+    A protocol instead of an import of ``MainWindow`` keeps the two modules out of a cycle.
+    """
+
+    dialogs: Any
+    settings: Any
+    session: Any
+    loader: Any
+    segmenter: Any
+    comparison: Any
+    models: Any
+    run_panel: Any
+    viewer: Any
+    viewer_state: Any
+    export_task: Any
+    batch_window: Any
+
+    def statusBar(self) -> Any: ...  # noqa: N802 (Qt's name)
+
+CONTROLS_HELP = """<b>Mouse</b><br>
+Left click / drag: move the cursor (all views follow)<br>
+Right drag: window (left/right) and level (up/down)<br>
+Middle drag or Shift + left drag: pan<br>
+Wheel: next/previous slice &nbsp;·&nbsp; Ctrl + wheel: zoom<br>
+Double-click a view's name: show it alone / all views<br><br>
+<b>Keys</b> (in the view under the mouse)<br>
+Up/Down, Left/Right: one slice &nbsp;·&nbsp; PageUp/PageDown: ten slices<br>
++ / -: zoom &nbsp;·&nbsp; Home: fit the image<br><br>
+Positions are shown in LPS patient coordinates (DICOM): x grows to the patient's Left,
+y to Posterior, z to Superior. Views use the radiological convention."""
+
+
+class WindowActions:
+    """The flows behind File, Models and Tools menu entries."""
+
+    def __init__(self, window: ActionHost) -> None:
+        self.w = window
+
+    @property
+    def dialogs(self):
+        return self.w.dialogs
+
+    # ----- opening ---------------------------------------------------------------
+    def open_folder(self) -> None:
+        folder = self.dialogs.choose_folder("Open a CT folder (DICOM)", self.w.settings.last_folder)
+        if folder:
+            self.open_path(folder)
+
+    def open_file(self) -> None:
+        path = self.dialogs.choose_open_file("Open a CT image", self.w.settings.last_folder, IMAGE_FILE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> None:
+        """Open a folder or file; a running segmentation of the old case is stopped."""
+        path = Path(path)
+        if not path.exists():
+            self.dialogs.error("Cannot open", f"{path} does not exist (moved or deleted?).")
+            return
+        self.w.segmenter.cancel()
+        self.w.loader.open_path(path)
+
+    def open_demo(self) -> None:
+        self.w.segmenter.cancel()
+        self.w.loader.open_demo()
+
+    def load_reference(self) -> None:
+        volume = self.w.session.volume
+        if volume is None:
+            self.dialogs.info("No CT open", "Open a CT first; a reference segmentation belongs to a CT.")
+            return
+        start = str(self.w.session.case.source.parent) if self.w.session.case else ""
+        path = self.dialogs.choose_open_file("Load a reference segmentation", start, LABEL_FILE_FILTER)
+        if path:
+            self.w.comparison.load(path, volume)
+
+    # ----- saving ----------------------------------------------------------------------
+    def _target(self, title: str, what: str, suffix: str, filters: str, suffixes: Sequence[str]) -> Path | None:
+        """Ask where to write; refuse input folders; ask before replacing a file."""
+        case = self.w.session.case
+        folder = self.w.settings.last_folder
+        name = exporting.suggested_name(case.title if case else "kneeseg", what, suffix)
+        chosen = self.dialogs.choose_save_file(title, str(Path(folder) / name) if folder else name, filters)
+        if not chosen:
+            return None
+        target = exporting.with_suffix(chosen, suffixes, suffix)
+        try:
+            ensure_not_inside(target, list(self.w.session.protected_paths))
+        except Exception as exc:  # noqa: BLE001 - OutputError: say it, ask again later
+            self.dialogs.exception("Choose another folder", exc)
+            return None
+        if target.exists() and not self.dialogs.confirm("Replace the file?", f"{target.name} already exists in {target.parent}. Replace it?"):
+            return None
+        return target
+
+    def save_labels(self) -> Path | None:
+        result = self.w.session.result
+        if result is None:
+            self.dialogs.info("Nothing to save", "Run a segmentation first; the label map is its result.")
+            return None
+        target = self._target("Save the label map", "labels", ".nii.gz", exporting.LABEL_FORMATS, exporting.LABEL_SUFFIXES)
+        if target is None:
+            return None
+        return self._write("Cannot save the label map", lambda: exporting.save_label_map(result.labels, target, self.w.session.protected_paths, True))
+
+    def save_screenshot(self) -> Path | None:
+        target = self._target("Save a screenshot of the views", "screenshot", ".png", "PNG (*.png)", (".png",))
+        if target is None:
+            return None
+        pixmap = self.w.viewer.grab()
+        return self._write("Cannot save the screenshot", lambda: exporting.save_image(pixmap.save, target, self.w.session.protected_paths, True))
+
+    def export_metrics(self) -> Path | None:
+        metrics = self.w.session.metrics
+        if not metrics:
+            self.dialogs.info("No metrics", "Load a reference segmentation and run a segmentation first.")
+            return None
+        target = self._target("Export the metrics table", "metrics", ".csv", "CSV (*.csv)", (".csv",))
+        if target is None:
+            return None
+        case_id = self.w.session.case.title if self.w.session.case else "case"
+        return self._write("Cannot export the metrics", lambda: exporting.save_metrics_csv(metrics, case_id, target, self.w.session.protected_paths, True))
+
+    def export_surfaces(self) -> bool:
+        """Bone surfaces of the result as STL (LPS mm, for CAD), built in the background."""
+        result = self.w.session.result
+        if result is None:
+            self.dialogs.info("Nothing to export", "Run a segmentation first; the surfaces are made from its result.")
+            return False
+        folder = self.dialogs.choose_folder("Folder for the bone surfaces (STL)", self.w.settings.last_folder)
+        if not folder:
+            return False
+        names = {k: v for k, v in self.w.viewer_state.label_names.items() if k != 0}
+        try:
+            ensure_not_inside(folder, list(self.w.session.protected_paths))
+        except Exception as exc:  # noqa: BLE001
+            self.dialogs.exception("Choose another folder", exc)
+            return False
+        existing = [f"{n}.stl" for n in names.values() if (Path(folder) / f"{n}.stl").exists()]
+        if existing and not self.dialogs.confirm("Replace the files?", f"{', '.join(existing)} already exist in {folder}. Replace them?"):
+            return False
+        from kneeseg_app.ui.controllers.workers import Task
+
+        def work(progress, cancel):
+            from kneeseg_app.core import mesh
+
+            return mesh.export_meshes(
+                result.labels, folder, "stl", list(self.w.session.protected_paths), labels_map=names, progress=progress, cancel=cancel
+            )
+
+        task = Task(work, name="export surfaces", parent=self.w)
+        task.progress.connect(lambda stage, f: self.w.statusBar().showMessage(f"Exporting surfaces: {stage} {f:.0%}"))
+        task.finished.connect(lambda paths: self.w.statusBar().showMessage(f"Saved {', '.join(Path(p).name for p in paths)} in {folder}", 8000))
+        task.failed.connect(lambda exc: self.dialogs.exception("Cannot export the surfaces", exc))
+        self.w.export_task = task.start()
+        return True
+
+    def _write(self, title: str, write) -> Path | None:
+        try:
+            path = write()
+        except Exception as exc:  # noqa: BLE001 - every failure reaches the user in words
+            self.dialogs.exception(title, exc)
+            return None
+        self.w.settings.last_folder = str(Path(path).parent)
+        self.w.statusBar().showMessage(f"Saved {path}", 8000)
+        return Path(path)
+
+    # ----- models and tools ----------------------------------------------------------
+    def add_model(self) -> None:
+        folder = self.dialogs.choose_folder("Choose a model package folder (with manifest.json)")
+        if not folder:
+            return
+        try:
+            entry = self.w.models.add_package(folder)
+        except Exception as exc:  # noqa: BLE001
+            self.dialogs.exception("Cannot add the model", exc)
+            return
+        self.dialogs.info("Model added", f"{entry.name} was copied to {entry.path.parent} and selected.")
+
+    def open_batch(self) -> None:
+        from kneeseg_app.ui.windows.batch_window import BatchWindow
+
+        window = BatchWindow(self.w.models, self.dialogs, self.w.run_panel.options(), self.w)
+        self.w.batch_window = window
+        window.show()
+
+    def show_controls(self) -> None:
+        self.dialogs.info("Mouse and keys", CONTROLS_HELP)
+
+    def show_about(self) -> None:
+        from kneeseg_app import __version__
+
+        self.dialogs.info(
+            "About KneeSeg",
+            f"KneeSeg {__version__}: femur and tibia segmentation in knee CT for prosthesis planning.\n\n"
+            "Research software, NOT FOR CLINICAL USE. Results must be checked by a qualified person.",
+        )

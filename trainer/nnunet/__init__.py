@@ -1,0 +1,1 @@
+"""nnU-Net v2: environment, worker process, trainer classes and the plan/train pipeline."""
