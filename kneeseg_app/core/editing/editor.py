@@ -157,6 +157,11 @@ class LabelEditor:
         )
         return self._stroke
 
+    @property
+    def open_stroke(self) -> Stroke | None:
+        """The brush drag in progress, if any (undo, redo and every tool close it first)."""
+        return self._stroke
+
     def finish_stroke(self) -> int:
         """Close the open stroke (if any) into one undo step; returns the voxels it changed."""
         stroke, self._stroke = self._stroke, None
