@@ -3,15 +3,21 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bundle
+.PHONY: run test lint bundle
 
 # Opens the window on the bundled demo case (headless demo where there is no display).
 run: $(BIN)/.app-installed
 	$(BIN)/kneeseg demo
 
-# Installs the test and trainer dependencies, then runs the whole test suite.
-test: $(BIN)/.dev-installed
+# Installs the test and trainer dependencies, then checks style, architecture and runs the whole test suite.
+test: $(BIN)/.dev-installed lint
 	QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests
+
+# Style (ruff) and the architecture's import contracts (pyproject.toml [tool.importlinter]).
+lint: $(BIN)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # One-folder PyInstaller bundle + versioned archive in dist/ (see packaging/README.md).
 bundle: $(BIN)/.dev-installed

@@ -47,9 +47,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -111,14 +112,22 @@ def dice(a: np.ndarray, b: np.ndarray, label: int) -> float:
 # ----------------------------------------------------------------------------
 # one run (in its own process)
 # ----------------------------------------------------------------------------
-def run_nnunet(ct: np.ndarray, results: Path, mirroring: bool, threads: int) -> tuple[np.ndarray, float, dict[str, Any]]:
+def run_nnunet(
+    ct: np.ndarray, results: Path, mirroring: bool, threads: int
+) -> tuple[np.ndarray, float, dict[str, Any]]:
     import torch
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
     torch.set_num_threads(threads)
     started = time.perf_counter()
-    predictor = nnUNetPredictor(tile_step_size=0.5, use_gaussian=True, use_mirroring=mirroring,
-                                device=torch.device("cpu"), verbose=False, allow_tqdm=False)
+    predictor = nnUNetPredictor(
+        tile_step_size=0.5,
+        use_gaussian=True,
+        use_mirroring=mirroring,
+        device=torch.device("cpu"),
+        verbose=False,
+        allow_tqdm=False,
+    )
     predictor.initialize_from_trained_model_folder(str(results), use_folds=(0,), checkpoint_name="checkpoint_final.pth")
     load = time.perf_counter() - started
     started = time.perf_counter()
@@ -127,7 +136,7 @@ def run_nnunet(ct: np.ndarray, results: Path, mirroring: bool, threads: int) -> 
 
 
 def engine_options(method: str, threads: int) -> Any:
-    from kneeseg_app.core.engine import SegmentOptions
+    from kneeseg_app.core.inference.engine import SegmentOptions
 
     if method == "c":
         return SegmentOptions(exact=True, tta=True, tile_step_size=0.5, postprocess=False, threads=threads)
@@ -139,8 +148,8 @@ def engine_options(method: str, threads: int) -> Any:
 
 
 def run_engine(ct: np.ndarray, package: Path, method: str, threads: int) -> tuple[np.ndarray, float, dict[str, Any]]:
-    from kneeseg_app.core.engine import Segmenter
-    from kneeseg_app.core.modelpkg import load_model_package
+    from kneeseg_app.core.inference.engine import Segmenter
+    from kneeseg_app.core.model.package import load_model_package
     from kneeseg_app.core.volume import Volume
 
     started = time.perf_counter()
@@ -151,8 +160,15 @@ def run_engine(ct: np.ndarray, package: Path, method: str, threads: int) -> tupl
     started = time.perf_counter()
     result = segmenter.run(volume)
     seconds = time.perf_counter() - started
-    extra = {"load_seconds": load, "stages": {k: round(v, 2) for k, v in result.stage_seconds.items()},
-             "settings": {k: v for k, v in result.settings.items() if k in ("tta", "roi", "precision", "skip_empty_slices", "threads", "exact")}}
+    extra = {
+        "load_seconds": load,
+        "stages": {k: round(v, 2) for k, v in result.stage_seconds.items()},
+        "settings": {
+            k: v
+            for k, v in result.settings.items()
+            if k in ("tta", "roi", "precision", "skip_empty_slices", "threads", "exact")
+        },
+    }
     return result.labels.array, seconds, extra
 
 
@@ -173,14 +189,24 @@ def spawn(command: list[str], threads: int) -> subprocess.CompletedProcess:
     trainer (it must find KneeSeg's trainer classes), when the [train] extra is installed."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), PYTHONPATH=str(REPO))
     try:
-        from trainer.nnunet_env import ext_trainer_dir
+        from trainer.nnunet.env import ext_trainer_dir
     except ImportError:
         pass
     else:
-        env.update(nnUNet_extTrainer=str(ext_trainer_dir()), nnUNet_raw=env.get("nnUNet_raw", "unused"),
-                   nnUNet_preprocessed=env.get("nnUNet_preprocessed", "unused"),
-                   nnUNet_results=env.get("nnUNet_results", "unused"))
-    return subprocess.run([sys.executable, str(Path(__file__).resolve()), *command], env=env, capture_output=True, text=True, encoding="utf-8", errors="replace")
+        env.update(
+            nnUNet_extTrainer=str(ext_trainer_dir()),
+            nnUNet_raw=env.get("nnUNet_raw", "unused"),
+            nnUNet_preprocessed=env.get("nnUNet_preprocessed", "unused"),
+            nnUNet_results=env.get("nnUNet_results", "unused"),
+        )
+    return subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -196,8 +222,20 @@ def compare(args: argparse.Namespace) -> int:
             for method in methods:
                 result = out / "runs" / f"{case.size}_{method}_{repeat}"
                 result.parent.mkdir(parents=True, exist_ok=True)
-                command = ["worker", method, str(case.folder), str(result), "--size", str(case.size),
-                           "--results", str(args.results), "--package", str(args.package), "--threads", str(args.threads)]
+                command = [
+                    "worker",
+                    method,
+                    str(case.folder),
+                    str(result),
+                    "--size",
+                    str(case.size),
+                    "--results",
+                    str(args.results),
+                    "--package",
+                    str(args.package),
+                    "--threads",
+                    str(args.threads),
+                ]
                 if args.slab:
                     command += ["--slab", str(args.slab)]
                 done = spawn(command, args.threads)
@@ -206,8 +244,11 @@ def compare(args: argparse.Namespace) -> int:
                     raise SystemExit(f"run {case.size}/{method} failed")
                 report = json.loads(result.with_suffix(".json").read_text(encoding="utf-8"))
                 runs.setdefault((case.size, method), []).append(report)
-                print(f"[{repeat}] {case.size:4d} slices  ({method}) {report['seconds']:8.1f} s  {report['maxrss_mb']:7.0f} MB"
-                      f"  {report.get('stages', '')}", flush=True)
+                print(
+                    f"[{repeat}] {case.size:4d} slices  ({method}) {report['seconds']:8.1f} s  {report['maxrss_mb']:7.0f} MB"
+                    f"  {report.get('stages', '')}",
+                    flush=True,
+                )
     rows = summarize(cases, methods, runs, args)
     write_tables(rows, methods, out, args)
     return 0
@@ -223,11 +264,17 @@ def summarize(cases: list[Case], methods: list[str], runs: dict, args: argparse.
         labels = {m: np.load(args.out / "runs" / f"{case.size}_{m}_0.npy") for m in methods}
         medians = {m: statistics.median(r["seconds"] for r in runs[(case.size, m)]) for m in methods}
         for m in methods:
-            row = {"slices": case.size, "method": m, "what": METHODS[m], "seconds": medians[m] * scale,
-                   "extrapolated": scale != 1, "runs": len(runs[(case.size, m)]),
-                   "load_s": statistics.median(r["load_seconds"] for r in runs[(case.size, m)]),
-                   "peak_mb": max(r["maxrss_mb"] for r in runs[(case.size, m)]),
-                   "stages": runs[(case.size, m)][0].get("stages", {})}
+            row = {
+                "slices": case.size,
+                "method": m,
+                "what": METHODS[m],
+                "seconds": medians[m] * scale,
+                "extrapolated": scale != 1,
+                "runs": len(runs[(case.size, m)]),
+                "load_s": statistics.median(r["load_seconds"] for r in runs[(case.size, m)]),
+                "peak_mb": max(r["maxrss_mb"] for r in runs[(case.size, m)]),
+                "stages": runs[(case.size, m)][0].get("stages", {}),
+            }
             for value, bone in BONES.items():
                 row[f"dice_gt_{bone}"] = dice(labels[m], truth, value)
                 if "a" in labels:
@@ -243,17 +290,21 @@ def summarize(cases: list[Case], methods: list[str], runs: dict, args: argparse.
 
 def machine() -> str:
     try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines() if line.startswith("model name"))
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         model = platform.processor() or "unknown CPU"
     import onnxruntime
 
     versions = f"onnxruntime {onnxruntime.__version__}"
     try:
+        from importlib.metadata import version
+
         import nnunetv2  # noqa: F401
         import torch
-
-        from importlib.metadata import version
 
         versions += f", torch {torch.__version__}, nnunetv2 {version('nnunetv2')}"
     except ImportError:
@@ -263,8 +314,24 @@ def machine() -> str:
 
 def write_tables(rows: list[dict[str, Any]], methods: list[str], out: Path, args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    fields = ["slices", "method", "what", "seconds", "extrapolated", "runs", "load_s", "peak_mb",
-              "dice_gt_femur", "dice_gt_tibia", "dice_a_femur", "dice_a_tibia", "ratio_ac", "ratio_bd", "ratio_ae", "ratio_af"]
+    fields = [
+        "slices",
+        "method",
+        "what",
+        "seconds",
+        "extrapolated",
+        "runs",
+        "load_s",
+        "peak_mb",
+        "dice_gt_femur",
+        "dice_gt_tibia",
+        "dice_a_femur",
+        "dice_a_tibia",
+        "ratio_ac",
+        "ratio_bd",
+        "ratio_ae",
+        "ratio_af",
+    ]
     with open(out / "compare.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fields, extrasaction="ignore")
         writer.writeheader()
@@ -279,14 +346,19 @@ def write_tables(rows: list[dict[str, Any]], methods: list[str], out: Path, args
         "|---:|---|---:|---:|---|---|---|",
     ]
     for row in rows:
-        ratio = " ".join(f"{k[-2]}/{k[-1]} = {row[k]:.1f}x" for k in ("ratio_ac", "ratio_bd", "ratio_ae", "ratio_af") if k in row)
+        ratio = " ".join(
+            f"{k[-2]}/{k[-1]} = {row[k]:.1f}x" for k in ("ratio_ac", "ratio_bd", "ratio_ae", "ratio_af") if k in row
+        )
         vs_a = f"{row.get('dice_a_femur', float('nan')):.4f} / {row.get('dice_a_tibia', float('nan')):.4f}"
         lines.append(
             f"| {row['slices']} | ({row['method']}) {row['what']} | {row['seconds']:.1f}{'*' if row['extrapolated'] else ''} "
             f"| {row['peak_mb']:.0f} | {row['dice_gt_femur']:.4f} / {row['dice_gt_tibia']:.4f} | {vs_a} | {ratio} |"
         )
     if args.slab:
-        lines += ["", f"\\* extrapolated: measured on {args.slab} slices, multiplied by slices / {args.slab}; memory and Dice are the slab's."]
+        lines += [
+            "",
+            f"\\* extrapolated: measured on {args.slab} slices, multiplied by slices / {args.slab}; memory and Dice are the slab's.",
+        ]
     (out / "compare.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
@@ -297,7 +369,7 @@ def write_tables(rows: list[dict[str, Any]], methods: list[str], out: Path, args
 def dicom_case(size: int, out: Path) -> Path:
     folder = out / "dicom" / f"knee_{size}"
     if not folder.is_dir():
-        from kneeseg_app.core.dicom_write import write_dicom_series
+        from kneeseg_app.core.dicom.write import write_dicom_series
         from kneeseg_app.core.volume import Volume
 
         case = prepare_case(size, out)
@@ -310,9 +382,14 @@ def e2e_worker(args: argparse.Namespace) -> int:
     from kneeseg_app.cli import main as cli_main
 
     started = time.perf_counter()
-    code = cli_main(["segment", str(args.dicom), "--out", str(args.labels), "--model", str(args.package), "--overwrite"])
-    report = {"seconds_in_process": time.perf_counter() - started, "code": code,
-              "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    code = cli_main(
+        ["segment", str(args.dicom), "--out", str(args.labels), "--model", str(args.package), "--overwrite"]
+    )
+    report = {
+        "seconds_in_process": time.perf_counter() - started,
+        "code": code,
+        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
     args.report.write_text(json.dumps(report))
     return code
 
@@ -328,7 +405,9 @@ def e2e(args: argparse.Namespace) -> int:
             report = out / "e2e" / f"report_{size}_{repeat}.json"
             labels.parent.mkdir(parents=True, exist_ok=True)
             started = time.perf_counter()
-            done = spawn(["e2e-worker", str(folder), str(labels), str(report), "--package", str(args.package)], args.threads)
+            done = spawn(
+                ["e2e-worker", str(folder), str(labels), str(report), "--package", str(args.package)], args.threads
+            )
             wall = time.perf_counter() - started
             if done.returncode != 0:
                 print(done.stdout[-2000:], done.stderr[-3000:], file=sys.stderr)
@@ -336,7 +415,10 @@ def e2e(args: argparse.Namespace) -> int:
             measured = json.loads(report.read_text(encoding="utf-8"))
             times.append(wall)
             memory.append(measured["maxrss_mb"])
-            print(f"[{repeat}] {size} slices: {wall:.1f} s wall (process), {measured['maxrss_mb']:.0f} MB peak", flush=True)
+            print(
+                f"[{repeat}] {size} slices: {wall:.1f} s wall (process), {measured['maxrss_mb']:.0f} MB peak",
+                flush=True,
+            )
             print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "", flush=True)
         rows.append({"slices": size, "seconds": statistics.median(times), "peak_mb": max(memory), "runs": len(times)})
     lines = [
@@ -372,8 +454,8 @@ OPTION_SETS = {
 
 def options(args: argparse.Namespace) -> int:
     """Each option set on one whole volume, in this process, interleaved over repeats."""
-    from kneeseg_app.core.engine import SegmentOptions, Segmenter
-    from kneeseg_app.core.modelpkg import load_model_package
+    from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
+    from kneeseg_app.core.model.package import load_model_package
     from kneeseg_app.core.volume import Volume
 
     ct, truth = prepare_case(args.size, args.out).load()
@@ -403,8 +485,10 @@ def options(args: argparse.Namespace) -> int:
     base = statistics.median(times["exact"])
     for name in OPTION_SETS:
         t = statistics.median(times[name])
-        lines.append(f"| {name} | {t:.1f} | {base / t:.1f}x | {dice(labels[name], truth, 1):.4f} / {dice(labels[name], truth, 2):.4f} "
-                     f"| {dice(labels[name], exact, 1):.4f} / {dice(labels[name], exact, 2):.4f} |")
+        lines.append(
+            f"| {name} | {t:.1f} | {base / t:.1f}x | {dice(labels[name], truth, 1):.4f} / {dice(labels[name], truth, 2):.4f} "
+            f"| {dice(labels[name], exact, 1):.4f} / {dice(labels[name], exact, 2):.4f} |"
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"options_{args.size}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
@@ -417,12 +501,14 @@ def sizes(text: str) -> list[int]:
 
 
 def parser() -> argparse.ArgumentParser:
-    from kneeseg_app.core.engine import default_threads
+    from kneeseg_app.core.inference.settings import default_threads
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("compare", help="nnUNetPredictor vs the engine, interleaved")
-    c.add_argument("--results", type=Path, required=True, help="nnU-Net results folder (plans.json, fold_0/checkpoint_final.pth)")
+    c.add_argument(
+        "--results", type=Path, required=True, help="nnU-Net results folder (plans.json, fold_0/checkpoint_final.pth)"
+    )
     c.add_argument("--package", type=Path, required=True, help="the matching KneeSeg model package")
     c.add_argument("--sizes", type=sizes, default=[150, 300, 600])
     c.add_argument("--repeats", type=int, default=3)

@@ -90,8 +90,10 @@ def main() -> None:
             f"{bone}: {m.volume_ref_ml:.0f} mL, Dice {m.dice:.3f}, HD {m.hausdorff_mm:.1f} mm, ASSD {m.assd_mm:.2f} mm"
             for bone, m in result.items()
         )
-        print(f"{name:9s} median {statistics.median(times):.3f} s, min {min(times):.3f} s "
-              f"over {len(times)} runs  ({bones})")
+        print(
+            f"{name:9s} median {statistics.median(times):.3f} s, min {min(times):.3f} s "
+            f"over {len(times)} runs  ({bones})"
+        )
 
 
 if __name__ == "__main__":

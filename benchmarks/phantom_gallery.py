@@ -33,14 +33,21 @@ def _views(phantom: Phantom) -> list[tuple[str, np.ndarray, np.ndarray, float]]:
     ys = slice(max(ky - half_y, 0), min(ky + half_y, ny))
     xs = slice(max(kx - half_x, 0), min(kx + half_x, nx))
     views = []
-    for name, dz_mm in (("axial +35 mm (patella)", 35.0), ("axial +8 mm (condyles)", 8.0), ("axial -22 mm (fibular head)", -22.0)):
+    for name, dz_mm in (
+        ("axial +35 mm (patella)", 35.0),
+        ("axial +8 mm (condyles)", 8.0),
+        ("axial -22 mm (fibular head)", -22.0),
+    ):
         z = int(np.clip(kz + round(dz_mm / sz), 0, nz - 1))
         views.append((name, ct[z, ys, xs], lab[z, ys, xs], sy / sx))
     yc = ky + int(6 / sy)
     views.append(("coronal", ct[::-1, yc, xs], lab[::-1, yc, xs], sz / sx))
     lateral = 1 if leg.side == "left" else -1
     offset = int(round(23.0 / sx))
-    for name, x in (("sagittal medial condyle", kx - lateral * offset), ("sagittal lateral condyle", kx + lateral * offset)):
+    for name, x in (
+        ("sagittal medial condyle", kx - lateral * offset),
+        ("sagittal lateral condyle", kx + lateral * offset),
+    ):
         x = int(np.clip(x, 0, nx - 1))
         views.append((name, ct[::-1, ys, x], lab[::-1, ys, x], sz / sy))
     return views
@@ -57,7 +64,14 @@ def save_gallery(phantom: Phantom, path: Path) -> None:
     for col, (title, image, labels, aspect) in enumerate(views):
         for row, (level, window) in enumerate(((400, 1800), (40, 500))):
             ax = axes[row, col]
-            ax.imshow(image, cmap="gray", vmin=level - window / 2, vmax=level + window / 2, aspect=aspect, interpolation="nearest")
+            ax.imshow(
+                image,
+                cmap="gray",
+                vmin=level - window / 2,
+                vmax=level + window / 2,
+                aspect=aspect,
+                interpolation="nearest",
+            )
             if row == 0:
                 for value, colour in ((1, "red"), (2, "deepskyblue")):
                     if (labels == value).any():

@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-from . import __version__
-from .commands import demo, info, models, segment, selftest
-from .core.errors import KneeSegError
+from kneeseg_app import __version__
+from kneeseg_app.commands import demo, info, models, segment, selftest
+from kneeseg_app.core.errors import KneeSegError
 
 COMMANDS = (info, segment, models, demo, selftest)
 

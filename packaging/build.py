@@ -25,11 +25,11 @@ import tarfile
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from string import Template
-from typing import Iterable
 
 PACKAGING = Path(__file__).resolve().parent
 REPO = PACKAGING.parent
@@ -39,22 +39,64 @@ CLI_NAME = "kneeseg-cli"
 INTERNAL = "_internal"
 
 FORBIDDEN_MODULES = (
-    "torch", "torchvision", "triton", "nnunetv2", "trainer", "dynamic_network_architectures", "batchgenerators",
-    "matplotlib", "pandas", "onnx", "sklearn", "skimage", "sympy", "IPython", "tkinter", "pytest", "PIL", "cuda",
+    "torch",
+    "torchvision",
+    "triton",
+    "nnunetv2",
+    "trainer",
+    "dynamic_network_architectures",
+    "batchgenerators",
+    "matplotlib",
+    "pandas",
+    "onnx",
+    "sklearn",
+    "skimage",
+    "sympy",
+    "IPython",
+    "tkinter",
+    "pytest",
+    "PIL",
+    "cuda",
     "cupy",
 )
 """Top-level Python packages that must not be in the bundle (the trainer's stack, plotting, tests)."""
 
 FORBIDDEN_FILES = (
-    "*torch*", "*libcudnn*", "*libcublas*", "*nvidia*", "*matplotlib*", "*pandas*", "*QtWebEngine*", "*Qt6WebEngine*",
-    "*Qt6Quick*", "*Qt6Qml*", "*Qt63D*", "*QtQuick*", "*QtQml*", "*Qt3D*", "*Qt6Multimedia*", "*Qt6Pdf*",
-    "*Qt6Charts*", "*Qt6DataVisualization*", "*Qt6Graphs*", "*libtk*", "*libtcl*",
+    "*torch*",
+    "*libcudnn*",
+    "*libcublas*",
+    "*nvidia*",
+    "*matplotlib*",
+    "*pandas*",
+    "*QtWebEngine*",
+    "*Qt6WebEngine*",
+    "*Qt6Quick*",
+    "*Qt6Qml*",
+    "*Qt63D*",
+    "*QtQuick*",
+    "*QtQml*",
+    "*Qt3D*",
+    "*Qt6Multimedia*",
+    "*Qt6Pdf*",
+    "*Qt6Charts*",
+    "*Qt6DataVisualization*",
+    "*Qt6Graphs*",
+    "*libtk*",
+    "*libtcl*",
 )
 """File-name patterns (checked on every path in the bundle, case-insensitive) that must not occur."""
 
 REQUIRED_MODULES = (
-    "kneeseg_app", "numpy", "scipy", "SimpleITK", "pydicom", "onnxruntime", "PySide6", "pyqtgraph",
-    "OpenGL", "fast_simplification",
+    "kneeseg_app",
+    "numpy",
+    "scipy",
+    "SimpleITK",
+    "pydicom",
+    "onnxruntime",
+    "PySide6",
+    "pyqtgraph",
+    "OpenGL",
+    "fast_simplification",
 )
 """Top-level packages the app imports (OpenGL: the 3D view; fast_simplification: surface meshes)."""
 
@@ -96,8 +138,20 @@ def executable_path(bundle: Path, name: str) -> Path:
 def run_pyinstaller(dist: Path, work: Path, models: Path, python: str = sys.executable) -> Path:
     """Freeze the app with the spec; returns the bundle folder ``dist/KneeSeg``."""
     command = [
-        python, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
-        "--distpath", str(dist), "--workpath", str(work), str(SPEC), "--", "--models", str(models),
+        python,
+        "-m",
+        "PyInstaller",
+        "--noconfirm",
+        "--log-level",
+        "WARN",
+        "--distpath",
+        str(dist),
+        "--workpath",
+        str(work),
+        str(SPEC),
+        "--",
+        "--models",
+        str(models),
     ]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "QT_QPA_PLATFORM")}
     subprocess.run(command, check=True, cwd=REPO, env=env)
@@ -202,7 +256,9 @@ def licence_summary(meta: metadata.PackageMetadata) -> str:
     expression = (meta.get("License-Expression") or "").strip()
     if expression:
         return expression
-    classifiers = [c.rsplit("::", 1)[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
+    classifiers = [
+        c.rsplit("::", 1)[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::")
+    ]
     raw = (meta.get("License") or "").strip()
     if raw and len(raw) <= 60:
         return raw
@@ -256,7 +312,9 @@ def write_licenses(bundle: Path, distributions: list[BundledDistribution]) -> Pa
             shutil.copy2(file, destination)
         for text in FALLBACK_LICENCES.get(normalized(item.name), ()):
             shutil.copy2(PACKAGING / "licenses" / text, folder / text)
-    python_licence = Path(sys.base_prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "LICENSE.txt"
+    python_licence = (
+        Path(sys.base_prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "LICENSE.txt"
+    )
     windows_licence = Path(sys.base_prefix) / "LICENSE.txt"
     for candidate in (python_licence, windows_licence):
         if candidate.is_file():
@@ -332,7 +390,9 @@ def mib(n: int) -> str:
 # ----------------------------------------------------------------------------
 # main
 # ----------------------------------------------------------------------------
-def build(dist: Path, work: Path, models: Path, archive: bool = True, allow_no_model: bool = False) -> tuple[Path, Path | None]:
+def build(
+    dist: Path, work: Path, models: Path, archive: bool = True, allow_no_model: bool = False
+) -> tuple[Path, Path | None]:
     """Freeze, verify, add notices, archive. Raises SystemExit with a message when the bundle is unusable."""
     version = app_version()
     started = time.perf_counter()
@@ -358,12 +418,22 @@ def build(dist: Path, work: Path, models: Path, archive: bool = True, allow_no_m
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the KneeSeg one-folder bundle and its archive.")
     parser.add_argument("--dist", type=Path, default=REPO / "dist", help="output folder (default: dist/)")
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "kneeseg-pyinstaller",
-                        help="PyInstaller's work folder (default: in the temp folder)")
-    parser.add_argument("--models", type=Path, default=REPO / "resources" / "models",
-                        help="folder of model packages to bundle (default: resources/models)")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "kneeseg-pyinstaller",
+        help="PyInstaller's work folder (default: in the temp folder)",
+    )
+    parser.add_argument(
+        "--models",
+        type=Path,
+        default=REPO / "resources" / "models",
+        help="folder of model packages to bundle (default: resources/models)",
+    )
     parser.add_argument("--no-archive", action="store_true", help="skip the .tar.gz/.zip archive")
-    parser.add_argument("--allow-no-model", action="store_true", help="build even without a model (its self-test will fail)")
+    parser.add_argument(
+        "--allow-no-model", action="store_true", help="build even without a model (its self-test will fail)"
+    )
     args = parser.parse_args(argv)
     build(args.dist.resolve(), args.work.resolve(), args.models.resolve(), not args.no_archive, args.allow_no_model)
     return 0

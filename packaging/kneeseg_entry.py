@@ -25,8 +25,9 @@ import argparse  # noqa: E402
 import multiprocessing  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING, Sequence  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 if TYPE_CHECKING:
     from kneeseg_app.core.selftest import CheckResult
@@ -74,7 +75,7 @@ def startup_probe() -> int:
     from PySide6.QtCore import QTimer
 
     from kneeseg_app.ui.app import create_application
-    from kneeseg_app.ui.main_window import MainWindow
+    from kneeseg_app.ui.windows.main_window import MainWindow
 
     app = create_application([sys.argv[0]])
     window = MainWindow()
@@ -85,8 +86,11 @@ def startup_probe() -> int:
         in_python = time.perf_counter() - ENTRY_STARTED
         shown = window.isVisible()
         where = f"{since_process:.2f} s since process start, " if since_process is not None else ""
-        print(f"startup-probe: window {'shown' if shown else 'NOT shown'} after {where}{in_python:.2f} s in Python "
-              f"(Qt platform {app.platformName()})", flush=True)
+        print(
+            f"startup-probe: window {'shown' if shown else 'NOT shown'} after {where}{in_python:.2f} s in Python "
+            f"(Qt platform {app.platformName()})",
+            flush=True,
+        )
         app.exit(0 if shown else 1)
 
     QTimer.singleShot(0, report)
@@ -100,7 +104,7 @@ def probe_command() -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), PROBE_FLAG]
 
 
-def window_check() -> "CheckResult":
+def window_check() -> CheckResult:
     """Self-test part 4: the window's whole stack (Qt plugins, pyqtgraph, the main window) starts.
 
     Run in a child process on Qt's offscreen platform, so it works without a display and a
@@ -113,7 +117,15 @@ def window_check() -> "CheckResult":
     def body() -> tuple[str, list[str]]:
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
         try:
-            done = subprocess.run(probe_command(), capture_output=True, text=True, encoding="utf-8", errors="replace", env=env, timeout=WINDOW_CHECK_TIMEOUT_S)
+            done = subprocess.run(
+                probe_command(),
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                env=env,
+                timeout=WINDOW_CHECK_TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
             raise SelftestError(f"The main window did not appear within {WINDOW_CHECK_TIMEOUT_S} s.") from None
         if done.returncode != 0:  # the probe exits 0 only once the window is shown

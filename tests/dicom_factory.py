@@ -10,9 +10,9 @@ to about 1 HU.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pydicom
@@ -90,7 +90,9 @@ class CTSeries:
     def slice_positions(self) -> list[np.ndarray]:
         if self.positions is not None:
             return [np.asarray(p, dtype=np.float64) for p in self.positions]
-        direction = np.asarray(self.stack_direction if self.stack_direction is not None else self.normal, dtype=np.float64)
+        direction = np.asarray(
+            self.stack_direction if self.stack_direction is not None else self.normal, dtype=np.float64
+        )
         direction = direction / np.linalg.norm(direction)
         return [np.asarray(self.origin) + k * self.slice_step * direction for k in range(self.n_slices)]
 
@@ -159,7 +161,7 @@ class CTSeries:
             paths.append(path)
         return paths
 
-    def but(self, **changes: object) -> "CTSeries":
+    def but(self, **changes: object) -> CTSeries:
         """A copy with some fields changed (a new series UID unless given)."""
         changes.setdefault("series_uid", generate_uid())
         return replace(self, **changes)  # type: ignore[arg-type]

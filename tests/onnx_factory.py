@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import onnx
@@ -71,7 +72,9 @@ def threshold_network(dims: int = 2, hidden: int = 0, **kwargs: Any) -> onnx.Mod
     kernel = weights["smooth_w"].shape[-1]
     spatial = [f"s{i}" for i in range(dims)]
     nodes = [
-        helper.make_node("Conv", ["input", "smooth_w"], ["smooth"], pads=[kernel // 2] * (2 * dims), kernel_shape=[kernel] * dims),
+        helper.make_node(
+            "Conv", ["input", "smooth_w"], ["smooth"], pads=[kernel // 2] * (2 * dims), kernel_shape=[kernel] * dims
+        ),
     ]
     previous = "smooth"
     for i in range(hidden):
@@ -110,7 +113,9 @@ def renamed_input_network(dims: int = 2) -> onnx.ModelProto:
     return model
 
 
-def _model(nodes: list, weights: dict[str, np.ndarray], dims: int, n_out: int, spatial: Sequence[str]) -> onnx.ModelProto:
+def _model(
+    nodes: list, weights: dict[str, np.ndarray], dims: int, n_out: int, spatial: Sequence[str]
+) -> onnx.ModelProto:
     graph = helper.make_graph(
         nodes,
         "kneeseg-test",
@@ -154,12 +159,19 @@ def manifest_dict(
         },
         "normalization": dict(NORMALIZATION),
         "resampling": {
-            "data_order": 3, "data_order_z": 0, "probabilities_order": 1, "probabilities_order_z": 0,
-            "force_separate_z": None, "separate_z_anisotropy_threshold": 3.0,
+            "data_order": 3,
+            "data_order_z": 0,
+            "probabilities_order": 1,
+            "probabilities_order_z": 0,
+            "force_separate_z": None,
+            "separate_z_anisotropy_threshold": 3.0,
         },
         "inference": {
-            "tile_step_size": 0.5, "gaussian": True, "gaussian_sigma_scale": 0.125,
-            "mirror_axes": list(mirror_axes), "default_tta": False,
+            "tile_step_size": 0.5,
+            "gaussian": True,
+            "gaussian_sigma_scale": 0.125,
+            "mirror_axes": list(mirror_axes),
+            "default_tta": False,
         },
         "postprocessing": {"largest_component": [1, 2]},
         "training": {"data": "none (hand-set weights)", "synthetic": True, "cases": 0},

@@ -16,12 +16,11 @@ import csv
 import io
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from kneeseg_app.core.atomic import write_atomic
-
 from trainer.errors import DatasetError
 
 TABLE_NAME = "cases.csv"
@@ -51,8 +50,9 @@ def read_case_table(path: str | os.PathLike[str]) -> list[CaseRow]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise DatasetError(f"The case table {path.name} lacks the column(s) {', '.join(missing)} "
-                           f"(needed: {','.join(REQUIRED)}).")
+        raise DatasetError(
+            f"The case table {path.name} lacks the column(s) {', '.join(missing)} (needed: {','.join(REQUIRED)})."
+        )
     rows: list[CaseRow] = []
     problems: list[str] = []
     for line, raw in enumerate(reader, start=2):
@@ -99,13 +99,16 @@ def _patients_on_both_sides(rows: Sequence[CaseRow]) -> list[str]:
             sides.setdefault(row.patient, set()).add(row.split)
     both = sorted(p for p, s in sides.items() if len(s) > 1)
     if both:
-        return [f"patient(s) {', '.join(both)} have cases in both the train and the test split "
-                "(a patient must be on one side only)"]
+        return [
+            f"patient(s) {', '.join(both)} have cases in both the train and the test split "
+            "(a patient must be on one side only)"
+        ]
     return []
 
 
-def write_case_table(rows: Sequence[CaseRow], path: str | os.PathLike[str],
-                     extra: Mapping[str, Mapping[str, str]] | None = None) -> Path:
+def write_case_table(
+    rows: Sequence[CaseRow], path: str | os.PathLike[str], extra: Mapping[str, Mapping[str, str]] | None = None
+) -> Path:
     """Write a case table (paths as given; relative ones stay relative), atomically."""
     extra = extra or {}
     extra_columns = list(dict.fromkeys(k for values in extra.values() for k in values))

@@ -21,12 +21,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from kneeseg_app.core.errors import KneeSegError
 from kneeseg_app.core.progress import ProgressCallback
-
 from trainer import __version__
 
 log = logging.getLogger("kneeseg.train")
@@ -39,17 +38,27 @@ def _add_compute(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("compute")
     g.add_argument("--device", choices=("cuda", "cpu", "mps"), default="cuda", help="where to train (default cuda)")
     g.add_argument("--num-gpus", type=int, default=1, help="GPUs for nnU-Net's DDP training (default 1)")
-    g.add_argument("--threads", type=int, default=None, help="torch/OpenMP threads (default: all cores on CPU, 1 on GPU)")
-    g.add_argument("--workers", type=int, default=None,
-                   help="nnU-Net data augmentation processes, nnUNet_n_proc_DA (default: 0 on CPU, cores-1 up to 12 on GPU)")
+    g.add_argument(
+        "--threads", type=int, default=None, help="torch/OpenMP threads (default: all cores on CPU, 1 on GPU)"
+    )
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="nnU-Net data augmentation processes, nnUNet_n_proc_DA (default: 0 on CPU, cores-1 up to 12 on GPU)",
+    )
 
 
 def _add_schedule(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--workdir", type=Path, required=True, help="folder holding nnUNet_raw/preprocessed/results")
     g.add_argument("--dataset", required=True, help="dataset ID or DatasetXXX_Name")
-    g.add_argument("--folds", nargs="+", default=["0", "1", "2", "3", "4"],
-                   help="folds to train: numbers or 'all' (default: 0 1 2 3 4, as the study)")
+    g.add_argument(
+        "--folds",
+        nargs="+",
+        default=["0", "1", "2", "3", "4"],
+        help="folds to train: numbers or 'all' (default: 0 1 2 3 4, as the study)",
+    )
     g.add_argument("--epochs", type=int, default=None, help="epochs (default: nnU-Net's 1000)")
     g.add_argument("--iterations", type=int, default=None, help="iterations per epoch (default: nnU-Net's 250)")
     g.add_argument("--resume", action="store_true", help="continue folds from their latest checkpoint")
@@ -70,7 +79,9 @@ def _require_cuda(num_gpus: int) -> None:
 
     available = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if available < num_gpus:
-        raise KneeSegError(f"{num_gpus} CUDA GPU(s) requested but {available} available; use --device cpu or fewer GPUs.")
+        raise KneeSegError(
+            f"{num_gpus} CUDA GPU(s) requested but {available} available; use --device cpu or fewer GPUs."
+        )
 
 
 def _folds(values: Sequence[str]) -> list[int | str]:
@@ -103,10 +114,16 @@ def _printer() -> ProgressCallback:
 def cmd_synth(args: argparse.Namespace) -> int:
     from trainer.synth import SynthSettings, synth_dataset
 
-    settings = SynthSettings(cases=args.cases, seed=args.seed, shape_zyx=_triple(args.shape, int),
-                             spacing_zyx=_triple(args.spacing, float), osteoarthritis_fraction=args.oa_fraction,
-                             second_knee_fraction=args.second_knee_fraction,
-                             both_legs=True if args.both_legs else False, image_format=args.format)
+    settings = SynthSettings(
+        cases=args.cases,
+        seed=args.seed,
+        shape_zyx=_triple(args.shape, int),
+        spacing_zyx=_triple(args.spacing, float),
+        osteoarthritis_fraction=args.oa_fraction,
+        second_knee_fraction=args.second_knee_fraction,
+        both_legs=bool(args.both_legs),
+        image_format=args.format,
+    )
     table = synth_dataset(args.out, settings, _printer())
     print(f"Wrote {args.cases} phantom cases; case table: {table}")
     return 0
@@ -122,8 +139,16 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     from trainer.prepare import PrepareSettings, prepare_dataset
 
     rows = read_case_table(args.cases)
-    settings = PrepareSettings(args.dataset_id, args.name, args.test_fraction, args.seed, args.folds,
-                               _relabel(args.relabel), args.strict, args.overwrite)
+    settings = PrepareSettings(
+        args.dataset_id,
+        args.name,
+        args.test_fraction,
+        args.seed,
+        args.folds,
+        _relabel(args.relabel),
+        args.strict,
+        args.overwrite,
+    )
     report = prepare_dataset(rows, NnunetFolders.in_workdir(args.workdir).raw, settings, _printer())
     print(report.text())
     return 0
@@ -141,8 +166,14 @@ def _relabel(items: Sequence[str]) -> dict[int, int]:
 
 
 def cmd_nnunet(args: argparse.Namespace) -> int:
-    from trainer.nnunet.pipeline import SmallNetwork, dataset_folder_name, is_preprocessed, plan_and_preprocess, train_folds
     from trainer.nnunet.env import NnunetFolders
+    from trainer.nnunet.pipeline import (
+        SmallNetwork,
+        dataset_folder_name,
+        is_preprocessed,
+        plan_and_preprocess,
+        train_folds,
+    )
 
     folders = NnunetFolders.in_workdir(args.workdir)
     compute = _compute(args)
@@ -150,21 +181,41 @@ def cmd_nnunet(args: argparse.Namespace) -> int:
     small = None
     configuration = args.configuration
     if args.small:
-        small = SmallNetwork(args.small_features[0], args.small_features[1], args.small_spacing, args.batch_size,
-                             max_patch=args.small_max_patch)
+        small = SmallNetwork(
+            args.small_features[0],
+            args.small_features[1],
+            args.small_spacing,
+            args.batch_size,
+            max_patch=args.small_max_patch,
+        )
         configuration = small.name
     if args.replan or not is_preprocessed(folders, name, configuration):
         plan_and_preprocess(folders, name, [configuration], small, compute, progress=_printer())
     trainer = _trainer_name("nnunet", args.epochs, args.iterations)
-    run = train_folds(folders, name, configuration, _folds(args.folds), trainer, compute, args.resume,
-                      epochs=args.epochs or 1000, progress=_printer())
+    run = train_folds(
+        folders,
+        name,
+        configuration,
+        _folds(args.folds),
+        trainer,
+        compute,
+        args.resume,
+        epochs=args.epochs or 1000,
+        progress=_printer(),
+    )
     _print_run(run)
     return 0
 
 
 def cmd_unet(args: argparse.Namespace) -> int:
-    from trainer.nnunet.pipeline import dataset_folder_name, ensure_unet_configuration, is_preprocessed, plan_and_preprocess, train_folds
     from trainer.nnunet.env import NnunetFolders
+    from trainer.nnunet.pipeline import (
+        dataset_folder_name,
+        ensure_unet_configuration,
+        is_preprocessed,
+        plan_and_preprocess,
+        train_folds,
+    )
 
     folders = NnunetFolders.in_workdir(args.workdir)
     compute = _compute(args)
@@ -174,8 +225,18 @@ def cmd_unet(args: argparse.Namespace) -> int:
     configuration = ensure_unet_configuration(folders, name, args.configuration)
     architecture = "resnet50v2-small" if args.small else "resnet50v2"
     trainer = _trainer_name(architecture, args.epochs, args.iterations)
-    run = train_folds(folders, name, configuration, _folds(args.folds), trainer, compute, args.resume,
-                      encoder_weights=args.encoder_weights, epochs=args.epochs or 1000, progress=_printer())
+    run = train_folds(
+        folders,
+        name,
+        configuration,
+        _folds(args.folds),
+        trainer,
+        compute,
+        args.resume,
+        encoder_weights=args.encoder_weights,
+        epochs=args.epochs or 1000,
+        progress=_printer(),
+    )
     _print_run(run)
     return 0
 
@@ -204,12 +265,27 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     check_images = list(args.check_image) or _default_check_images(args)
     folds = args.folds[0] if args.folds in (["best"], ["all"]) else [int(f) for f in args.folds]
-    info = PackageInfo(name=args.name, version=args.model_version, description=args.description or "", data=args.data or "",
-                       synthetic=args.synthetic, seeds=args.seeds or "", command=" ".join(["kneeseg-train", *sys.argv[1:]]),
-                       clinical_use=args.clinical_use, license=args.license,
-                       largest_component=not args.no_largest_component, default_tta=args.default_tta)
-    settings = ExportSettings(folds=folds, checkpoint=args.checkpoint, check_images=check_images,
-                              check_tta=args.check_tta, threads=args.threads or 2, overwrite=args.overwrite)
+    info = PackageInfo(
+        name=args.name,
+        version=args.model_version,
+        description=args.description or "",
+        data=args.data or "",
+        synthetic=args.synthetic,
+        seeds=args.seeds or "",
+        command=" ".join(["kneeseg-train", *sys.argv[1:]]),
+        clinical_use=args.clinical_use,
+        license=args.license,
+        largest_component=not args.no_largest_component,
+        default_tta=args.default_tta,
+    )
+    settings = ExportSettings(
+        folds=folds,
+        checkpoint=args.checkpoint,
+        check_images=check_images,
+        check_tta=args.check_tta,
+        threads=args.threads or 2,
+        overwrite=args.overwrite,
+    )
     result = export_package(args.run, args.out, info, settings, progress=_printer())
     print(result.text())
     return 0
@@ -232,21 +308,41 @@ def _default_check_images(args: argparse.Namespace) -> list[Path]:
 def cmd_quantize(args: argparse.Namespace) -> int:
     from trainer.quantize import quantize_package
 
-    result = quantize_package(args.package, args.calibration_images, count=args.count, check_image=args.check_image,
-                              max_dice_loss=args.max_dice_loss, threads=args.threads, progress=_printer())
+    result = quantize_package(
+        args.package,
+        args.calibration_images,
+        count=args.count,
+        check_image=args.check_image,
+        max_dice_loss=args.max_dice_loss,
+        threads=args.threads,
+        progress=_printer(),
+    )
     print(result.text())
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from trainer.evaluate import eval_cases_from_dataset, evaluate, nnunet_run_predictor, package_predictor, write_report
+    from trainer.evaluate import (
+        eval_cases_from_dataset,
+        evaluate,
+        nnunet_run_predictor,
+        package_predictor,
+        write_report,
+    )
 
     cases = eval_cases_from_dataset(_dataset_dir(args))
     models = [package_predictor(p, tta=args.tta, threads=args.threads) for p in args.package]
     for run in args.nnunet_run:
-        models.append(nnunet_run_predictor(run, "best" if args.nnunet_folds == ["best"] else
-                                           ("all" if args.nnunet_folds == ["all"] else [int(f) for f in args.nnunet_folds]),
-                                           tta=args.tta, threads=args.threads or 2))
+        models.append(
+            nnunet_run_predictor(
+                run,
+                "best"
+                if args.nnunet_folds == ["best"]
+                else ("all" if args.nnunet_folds == ["all"] else [int(f) for f in args.nnunet_folds]),
+                tta=args.tta,
+                threads=args.threads or 2,
+            )
+        )
     if not models:
         raise KneeSegError("Nothing to evaluate: give --package and/or --nnunet-run.")
     results = evaluate(models, cases, _printer())
@@ -262,8 +358,8 @@ def _dataset_dir(args: argparse.Namespace) -> Path:
         return args.dataset_dir
     if args.workdir is None or args.dataset is None:
         raise KneeSegError("Give --dataset-dir DIR, or --workdir and --dataset.")
-    from trainer.nnunet.pipeline import dataset_folder_name
     from trainer.nnunet.env import NnunetFolders
+    from trainer.nnunet.pipeline import dataset_folder_name
 
     folders = NnunetFolders.in_workdir(args.workdir)
     return folders.raw / dataset_folder_name(folders, args.dataset)
@@ -279,8 +375,14 @@ def cmd_env(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from trainer.demo_recipe import DemoRecipe, run_demo_recipe
 
-    recipe = DemoRecipe.for_device(args.device, epochs=args.epochs, iterations=args.iterations,
-                                   train_cases=args.train_cases, test_cases=args.test_cases, folds=_folds(args.folds))
+    recipe = DemoRecipe.for_device(
+        args.device,
+        epochs=args.epochs,
+        iterations=args.iterations,
+        train_cases=args.train_cases,
+        test_cases=args.test_cases,
+        folds=_folds(args.folds),
+    )
     if args.device == "cuda":
         _require_cuda(1)
     outcome = run_demo_recipe(recipe, args.out, args.workdir, threads=args.threads, progress=_printer())
@@ -295,9 +397,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kneeseg-train",
         description="KneeSeg trainer: datasets, nnU-Net v2 / custom U-Net training, checked ONNX export, evaluation.",
-        epilog="A study, step by step:\n\n" + __doc__.split("::\n\n")[1].split("\n\nor everything")[0]
+        epilog="A study, step by step:\n\n"
+        + __doc__.split("::\n\n")[1].split("\n\nor everything")[0]
         + "\n\nThe shipped demo model in one go: kneeseg-train demo-model --out DIR",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"kneeseg-train {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages and tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -309,8 +413,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shape", nargs=3, metavar=("Z", "Y", "X"), help="voxels per volume (default: realistic, 512x512)")
     p.add_argument("--spacing", nargs=3, metavar=("Z", "Y", "X"), help="mm (default: drawn per case)")
     p.add_argument("--oa-fraction", type=float, default=0.5, help="share of osteoarthritic patients (default 0.5)")
-    p.add_argument("--second-knee-fraction", type=float, default=0.25,
-                   help="share of patients with a second case (their other knee; default 0.25)")
+    p.add_argument(
+        "--second-knee-fraction",
+        type=float,
+        default=0.25,
+        help="share of patients with a second case (their other knee; default 0.25)",
+    )
     p.add_argument("--both-legs", action="store_true", help="show both knees in each volume")
     p.add_argument("--format", choices=("nifti", "dicom"), default="nifti")
     p.set_defaults(func=cmd_synth)
@@ -323,7 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-fraction", type=float, default=0.3, help="share of cases held out by patient (default 0.3)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds, grouped by patient (default 5)")
-    p.add_argument("--relabel", nargs="*", default=[], metavar="OLD=NEW", help="change label values first, e.g. 3=0 4=0")
+    p.add_argument(
+        "--relabel", nargs="*", default=[], metavar="OLD=NEW", help="change label values first, e.g. 3=0 4=0"
+    )
     p.add_argument("--strict", action="store_true", help="write nothing when any case is rejected")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_prepare)
@@ -332,21 +442,37 @@ def build_parser() -> argparse.ArgumentParser:
     _add_schedule(p)
     p.add_argument("--configuration", default="2d", help="2d (default) or 3d_fullres")
     p.add_argument("--small", action="store_true", help="train the CPU-friendly '2d_small' configuration instead")
-    p.add_argument("--small-features", nargs=2, type=int, default=[16, 224], metavar=("BASE", "MAX"),
-                   help="features of the first stage and at most (default 16 224: a 27 MB model at 7 stages)")
+    p.add_argument(
+        "--small-features",
+        nargs=2,
+        type=int,
+        default=[16, 224],
+        metavar=("BASE", "MAX"),
+        help="features of the first stage and at most (default 16 224: a 27 MB model at 7 stages)",
+    )
     p.add_argument("--small-spacing", type=float, default=None, help="in-plane mm of '2d_small' (default: as '2d')")
     p.add_argument("--batch-size", type=int, default=None, help="batch size of '2d_small' (default: planned)")
-    p.add_argument("--small-max-patch", type=int, default=None,
-                   help="largest patch edge nnU-Net may plan for '2d_small' (default: no cap)")
+    p.add_argument(
+        "--small-max-patch",
+        type=int,
+        default=None,
+        help="largest patch edge nnU-Net may plan for '2d_small' (default: no cap)",
+    )
     _add_compute(p)
     p.set_defaults(func=cmd_nnunet)
 
-    p = sub.add_parser("unet", help="train the custom 2D U-Net with a ResNet50V2 encoder on nnU-Net's preprocessed data")
+    p = sub.add_parser(
+        "unet", help="train the custom 2D U-Net with a ResNet50V2 encoder on nnU-Net's preprocessed data"
+    )
     _add_schedule(p)
     p.add_argument("--configuration", default="2d", help="nnU-Net configuration whose data it uses (default 2d)")
     p.add_argument("--small", action="store_true", help="a narrow, shallow encoder (tests, CPU)")
-    p.add_argument("--encoder-weights", type=Path, default=None,
-                   help="local .safetensors/.pth of timm's resnetv2_50 (e.g. ImageNet); nothing is downloaded")
+    p.add_argument(
+        "--encoder-weights",
+        type=Path,
+        default=None,
+        help="local .safetensors/.pth of timm's resnetv2_50 (e.g. ImageNet); nothing is downloaded",
+    )
     _add_compute(p)
     p.set_defaults(func=cmd_unet)
 
@@ -365,23 +491,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic", action="store_true", help="trained on synthetic data")
     p.add_argument("--seeds", default=None)
     p.add_argument("--license", default="research use only")
-    p.add_argument("--clinical-use", action="store_true", help="mark as validated for clinical use (never for synthetic data)")
-    p.add_argument("--no-largest-component", action="store_true",
-                   help="keep every component (scans showing both knees have two femurs)")
+    p.add_argument(
+        "--clinical-use", action="store_true", help="mark as validated for clinical use (never for synthetic data)"
+    )
+    p.add_argument(
+        "--no-largest-component",
+        action="store_true",
+        help="keep every component (scans showing both knees have two femurs)",
+    )
     p.add_argument("--default-tta", action="store_true", help="the app mirrors by default")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("quantize", help="add checked int8 copies of a package's networks (the engine's precision 'int8')")
+    p = sub.add_parser(
+        "quantize", help="add checked int8 copies of a package's networks (the engine's precision 'int8')"
+    )
     p.add_argument("package", type=Path, help="model package folder (changed in place only when every step passes)")
-    p.add_argument("--calibration-images", nargs="+", type=Path, required=True, metavar="IMG",
-                   help="CT images (NIfTI/NRRD/MHA files or DICOM folders) to calibrate the int8 activations on")
+    p.add_argument(
+        "--calibration-images",
+        nargs="+",
+        type=Path,
+        required=True,
+        metavar="IMG",
+        help="CT images (NIfTI/NRRD/MHA files or DICOM folders) to calibrate the int8 activations on",
+    )
     p.add_argument("--count", type=int, default=32, help="calibration patches in all (default 32)")
-    p.add_argument("--check-image", type=Path, default=None, metavar="IMG",
-                   help="a held-out CT: refuse the int8 networks unless their labels match float32's on it")
-    p.add_argument("--max-dice-loss", type=float, default=0.002,
-                   help="largest Dice loss of any bone, int8 vs float32, on the check image (default 0.002)")
+    p.add_argument(
+        "--check-image",
+        type=Path,
+        default=None,
+        metavar="IMG",
+        help="a held-out CT: refuse the int8 networks unless their labels match float32's on it",
+    )
+    p.add_argument(
+        "--max-dice-loss",
+        type=float,
+        default=0.002,
+        help="largest Dice loss of any bone, int8 vs float32, on the check image (default 0.002)",
+    )
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads of the check (default 2)")
     p.set_defaults(func=cmd_quantize)
 

@@ -28,16 +28,30 @@ from pathlib import Path
 
 from kneeseg_app.core.atomic import replace_folder
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
-
 from trainer.casetable import read_case_table, write_case_table
-from trainer.evaluate import EvalCase, ModelResult, eval_cases_from_dataset, evaluate, manifest_validation, package_predictor, write_report
+from trainer.evaluate import (
+    EvalCase,
+    ModelResult,
+    eval_cases_from_dataset,
+    evaluate,
+    manifest_validation,
+    package_predictor,
+    write_report,
+)
 from trainer.export import ExportResult, ExportSettings, export_package, update_manifest
 from trainer.manifest import PackageInfo
-from trainer.nnunet.pipeline import SmallNetwork, dataset_folder_name, is_preprocessed, plan_and_preprocess, results_folder, train_folds
 from trainer.nnunet.env import Compute, NnunetFolders
-from trainer.trainer_names import TrainerSpec
+from trainer.nnunet.pipeline import (
+    SmallNetwork,
+    dataset_folder_name,
+    is_preprocessed,
+    plan_and_preprocess,
+    results_folder,
+    train_folds,
+)
 from trainer.prepare import PrepareSettings, prepare_dataset
 from trainer.synth import SynthSettings, synth_dataset
+from trainer.trainer_names import TrainerSpec
 
 FAST_INFERENCE = {"roi": "bones", "skip_empty_slices": True}
 """Engine speed options of the shipped model (docs/model-package.md): bone windows and
@@ -75,16 +89,31 @@ class DemoRecipe:
     a scan of both legs keeps both knees (nnU-Net's rule, 0, keeps one)."""
 
     @classmethod
-    def for_device(cls, device: str, epochs: int | None = None, iterations: int | None = None,
-                   train_cases: int | None = None, test_cases: int | None = None, folds=None) -> "DemoRecipe":
+    def for_device(
+        cls,
+        device: str,
+        epochs: int | None = None,
+        iterations: int | None = None,
+        train_cases: int | None = None,
+        test_cases: int | None = None,
+        folds=None,
+    ) -> DemoRecipe:
         """The CPU recipe takes about 45 minutes on two cores (about 0.45 s per iteration of 8
         patches); on a GPU the same schedule runs with larger batches and no torch.compile
         (minutes of warm-up)."""
         recipe = cls(device=device)
         if device != "cpu":
             recipe = replace(recipe, small=replace(recipe.small, batch_size=32))
-        changes = {k: v for k, v in (("epochs", epochs), ("iterations", iterations), ("train_cases", train_cases),
-                                     ("test_cases", test_cases)) if v is not None}
+        changes = {
+            k: v
+            for k, v in (
+                ("epochs", epochs),
+                ("iterations", iterations),
+                ("train_cases", train_cases),
+                ("test_cases", test_cases),
+            )
+            if v is not None
+        }
         if folds:
             changes["folds"] = tuple(folds)
         return replace(recipe, **changes)
@@ -109,15 +138,26 @@ class DemoOutcome:
         lines = [f"Demo model package: {self.package}"]
         for bone, values in self.metrics.items():
             lines.append(f"  {bone}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
-        lines.append("Quality bar " + ("met." if self.quality_met else "NOT met: " + ", ".join(
-            k for k, ok in self.quality.items() if not ok) + "."))
+        lines.append(
+            "Quality bar "
+            + (
+                "met."
+                if self.quality_met
+                else "NOT met: " + ", ".join(k for k, ok in self.quality.items() if not ok) + "."
+            )
+        )
         lines.append("Time: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in self.seconds.items()))
         return "\n".join(lines)
 
 
-def run_demo_recipe(recipe: DemoRecipe, out: str | os.PathLike[str], workdir: str | os.PathLike[str] | None = None,
-                    threads: int | None = None, progress: ProgressCallback = no_progress,
-                    cancel: CancelToken | None = None) -> DemoOutcome:
+def run_demo_recipe(
+    recipe: DemoRecipe,
+    out: str | os.PathLike[str],
+    workdir: str | os.PathLike[str] | None = None,
+    threads: int | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> DemoOutcome:
     """Run the recipe; the package (with README.md) ends up in ``out``."""
     out = Path(out).resolve()
     work = Path(workdir).resolve() if workdir else out.with_name(out.name + ".work")
@@ -135,28 +175,52 @@ def run_demo_recipe(recipe: DemoRecipe, out: str | os.PathLike[str], workdir: st
     clock["prepare"] = time.perf_counter() - clock["prepare"]
     step("plan", 0.15, 0.2)
     if not is_preprocessed(folders, dataset, recipe.small.name):
-        plan_and_preprocess(folders, dataset, [recipe.small.name], recipe.small, compute, progress=scaled(progress, 0.15, 0.2),
-                            cancel=cancel)
+        plan_and_preprocess(
+            folders,
+            dataset,
+            [recipe.small.name],
+            recipe.small,
+            compute,
+            progress=scaled(progress, 0.15, 0.2),
+            cancel=cancel,
+        )
     clock["plan"] = time.perf_counter() - clock["plan"]
     run_dir = results_folder(folders, dataset, recipe.trainer, recipe.small.name)
     todo = [f for f in recipe.folds if not (run_dir / f"fold_{f}" / "validation" / "summary.json").is_file()]
     step("train", 0.2, 0.8)
     if todo:
-        train_folds(folders, dataset, recipe.small.name, todo, recipe.trainer, compute, resume=True,
-                    epochs=recipe.epochs, progress=scaled(progress, 0.2, 0.8), cancel=cancel)
+        train_folds(
+            folders,
+            dataset,
+            recipe.small.name,
+            todo,
+            recipe.trainer,
+            compute,
+            resume=True,
+            epochs=recipe.epochs,
+            progress=scaled(progress, 0.2, 0.8),
+            cancel=cancel,
+        )
     clock["train"] = time.perf_counter() - clock["train"]
     tests = eval_cases_from_dataset(folders.raw / dataset)
     staging = out.with_name(f".{out.name}.staging")
     exported = _export(recipe, run_dir, staging, tests, step("export", 0.8, 0.9), cancel)
     manifest = json.loads((staging / "manifest.json").read_text(encoding="utf-8"))
-    update_manifest(staging, inference={**manifest["inference"], **recipe.fast_inference},
-                    postprocessing={**manifest["postprocessing"], "min_fraction": recipe.keep_fraction})
+    update_manifest(
+        staging,
+        inference={**manifest["inference"], **recipe.fast_inference},
+        postprocessing={**manifest["postprocessing"], "min_fraction": recipe.keep_fraction},
+    )
     clock["export"] = time.perf_counter() - clock["export"]
     step("evaluate", 0.9, 1.0)
-    result = evaluate([package_predictor(staging, tta=False, threads=threads)], tests, scaled(progress, 0.9, 1.0), cancel)[0]
+    result = evaluate(
+        [package_predictor(staging, tta=False, threads=threads)], tests, scaled(progress, 0.9, 1.0), cancel
+    )[0]
     write_report([result], work / "evaluation")
     clock["evaluate"] = time.perf_counter() - clock["evaluate"]
-    validation = manifest_validation(result, f"app engine on {len(tests)} held-out phantoms (seeds from {recipe.test_seed})")
+    validation = manifest_validation(
+        result, f"app engine on {len(tests)} held-out phantoms (seeds from {recipe.test_seed})"
+    )
     if recipe.demo_case:
         validation["demo_case_dice"] = demo_case_dice(staging, threads)
     update_manifest(staging, validation=validation)
@@ -191,22 +255,29 @@ def quality_checks(metrics: dict) -> dict[str, bool]:
 def _phantoms(recipe: DemoRecipe, work: Path, progress: ProgressCallback, cancel: CancelToken | None) -> Path:
     """Training and test phantoms, and one case table with their split written in."""
     parts = []
-    for split, seed, n, start, end in (("train", recipe.train_seed, recipe.train_cases, 0.0, 0.75),
-                                       ("test", recipe.test_seed, recipe.test_cases, 0.75, 1.0)):
+    for split, seed, n, start, end in (
+        ("train", recipe.train_seed, recipe.train_cases, 0.0, 0.75),
+        ("test", recipe.test_seed, recipe.test_cases, 0.75, 1.0),
+    ):
         folder = work / f"phantoms_{split}"
         second = 0.25 if split == "train" else 0.0
         if not (folder / "cases.csv").is_file():
-            synth_dataset(folder, SynthSettings(n, seed, recipe.shape_zyx, None, recipe.oa_fraction, second, False,
-                                                  case_prefix=split),
-                          scaled(progress, start, end), cancel, workers=min(8, os.cpu_count() or 1))
+            synth_dataset(
+                folder,
+                SynthSettings(n, seed, recipe.shape_zyx, None, recipe.oa_fraction, second, False, case_prefix=split),
+                scaled(progress, start, end),
+                cancel,
+                workers=min(8, os.cpu_count() or 1),
+            )
         parts += [replace(r, split=split) for r in read_case_table(folder / "cases.csv")]
     table = work / "cases_all.csv"
     write_case_table(parts, table)
     return table
 
 
-def _prepared(recipe: DemoRecipe, folders: NnunetFolders, table: Path, progress: ProgressCallback,
-              cancel: CancelToken | None) -> str:
+def _prepared(
+    recipe: DemoRecipe, folders: NnunetFolders, table: Path, progress: ProgressCallback, cancel: CancelToken | None
+) -> str:
     settings = PrepareSettings(recipe.dataset_id, "KneePhantoms", test_fraction=0.0, seed=0, folds=5)
     if not (folders.raw / settings.folder_name / "dataset.json").is_file():
         report = prepare_dataset(read_case_table(table), folders.raw, settings, progress, cancel)
@@ -214,15 +285,21 @@ def _prepared(recipe: DemoRecipe, folders: NnunetFolders, table: Path, progress:
     return dataset_folder_name(folders, recipe.dataset_id)
 
 
-def _export(recipe: DemoRecipe, run_dir: Path, staging: Path, tests: list[EvalCase], progress: ProgressCallback,
-            cancel: CancelToken | None) -> ExportResult:
+def _export(
+    recipe: DemoRecipe,
+    run_dir: Path,
+    staging: Path,
+    tests: list[EvalCase],
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> ExportResult:
     info = PackageInfo(
         name=recipe.name,
         description="Demo nnU-Net 2D (small) for femur and tibia, trained on synthetic knee phantoms",
         data=f"synthetic knee CT phantoms (kneeseg phantom generator), {recipe.shape_zyx[1]}x{recipe.shape_zyx[2]} in-plane",
         synthetic=True,
         seeds=f"train {recipe.train_seed}-{recipe.train_seed + recipe.train_cases - 1}, "
-              f"test {recipe.test_seed}-{recipe.test_seed + recipe.test_cases - 1}",
+        f"test {recipe.test_seed}-{recipe.test_seed + recipe.test_cases - 1}",
         command=f"kneeseg-train demo-model --device {recipe.device} --epochs {recipe.epochs} --iterations {recipe.iterations}",
         license="CC-BY-4.0 (weights); trained on synthetic data",
         default=True,
@@ -233,8 +310,15 @@ def _export(recipe: DemoRecipe, run_dir: Path, staging: Path, tests: list[EvalCa
     return export_package(run_dir, staging, info, settings, progress=progress, cancel=cancel)
 
 
-def _write_readme(path: Path, recipe: DemoRecipe, exported: ExportResult, result: ModelResult, evaluation: Path,
-                  quality: dict[str, bool], clock: dict[str, float]) -> None:
+def _write_readme(
+    path: Path,
+    recipe: DemoRecipe,
+    exported: ExportResult,
+    result: ModelResult,
+    evaluation: Path,
+    quality: dict[str, bool],
+    clock: dict[str, float],
+) -> None:
     manifest = json.loads((path.parent / "manifest.json").read_text(encoding="utf-8"))
     size_mb = sum(f.stat().st_size for f in path.parent.glob("*.onnx")) / 1e6
     lines = [

@@ -21,9 +21,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -33,7 +33,6 @@ from kneeseg_app.core.metrics import METRIC_INFO, BoneMetrics, compute_metrics
 from kneeseg_app.core.metrics.summary import SummaryRow, summarize, summarize_values
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 from kneeseg_app.core.volume import Volume
-
 from trainer.errors import DatasetError
 
 TABLE1_METRICS = ("assd_mm", "dice", "hausdorff_mm")
@@ -83,9 +82,11 @@ def eval_cases_from_dataset(dataset_dir: str | os.PathLike[str]) -> list[EvalCas
     return cases
 
 
-def package_predictor(package_dir: str | os.PathLike[str], tta: bool = False, threads: int | None = None) -> tuple[str, Predict]:
+def package_predictor(
+    package_dir: str | os.PathLike[str], tta: bool = False, threads: int | None = None
+) -> tuple[str, Predict]:
     """A model package run by the app's engine, as the app runs it (with its post-processing)."""
-    from kneeseg_app.core.inference.engine import SegmentOptions, Segmenter
+    from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
     from kneeseg_app.core.model.package import load_model_package
 
     package = load_model_package(package_dir)
@@ -93,8 +94,9 @@ def package_predictor(package_dir: str | os.PathLike[str], tta: bool = False, th
     return package.name, lambda path, volume: segmenter.run(volume).labels.array
 
 
-def nnunet_run_predictor(run_folder: str | os.PathLike[str], folds: str | Sequence[int] = "best", tta: bool = False,
-                         threads: int = 1) -> tuple[str, Predict]:
+def nnunet_run_predictor(
+    run_folder: str | os.PathLike[str], folds: str | Sequence[int] = "best", tta: bool = False, threads: int = 1
+) -> tuple[str, Predict]:
     """nnU-Net's own nnUNetPredictor for a trained run (no post-processing, as nnU-Net predicts)."""
     from trainer.export import resolve_folds
     from trainer.nnunet.run import TrainedRun, load_networks, nnunet_predict_file, nnunet_predictor
@@ -106,8 +108,12 @@ def nnunet_run_predictor(run_folder: str | os.PathLike[str], folds: str | Sequen
     return name, lambda path, volume: np.asarray(nnunet_predict_file(predictor, path))
 
 
-def evaluate(models: Sequence[tuple[str, Predict]], cases: Sequence[EvalCase], progress: ProgressCallback = no_progress,
-             cancel: CancelToken | None = None) -> list[ModelResult]:
+def evaluate(
+    models: Sequence[tuple[str, Predict]],
+    cases: Sequence[EvalCase],
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> list[ModelResult]:
     """Run every model on every case and score it against the reference labels."""
     results = []
     names = unique_names([name for name, _ in models])
@@ -162,7 +168,9 @@ _TITLES = {
 }
 
 
-def comparison_table(results: Sequence[ModelResult], metrics: Sequence[str], kind: str) -> tuple[list[str], list[list[str]]]:
+def comparison_table(
+    results: Sequence[ModelResult], metrics: Sequence[str], kind: str
+) -> tuple[list[str], list[list[str]]]:
     """Rows bone x metric, one column per model: 'mean ± std' or 'median [Q1–Q3]'."""
     header = ["Bone", "Metric", *[r.model for r in results]]
     rows = []
@@ -180,8 +188,15 @@ def comparison_table(results: Sequence[ModelResult], metrics: Sequence[str], kin
 
 def timing_markdown(results: Sequence[ModelResult]) -> str:
     header = ["Model", "Wall time per volume (s)", "CPU time per volume (s)", "Cases"]
-    rows = [[r.model, summarize_values("", "", r.seconds).mean_sd_text(2),
-             summarize_values("", "", r.cpu_seconds).mean_sd_text(2), str(len(r.cases))] for r in results]
+    rows = [
+        [
+            r.model,
+            summarize_values("", "", r.seconds).mean_sd_text(2),
+            summarize_values("", "", r.cpu_seconds).mean_sd_text(2),
+            str(len(r.cases)),
+        ]
+        for r in results
+    ]
     return markdown(header, rows, title="Inference time per volume (mean ± standard deviation)")
 
 
@@ -192,8 +207,16 @@ def per_case_csv(results: Sequence[ModelResult]) -> str:
     for r in results:
         for case, metrics, wall, cpu in zip(r.cases, r.metrics, r.seconds, r.cpu_seconds):
             for bone, values in metrics.items():
-                writer.writerow([r.model, case, bone, *(format(v, ".10g") for v in values.as_dict().values()),
-                                 f"{wall:.3f}", f"{cpu:.3f}"])
+                writer.writerow(
+                    [
+                        r.model,
+                        case,
+                        bone,
+                        *(format(v, ".10g") for v in values.as_dict().values()),
+                        f"{wall:.3f}",
+                        f"{cpu:.3f}",
+                    ]
+                )
     return buffer.getvalue()
 
 
@@ -206,8 +229,10 @@ def summary_json(results: Sequence[ModelResult]) -> dict:
             {
                 "model": r.model,
                 "cases": r.cases,
-                "summary": [{k: clean(v) if isinstance(v, float) else v for k, v in row.as_dict().items()}
-                            for row in r.summary()],
+                "summary": [
+                    {k: clean(v) if isinstance(v, float) else v for k, v in row.as_dict().items()}
+                    for row in r.summary()
+                ],
                 "seconds": [round(s, 3) for s in r.seconds],
                 "cpu_seconds": [round(s, 3) for s in r.cpu_seconds],
             }
@@ -218,11 +243,17 @@ def summary_json(results: Sequence[ModelResult]) -> dict:
 
 def manifest_validation(result: ModelResult, description: str) -> dict:
     """The manifest's validation block from a test-set evaluation (mean over cases)."""
+
     def means(metric: str) -> dict[str, float]:
         return {bone: round(result.row(bone, metric).mean, 4) for bone in BONES}
 
-    return {"cases": len(result.cases), "dice": means("dice"), "hd95_mm": means("hd95_mm"),
-            "assd_mm": means("assd_mm"), "source": description}
+    return {
+        "cases": len(result.cases),
+        "dice": means("dice"),
+        "hd95_mm": means("hd95_mm"),
+        "assd_mm": means("assd_mm"),
+        "source": description,
+    }
 
 
 def markdown(header: Sequence[str], rows: Sequence[Sequence[str]], title: str = "") -> str:
@@ -273,5 +304,13 @@ def write_boxplots(results: Sequence[ModelResult], out: Path) -> list[Path]:
     return paths
 
 
-__all__ = ["ModelResult", "EvalCase", "evaluate", "manifest_validation", "nnunet_run_predictor", "package_predictor",
-           "eval_cases_from_dataset", "write_report"]
+__all__ = [
+    "ModelResult",
+    "EvalCase",
+    "evaluate",
+    "manifest_validation",
+    "nnunet_run_predictor",
+    "package_predictor",
+    "eval_cases_from_dataset",
+    "write_report",
+]

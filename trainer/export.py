@@ -24,9 +24,10 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,6 @@ from kneeseg_app.core.atomic import replace_folder
 from kneeseg_app.core.errors import OutputError
 from kneeseg_app.core.model.package import file_sha256, load_model_package
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
-
 from trainer.errors import ExportCheckError, TrainingError
 from trainer.manifest import PackageInfo, build_manifest
 from trainer.nnunet.run import LoadedNetworks, TrainedRun, load_networks, nnunet_predict_file, nnunet_predictor
@@ -67,13 +67,17 @@ class ExportResult:
     seconds: float = 0.0
 
     def text(self) -> str:
-        lines = [f"Model package written to {self.package} (folds {', '.join(map(str, self.folds))}).",
-                 f"Check 1, ONNX vs torch: largest logit difference {self.onnx_max_abs_diff:.2e}."]
+        lines = [
+            f"Model package written to {self.package} (folds {', '.join(map(str, self.folds))}).",
+            f"Check 1, ONNX vs torch: largest logit difference {self.onnx_max_abs_diff:.2e}.",
+        ]
         for case, dice in self.engine_dice.items():
             scores = ", ".join(f"{bone} {value:.4f}" for bone, value in dice.items() if not bone.startswith("voxels"))
-            lines.append(f"Check 2, app engine vs nnUNetPredictor on {case}: Dice {scores} "
-                         f"({dice['voxels_differing']} voxels differ, {dice['voxels_differing_decisive']} where "
-                         "nnU-Net is decisive).")
+            lines.append(
+                f"Check 2, app engine vs nnUNetPredictor on {case}: Dice {scores} "
+                f"({dice['voxels_differing']} voxels differ, {dice['voxels_differing_decisive']} where "
+                "nnU-Net is decisive)."
+            )
         return "\n".join(lines)
 
 
@@ -88,9 +92,15 @@ def resolve_folds(run: TrainedRun, folds: str | Sequence[int], checkpoint: str) 
     return [int(f) for f in folds]  # type: ignore[union-attr]
 
 
-def export_package(run_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], info: PackageInfo,
-                   settings: ExportSettings | None = None, validation: dict | None = None,
-                   progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> ExportResult:
+def export_package(
+    run_folder: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    info: PackageInfo,
+    settings: ExportSettings | None = None,
+    validation: dict | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> ExportResult:
     """Export, check and write the package folder ``out_dir`` (see the module doc)."""
     started = time.perf_counter()
     settings = settings or ExportSettings()
@@ -108,8 +118,15 @@ def export_package(run_folder: str | os.PathLike[str], out_dir: str | os.PathLik
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
     try:
         networks, max_diff = _export_folds(loaded, configuration, tmp, settings, scaled(progress, 0.05, 0.4), cancel)
-        manifest = build_manifest(run, configuration, info, networks, loaded.architecture, loaded.mirror_axes,
-                                  validation if validation is not None else cv_validation(run, folds))
+        manifest = build_manifest(
+            run,
+            configuration,
+            info,
+            networks,
+            loaded.architecture,
+            loaded.mirror_axes,
+            validation if validation is not None else cv_validation(run, folds),
+        )
         manifest["checks"] = {"onnx_max_abs_diff": max_diff}
         _write_json(tmp / "manifest.json", manifest)
         engine_dice = check_engine_against_nnunet(tmp, run, loaded, settings, scaled(progress, 0.4, 0.95), cancel)
@@ -140,8 +157,14 @@ def cv_validation(run: TrainedRun, folds: Sequence[int]) -> dict:
 # ----- check 1: ONNX files ------------------------------------------------------------------------------------
 
 
-def _export_folds(loaded: LoadedNetworks, configuration: dict, out: Path, settings: ExportSettings,
-                  progress: ProgressCallback, cancel: CancelToken | None) -> tuple[list[dict], float]:
+def _export_folds(
+    loaded: LoadedNetworks,
+    configuration: dict,
+    out: Path,
+    settings: ExportSettings,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> tuple[list[dict], float]:
     patch = [int(p) for p in configuration["patch_size"]]
     networks, worst = [], 0.0
     for i, (fold, weights) in enumerate(zip(loaded.folds, loaded.weights)):
@@ -154,8 +177,10 @@ def _export_folds(loaded: LoadedNetworks, configuration: dict, out: Path, settin
         diff = onnx_max_abs_diff(loaded.network, path, patch, _step(configuration, loaded.architecture))
         bound = settings.onnx_tolerance
         if not diff <= bound:
-            raise ExportCheckError(f"The ONNX network of fold {fold} differs from torch by {diff:.2e} "
-                                   f"(allowed {bound:.0e}); no package was written.")
+            raise ExportCheckError(
+                f"The ONNX network of fold {fold} differs from torch by {diff:.2e} "
+                f"(allowed {bound:.0e}); no package was written."
+            )
         worst = max(worst, diff)
         networks.append({"file": path.name, "sha256": file_sha256(path), "fold": fold})
     return networks, worst
@@ -180,9 +205,17 @@ def export_onnx(network: Any, path: Path, patch: Sequence[int]) -> None:
     network.eval()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated, still the offline one
-        torch.onnx.export(network, (example,), str(path), input_names=["input"], output_names=["logits"],
-                          dynamic_axes={"input": axes, "logits": axes}, opset_version=OPSET,
-                          do_constant_folding=True, dynamo=False)
+        torch.onnx.export(
+            network,
+            (example,),
+            str(path),
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": axes, "logits": axes},
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
     import onnx
 
     onnx.checker.check_model(str(path))
@@ -212,16 +245,27 @@ def onnx_max_abs_diff(network: Any, path: Path, patch: Sequence[int], step: Sequ
 # ----- check 2: the app engine vs nnU-Net's predictor ------------------------------------------------------
 
 
-def check_engine_against_nnunet(package_dir: Path, run: TrainedRun, loaded: LoadedNetworks, settings: ExportSettings,
-                                progress: ProgressCallback, cancel: CancelToken | None) -> dict[str, dict[str, float]]:
+def check_engine_against_nnunet(
+    package_dir: Path,
+    run: TrainedRun,
+    loaded: LoadedNetworks,
+    settings: ExportSettings,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> dict[str, dict[str, float]]:
     """Dice per bone between the engine's and nnUNetPredictor's labels of each check image."""
-    from kneeseg_app.core.inference.engine import SegmentOptions, Segmenter
     from kneeseg_app.core.imageio import open_volume
+    from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
 
     package = load_model_package(package_dir)
     segmenter = Segmenter(package, SegmentOptions(tta=settings.check_tta, postprocess=False, threads=settings.threads))
-    predictor = nnunet_predictor(run, loaded, tta=settings.check_tta,
-                                 tile_step_size=package.manifest.inference.tile_step_size, threads=settings.threads)
+    predictor = nnunet_predictor(
+        run,
+        loaded,
+        tta=settings.check_tta,
+        tile_step_size=package.manifest.inference.tile_step_size,
+        threads=settings.threads,
+    )
     results: dict[str, dict[str, float]] = {}
     for i, image in enumerate(settings.check_images):
         if cancel is not None:
@@ -233,13 +277,18 @@ def check_engine_against_nnunet(package_dir: Path, run: TrainedRun, loaded: Load
         differ = int(np.count_nonzero(ours != theirs))
         ours = np.where(ties, theirs, ours)
         dice = agreement(ours, theirs, package.label_names)
-        results[Path(image).name] = {**dice, "voxels_differing": differ,
-                                     "voxels_differing_decisive": int(np.count_nonzero(ours != theirs))}
+        results[Path(image).name] = {
+            **dice,
+            "voxels_differing": differ,
+            "voxels_differing_decisive": int(np.count_nonzero(ours != theirs)),
+        }
         bad = {bone: d for bone, d in dice.items() if d < settings.min_dice}
         if bad:
             shown = ", ".join(f"{b} {d:.4f}" for b, d in bad.items())
-            raise ExportCheckError(f"The app engine and nnU-Net disagree on {Path(image).name} (Dice {shown}, "
-                                   f"need {settings.min_dice}); no package was written.")
+            raise ExportCheckError(
+                f"The app engine and nnU-Net disagree on {Path(image).name} (Dice {shown}, "
+                f"need {settings.min_dice}); no package was written."
+            )
     return results
 
 

@@ -10,14 +10,14 @@ percentiles, mean and std that nnU-Net's CTNormalization clips and scales with).
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from kneeseg_app import __version__ as kneeseg_version
 from kneeseg_app.core.errors import ModelError
-
 from trainer.nnunet.run import TrainedRun
 
 ANISO_THRESHOLD = 3.0
@@ -47,8 +47,15 @@ def family_of(architecture: str, dims: int) -> str:
     return f"{'nnunet' if architecture == 'nnunet' else 'custom-unet'}-{dims}d"
 
 
-def build_manifest(run: TrainedRun, configuration: Mapping[str, Any], info: PackageInfo, networks: Sequence[dict],
-                   architecture: str, mirror_axes: Sequence[int], validation: Mapping[str, Any] | None) -> dict:
+def build_manifest(
+    run: TrainedRun,
+    configuration: Mapping[str, Any],
+    info: PackageInfo,
+    networks: Sequence[dict],
+    architecture: str,
+    mirror_axes: Sequence[int],
+    validation: Mapping[str, Any] | None,
+) -> dict:
     """The manifest dict (schema version 1) for ``run`` exported as ``networks``."""
     if info.clinical_use and info.synthetic:
         raise ModelError("A model trained on synthetic data cannot be marked for clinical use.")
@@ -94,7 +101,7 @@ def build_manifest(run: TrainedRun, configuration: Mapping[str, Any], info: Pack
         "validation": dict(validation or {}),
         "clinical_use": bool(info.clinical_use),
         "license": info.license,
-        "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "created": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "kneeseg_version": kneeseg_version,
         **({"default": True} if info.default else {}),
         "source": {
@@ -112,8 +119,10 @@ def normalization(run: TrainedRun, configuration: Mapping[str, Any]) -> dict:
     """CTNormalization's clip range and scaling, from the plans' intensity properties."""
     schemes = list(configuration["normalization_schemes"])
     if schemes != ["CTNormalization"]:
-        raise ModelError(f"The run uses the normalisation {schemes}; the app supports CTNormalization only "
-                         "(name the image channel 'CT' in dataset.json).")
+        raise ModelError(
+            f"The run uses the normalisation {schemes}; the app supports CTNormalization only "
+            "(name the image channel 'CT' in dataset.json)."
+        )
     props = run.plans["foreground_intensity_properties_per_channel"]["0"]
     return {
         "scheme": "CT",

@@ -24,9 +24,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import SimpleITK as sitk
@@ -36,7 +36,6 @@ from kneeseg_app.core.errors import KneeSegError, OutputError
 from kneeseg_app.core.imageio import open_volume, read_label_map
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 from kneeseg_app.core.volume import Volume, orientation_code
-
 from trainer.casetable import CaseRow
 from trainer.errors import DatasetError
 from trainer.split import crossval_folds, split_train_test
@@ -112,8 +111,10 @@ class PrepareReport:
 
     def text(self) -> str:
         """The report for a person: counts, then every rejected case with its reason."""
-        lines = [f"{self.dataset}: {len(self.train)} training and {len(self.test)} test cases "
-                 f"({self.folds} cross-validation folds by patient), written to {self.folder}."]
+        lines = [
+            f"{self.dataset}: {len(self.train)} training and {len(self.test)} test cases "
+            f"({self.folds} cross-validation folds by patient), written to {self.folder}."
+        ]
         if self.rejected:
             lines.append(f"{len(self.rejected)} case(s) rejected:")
             lines += [f"  {r.case} (patient {r.patient}): {r.reason}" for r in self.rejected]
@@ -124,8 +125,13 @@ class PrepareReport:
         return json.dumps(asdict(self), indent=2) + "\n"
 
 
-def prepare_dataset(rows: Sequence[CaseRow], raw_root: str | os.PathLike[str], settings: PrepareSettings,
-                    progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> PrepareReport:
+def prepare_dataset(
+    rows: Sequence[CaseRow],
+    raw_root: str | os.PathLike[str],
+    settings: PrepareSettings,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> PrepareReport:
     """Build ``raw_root/DatasetXXX_Name`` from ``rows``; returns (and writes) the report.
 
     Raises DatasetError (after writing the report beside the dataset's place) when no
@@ -158,13 +164,21 @@ def _check_target(root: Path, target: Path, settings: PrepareSettings) -> None:
     prefix = f"Dataset{settings.dataset_id:03d}_"
     clash = [p.name for p in root.glob(prefix + "*") if p.is_dir() and p != target] if root.is_dir() else []
     if clash:
-        raise OutputError(f"Dataset ID {settings.dataset_id} is already used by {clash[0]} in {root}; choose another ID.")
+        raise OutputError(
+            f"Dataset ID {settings.dataset_id} is already used by {clash[0]} in {root}; choose another ID."
+        )
     if target.exists() and not settings.overwrite:
         raise OutputError(f"{target} already exists; choose another dataset ID or allow overwriting.")
 
 
-def _convert_all(rows: Sequence[CaseRow], sides: Mapping[str, str], out: Path, settings: PrepareSettings,
-                 progress: ProgressCallback, cancel: CancelToken | None) -> tuple[list[CaseRecord], list[Rejection]]:
+def _convert_all(
+    rows: Sequence[CaseRow],
+    sides: Mapping[str, str],
+    out: Path,
+    settings: PrepareSettings,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> tuple[list[CaseRecord], list[Rejection]]:
     for sub in ("imagesTr", "labelsTr", "imagesTs", "labelsTs"):
         (out / sub).mkdir()
     records: list[CaseRecord] = []
@@ -196,7 +210,11 @@ def convert_case(row: CaseRow, split: str, out: Path, relabel: Mapping[int, int]
     size = ct_image.GetSize()
     spacing = ct_image.GetSpacing()
     return CaseRecord(
-        case=row.case, patient=row.patient, split=split, image_source=str(row.image), labels_source=str(row.labels),
+        case=row.case,
+        patient=row.patient,
+        split=split,
+        image_source=str(row.image),
+        labels_source=str(row.labels),
         shape_zyx=[int(size[2]), int(size[1]), int(size[0])],
         spacing_zyx=[float(spacing[2]), float(spacing[1]), float(spacing[0])],
         source_orientation=orientation_code(image.direction),
@@ -248,23 +266,33 @@ def _ct_image(volume: Volume) -> sitk.Image:
     return volume.with_array(array.astype(np.float32, copy=False), dicom=volume.dicom).to_sitk()
 
 
-def _report(settings: PrepareSettings, target: Path, records: list[CaseRecord], rejected: list[Rejection]) -> PrepareReport:
+def _report(
+    settings: PrepareSettings, target: Path, records: list[CaseRecord], rejected: list[Rejection]
+) -> PrepareReport:
     train = [r.case for r in records if r.split == "train"]
     test = [r.case for r in records if r.split == "test"]
     train_patients = {r.patient for r in records if r.split == "train"}
     folds = min(settings.folds, len(train_patients)) if len(train_patients) >= 2 else 0
-    warnings = [f"{r.case} has no {' or '.join(b for b in ('femur', 'tibia') if b not in r.bones)} label"
-                for r in records if len(r.bones) < 2]
-    warnings += [f"{r.case} has {', '.join(f'{n} {b} pieces' for b, n in r.pieces.items() if n > 1)}: "
-                 "export with --no-largest-component if scans show both knees"
-                 for r in records if any(n > 1 for n in r.pieces.values())]
+    warnings = [
+        f"{r.case} has no {' or '.join(b for b in ('femur', 'tibia') if b not in r.bones)} label"
+        for r in records
+        if len(r.bones) < 2
+    ]
+    warnings += [
+        f"{r.case} has {', '.join(f'{n} {b} pieces' for b, n in r.pieces.items() if n > 1)}: "
+        "export with --no-largest-component if scans show both knees"
+        for r in records
+        if any(n > 1 for n in r.pieces.values())
+    ]
     return PrepareReport(settings.folder_name, str(target), train, test, rejected, folds, warnings=warnings)
 
 
 def _failure(report: PrepareReport, settings: PrepareSettings) -> str | None:
     if settings.strict and report.rejected:
-        return (f"{len(report.rejected)} case(s) were rejected and --strict is set, so no dataset was written "
-                f"(first: {report.rejected[0].case}: {report.rejected[0].reason}).")
+        return (
+            f"{len(report.rejected)} case(s) were rejected and --strict is set, so no dataset was written "
+            f"(first: {report.rejected[0].case}: {report.rejected[0].reason})."
+        )
     if not report.train:
         why = f" (first rejection: {report.rejected[0].case}: {report.rejected[0].reason})" if report.rejected else ""
         return f"No training case is left, so no dataset was written{why}."
@@ -275,8 +303,9 @@ def _write_failed_report(root: Path, settings: PrepareSettings, report: PrepareR
     (root / f"{settings.folder_name}.{REPORT_NAME}").write_text(report.to_json(), encoding="utf-8")
 
 
-def _write_metadata(out: Path, records: list[CaseRecord], rows: Sequence[CaseRow], settings: PrepareSettings,
-                    report: PrepareReport) -> None:
+def _write_metadata(
+    out: Path, records: list[CaseRecord], rows: Sequence[CaseRow], settings: PrepareSettings, report: PrepareReport
+) -> None:
     train = [r for r in records if r.split == "train"]
     dataset_json = {
         "name": settings.name,
@@ -294,8 +323,15 @@ def _write_metadata(out: Path, records: list[CaseRecord], rows: Sequence[CaseRow
     folds = crossval_folds(train_rows, settings.folds, settings.seed)
     if folds:
         _json(out / "splits_final.json", folds)
-    _json(out / "cases.json", {"orientation": ORIENTATION, "seed": settings.seed,
-                               "test_fraction": settings.test_fraction, "cases": [asdict(r) for r in records]})
+    _json(
+        out / "cases.json",
+        {
+            "orientation": ORIENTATION,
+            "seed": settings.seed,
+            "test_fraction": settings.test_fraction,
+            "cases": [asdict(r) for r in records],
+        },
+    )
     (out / REPORT_NAME).write_text(report.to_json(), encoding="utf-8")
 
 

@@ -24,9 +24,10 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,6 @@ from kneeseg_app.core.errors import InputError, OutputError
 from kneeseg_app.core.model.package import Manifest, ModelPackage, file_sha256, load_model_package
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 from kneeseg_app.core.volume import Volume
-
 from trainer.errors import QuantizationError
 
 DEFAULT_COUNT = 32
@@ -105,16 +105,27 @@ def quantize_package(
         dice = {}
         if check_image is not None:
             progress("Checking int8 against float32", 0.6)
-            dice = {Path(check_image).name: check_int8(staged, check_image, max_dice_loss, threads,
-                                                       scaled(progress, 0.6, 0.98), cancel)}
+            dice = {
+                Path(check_image).name: check_int8(
+                    staged, check_image, max_dice_loss, threads, scaled(progress, 0.6, 0.98), cancel
+                )
+            }
         _install(staging, package.path, networks, _checks(raw, dice) if dice or "checks" in raw else None)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     progress("Quantised", 1.0)
-    sizes = {n["file"]: ((package.path / n["file"]).stat().st_size, (package.path / n["int8_file"]).stat().st_size)
-             for n in networks}
-    return QuantizeResult(package.path, {n["file"]: n["int8_file"] for n in networks}, sizes, len(patches), dice,
-                          time.perf_counter() - started)
+    sizes = {
+        n["file"]: ((package.path / n["file"]).stat().st_size, (package.path / n["int8_file"]).stat().st_size)
+        for n in networks
+    }
+    return QuantizeResult(
+        package.path,
+        {n["file"]: n["int8_file"] for n in networks},
+        sizes,
+        len(patches),
+        dice,
+        time.perf_counter() - started,
+    )
 
 
 def _check_arguments(images: Sequence[Any], count: int, max_dice_loss: float, check_image: Any) -> None:
@@ -141,8 +152,14 @@ def int8_name(file: str) -> str:
     return f"{Path(file).stem}.int8.onnx"
 
 
-def _quantize_all(package: ModelPackage, entries: Sequence[dict], staging: Path, patches: Sequence[np.ndarray],
-                  progress: ProgressCallback, cancel: CancelToken | None) -> list[dict]:
+def _quantize_all(
+    package: ModelPackage,
+    entries: Sequence[dict],
+    staging: Path,
+    patches: Sequence[np.ndarray],
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> list[dict]:
     """Each network quantised into ``staging``; the manifest's network entries with their int8 files."""
     networks = []
     for i, entry in enumerate(entries):
@@ -158,8 +175,9 @@ def _quantize_all(package: ModelPackage, entries: Sequence[dict], staging: Path,
 # ----- calibration data ---------------------------------------------------------------------------------------
 
 
-def calibration_patches(images: Sequence[str | os.PathLike[str]], manifest: Manifest, count: int,
-                        cancel: CancelToken | None = None) -> list[np.ndarray]:
+def calibration_patches(
+    images: Sequence[str | os.PathLike[str]], manifest: Manifest, count: int, cancel: CancelToken | None = None
+) -> list[np.ndarray]:
     """``count`` network inputs (1, 1, *patch) from the images, shared out as evenly as possible."""
     from kneeseg_app.core.imageio import open_volume
 
@@ -171,7 +189,9 @@ def calibration_patches(images: Sequence[str | os.PathLike[str]], manifest: Mani
     return patches
 
 
-def volume_patches(volume: Volume, manifest: Manifest, count: int, cancel: CancelToken | None = None) -> list[np.ndarray]:
+def volume_patches(
+    volume: Volume, manifest: Manifest, count: int, cancel: CancelToken | None = None
+) -> list[np.ndarray]:
     """Up to ``count`` patches of one CT, prepared as the engine prepares it, on the bones.
 
     The slices are spread over those where the engine's bone-window pass finds bone
@@ -180,10 +200,16 @@ def volume_patches(volume: Volume, manifest: Manifest, count: int, cancel: Cance
     the chosen slices are normalised and resampled in-plane; 3D networks: the whole
     volume, then patches around the chosen slices.
     """
-    from kneeseg_app.core.inference.plan import plan_case
-    from kneeseg_app.core.inference.preprocess import bbox_slices, ct_normalize, normalized_range, pad_to_min_shape
-    from kneeseg_app.core.inference.preprocess import resample_to_shape, resize_slices
     from kneeseg_app.core.inference.fast.roi import bone_boxes
+    from kneeseg_app.core.inference.plan import plan_case
+    from kneeseg_app.core.inference.preprocess import (
+        bbox_slices,
+        ct_normalize,
+        normalized_range,
+        pad_to_min_shape,
+        resample_to_shape,
+        resize_slices,
+    )
 
     plan = plan_case(volume, manifest)
     view = plan.network_view(volume.array)[bbox_slices(plan.crop)]
@@ -194,18 +220,33 @@ def volume_patches(volume: Volume, manifest: Manifest, count: int, cancel: Cance
     if manifest.input.dims == 2:
         clip = None if plan.data_separate[0] else normalized_range(view, n.lower, n.upper, n.mean, n.std)
         planes = ct_normalize(np.array(view[picks], dtype=np.float32), n.lower, n.upper, n.mean, n.std)
-        padded, unpad = pad_to_min_shape(resize_slices(planes, plan.resampled_shape[1:], res.data_order, clip=clip), patch)
-        tiles = [cut(padded[i], patch, centre) for i, z in enumerate(picks)
-                 for centre in _bone_tiles(boxes[z], padded.shape, scale, unpad, patch)]
+        padded, unpad = pad_to_min_shape(
+            resize_slices(planes, plan.resampled_shape[1:], res.data_order, clip=clip), patch
+        )
+        tiles = [
+            cut(padded[i], patch, centre)
+            for i, z in enumerate(picks)
+            for centre in _bone_tiles(boxes[z], padded.shape, scale, unpad, patch)
+        ]
     else:
         normalized = ct_normalize(np.array(view, dtype=np.float32), n.lower, n.upper, n.mean, n.std)
-        resampled = resample_to_shape(normalized[None], plan.resampled_shape, plan.spacing, plan.target_spacing,
-                                      res.data_order, res.data_order_z, res.force_separate_z,
-                                      res.separate_z_anisotropy_threshold)[0]
+        resampled = resample_to_shape(
+            normalized[None],
+            plan.resampled_shape,
+            plan.spacing,
+            plan.target_spacing,
+            res.data_order,
+            res.data_order_z,
+            res.force_separate_z,
+            res.separate_z_anisotropy_threshold,
+        )[0]
         del normalized
         padded, unpad = pad_to_min_shape(resampled, patch)
-        tiles = [cut(padded, patch, ((z + 0.5) * scale[0] + unpad[0].start, *centre)) for z in picks
-                 for centre in _bone_tiles(boxes[z], padded.shape, scale, unpad, patch)]
+        tiles = [
+            cut(padded, patch, ((z + 0.5) * scale[0] + unpad[0].start, *centre))
+            for z in picks
+            for centre in _bone_tiles(boxes[z], padded.shape, scale, unpad, patch)
+        ]
     return [tiles[i][None, None] for i in spread(np.arange(len(tiles)), len(tiles), count)]
 
 
@@ -215,8 +256,13 @@ def spread(candidates: np.ndarray, total: int, count: int) -> np.ndarray:
     return np.unique(pool[np.linspace(0, len(pool) - 1, count).round().astype(int)])
 
 
-def _bone_tiles(box: tuple[int, int, int, int] | None, shape: Sequence[int], scale: Sequence[float],
-                unpad: Sequence[slice], patch: Sequence[int]) -> list[tuple[float, float]]:
+def _bone_tiles(
+    box: tuple[int, int, int, int] | None,
+    shape: Sequence[int],
+    scale: Sequence[float],
+    unpad: Sequence[slice],
+    patch: Sequence[int],
+) -> list[tuple[float, float]]:
     """Centres (y, x) on the resampled, padded plane of the fewest patches that cover a bone box of the
     cropped plane; the plane's middle when it has no box."""
     if box is None:
@@ -251,12 +297,22 @@ def quantize_network(fp32: Path, out: Path, patches: Sequence[np.ndarray]) -> No
             name_nodes(model)
             keep = float_convolutions(model)
             if not [n for n in model.graph.node if n.op_type in QUANTIZED_OPS and n.name not in keep]:
-                raise QuantizationError(f"{fp32.name} has no convolution besides its first and its last, which stay "
-                                        "float32, so an int8 copy would change nothing.")
+                raise QuantizationError(
+                    f"{fp32.name} has no convolution besides its first and its last, which stay "
+                    "float32, so an int8 copy would change nothing."
+                )
             onnx.save(model, str(pre))
-            quantize_static(str(pre), str(out), calibration_reader(patches), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            op_types_to_quantize=list(QUANTIZED_OPS), nodes_to_exclude=keep)
+            quantize_static(
+                str(pre),
+                str(out),
+                calibration_reader(patches),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=list(QUANTIZED_OPS),
+                nodes_to_exclude=keep,
+            )
         except QuantizationError:
             raise
         except Exception as exc:  # onnx/onnxruntime raise their own untyped errors
@@ -297,29 +353,40 @@ def calibration_reader(patches: Sequence[np.ndarray]) -> Any:
 # ----- the check and the move into place ----------------------------------------------------------------------
 
 
-def check_int8(package: ModelPackage, image: str | os.PathLike[str], max_dice_loss: float, threads: int | None = None,
-               progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> dict[str, float]:
+def check_int8(
+    package: ModelPackage,
+    image: str | os.PathLike[str],
+    max_dice_loss: float,
+    threads: int | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> dict[str, float]:
     """Dice per bone between the engine's int8 and float32 labels of ``image``; raises below ``1 - max_dice_loss``."""
-    from kneeseg_app.core.inference.engine import SegmentOptions, Segmenter
     from kneeseg_app.core.imageio import open_volume
-
+    from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
     from trainer.export import agreement
 
     volume = open_volume(image, cancel=cancel)
     labels = {}
     for i, precision in enumerate(("float32", "int8")):
         options = SegmentOptions(precision=precision, postprocess=False, threads=threads or 2)
-        labels[precision] = Segmenter(package, options).run(volume, scaled(progress, i / 2, (i + 1) / 2), cancel).labels.array
+        labels[precision] = (
+            Segmenter(package, options).run(volume, scaled(progress, i / 2, (i + 1) / 2), cancel).labels.array
+        )
     name = Path(image).name
     if not labels["float32"].any():
-        raise QuantizationError(f"The float32 networks find no bone in {name}, so it cannot check the int8 networks; "
-                                "choose a check image that shows the knee.")
+        raise QuantizationError(
+            f"The float32 networks find no bone in {name}, so it cannot check the int8 networks; "
+            "choose a check image that shows the knee."
+        )
     dice = agreement(labels["int8"], labels["float32"], package.label_names)
     bad = {bone: d for bone, d in dice.items() if d < 1.0 - max_dice_loss}
     if bad:
         shown = ", ".join(f"{bone} {d:.4f}" for bone, d in bad.items())
-        raise QuantizationError(f"The int8 networks label {name} differently from float32 (Dice {shown}, need at least "
-                                f"{1.0 - max_dice_loss:.4f}); the package was left as it was.")
+        raise QuantizationError(
+            f"The int8 networks label {name} differently from float32 (Dice {shown}, need at least "
+            f"{1.0 - max_dice_loss:.4f}); the package was left as it was."
+        )
     return dice
 
 
@@ -370,4 +437,11 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-__all__ = ["DEFAULT_COUNT", "QuantizeResult", "calibration_patches", "check_int8", "quantize_network", "quantize_package"]
+__all__ = [
+    "DEFAULT_COUNT",
+    "QuantizeResult",
+    "calibration_patches",
+    "check_int8",
+    "quantize_network",
+    "quantize_package",
+]

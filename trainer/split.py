@@ -8,7 +8,7 @@ splits are deterministic for a seed, so a study can be reproduced.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -33,7 +33,6 @@ from kneeseg_app.core.imageio import write_label_map
 from kneeseg_app.core.phantom import generate_phantom
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 from kneeseg_app.core.volume import Volume
-
 from trainer.casetable import TABLE_NAME, CaseRow, write_case_table
 
 FORMATS = ("nifti", "dicom")
@@ -92,9 +91,13 @@ def plan_cases(settings: SynthSettings) -> list[SynthCase]:
     return cases
 
 
-def synth_dataset(out_dir: str | os.PathLike[str], settings: SynthSettings,
-                  progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
-                  workers: int = 1) -> Path:
+def synth_dataset(
+    out_dir: str | os.PathLike[str],
+    settings: SynthSettings,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+    workers: int = 1,
+) -> Path:
     """Write the dataset into ``out_dir`` (must not exist yet); returns the case table's path.
 
     Built in a temporary folder beside ``out_dir`` and renamed at the end, so an
@@ -121,8 +124,14 @@ def synth_dataset(out_dir: str | os.PathLike[str], settings: SynthSettings,
     return target / TABLE_NAME
 
 
-def _write_cases(root: Path, cases: list[SynthCase], settings: SynthSettings, workers: int,
-                 progress: ProgressCallback, cancel: CancelToken | None) -> list[CaseRow]:
+def _write_cases(
+    root: Path,
+    cases: list[SynthCase],
+    settings: SynthSettings,
+    workers: int,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> list[CaseRow]:
     if workers <= 1:
         rows = []
         for i, case in enumerate(cases):
@@ -146,8 +155,13 @@ def _write_cases(root: Path, cases: list[SynthCase], settings: SynthSettings, wo
 
 
 def _write_case(root: Path, case: SynthCase, settings: SynthSettings) -> CaseRow:
-    phantom = generate_phantom(case.seed, shape_zyx=settings.shape_zyx, spacing_zyx=settings.spacing_zyx,
-                               osteoarthritis=case.osteoarthritis, both_legs=settings.both_legs)
+    phantom = generate_phantom(
+        case.seed,
+        shape_zyx=settings.shape_zyx,
+        spacing_zyx=settings.spacing_zyx,
+        osteoarthritis=case.osteoarthritis,
+        both_legs=settings.both_legs,
+    )
     ct, labels = phantom.ct, phantom.labels
     if case.mirrored:
         ct, labels = mirror_left_right(ct), mirror_left_right(labels)
@@ -155,9 +169,15 @@ def _write_case(root: Path, case: SynthCase, settings: SynthSettings) -> CaseRow
     write_label_map(labels, label_path)
     if settings.image_format == "dicom":
         image_path = root / "dicom" / case.case
-        write_dicom_series(ct, image_path, series_description=f"Synthetic knee {case.case}",
-                           patient_name=f"PHANTOM^{case.patient}", patient_id=case.patient,
-                           seed=case.seed * 2 + case.mirrored, kernel=phantom.params.acquisition.kernel)
+        write_dicom_series(
+            ct,
+            image_path,
+            series_description=f"Synthetic knee {case.case}",
+            patient_name=f"PHANTOM^{case.patient}",
+            patient_id=case.patient,
+            seed=case.seed * 2 + case.mirrored,
+            kernel=phantom.params.acquisition.kernel,
+        )
     else:
         image_path = root / "images" / f"{case.case}.nii.gz"
         image_path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +195,11 @@ def mirror_left_right(volume: Volume) -> Volume:
 
 
 def _extra(case: SynthCase) -> dict[str, str]:
-    return {"seed": str(case.seed), "osteoarthritis": str(int(case.osteoarthritis)), "mirrored": str(int(case.mirrored))}
+    return {
+        "seed": str(case.seed),
+        "osteoarthritis": str(int(case.osteoarthritis)),
+        "mirrored": str(int(case.mirrored)),
+    }
 
 
 def _settings_json(settings: SynthSettings) -> dict:

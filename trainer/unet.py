@@ -98,8 +98,9 @@ class UNetDecoder(nn.Module):
 class ResNetV2UNet(nn.Module):
     """2D U-Net: ResNet50V2 encoder + upsampling decoder with skip connections."""
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 3, small: bool = False,
-                 encoder_weights: str | Path | None = None):
+    def __init__(
+        self, in_channels: int = 1, num_classes: int = 3, small: bool = False, encoder_weights: str | Path | None = None
+    ):
         super().__init__()
         self.encoder = create_encoder(in_channels, small=small, weights=encoder_weights)
         channels = self.encoder.feature_info.channels()

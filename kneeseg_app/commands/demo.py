@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("demo", help="open the window on the bundled demo case (headless run without a display)")
     parser.add_argument("--headless", action="store_true", help="run the headless demo even if a display exists")
     parser.add_argument("--out", type=Path, default=None, help="where the headless demo writes its label map")
@@ -23,11 +23,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 def run(args: argparse.Namespace) -> int:
     if not args.headless:
-        from ..ui.display import display_available
+        from kneeseg_app.ui.display import display_available
 
         available, reason = display_available()
         if available:
-            from ..ui.app import run_app
+            from kneeseg_app.ui.app import run_app
 
             return run_app([sys.argv[0]], open_demo=True)
         print(f"kneeseg: {reason}; running the headless demo instead.", file=sys.stderr)
@@ -36,12 +36,12 @@ def run(args: argparse.Namespace) -> int:
 
 def run_headless_demo(out: Path | None = None, threads: int | None = None) -> int:
     """Segment the demo case with the default model and report metrics against its reference."""
-    from ..core.demo import demo_case
-    from ..core.engine import SegmentOptions, Segmenter
-    from ..core.imageio import open_volume, read_label_map, write_label_map
-    from ..core.metrics import compute_metrics
-    from ..core.modelpkg import find_model
-    from .segment import ProgressLine, metrics_table
+    from kneeseg_app.commands.segment import ProgressLine, metrics_table
+    from kneeseg_app.core.demo import demo_case
+    from kneeseg_app.core.imageio import open_volume, read_label_map, write_label_map
+    from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
+    from kneeseg_app.core.metrics import compute_metrics
+    from kneeseg_app.core.model.package import find_model
 
     progress = ProgressLine(sys.stderr)
     case = demo_case(progress=progress)

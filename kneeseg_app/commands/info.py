@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..core.dicom import ScanResult, SeriesInfo, read_series, scan_folder
-from ..core.imageio import open_volume
+from kneeseg_app.core.dicom import ScanResult, SeriesInfo, read_series, scan_folder
+from kneeseg_app.core.imageio import open_volume
 
 _COLUMNS = ("#", "description", "modality", "slices", "thickness", "kernel", "size", "notes")
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "info",
         help="list the series of a DICOM folder and describe the CT volume KneeSeg would use",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from ..core.errors import ModelError
+from kneeseg_app.core.errors import ModelError
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "models",
         help="list the installed segmentation models",
@@ -20,8 +20,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core import paths
-    from ..core.modelpkg import discover_models
+    from kneeseg_app.core import paths
+    from kneeseg_app.core.model.package import discover_models
 
     found = discover_models(args.dir)
     default = next((m for m in found.models if m.origin == "bundled" and m.manifest.default), None)

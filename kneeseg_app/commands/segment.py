@@ -13,27 +13,56 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from ..core.errors import OutputError
+from kneeseg_app.core.errors import OutputError
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "segment",
         help="segment femur and tibia in a knee CT",
         description="Segment femur and tibia in a knee CT and write the label map "
         "(0 background, 1 femur, 2 tibia) on the CT's own grid. Research software, not for clinical use.",
     )
-    parser.add_argument("input", metavar="INPUT", help="a CT folder (DICOM) or an image file (.nii.gz, .nrrd, .mha, .dcm)")
-    parser.add_argument("--out", "-o", required=True, metavar="OUTPUT", help="label map to write (.nii.gz, .nii, .nrrd or .mha)")
-    parser.add_argument("--model", metavar="NAME_OR_PATH", help="model name (see 'kneeseg models') or package folder; default: the bundled default")
-    parser.add_argument("--series", metavar="UID_OR_INDEX", help="which series of a DICOM folder (UID, or its number in 'kneeseg info')")
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None, help="test-time mirroring: slower, slightly more accurate (default: as the model says)")
-    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for the network (default: physical cores, at most 4)")
-    parser.add_argument("--reference", metavar="LABELS", help="a reference label map on the same grid: print Dice, HD95, ... against it")
-    parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT (and existing meshes / SEG) if they exist")
-    parser.add_argument("--meshes", metavar="DIR", help="also write one closed, smoothed surface per bone (LPS mm, as 3D Slicer) into DIR")
-    parser.add_argument("--mesh-format", choices=("stl", "obj", "ply"), default="stl", help="mesh file format (default: binary STL)")
-    parser.add_argument("--seg", metavar="FILE", help="also write a DICOM SEG referencing the source series (DICOM input only)")
+    parser.add_argument(
+        "input", metavar="INPUT", help="a CT folder (DICOM) or an image file (.nii.gz, .nrrd, .mha, .dcm)"
+    )
+    parser.add_argument(
+        "--out", "-o", required=True, metavar="OUTPUT", help="label map to write (.nii.gz, .nii, .nrrd or .mha)"
+    )
+    parser.add_argument(
+        "--model",
+        metavar="NAME_OR_PATH",
+        help="model name (see 'kneeseg models') or package folder; default: the bundled default",
+    )
+    parser.add_argument(
+        "--series", metavar="UID_OR_INDEX", help="which series of a DICOM folder (UID, or its number in 'kneeseg info')"
+    )
+    parser.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="test-time mirroring: slower, slightly more accurate (default: as the model says)",
+    )
+    parser.add_argument(
+        "--threads", type=int, metavar="N", help="CPU threads for the network (default: physical cores, at most 4)"
+    )
+    parser.add_argument(
+        "--reference", metavar="LABELS", help="a reference label map on the same grid: print Dice, HD95, ... against it"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace OUTPUT (and existing meshes / SEG) if they exist"
+    )
+    parser.add_argument(
+        "--meshes",
+        metavar="DIR",
+        help="also write one closed, smoothed surface per bone (LPS mm, as 3D Slicer) into DIR",
+    )
+    parser.add_argument(
+        "--mesh-format", choices=("stl", "obj", "ply"), default="stl", help="mesh file format (default: binary STL)"
+    )
+    parser.add_argument(
+        "--seg", metavar="FILE", help="also write a DICOM SEG referencing the source series (DICOM input only)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -74,8 +103,8 @@ class ProgressLine:
 
 
 def _check_output(out: Path, overwrite: bool, protected: list[str]) -> None:
-    from ..core.atomic import ensure_not_inside
-    from ..core.imageio import LABEL_SUFFIXES
+    from kneeseg_app.core.atomic import ensure_not_inside
+    from kneeseg_app.core.imageio import LABEL_SUFFIXES
 
     if not any(out.name.lower().endswith(s) for s in LABEL_SUFFIXES):
         raise OutputError(f"{out.name}: choose a .nii.gz, .nii, .nrrd or .mha file name for the label map.")
@@ -97,9 +126,9 @@ def metrics_table(metrics: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core import imageio
-    from ..core.engine import SegmentOptions, Segmenter
-    from ..core.modelpkg import find_model
+    from kneeseg_app.core import imageio
+    from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
+    from kneeseg_app.core.model.package import find_model
 
     out = Path(args.out)
     _check_output(out, args.overwrite, [args.input])
@@ -113,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     reference = imageio.read_label_map(args.reference, reference=ct) if args.reference else None
     if args.seg:
-        from ..core.dicom_seg import dicom_seg_problem
+        from kneeseg_app.core.dicom.seg import dicom_seg_problem
 
         problem = dicom_seg_problem(ct)
         if problem:
@@ -123,26 +152,36 @@ def run(args: argparse.Namespace) -> int:
     progress.finish()
     written = imageio.write_label_map(result.labels, out, overwrite=args.overwrite, protected=[args.input])
 
-    print(f"model    {package.name} {package.manifest.version}" + ("  (NOT FOR CLINICAL USE)" if package.not_for_clinical_use else ""))
+    print(
+        f"model    {package.name} {package.manifest.version}"
+        + ("  (NOT FOR CLINICAL USE)" if package.not_for_clinical_use else "")
+    )
     for bone, ml in result.volumes_ml.items():
         print(f"{bone:<8} {ml:8.1f} mL")
-    print(f"time     {result.seconds:.1f} s (network {result.stage_seconds.get('network', 0.0):.1f} s, TTA {'on' if result.settings['tta'] else 'off'})")
+    print(
+        f"time     {result.seconds:.1f} s (network {result.stage_seconds.get('network', 0.0):.1f} s, TTA {'on' if result.settings['tta'] else 'off'})"
+    )
     print(f"written  {written}")
     if args.meshes:
-        from ..core.mesh import export_meshes
+        from kneeseg_app.core.mesh import export_meshes
 
         for path in export_meshes(result.labels, args.meshes, fmt=args.mesh_format, protected=[args.input]):
             print(f"mesh     {path}")
     if args.seg:
-        from ..core.dicom_seg import write_dicom_seg
+        from kneeseg_app.core.dicom.seg import write_dicom_seg
 
         seg = write_dicom_seg(
-            result.labels, ct, args.seg, algorithm_name=f"KneeSeg {package.name}",
-            algorithm_version=package.manifest.version, overwrite=args.overwrite, protected=[args.input],
+            result.labels,
+            ct,
+            args.seg,
+            algorithm_name=f"KneeSeg {package.name}",
+            algorithm_version=package.manifest.version,
+            overwrite=args.overwrite,
+            protected=[args.input],
         )
         print(f"DICOM SEG {seg}")
     if reference is not None:
-        from ..core.metrics import compute_metrics
+        from kneeseg_app.core.metrics import compute_metrics
 
         print()
         print(metrics_table(compute_metrics(result.labels.array, reference.array, ct.spacing_zyx, package.label_names)))

@@ -10,15 +10,16 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-from typing import TYPE_CHECKING, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from .. import __version__
+from kneeseg_app import __version__
 
 if TYPE_CHECKING:
-    from ..core.selftest import CheckResult
+    from kneeseg_app.core.selftest import CheckResult
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "selftest",
         help="check that this installation can decode DICOM and segment the demo case",
@@ -26,7 +27,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         "demo CT, comparing the result with its reference. Exits non-zero when anything fails.",
     )
     parser.add_argument("--model", default=None, help="model name or folder (default: the bundled default model)")
-    parser.add_argument("--min-dice", type=float, default=None, help="Dice each bone must reach on the demo case (default: the model manifest's validation Dice minus 0.05, else 0.9)")
+    parser.add_argument(
+        "--min-dice",
+        type=float,
+        default=None,
+        help="Dice each bone must reach on the demo case (default: the model manifest's validation Dice minus 0.05, else 0.9)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for inference")
     parser.set_defaults(func=run)
 
@@ -37,11 +43,13 @@ def run(args: argparse.Namespace) -> int:
 
 def run_and_print(args: argparse.Namespace, extra_checks: Sequence[Callable[[], CheckResult]] = ()) -> int:
     """Run the self-test (plus the caller's ``extra_checks``), print every result; 0 only if all passed."""
-    from ..core import paths
-    from ..core.selftest import run_selftest
+    from kneeseg_app.core import paths
+    from kneeseg_app.core.selftest import run_selftest
 
     frozen = "frozen" if getattr(sys, "frozen", False) else "source"
-    print(f"KneeSeg {__version__} self-test ({frozen}, Python {platform.python_version()}, {platform.system()} {platform.machine()})")
+    print(
+        f"KneeSeg {__version__} self-test ({frozen}, Python {platform.python_version()}, {platform.system()} {platform.machine()})"
+    )
     print(f"resources: {paths.resources_dir()}", flush=True)
     report = run_selftest(model=args.model, min_dice=args.min_dice, threads=args.threads, extra_checks=extra_checks)
     for check in report.checks:

@@ -10,10 +10,10 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
-from .errors import OutputError
+from kneeseg_app.core.errors import OutputError
 
 
 @contextlib.contextmanager
@@ -97,7 +97,9 @@ def replace_folder(finished: str | os.PathLike[str], target: str | os.PathLike[s
     return target
 
 
-def ensure_not_inside(target: str | os.PathLike[str], protected: "list[str | os.PathLike[str]] | tuple[str | os.PathLike[str], ...]") -> None:
+def ensure_not_inside(
+    target: str | os.PathLike[str], protected: list[str | os.PathLike[str]] | tuple[str | os.PathLike[str], ...]
+) -> None:
     """Refuse to write ``target`` inside any protected folder (the user's input data).
 
     A protected entry that is a file protects its parent folder (a DICOM file's series folder).

@@ -16,13 +16,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__
-from .atomic import write_atomic, write_bytes_atomic
-from .dicom_write import write_dicom_series
-from .errors import OutputError
-from .paths import resources_dir, user_cache_dir
-from .phantom import generate_phantom
-from .progress import CancelToken, ProgressCallback, no_progress, scaled
+from kneeseg_app import __version__
+from kneeseg_app.core.atomic import write_atomic, write_bytes_atomic
+from kneeseg_app.core.dicom.write import write_dicom_series
+from kneeseg_app.core.errors import OutputError
+from kneeseg_app.core.paths import resources_dir, user_cache_dir
+from kneeseg_app.core.phantom import generate_phantom
+from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 
 DEMO_REVISION = 1
 """Bump when the phantom or the demo spec changes, so caches are regenerated."""
@@ -86,7 +86,10 @@ def read_demo(folder: Path, spec: DemoSpec) -> DemoCase | None:
 
 
 def ensure_demo(
-    folder: Path, spec: DemoSpec = DEMO_SPEC, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+    folder: Path,
+    spec: DemoSpec = DEMO_SPEC,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
 ) -> DemoCase:
     """Return the complete demo in ``folder``, generating it (atomically) when missing or partial."""
     existing = read_demo(folder, spec)

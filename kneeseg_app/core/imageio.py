@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from .atomic import atomic_path, ensure_not_inside
-from .dicom_headers import looks_like_dicom
-from .dicom_read import read_series
-from .dicom_scan import SeriesInfo, scan_folder
-from .errors import EmptyFolderError, InputError, LabelMapError, OutputError, SingleSliceError
-from .progress import CancelToken, ProgressCallback, no_progress, scaled
-from .volume import Volume
+from kneeseg_app.core.atomic import atomic_path, ensure_not_inside
+from kneeseg_app.core.dicom.headers import looks_like_dicom
+from kneeseg_app.core.dicom.read import read_series
+from kneeseg_app.core.dicom.scan import SeriesInfo, scan_folder
+from kneeseg_app.core.errors import EmptyFolderError, InputError, LabelMapError, OutputError, SingleSliceError
+from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
+from kneeseg_app.core.volume import Volume
 
 VOLUME_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 LABEL_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha")
@@ -99,7 +99,9 @@ def _read_image(path: Path) -> sitk.Image:
     except RuntimeError as exc:
         raise InputError(f"The file {path.name} cannot be read as an image (corrupt or unsupported format).") from exc
     if image.GetNumberOfComponentsPerPixel() != 1:
-        raise InputError(f"The file {path.name} holds {image.GetNumberOfComponentsPerPixel()} values per voxel, not a scalar image.")
+        raise InputError(
+            f"The file {path.name} holds {image.GetNumberOfComponentsPerPixel()} values per voxel, not a scalar image."
+        )
     if image.GetDimension() == 4 and image.GetSize()[3] == 1:
         image = image[:, :, :, 0]
     if image.GetDimension() != 3:
@@ -115,7 +117,9 @@ def read_label_map(path: str | os.PathLike[str], reference: Volume | None = None
     if np.issubdtype(array.dtype, np.floating) and not np.array_equal(array, np.rint(array)):
         raise LabelMapError(f"{path.name} holds fractional values, so it is not a label map (a probability map?).")
     if array.size and float(array.min()) < 0:
-        raise LabelMapError(f"{path.name} holds negative values ({float(array.min()):.0f}); labels are 0 (background) or positive.")
+        raise LabelMapError(
+            f"{path.name} holds negative values ({float(array.min()):.0f}); labels are 0 (background) or positive."
+        )
     if array.size and float(array.max()) > 255:
         raise LabelMapError(f"{path.name} holds label {float(array.max()):.0f}; labels above 255 are not supported.")
     labels.array = array.astype(np.uint8, copy=False)

@@ -7,9 +7,10 @@ The core never knows about widgets (3D Slicer's pattern): callers pass a
 from __future__ import annotations
 
 import threading
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
-from .errors import Cancelled
+from kneeseg_app.core.errors import Cancelled
 
 ProgressCallback = Callable[[str, float], None]
 """``callback(stage, fraction)``: stage is a short human label, fraction in [0, 1]."""

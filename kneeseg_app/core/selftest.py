@@ -18,20 +18,21 @@ Nothing is written outside the per-user cache (the demo case may be generated th
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import paths
-from .errors import KneeSegError
-from .progress import ProgressCallback, no_progress, scaled
+from kneeseg_app.core import paths
+from kneeseg_app.core.errors import KneeSegError
+from kneeseg_app.core.progress import ProgressCallback, no_progress, scaled
 
 if TYPE_CHECKING:
-    from .engine import SegmentationResult
-    from .modelpkg import ModelPackage
-    from .volume import Volume
+    from kneeseg_app.core.inference.engine import SegmentationResult
+    from kneeseg_app.core.model.package import ModelPackage
+    from kneeseg_app.core.volume import Volume
 
 SELFTEST_DIR_NAME = "selftest"
 DEFAULT_MIN_DICE = 0.9
@@ -105,7 +106,7 @@ def _transfer_syntax(path: Path) -> str:
 
 def check_decoder_sample(folder: Path, transfer_syntax: str) -> str:
     """Read one compressed sample series through the app's loader; raise SelftestError unless exact."""
-    from .imageio import open_volume
+    from kneeseg_app.core.imageio import open_volume
 
     files = sorted(folder.glob("*.dcm"))
     if not files:
@@ -144,7 +145,9 @@ REPRODUCTION_MARGIN = 0.02
 """How far below the Dice recorded for the demo case at packaging time an installed copy may score."""
 
 
-def reproduction_thresholds(demo_case_dice: Mapping[str, float], bones: list[str], min_dice: float | None = None) -> dict[str, float]:
+def reproduction_thresholds(
+    demo_case_dice: Mapping[str, float], bones: list[str], min_dice: float | None = None
+) -> dict[str, float]:
     """The Dice each bone must reach when the manifest records the model's own demo-case Dice.
 
     The same model on the same demo CT must give the same labels up to threads and float
@@ -152,10 +155,15 @@ def reproduction_thresholds(demo_case_dice: Mapping[str, float], bones: list[str
     """
     if min_dice is not None:
         return {bone: float(min_dice) for bone in bones}
-    return {bone: float(demo_case_dice.get(bone, DEFAULT_MIN_DICE + REPRODUCTION_MARGIN)) - REPRODUCTION_MARGIN for bone in bones}
+    return {
+        bone: float(demo_case_dice.get(bone, DEFAULT_MIN_DICE + REPRODUCTION_MARGIN)) - REPRODUCTION_MARGIN
+        for bone in bones
+    }
 
 
-def dice_thresholds(validation_dice: Mapping[str, float], bones: list[str], min_dice: float | None = None) -> dict[str, float]:
+def dice_thresholds(
+    validation_dice: Mapping[str, float], bones: list[str], min_dice: float | None = None
+) -> dict[str, float]:
     """The Dice each bone must reach on the demo case.
 
     ``min_dice`` (the user's choice) wins; otherwise the model's own validation Dice less
@@ -174,7 +182,7 @@ def check_model(model: str | None = None) -> tuple[CheckResult, ModelPackage | N
     holder: dict[str, ModelPackage] = {}
 
     def body() -> tuple[str, list[str]]:
-        from .modelpkg import find_model
+        from kneeseg_app.core.model.package import find_model
 
         package = find_model(model)
         package.open_networks(threads=1)
@@ -194,17 +202,18 @@ def check_demo(
     return _timed("demo", lambda: _segment_demo(package, min_dice, threads, progress))
 
 
-def demo_case_metrics(package: ModelPackage, threads: int | None = None,
-                      progress: ProgressCallback = no_progress) -> tuple[dict, SegmentationResult, Volume]:
+def demo_case_metrics(
+    package: ModelPackage, threads: int | None = None, progress: ProgressCallback = no_progress
+) -> tuple[dict, SegmentationResult, Volume]:
     """Segment the demo case as the app does (DICOM read, default options) and score it.
 
     Shared by the self-test and by the trainer, which records the result in the manifest
     (``validation.demo_case_dice``) so that an installed copy must reproduce it.
     """
-    from .demo import demo_case
-    from .engine import SegmentOptions, Segmenter
-    from .imageio import open_volume, read_label_map
-    from .metrics import compute_metrics
+    from kneeseg_app.core.demo import demo_case
+    from kneeseg_app.core.imageio import open_volume, read_label_map
+    from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
+    from kneeseg_app.core.metrics import compute_metrics
 
     case = demo_case(progress=scaled(progress, 0.0, 0.1))
     ct = open_volume(case.dicom_dir, progress=scaled(progress, 0.1, 0.2))
@@ -213,7 +222,9 @@ def demo_case_metrics(package: ModelPackage, threads: int | None = None,
     return compute_metrics(result.labels.array, reference.array, ct.spacing_zyx), result, ct
 
 
-def _segment_demo(package: ModelPackage, min_dice: float | None, threads: int | None, progress: ProgressCallback) -> tuple[str, list[str]]:
+def _segment_demo(
+    package: ModelPackage, min_dice: float | None, threads: int | None, progress: ProgressCallback
+) -> tuple[str, list[str]]:
     metrics, result, ct = demo_case_metrics(package, threads, progress)
     validation = package.manifest.validation
     needed = (

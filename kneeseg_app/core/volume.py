@@ -82,7 +82,7 @@ class Volume:
         ijk = (rel @ np.linalg.inv(self.direction).T) / np.asarray(self.spacing_xyz)
         return ijk[..., ::-1]
 
-    def same_grid(self, other: "Volume", tol_mm: float = 1e-3) -> bool:
+    def same_grid(self, other: Volume, tol_mm: float = 1e-3) -> bool:
         """True when ``other`` has the same shape and voxel positions (within tol)."""
         if self.shape != other.shape:
             return False
@@ -91,14 +91,14 @@ class Volume:
             np.allclose(self.direction, other.direction, atol=1e-4)
         )
 
-    def with_array(self, array: np.ndarray, **changes: Any) -> "Volume":
+    def with_array(self, array: np.ndarray, **changes: Any) -> Volume:
         """A volume on the same grid holding ``array`` (e.g. a label map for this CT)."""
         if array.shape != self.array.shape and "spacing_zyx" not in changes:
             raise ValueError(f"array shape {array.shape} differs from the grid {self.array.shape}")
         return replace(self, array=array, warnings=list(changes.pop("warnings", [])), **changes)
 
     # ----- SimpleITK bridge ----------------------------------------------
-    def to_sitk(self) -> "Any":
+    def to_sitk(self) -> Any:
         """A SimpleITK image with this geometry (shares no memory with ``array``)."""
         import SimpleITK as sitk
 
@@ -109,7 +109,7 @@ class Volume:
         return image
 
     @classmethod
-    def from_sitk(cls, image: "Any", **fields: Any) -> "Volume":
+    def from_sitk(cls, image: Any, **fields: Any) -> Volume:
         """Build a volume from a 3D SimpleITK image (the array is copied once)."""
         import SimpleITK as sitk
 
@@ -136,7 +136,9 @@ class Volume:
             f"orientation {orientation_code(self.direction)}",
         ]
         if self.array.size:
-            lines.append(f"values      {float(self.array.min()):.0f} .. {float(self.array.max()):.0f} ({self.array.dtype})")
+            lines.append(
+                f"values      {float(self.array.min()):.0f} .. {float(self.array.max()):.0f} ({self.array.dtype})"
+            )
         if self.dicom is not None:
             d = self.dicom
             thick = f"{d.slice_thickness_mm:.2f} mm" if d.slice_thickness_mm else "?"

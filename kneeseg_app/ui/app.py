@@ -7,7 +7,8 @@ abort the process when no display is there).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 APP_NAME = "KneeSeg"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ctypes.util
 import os
 import sys
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 XCB_LIBRARIES = {"xcb-cursor": "libxcb-cursor0", "xcb-icccm": "libxcb-icccm4", "xkbcommon-x11": "libxkbcommon-x11-0"}
 """Libraries the Qt 6 xcb plugin loads (name for find_library -> Debian/Ubuntu package)."""

@@ -14,13 +14,17 @@ from kneeseg_app.cli import main
 def _cd_export(root: Path) -> None:
     bone = CTSeries(n_slices=9, description="Knee 1.0 Bone", kernel="BONE", series_number=3)
     bone.write(root / "S3")
-    bone.but(n_slices=5, description="Knee 2.0 Soft", kernel="STANDARD", series_number=4, slice_step=2.0, thickness=2.0).write(root / "S4")
+    bone.but(
+        n_slices=5, description="Knee 2.0 Soft", kernel="STANDARD", series_number=4, slice_step=2.0, thickness=2.0
+    ).write(root / "S4")
     write_localizer(root / "S1")
     write_dose_sr(root / "S998")
     (root / "AUTORUN.INF").write_text("[autorun]")
 
 
-def test_info_lists_candidates_with_the_best_marked_and_describes_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_info_lists_candidates_with_the_best_marked_and_describes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _cd_export(tmp_path)
 
     assert main(["info", str(tmp_path)]) == 0
@@ -58,7 +62,9 @@ def test_info_all_describes_every_candidate(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_info_shows_geometry_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    CTSeries(n_slices=6, orientation=tilted_axial(15.0), stack_direction=(0.0, 0.0, 1.0), gantry_tilt=15.0).write(tmp_path)
+    CTSeries(n_slices=6, orientation=tilted_axial(15.0), stack_direction=(0.0, 0.0, 1.0), gantry_tilt=15.0).write(
+        tmp_path
+    )
 
     assert main(["info", str(tmp_path)]) == 0
 
@@ -81,12 +87,17 @@ def test_info_describes_a_volume_file(tmp_path: Path, capsys: pytest.CaptureFixt
     ("make", "message"),
     [
         (lambda root: root / "missing", "does not exist"),
-        (lambda root: CTSeries(modality="MR", sop_class_uid="1.2.840.10008.5.1.4.1.1.4").write(root) and root, "is MR, not CT"),
+        (
+            lambda root: CTSeries(modality="MR", sop_class_uid="1.2.840.10008.5.1.4.1.1.4").write(root) and root,
+            "is MR, not CT",
+        ),
         (lambda root: CTSeries(n_slices=1).write(root) and root, "single slice"),
     ],
     ids=["missing-folder", "mr-only", "single-slice"],
 )
-def test_info_on_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], make, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_info_on_bad_input_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make, message: str
+) -> None:  # type: ignore[no-untyped-def]
     path = make(tmp_path)
 
     assert main(["info", str(path)]) == 2

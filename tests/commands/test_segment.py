@@ -30,8 +30,14 @@ def knee_hu(points_lps: np.ndarray) -> np.ndarray:
 @pytest.fixture()
 def dicom_ct(tmp_path: Path) -> Path:
     series = CTSeries(
-        n_slices=16, rows=72, columns=72, pixel_spacing=(0.8, 0.8), origin=(-28.4, -28.4, -16.0),
-        slice_step=2.0, thickness=2.0, intensity=knee_hu,
+        n_slices=16,
+        rows=72,
+        columns=72,
+        pixel_spacing=(0.8, 0.8),
+        origin=(-28.4, -28.4, -16.0),
+        slice_step=2.0,
+        thickness=2.0,
+        intensity=knee_hu,
     )
     series.write(tmp_path / "ct")
     return tmp_path / "ct"
@@ -42,10 +48,14 @@ def model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The threshold network installed as the only bundled model (the default)."""
     bundled = tmp_path / "bundled"
     monkeypatch.setattr(paths, "bundled_models_dir", lambda: bundled)
-    return write_model_package(bundled / "threshold", name="threshold", patch_size=(64, 64), target_spacing=(0.8, 0.8), default=True)
+    return write_model_package(
+        bundled / "threshold", name="threshold", patch_size=(64, 64), target_spacing=(0.8, 0.8), default=True
+    )
 
 
-def test_segments_a_dicom_folder_and_writes_labels_on_its_grid(dicom_ct: Path, model: Path, tmp_path: Path, capsys) -> None:
+def test_segments_a_dicom_folder_and_writes_labels_on_its_grid(
+    dicom_ct: Path, model: Path, tmp_path: Path, capsys
+) -> None:
     out = tmp_path / "out" / "labels.nii.gz"
     assert main(["segment", str(dicom_ct), "--out", str(out), "--threads", "1"]) == 0
     printed = capsys.readouterr()
@@ -62,7 +72,9 @@ def test_segments_a_dicom_folder_and_writes_labels_on_its_grid(dicom_ct: Path, m
     assert np.allclose(written.GetOrigin(), ct.origin_xyz) and np.allclose(written.GetSpacing(), ct.spacing_xyz)
     expected = expected_labels_from_hu(ct.array)
     for value in (1, 2):
-        overlap = 2 * ((labels == value) & (expected == value)).sum() / ((labels == value).sum() + (expected == value).sum())
+        overlap = (
+            2 * ((labels == value) & (expected == value)).sum() / ((labels == value).sum() + (expected == value).sum())
+        )
         assert overlap > 0.9
 
 
@@ -72,7 +84,19 @@ def test_reference_prints_agreement_metrics(dicom_ct: Path, model: Path, tmp_pat
     ct = open_volume(dicom_ct)
     reference = tmp_path / "reference.nii.gz"
     sitk.WriteImage(ct.with_array(expected_labels_from_hu(ct.array)).to_sitk(), str(reference))
-    code = main(["segment", str(dicom_ct), "--out", str(tmp_path / "l.nrrd"), "--reference", str(reference), "--no-tta", "--threads", "1"])
+    code = main(
+        [
+            "segment",
+            str(dicom_ct),
+            "--out",
+            str(tmp_path / "l.nrrd"),
+            "--reference",
+            str(reference),
+            "--no-tta",
+            "--threads",
+            "1",
+        ]
+    )
     assert code == 0
     lines = capsys.readouterr().out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("bone"))
@@ -81,7 +105,9 @@ def test_reference_prints_agreement_metrics(dicom_ct: Path, model: Path, tmp_pat
     assert femur[0] == "femur" and float(femur[1]) > 0.9
 
 
-def test_a_reference_on_another_grid_is_refused_before_segmenting(dicom_ct: Path, model: Path, tmp_path: Path, capsys) -> None:
+def test_a_reference_on_another_grid_is_refused_before_segmenting(
+    dicom_ct: Path, model: Path, tmp_path: Path, capsys
+) -> None:
     reference = tmp_path / "small.nii.gz"
     sitk.WriteImage(sitk.Image(10, 10, 10, sitk.sitkUInt8), str(reference))
     out = tmp_path / "l.nii.gz"
@@ -107,7 +133,9 @@ def test_writing_into_the_input_folder_is_refused(dicom_ct: Path, model: Path, c
     assert "input folder" in capsys.readouterr().err
 
 
-def test_an_unknown_model_name_is_one_line_with_the_installed_ones(dicom_ct: Path, model: Path, tmp_path: Path, capsys) -> None:
+def test_an_unknown_model_name_is_one_line_with_the_installed_ones(
+    dicom_ct: Path, model: Path, tmp_path: Path, capsys
+) -> None:
     assert main(["segment", str(dicom_ct), "--out", str(tmp_path / "l.nii.gz"), "--model", "nope"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "kneeseg: No model named 'nope' is installed (installed: threshold)."
@@ -133,7 +161,7 @@ def test_a_missing_input_is_one_line(model: Path, tmp_path: Path, capsys) -> Non
 
 def test_segments_a_phantom_written_as_dicom(model: Path, tmp_path: Path, capsys) -> None:
     """The team's knee phantom as a DICOM series: both bones found near the truth."""
-    from kneeseg_app.core.dicom_write import write_dicom_series
+    from kneeseg_app.core.dicom.write import write_dicom_series
     from kneeseg_app.core.phantom import generate_phantom
 
     phantom = generate_phantom(7, shape_zyx=(48, 128, 128))
@@ -141,7 +169,9 @@ def test_segments_a_phantom_written_as_dicom(model: Path, tmp_path: Path, capsys
     reference = tmp_path / "ref.nii.gz"
     sitk.WriteImage(phantom.labels.to_sitk(), str(reference))
     out = tmp_path / "l.nii.gz"
-    assert main(["segment", str(tmp_path / "ct"), "--out", str(out), "--reference", str(reference), "--threads", "1"]) == 0
+    assert (
+        main(["segment", str(tmp_path / "ct"), "--out", str(out), "--reference", str(reference), "--threads", "1"]) == 0
+    )
     assert "Dice" in capsys.readouterr().out
     labels = sitk.GetArrayFromImage(sitk.ReadImage(str(out)))
     truth = phantom.labels.array
@@ -170,13 +200,28 @@ def test_progress_on_a_terminal_is_one_redrawn_bar_per_stage() -> None:
     assert text.count("\n") == 2  # one finished line per stage, nothing for "Done"
 
 
-def test_meshes_and_dicom_seg_are_written_beside_the_label_map(dicom_ct: Path, model: Path, tmp_path: Path, capsys) -> None:
+def test_meshes_and_dicom_seg_are_written_beside_the_label_map(
+    dicom_ct: Path, model: Path, tmp_path: Path, capsys
+) -> None:
     import pydicom
     import trimesh
 
     out = tmp_path / "out" / "labels.nii.gz"
     seg = tmp_path / "out" / "labels.seg.dcm"
-    code = main(["segment", str(dicom_ct), "--out", str(out), "--threads", "1", "--meshes", str(tmp_path / "meshes"), "--seg", str(seg)])
+    code = main(
+        [
+            "segment",
+            str(dicom_ct),
+            "--out",
+            str(out),
+            "--threads",
+            "1",
+            "--meshes",
+            str(tmp_path / "meshes"),
+            "--seg",
+            str(seg),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "femur.stl" in printed and "DICOM SEG" in printed
@@ -192,7 +237,16 @@ def test_a_dicom_seg_for_an_image_file_input_is_refused_before_segmenting(model:
     image = sitk.GetImageFromArray(np.full((8, 32, 32), -1000, np.int16))
     (tmp_path / "in").mkdir()
     sitk.WriteImage(image, str(tmp_path / "in" / "ct.nii.gz"))
-    code = main(["segment", str(tmp_path / "in" / "ct.nii.gz"), "--out", str(tmp_path / "o" / "l.nii.gz"), "--seg", str(tmp_path / "o" / "s.dcm")])
+    code = main(
+        [
+            "segment",
+            str(tmp_path / "in" / "ct.nii.gz"),
+            "--out",
+            str(tmp_path / "o" / "l.nii.gz"),
+            "--seg",
+            str(tmp_path / "o" / "s.dcm"),
+        ]
+    )
     assert code == 2
     assert "DICOM" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

@@ -40,7 +40,9 @@ def test_passes_and_prints_metrics_and_time_when_every_part_works(tmp_path: Path
     assert out.rstrip().splitlines()[-1].startswith("Self-test PASSED in ")
 
 
-def test_exits_1_and_names_the_failed_checks_without_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_exits_1_and_names_the_failed_checks_without_a_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     monkeypatch.setenv("KNEESEG_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(paths, "bundled_models_dir", lambda: tmp_path / "none")
     assert run_command([]) == 1

@@ -23,7 +23,9 @@ def read_series(folder: Path) -> sitk.Image:
     return reader.Execute()
 
 
-def test_demo_case_is_a_realistic_knee_ct_generated_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_case_is_a_realistic_knee_ct_generated_once_into_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KNEESEG_HOME", str(tmp_path))
     stages: list[str] = []
     case = demo_case(progress=lambda stage, fraction: stages.append(stage))
@@ -36,7 +38,9 @@ def test_demo_case_is_a_realistic_knee_ct_generated_once_into_the_cache(tmp_path
     reference = sitk.ReadImage(str(case.reference_path))
     assert case.reference_path.name.endswith(".nii.gz")
     assert reference.GetSize() == ct.GetSize()
-    assert np.allclose(reference.GetOrigin(), ct.GetOrigin(), atol=1e-3) and np.allclose(reference.GetSpacing(), ct.GetSpacing(), atol=1e-5)
+    assert np.allclose(reference.GetOrigin(), ct.GetOrigin(), atol=1e-3) and np.allclose(
+        reference.GetSpacing(), ct.GetSpacing(), atol=1e-5
+    )
     labels = sitk.GetArrayFromImage(reference)
     assert set(np.unique(labels)) == {0, 1, 2}
     hu = sitk.GetArrayFromImage(ct)
@@ -85,7 +89,10 @@ def test_the_demo_is_deterministic(tmp_path: Path) -> None:
     files_a = sorted(a.dicom_dir.iterdir())
     files_b = sorted(b.dicom_dir.iterdir())
     assert [f.read_bytes() for f in files_a] == [f.read_bytes() for f in files_b]
-    assert np.array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(a.reference_path))), sitk.GetArrayFromImage(sitk.ReadImage(str(b.reference_path))))
+    assert np.array_equal(
+        sitk.GetArrayFromImage(sitk.ReadImage(str(a.reference_path))),
+        sitk.GetArrayFromImage(sitk.ReadImage(str(b.reference_path))),
+    )
 
 
 def test_two_processes_generating_at_once_both_get_a_complete_demo(tmp_path: Path) -> None:

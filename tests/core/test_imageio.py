@@ -150,10 +150,16 @@ def test_writing_never_goes_into_the_dicom_input_folder_or_a_protected_one(tmp_p
 def test_label_maps_that_do_not_fit_their_ct_are_refused_with_the_difference_in_words(tmp_path: Path) -> None:
     ct, _ = _ct(tmp_path)
     labels = _labels_for(ct)
-    shifted = Volume(labels.array, labels.spacing_zyx, tuple(np.add(labels.origin_xyz, (2.0, 0.0, 0.0))), labels.direction)
+    shifted = Volume(
+        labels.array, labels.spacing_zyx, tuple(np.add(labels.origin_xyz, (2.0, 0.0, 0.0))), labels.direction
+    )
     cropped = Volume(labels.array[1:], labels.spacing_zyx, labels.origin_xyz, labels.direction)
     finer = Volume(labels.array, (1.0, 0.7, 0.7), labels.origin_xyz, labels.direction)
-    for volume, expected in ((shifted, "shifted by 2.00 mm"), (cropped, "it is 32x32x5 voxels, the CT is 32x32x6"), (finer, "spacing")):
+    for volume, expected in (
+        (shifted, "shifted by 2.00 mm"),
+        (cropped, "it is 32x32x5 voxels, the CT is 32x32x6"),
+        (finer, "spacing"),
+    ):
         path = write_label_map(volume, tmp_path / f"{expected[:6].strip()}.nii.gz")
         with pytest.raises(LabelMapError, match=expected):
             read_label_map(path, reference=ct)

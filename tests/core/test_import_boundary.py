@@ -19,7 +19,15 @@ FORBIDDEN = ("PySide6", "pyqtgraph", "torch", "nnunetv2", "trainer", "shiboken6"
 
 def _modules_loaded_by(import_line: str) -> set[str]:
     code = f"import sys; {import_line}; print('\\n'.join(sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", errors="replace", check=True, cwd=APP.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        check=True,
+        cwd=APP.parent,
+    )
     return {name.split(".")[0] for name in out.stdout.split()}
 
 

@@ -33,14 +33,17 @@ def test_archive_names_carry_version_and_platform(build_script) -> None:
 
 
 def test_forbidden_files_are_reported_by_path(build_script, tmp_path: Path) -> None:
-    bundle = make_fake_bundle(tmp_path / "KneeSeg", [
-        "_internal/torch/lib/libtorch_cpu.so",
-        "_internal/PySide6/Qt6WebEngineCore.dll",
-        "_internal/PySide6/Qt/lib/libQt6Quick.so.6",
-        "_internal/matplotlib/__init__.pyc",
-        "_internal/PySide6/Qt/lib/libQt6Widgets.so.6",
-        "_internal/numpy/core.so",
-    ])
+    bundle = make_fake_bundle(
+        tmp_path / "KneeSeg",
+        [
+            "_internal/torch/lib/libtorch_cpu.so",
+            "_internal/PySide6/Qt6WebEngineCore.dll",
+            "_internal/PySide6/Qt/lib/libQt6Quick.so.6",
+            "_internal/matplotlib/__init__.pyc",
+            "_internal/PySide6/Qt/lib/libQt6Widgets.so.6",
+            "_internal/numpy/core.so",
+        ],
+    )
     found = build_script.forbidden_content(bundle)
     assert "file _internal/torch/lib/libtorch_cpu.so" in found
     assert "file _internal/PySide6/Qt6WebEngineCore.dll" in found
@@ -69,7 +72,12 @@ def test_notices_name_the_bundled_models_licence_and_fill_every_placeholder(buil
     bundle = tmp_path / "KneeSeg"
     model = bundle / "_internal" / "resources" / "models" / "knee-demo"
     model.mkdir(parents=True)
-    manifest = {"name": "knee-demo", "version": "1.2.0", "license": "CC-BY-4.0", "training": {"data": "synthetic phantoms"}}
+    manifest = {
+        "name": "knee-demo",
+        "version": "1.2.0",
+        "license": "CC-BY-4.0",
+        "training": {"data": "synthetic phantoms"},
+    }
     (model / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     notices = build_script.write_notices(bundle, [], "9.9.9").read_text(encoding="utf-8")
     assert "KneeSeg 9.9.9 - third-party notices" in notices
@@ -83,7 +91,9 @@ def test_every_licence_text_the_notices_point_to_is_shipped(build_script) -> Non
     for name in ("LGPL-3.0.txt", "GPL-3.0.txt", "Apache-2.0.txt", "PyOpenGL.txt"):
         text = (build_script.PACKAGING / "licenses" / name).read_text(encoding="utf-8")
         assert len(text) > 1000
-    assert "GNU LESSER GENERAL PUBLIC LICENSE" in (build_script.PACKAGING / "licenses" / "LGPL-3.0.txt").read_text(encoding="utf-8")
+    assert "GNU LESSER GENERAL PUBLIC LICENSE" in (build_script.PACKAGING / "licenses" / "LGPL-3.0.txt").read_text(
+        encoding="utf-8"
+    )
 
 
 @pytest.mark.parametrize("suffix", [".tar.gz", ".zip"])

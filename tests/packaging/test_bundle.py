@@ -15,9 +15,9 @@ import sys
 import tarfile
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from packaging_helpers import PACKAGING, REPO_ROOT, child_env, user_cache_dir
@@ -46,7 +46,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Build:
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, str(PACKAGING / "build.py"), "--dist", str(out / "dist"), "--work", str(out / "work")],
-        capture_output=True, text=True, encoding="utf-8", errors="replace", env=env, cwd=REPO_ROOT, timeout=BUILD_TIMEOUT_S,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=BUILD_TIMEOUT_S,
     )
     seconds = time.perf_counter() - started
     assert done.returncode == 0, f"build failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
@@ -88,16 +94,31 @@ def installed(built: Build, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if not p.is_symlink()}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if not p.is_symlink()
+    }
 
 
 def exe(bundle: Path, name: str) -> str:
     return str(bundle / (f"{name}.exe" if sys.platform == "win32" else name))
 
 
-def run_frozen(bundle: Path, name: str, args: list[str], home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_frozen(
+    bundle: Path, name: str, args: list[str], home: Path, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     home.mkdir(parents=True, exist_ok=True)
-    return subprocess.run([exe(bundle, name), *args], capture_output=True, text=True, encoding="utf-8", errors="replace", env=child_env(home), cwd=home, timeout=timeout)
+    return subprocess.run(
+        [exe(bundle, name), *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=child_env(home),
+        cwd=home,
+        timeout=timeout,
+    )
 
 
 def mib(n: int) -> float:
@@ -129,7 +150,16 @@ def test_bundle_holds_everything_a_pc_without_python_needs(built: Build, build_s
 
 def test_bundle_ships_the_licence_notices(built: Build) -> None:
     notices = (built.bundle / "THIRD-PARTY-NOTICES.txt").read_text(encoding="utf-8")
-    for expected in ("LGPL-3.0", "Apache-2.0", "onnxruntime", "numpy", "pyqtgraph", "pydicom", "SimpleITK", "synthetic"):
+    for expected in (
+        "LGPL-3.0",
+        "Apache-2.0",
+        "onnxruntime",
+        "numpy",
+        "pyqtgraph",
+        "pydicom",
+        "SimpleITK",
+        "synthetic",
+    ):
         assert expected.lower() in notices.lower(), expected
     assert "(no model is bundled)" not in notices
     licences = built.bundle / "licenses"
@@ -154,13 +184,17 @@ def test_console_executable_lists_the_selftest_command(installed: Path, tmp_path
 
 
 def test_frozen_cli_reads_a_real_jpeg2000_ct(installed: Path, tmp_path: Path, real_dicom: Path) -> None:
-    done = run_frozen(installed, "kneeseg-cli", ["info", str(real_dicom / "siemens-jpeg2000-abdomen")], tmp_path / "home", timeout=120)
+    done = run_frozen(
+        installed, "kneeseg-cli", ["info", str(real_dicom / "siemens-jpeg2000-abdomen")], tmp_path / "home", timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "512 x 512 x 20 voxels" in done.stdout
     assert "-1024 .. 1839" in done.stdout
 
 
-def test_frozen_selftest_passes_from_a_read_only_folder_with_spaces_and_accents(installed: Path, tmp_path: Path) -> None:
+def test_frozen_selftest_passes_from_a_read_only_folder_with_spaces_and_accents(
+    installed: Path, tmp_path: Path
+) -> None:
     home = tmp_path / "home of a user"
     before = snapshot(installed)
     started = time.perf_counter()

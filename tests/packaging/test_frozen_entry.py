@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from packaging_helpers import PACKAGING, REPO_ROOT, child_env
 from onnx_factory import write_model_package
+from packaging_helpers import PACKAGING, REPO_ROOT, child_env
 
 from kneeseg_app import __version__
 
@@ -17,7 +17,14 @@ ENTRY = PACKAGING / "kneeseg_entry.py"
 def run_entry(args: list[str], home: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = child_env(home, PYTHONPATH=str(REPO_ROOT))
     return subprocess.run(
-        [sys.executable, str(ENTRY), *args], capture_output=True, text=True, encoding="utf-8", errors="replace", env=env, timeout=timeout, cwd=home
+        [sys.executable, str(ENTRY), *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=env,
+        timeout=timeout,
+        cwd=home,
     )
 
 

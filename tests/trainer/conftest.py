@@ -29,8 +29,9 @@ def phantom_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from trainer.synth import SynthSettings, synth_dataset
 
     out = tmp_path_factory.mktemp("phantoms") / "data"
-    return synth_dataset(out, SynthSettings(10, seed=7, shape_zyx=TINY_SHAPE, osteoarthritis_fraction=0.5,
-                                            second_knee_fraction=0.5))
+    return synth_dataset(
+        out, SynthSettings(10, seed=7, shape_zyx=TINY_SHAPE, osteoarthritis_fraction=0.5, second_knee_fraction=0.5)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -38,8 +39,24 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, phantom_table: Path) -> Pa
     from trainer.cli import main
 
     work = tmp_path_factory.mktemp("study") / "W"
-    assert main(["prepare", "--cases", str(phantom_table), "--workdir", str(work), "--dataset-id", str(DATASET_ID),
-                 "--test-fraction", "0.3", "--seed", "1"]) == 0
+    assert (
+        main(
+            [
+                "prepare",
+                "--cases",
+                str(phantom_table),
+                "--workdir",
+                str(work),
+                "--dataset-id",
+                str(DATASET_ID),
+                "--test-fraction",
+                "0.3",
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
     return work
 
 
@@ -48,16 +65,37 @@ def nnunet_run(workdir: Path):
     """A trained tiny nnU-Net ('2d_small', 8-64 features), through the CLI."""
     require_training_stack()
     from trainer.cli import main
-    from trainer.nnunet.pipeline import results_folder
     from trainer.nnunet.env import NnunetFolders
+    from trainer.nnunet.pipeline import results_folder
     from trainer.nnunet.run import TrainedRun
 
-    code = main(["nnunet", "--workdir", str(workdir), "--dataset", str(DATASET_ID), "--folds", "0", "--epochs", "2",
-                 "--iterations", "3", "--small", "--small-features", "8", "64", "--small-max-patch", "64", *COMPUTE])
+    code = main(
+        [
+            "nnunet",
+            "--workdir",
+            str(workdir),
+            "--dataset",
+            str(DATASET_ID),
+            "--folds",
+            "0",
+            "--epochs",
+            "2",
+            "--iterations",
+            "3",
+            "--small",
+            "--small-features",
+            "8",
+            "64",
+            "--small-max-patch",
+            "64",
+            *COMPUTE,
+        ]
+    )
     assert code == 0
     folders = NnunetFolders.in_workdir(workdir)
-    return TrainedRun.from_folder(results_folder(folders, f"Dataset{DATASET_ID:03d}_KneeCT",
-                                                 "nnUNetTrainerKneeSeg_2ep_3it", "2d_small"))
+    return TrainedRun.from_folder(
+        results_folder(folders, f"Dataset{DATASET_ID:03d}_KneeCT", "nnUNetTrainerKneeSeg_2ep_3it", "2d_small")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -83,8 +121,25 @@ def unet_run(workdir: Path, nnunet_run):
     from trainer.nnunet.env import NnunetFolders
     from trainer.nnunet.run import TrainedRun
 
-    code = main(["unet", "--workdir", str(workdir), "--dataset", str(DATASET_ID), "--configuration", "2d_small",
-                 "--folds", "0", "--epochs", "2", "--iterations", "3", "--small", *COMPUTE])
+    code = main(
+        [
+            "unet",
+            "--workdir",
+            str(workdir),
+            "--dataset",
+            str(DATASET_ID),
+            "--configuration",
+            "2d_small",
+            "--folds",
+            "0",
+            "--epochs",
+            "2",
+            "--iterations",
+            "3",
+            "--small",
+            *COMPUTE,
+        ]
+    )
     assert code == 0
     results = NnunetFolders.in_workdir(workdir).results / f"Dataset{DATASET_ID:03d}_KneeCT"
     (folder,) = results.glob("nnUNetTrainerKneeSegResNet50V2Small_2ep_3it__nnUNetPlans__*")

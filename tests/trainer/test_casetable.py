@@ -36,8 +36,10 @@ def test_duplicate_case_names_and_bad_splits_are_reported_together(tmp_path: Pat
 
 
 def test_an_explicit_split_with_a_patient_on_both_sides_lists_the_patients(tmp_path: Path) -> None:
-    text = ("case,image,labels,patient,split\n"
-            "a,a,a,P1,train\nb,b,b,P1,test\nc,c,c,P2,train\nd,d,d,P3,test\ne,e,e,P3,train\n")
+    text = (
+        "case,image,labels,patient,split\n"
+        "a,a,a,P1,train\nb,b,b,P1,test\nc,c,c,P2,train\nd,d,d,P3,test\ne,e,e,P3,train\n"
+    )
     with pytest.raises(DatasetError, match=r"patient\(s\) P1, P3 have cases in both"):
         read_case_table(_table(tmp_path, text))
 
@@ -48,10 +50,14 @@ def test_case_names_nnunet_cannot_use_are_refused(tmp_path: Path) -> None:
 
 
 def test_written_tables_read_back(tmp_path: Path) -> None:
-    rows = [CaseRow("a", Path("i/a"), Path("l/a.nii.gz"), "P1", "train"),
-            CaseRow("b", Path("i/b"), Path("l/b.nii.gz"), "P2", "test")]
+    rows = [
+        CaseRow("a", Path("i/a"), Path("l/a.nii.gz"), "P1", "train"),
+        CaseRow("b", Path("i/b"), Path("l/b.nii.gz"), "P2", "test"),
+    ]
     path = write_case_table(rows, tmp_path / "t.csv", extra={"a": {"seed": "5"}})
     back = read_case_table(path)
-    assert [(r.case, r.patient, r.split, r.image) for r in back] == [("a", "P1", "train", tmp_path / "i/a"),
-                                                                     ("b", "P2", "test", tmp_path / "i/b")]
+    assert [(r.case, r.patient, r.split, r.image) for r in back] == [
+        ("a", "P1", "train", tmp_path / "i/a"),
+        ("b", "P2", "test", tmp_path / "i/b"),
+    ]
     assert path.read_text(encoding="utf-8").splitlines()[0] == "case,image,labels,patient,split,seed"

@@ -24,8 +24,15 @@ def test_the_gpu_recipe_runs_the_shipped_cpu_schedule_with_larger_batches() -> N
     assert (gpu.epochs, gpu.iterations) == (cpu.epochs, cpu.iterations)
     assert gpu.small.batch_size > cpu.small.batch_size == 8
     # the network the shipped model was trained with (resources/models/README.md)
-    assert (cpu.small.base_features, cpu.small.max_features, cpu.small.spacing_mm, cpu.small.max_patch) == (8, 128, 1.0, 192)
-    assert DemoRecipe.for_device("cpu", epochs=3, folds=[0, 1]).trainer == f"nnUNetTrainerKneeSeg_3ep_{cpu.iterations}it"
+    assert (cpu.small.base_features, cpu.small.max_features, cpu.small.spacing_mm, cpu.small.max_patch) == (
+        8,
+        128,
+        1.0,
+        192,
+    )
+    assert (
+        DemoRecipe.for_device("cpu", epochs=3, folds=[0, 1]).trainer == f"nnUNetTrainerKneeSeg_3ep_{cpu.iterations}it"
+    )
 
 
 @pytest.mark.slow
@@ -36,9 +43,16 @@ def test_a_tiny_run_of_the_recipe_writes_a_package_with_readme_and_test_metrics(
     from trainer.demo_recipe import run_demo_recipe
     from trainer.nnunet.pipeline import SmallNetwork
 
-    recipe = DemoRecipe(train_cases=6, test_cases=2, shape_zyx=(32, 96, 96), epochs=1, iterations=2,
-                        small=SmallNetwork(8, 32, None, batch_size=4, max_patch=64), name="tiny-demo",
-                        demo_case=False)
+    recipe = DemoRecipe(
+        train_cases=6,
+        test_cases=2,
+        shape_zyx=(32, 96, 96),
+        epochs=1,
+        iterations=2,
+        small=SmallNetwork(8, 32, None, batch_size=4, max_patch=64),
+        name="tiny-demo",
+        demo_case=False,
+    )
     outcome = run_demo_recipe(recipe, tmp_path / "model", tmp_path / "work", threads=2)
     package = load_model_package(outcome.package)
     assert package.manifest.default and package.manifest.training.synthetic and not package.manifest.clinical_use

@@ -19,9 +19,25 @@ from trainer.export import agreement, ambiguous_voxels, export_onnx, onnx_max_ab
 
 def _deep_unet() -> torch.nn.Module:
     """Seven stages (stride 64) like the demo model, with few features."""
-    return PlainConvUNet(1, 7, [4, 4, 8, 8, 8, 8, 8], torch.nn.Conv2d, 3, [1, 2, 2, 2, 2, 2, 2], 2, 3, 2, True,
-                         torch.nn.InstanceNorm2d, {"eps": 1e-5, "affine": True}, None, None, torch.nn.LeakyReLU,
-                         {"inplace": True}, deep_supervision=False).eval()
+    return PlainConvUNet(
+        1,
+        7,
+        [4, 4, 8, 8, 8, 8, 8],
+        torch.nn.Conv2d,
+        3,
+        [1, 2, 2, 2, 2, 2, 2],
+        2,
+        3,
+        2,
+        True,
+        torch.nn.InstanceNorm2d,
+        {"eps": 1e-5, "affine": True},
+        None,
+        None,
+        torch.nn.LeakyReLU,
+        {"inplace": True},
+        deep_supervision=False,
+    ).eval()
 
 
 def test_a_seven_stage_instance_norm_network_exports_at_its_patch_size(tmp_path: Path) -> None:

@@ -29,7 +29,11 @@ DATASET_ID = 11  # conftest.py's tiny study
 
 
 def test_nnunet_planned_a_small_2d_configuration_that_inherits_2d(nnunet_run, workdir: Path) -> None:
-    plans = json.loads((workdir / "nnUNet_preprocessed" / f"Dataset{DATASET_ID:03d}_KneeCT" / "nnUNetPlans.json").read_text(encoding="utf-8"))
+    plans = json.loads(
+        (workdir / "nnUNet_preprocessed" / f"Dataset{DATASET_ID:03d}_KneeCT" / "nnUNetPlans.json").read_text(
+            encoding="utf-8"
+        )
+    )
     small = plans["configurations"]["2d_small"]
     assert small["inherits_from"] == "2d" and small["data_identifier"] == "nnUNetPlans_2d_small"
     assert max(small["architecture"]["arch_kwargs"]["features_per_stage"]) == 64
@@ -60,7 +64,15 @@ def test_nnunet_predictor_loads_the_run_by_its_trainer_name(nnunet_run, workdir:
         p.initialize_from_trained_model_folder({str(nnunet_run.folder)!r}, (0,))
         print(p.trainer_name, type(p.network).__name__)
     """)
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=180)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "nnUNetTrainerKneeSeg_2ep_3it PlainConvUNet"
 
@@ -99,32 +111,68 @@ def test_export_needs_a_held_out_image(nnunet_run, tmp_path: Path) -> None:
         export_package(nnunet_run.folder, tmp_path / "p", PackageInfo(name="p"), ExportSettings(folds=[0]))
 
 
-def test_the_custom_unet_trains_on_the_same_data_and_exports_as_its_family(unet_run, nnunet_run, workdir: Path,
-                                                                           tmp_path: Path) -> None:
+def test_the_custom_unet_trains_on_the_same_data_and_exports_as_its_family(
+    unet_run, nnunet_run, workdir: Path, tmp_path: Path
+) -> None:
     assert unet_run.configuration_dict()["data_identifier"] == nnunet_run.configuration_dict()["data_identifier"]
     out = tmp_path / "unet-pkg"
-    code = main(["export", str(unet_run.folder), str(out), "--name", "tiny-unet", "--workdir", str(workdir),
-                 "--synthetic", "--folds", "0", "--threads", "2"])
+    code = main(
+        [
+            "export",
+            str(unet_run.folder),
+            str(out),
+            "--name",
+            "tiny-unet",
+            "--workdir",
+            str(workdir),
+            "--synthetic",
+            "--folds",
+            "0",
+            "--threads",
+            "2",
+        ]
+    )
     assert code == 0
     manifest = load_model_package(out).manifest
     assert manifest.family == "custom-unet-2d" and list(manifest.input.divisibility) == [32, 32]
 
 
-def test_evaluate_writes_per_case_metrics_both_tables_timing_and_plots(nnunet_package, nnunet_run, workdir: Path,
-                                                                      test_images: list[Path], tmp_path: Path) -> None:
+def test_evaluate_writes_per_case_metrics_both_tables_timing_and_plots(
+    nnunet_package, nnunet_run, workdir: Path, test_images: list[Path], tmp_path: Path
+) -> None:
     out = tmp_path / "eval"
-    code = main(["evaluate", "--package", str(nnunet_package.package), "--nnunet-run", str(nnunet_run.folder),
-                 "--nnunet-folds", "0", "--workdir", str(workdir), "--dataset", str(DATASET_ID), "--out", str(out),
-                 "--threads", "2"])
+    code = main(
+        [
+            "evaluate",
+            "--package",
+            str(nnunet_package.package),
+            "--nnunet-run",
+            str(nnunet_run.folder),
+            "--nnunet-folds",
+            "0",
+            "--workdir",
+            str(workdir),
+            "--dataset",
+            str(DATASET_ID),
+            "--out",
+            str(out),
+            "--threads",
+            "2",
+        ]
+    )
     assert code == 0
     with open(out / "per_case.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 2 * len(test_images) * 2  # models x cases x bones
-    assert {"dice", "jaccard", "precision", "recall", "hausdorff_mm", "assd_mm", "seconds", "cpu_seconds"} <= set(rows[0])
+    assert {"dice", "jaccard", "precision", "recall", "hausdorff_mm", "assd_mm", "seconds", "cpu_seconds"} <= set(
+        rows[0]
+    )
     table1 = (out / "table1.md").read_text(encoding="utf-8")
     assert "tiny-nnunet" in table1 and "nnUNetPredictor" in table1 and "±" in table1
     assert "ASSD (mm)" in table1 and "Hausdorff distance (mm)" in table1
-    assert "[" in (out / "table2.md").read_text(encoding="utf-8") and "HD95" in (out / "table2.md").read_text(encoding="utf-8")
+    assert "[" in (out / "table2.md").read_text(encoding="utf-8") and "HD95" in (out / "table2.md").read_text(
+        encoding="utf-8"
+    )
     assert (out / "boxplot_dice.png").read_bytes()[:4] == b"\x89PNG"
     assert "CPU time per volume" in (out / "timing.md").read_text(encoding="utf-8")
 
@@ -137,6 +185,13 @@ def test_cli_errors_are_one_line_with_exit_status_2(tmp_path: Path, capsys: pyte
 
 def test_the_cli_module_loads_neither_torch_nor_nnunet() -> None:
     code = "import sys, trainer.cli; print(sorted({'torch', 'nnunetv2', 'timm'} & set(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=60,
-                         cwd=Path(__file__).resolve().parents[2])
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert out.stdout.strip() == "[]", out.stderr

@@ -39,7 +39,9 @@ def test_dataset_layout_json_and_patient_grouped_folds(table: Path, tmp_path: Pa
     assert sorted(p.name for p in (root / "labelsTs").iterdir()) == sorted(f"{c}.nii.gz" for c in report.test)
     dataset = json.loads((root / "dataset.json").read_text(encoding="utf-8"))
     assert dataset["channel_names"] == {"0": "CT"} and dataset["file_ending"] == ".nii.gz"
-    assert dataset["labels"] == {"background": 0, "femur": 1, "tibia": 2} and dataset["numTraining"] == len(report.train)
+    assert dataset["labels"] == {"background": 0, "femur": 1, "tibia": 2} and dataset["numTraining"] == len(
+        report.train
+    )
     patient = {r.case: r.patient for r in rows}
     assert not {patient[c] for c in report.train} & {patient[c] for c in report.test}
     for fold in json.loads((root / "splits_final.json").read_text(encoding="utf-8")):
@@ -60,7 +62,9 @@ def test_images_are_reoriented_to_lps_with_their_labels(tmp_path: Path) -> None:
     rows = [CaseRow("ras1", tmp_path / "in" / "ct.nii.gz", tmp_path / "in" / "lab.nii.gz", "P1", "train")]
     prepare_dataset(rows, tmp_path / "raw", PrepareSettings(6, test_fraction=0.0))
     out = sitk.ReadImage(str(tmp_path / "raw" / "Dataset006_KneeCT" / "imagesTr" / "ras1_0000.nii.gz"))
-    out_labels = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "raw" / "Dataset006_KneeCT" / "labelsTr" / "ras1.nii.gz")))
+    out_labels = sitk.GetArrayFromImage(
+        sitk.ReadImage(str(tmp_path / "raw" / "Dataset006_KneeCT" / "labelsTr" / "ras1.nii.gz"))
+    )
     assert np.allclose(np.array(out.GetDirection()).reshape(3, 3), np.eye(3))
     assert np.array_equal(sitk.GetArrayFromImage(out), array[:, ::-1, ::-1])
     assert np.array_equal(out_labels, labels[:, ::-1, ::-1])
@@ -80,8 +84,11 @@ def _break(table: Path, tmp_path: Path) -> list[CaseRow]:
     patched = sitk.GetImageFromArray(array)
     patched.CopyInformation(unknown)
     sitk.WriteImage(patched, str(tmp_path / "unknown.nii.gz"))
-    return [rows[0].__class__(rows[0].case, rows[0].image, tmp_path / "grid.nii.gz", rows[0].patient),
-            rows[1].__class__(rows[1].case, rows[1].image, tmp_path / "unknown.nii.gz", rows[1].patient), *rows[2:]]
+    return [
+        rows[0].__class__(rows[0].case, rows[0].image, tmp_path / "grid.nii.gz", rows[0].patient),
+        rows[1].__class__(rows[1].case, rows[1].image, tmp_path / "unknown.nii.gz", rows[1].patient),
+        *rows[2:],
+    ]
 
 
 def test_bad_cases_are_rejected_with_their_reason_and_the_rest_is_written(table: Path, tmp_path: Path) -> None:

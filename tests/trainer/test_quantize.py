@@ -22,11 +22,11 @@ import SimpleITK as sitk
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime.quantization")
 
-from kneeseg_app.core.inference.engine import SegmentOptions, Segmenter  # noqa: E402
 from kneeseg_app.core.imageio import open_volume  # noqa: E402
+from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions  # noqa: E402
+from kneeseg_app.core.inference.preprocess import normalized_value  # noqa: E402
 from kneeseg_app.core.model.package import load_model_package  # noqa: E402
 from kneeseg_app.core.phantom import generate_phantom  # noqa: E402
-from kneeseg_app.core.inference.preprocess import normalized_value  # noqa: E402
 from trainer import quantize as quantize_module  # noqa: E402
 from trainer.cli import main  # noqa: E402
 from trainer.errors import QuantizationError  # noqa: E402
@@ -79,7 +79,11 @@ def dice(a: np.ndarray, b: np.ndarray, value: int) -> float:
 @pytest.fixture(scope="module")
 def cts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("cts")
-    return {"clean": phantom_ct(folder), "other": phantom_ct(folder, seed=2), "textured": phantom_ct(folder, textured=True)}
+    return {
+        "clean": phantom_ct(folder),
+        "other": phantom_ct(folder, seed=2),
+        "textured": phantom_ct(folder, textured=True),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +124,9 @@ def test_the_int8_file_quantises_the_inner_convolutions_and_keeps_first_and_last
 
 def test_the_engine_runs_the_int8_networks_and_labels_like_float32(quantized, cts) -> None:
     folder, result, _ = quantized
-    assert Segmenter(load_model_package(folder), SegmentOptions(precision="int8")).networks()[0].file == "fold_0.int8.onnx"
+    assert (
+        Segmenter(load_model_package(folder), SegmentOptions(precision="int8")).networks()[0].file == "fold_0.int8.onnx"
+    )
     fp32, int8 = labels(folder, cts["clean"], "float32"), labels(folder, cts["clean"], "int8")
     for value, bone in ((1, "femur"), (2, "tibia")):
         assert (fp32 == value).sum() > 1000
@@ -180,7 +186,9 @@ def test_a_check_that_int8_cannot_meet_leaves_the_package_byte_for_byte_unchange
     folder = package(tmp_path / "pkg")
     before = snapshot(folder)
     with pytest.raises(QuantizationError, match=r"Dice .*need at least 1\.0000.*left as it was"):
-        quantize_package(folder, [cts["textured"]], count=COUNT, check_image=cts["textured"], max_dice_loss=0.0, threads=1)
+        quantize_package(
+            folder, [cts["textured"]], count=COUNT, check_image=cts["textured"], max_dice_loss=0.0, threads=1
+        )
     assert snapshot(folder) == before
 
 
@@ -223,8 +231,22 @@ def test_bad_arguments_are_refused_before_anything_is_written(cts, tmp_path: Pat
 # ----- the command ------------------------------------------------------------------------------------------------
 def test_the_command_quantises_checks_and_reports_the_dice(cts, tmp_path: Path, capsys) -> None:
     folder = package(tmp_path / "pkg")
-    code = main(["quantize", str(folder), "--calibration-images", str(cts["clean"]), "--count", "4",
-                 "--check-image", str(cts["clean"]), "--max-dice-loss", "0.002", "--threads", "1"])
+    code = main(
+        [
+            "quantize",
+            str(folder),
+            "--calibration-images",
+            str(cts["clean"]),
+            "--count",
+            "4",
+            "--check-image",
+            str(cts["clean"]),
+            "--max-dice-loss",
+            "0.002",
+            "--threads",
+            "1",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "fold_0.int8.onnx" in out and "Dice femur" in out
@@ -242,8 +264,22 @@ def test_the_command_names_a_missing_package_in_one_line(cts, tmp_path: Path, ca
 def test_the_command_refuses_a_failed_check_in_one_line(cts, tmp_path: Path, capsys) -> None:
     folder = package(tmp_path / "pkg")
     before = snapshot(folder)
-    code = main(["quantize", str(folder), "--calibration-images", str(cts["textured"]), "--count", "4",
-                 "--check-image", str(cts["textured"]), "--max-dice-loss", "0", "--threads", "1"])
+    code = main(
+        [
+            "quantize",
+            str(folder),
+            "--calibration-images",
+            str(cts["textured"]),
+            "--count",
+            "4",
+            "--check-image",
+            str(cts["textured"]),
+            "--max-dice-loss",
+            "0",
+            "--threads",
+            "1",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("kneeseg-train: The int8 networks label textured1.nii.gz differently")
     assert err.strip().count("\n") == 0

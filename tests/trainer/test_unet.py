@@ -29,7 +29,9 @@ def test_the_full_network_is_a_preactivation_resnet50_with_a_full_resolution_out
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
-def test_encoder_weights_come_from_a_local_file_with_the_stem_summed_to_one_channel(tmp_path: Path, suffix: str) -> None:
+def test_encoder_weights_come_from_a_local_file_with_the_stem_summed_to_one_channel(
+    tmp_path: Path, suffix: str
+) -> None:
     reference = timm.create_model("resnetv2_50", pretrained=False)
     state = {k: v.contiguous() for k, v in reference.state_dict().items()}
     path = tmp_path / f"r50{suffix}"

@@ -60,7 +60,9 @@ def threshold_model(kneeseg_home: Path) -> Path:
 
     from kneeseg_app.core import paths
 
-    return write_model_package(paths.user_models_dir() / "test-threshold-2d", name="test-threshold-2d", patch_size=(64, 64))
+    return write_model_package(
+        paths.user_models_dir() / "test-threshold-2d", name="test-threshold-2d", patch_size=(64, 64)
+    )
 
 
 @pytest.fixture
@@ -70,8 +72,15 @@ def knee_dicom(tmp_path: Path) -> Path:
 
     folder = tmp_path / "knee_ct"
     CTSeries(
-        n_slices=36, rows=64, columns=64, pixel_spacing=(0.8, 0.8), origin=(-25.6, -25.6, 0.0),
-        slice_step=2.0, thickness=2.0, intensity=knee_hu, description="Knee 2.0 Bone",
+        n_slices=36,
+        rows=64,
+        columns=64,
+        pixel_spacing=(0.8, 0.8),
+        origin=(-25.6, -25.6, 0.0),
+        slice_step=2.0,
+        thickness=2.0,
+        intensity=knee_hu,
+        description="Knee 2.0 Bone",
     ).write(folder)
     return folder
 

@@ -32,7 +32,9 @@ def test_display_detection_follows_the_environment(env, platform, expected) -> N
 
 
 def test_an_x_display_without_the_libraries_qt_needs_gives_the_reason() -> None:
-    available, reason = display_check({"DISPLAY": ":0"}, "linux", find_library=lambda name: None if name == "xcb-cursor" else "x")
+    available, reason = display_check(
+        {"DISPLAY": ":0"}, "linux", find_library=lambda name: None if name == "xcb-cursor" else "x"
+    )
     assert not available and "libxcb-cursor0" in reason
     available, reason = display_check({}, "linux")
     assert not available and "no display" in reason
@@ -44,13 +46,24 @@ def test_the_boolean_check_agrees_with_this_machine() -> None:
 
 def _run(code: str, timeout: int = 60, **extra_env: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "QT_QPA_PLATFORM": "offscreen", **extra_env}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", errors="replace", env=env, cwd=REPO, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=env,
+        cwd=REPO,
+        timeout=timeout,
+    )
 
 
 def test_checking_for_a_display_loads_no_qt() -> None:
-    out = _run("import sys; from kneeseg_app.ui.app import display_available; display_available(); "
-               "import kneeseg_app.ui.display; "
-               "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6')))")
+    out = _run(
+        "import sys; from kneeseg_app.ui.app import display_available; display_available(); "
+        "import kneeseg_app.ui.display; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6')))"
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 

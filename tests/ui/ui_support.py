@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -74,4 +75,6 @@ def wait_loaded(qtbot, window, timeout: int = 20000) -> None:
 
 
 def wait_idle(qtbot, window, timeout: int = 20000) -> None:
-    qtbot.waitUntil(lambda: not window.loader.busy and not window.segmenter.running and not window.comparison.busy, timeout=timeout)
+    qtbot.waitUntil(
+        lambda: not window.loader.busy and not window.segmenter.running and not window.comparison.busy, timeout=timeout
+    )

@@ -20,12 +20,11 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping
 
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
-
 from trainer.errors import TrainingError
 
 DEVICES = ("cuda", "cpu", "mps")
@@ -40,7 +39,7 @@ class NnunetFolders:
     results: Path
 
     @classmethod
-    def in_workdir(cls, workdir: str | os.PathLike[str]) -> "NnunetFolders":
+    def in_workdir(cls, workdir: str | os.PathLike[str]) -> NnunetFolders:
         root = Path(workdir).resolve()
         return cls(root / "nnUNet_raw", root / "nnUNet_preprocessed", root / "nnUNet_results")
 
@@ -80,7 +79,7 @@ class Compute:
         cores = os.cpu_count() or 1
         return 0 if self.device == "cpu" or cores <= 2 else min(12, cores - 1)
 
-    def for_planning(self) -> "Compute":
+    def for_planning(self) -> Compute:
         """Planning calls ``torch.set_num_threads(nnUNet_n_proc_DA)``, which must be >= 1."""
         return replace(self, augmentation_workers=max(1, self.da_workers))
 
@@ -96,27 +95,30 @@ def ext_trainer_dir() -> Path:
     return Path(__file__).resolve().parent / "ext"
 
 
-def nnunet_environment(folders: NnunetFolders, compute: Compute,
-                       base: Mapping[str, str] | None = None) -> dict[str, str]:
+def nnunet_environment(
+    folders: NnunetFolders, compute: Compute, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The complete environment of an nnU-Net process for these folders and compute settings."""
     env = dict(os.environ if base is None else base)
     package_root = str(Path(__file__).resolve().parents[2])
     python_path = [package_root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     threads = str(compute.torch_threads)
-    env.update({
-        "nnUNet_raw": str(folders.raw),
-        "nnUNet_preprocessed": str(folders.preprocessed),
-        "nnUNet_results": str(folders.results),
-        "nnUNet_extTrainer": str(ext_trainer_dir()),
-        "nnUNet_n_proc_DA": str(compute.da_workers),
-        "nnUNet_def_n_proc": str(compute.export_workers),
-        "OMP_NUM_THREADS": threads,
-        "MKL_NUM_THREADS": threads,
-        "OPENBLAS_NUM_THREADS": threads,
-        "TORCHINDUCTOR_COMPILE_THREADS": "1",
-        "PYTHONPATH": os.pathsep.join(dict.fromkeys(python_path)),
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "nnUNet_raw": str(folders.raw),
+            "nnUNet_preprocessed": str(folders.preprocessed),
+            "nnUNet_results": str(folders.results),
+            "nnUNet_extTrainer": str(ext_trainer_dir()),
+            "nnUNet_n_proc_DA": str(compute.da_workers),
+            "nnUNet_def_n_proc": str(compute.export_workers),
+            "OMP_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads,
+            "OPENBLAS_NUM_THREADS": threads,
+            "TORCHINDUCTOR_COMPILE_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join(dict.fromkeys(python_path)),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     if compute.compile is not None:
         env["nnUNet_compile"] = "t" if compute.compile else "f"
     return env
@@ -131,9 +133,16 @@ def shell_exports(env: Mapping[str, str]) -> str:
 _EPOCH = re.compile(r"Epoch (\d+)\b")
 
 
-def run_nnunet_step(step: str, job: dict, env: Mapping[str, str], log_file: Path,
-                    progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
-                    epochs: int | None = None, echo: bool = True) -> None:
+def run_nnunet_step(
+    step: str,
+    job: dict,
+    env: Mapping[str, str],
+    log_file: Path,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+    epochs: int | None = None,
+    echo: bool = True,
+) -> None:
     """Run one step of :mod:`trainer.nnunet.worker` in a subprocess; raise TrainingError on failure.
 
     Output goes to ``log_file`` (and to our stdout when ``echo``); "Epoch N" lines
@@ -145,8 +154,16 @@ def run_nnunet_step(step: str, job: dict, env: Mapping[str, str], log_file: Path
     with open(log_file, "a", encoding="utf-8") as log:
         log.write(f"$ {' '.join(command)}\n")
         log.flush()
-        proc = subprocess.Popen(command, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, encoding="utf-8", errors="replace", start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            start_new_session=True,
+        )
         remove = cancel.add_listener(lambda: _kill_group(proc)) if cancel is not None else None
         tail: list[str] = []
         pump = threading.Thread(target=_pump, args=(proc, log, tail, echo, progress, step, epochs), daemon=True)
@@ -175,8 +192,9 @@ def _failure_reason(code: int, tail: list[str]) -> str:
     return (errors or lines or ["no output"])[-1][:300]
 
 
-def _pump(proc: subprocess.Popen, log, tail: list[str], echo: bool, progress: ProgressCallback,
-          step: str, epochs: int | None) -> None:
+def _pump(
+    proc: subprocess.Popen, log, tail: list[str], echo: bool, progress: ProgressCallback, step: str, epochs: int | None
+) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:
         log.write(line)

@@ -10,12 +10,11 @@ five folds; an ensemble of all folds is the alternative (``export --folds all``)
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
-
 from trainer.errors import DatasetError, TrainingError
 from trainer.nnunet.env import Compute, NnunetFolders, nnunet_environment, run_nnunet_step
 from trainer.nnunet.run import TrainedRun
@@ -41,9 +40,14 @@ class SmallNetwork:
     iterations cheaper, and the planner derives the number of stages from the patch."""
 
     def job(self) -> dict:
-        return {"name": self.name, "base_features": self.base_features, "max_features": self.max_features,
-                "spacing": None if self.spacing_mm is None else [self.spacing_mm, self.spacing_mm],
-                "batch_size": self.batch_size, "max_patch": self.max_patch}
+        return {
+            "name": self.name,
+            "base_features": self.base_features,
+            "max_features": self.max_features,
+            "spacing": None if self.spacing_mm is None else [self.spacing_mm, self.spacing_mm],
+            "batch_size": self.batch_size,
+            "max_patch": self.max_patch,
+        }
 
 
 def dataset_folder_name(folders: NnunetFolders, dataset: str | int) -> str:
@@ -63,7 +67,7 @@ def dataset_folder_name(folders: NnunetFolders, dataset: str | int) -> str:
 
 
 def dataset_id(name: str) -> int:
-    return int(name[len("Dataset"):len("Dataset") + 3])
+    return int(name[len("Dataset") : len("Dataset") + 3])
 
 
 def plans_file(folders: NnunetFolders, name: str) -> Path:
@@ -90,15 +94,26 @@ def _resolved(configurations: dict, name: str) -> dict:
     return {**_resolved(configurations, parent), **config} if parent else config
 
 
-def plan_and_preprocess(folders: NnunetFolders, dataset: str | int, configurations: Sequence[str] = ("2d",),
-                        small: SmallNetwork | None = None, compute: Compute = Compute(), log: Path | None = None,
-                        progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> Path:
+def plan_and_preprocess(
+    folders: NnunetFolders,
+    dataset: str | int,
+    configurations: Sequence[str] = ("2d",),
+    small: SmallNetwork | None = None,
+    compute: Compute = Compute(),
+    log: Path | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> Path:
     """Fingerprint, plan (nnU-Net's default planner, plus ``small``) and preprocess; returns the plans file."""
     name = dataset_folder_name(folders, dataset)
     if not (folders.raw / name / "dataset.json").is_file():
         raise DatasetError(f"{folders.raw / name} holds no dataset.json; run 'kneeseg-train prepare' first.")
-    job = {"dataset_id": dataset_id(name), "configurations": [c for c in configurations if c != (small and small.name)],
-           "small": small.job() if small else None, "processes": compute.export_workers}
+    job = {
+        "dataset_id": dataset_id(name),
+        "configurations": [c for c in configurations if c != (small and small.name)],
+        "small": small.job() if small else None,
+        "processes": compute.export_workers,
+    }
     env = nnunet_environment(folders, compute.for_planning())
     run_nnunet_step("plan", job, env, log or folders.results / name / "kneeseg_logs" / "plan.log", progress, cancel)
     return plans_file(folders, name)
@@ -138,17 +153,29 @@ def available_folds(folders: NnunetFolders, name: str) -> int:
     return 5
 
 
-def train_folds(folders: NnunetFolders, dataset: str | int, configuration: str, folds: Sequence[int | str],
-                trainer: str, compute: Compute = Compute(), resume: bool = False,
-                encoder_weights: Path | None = None, epochs: int | None = None, log_dir: Path | None = None,
-                progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> TrainedRun:
+def train_folds(
+    folders: NnunetFolders,
+    dataset: str | int,
+    configuration: str,
+    folds: Sequence[int | str],
+    trainer: str,
+    compute: Compute = Compute(),
+    resume: bool = False,
+    encoder_weights: Path | None = None,
+    epochs: int | None = None,
+    log_dir: Path | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> TrainedRun:
     """Train (or resume) each fold in turn with nnU-Net's ``run_training``; returns the run."""
     name = dataset_folder_name(folders, dataset)
     n_splits = available_folds(folders, name)
     bad = [f for f in folds if f != "all" and not 0 <= int(f) < n_splits]
     if bad:
-        raise DatasetError(f"Fold(s) {', '.join(map(str, bad))} do not exist: the dataset has {n_splits} "
-                           f"patient-grouped folds (0-{n_splits - 1}) or 'all'.")
+        raise DatasetError(
+            f"Fold(s) {', '.join(map(str, bad))} do not exist: the dataset has {n_splits} "
+            f"patient-grouped folds (0-{n_splits - 1}) or 'all'."
+        )
     if not is_preprocessed(folders, name, configuration):
         raise TrainingError(f"Configuration {configuration} of {name} is not preprocessed; plan it first.")
     env = nnunet_environment(folders, compute)
@@ -156,13 +183,29 @@ def train_folds(folders: NnunetFolders, dataset: str | int, configuration: str, 
     out = results_folder(folders, name, trainer, configuration)
     logs = log_dir or out / "kneeseg_logs"
     for i, fold in enumerate(folds):
-        job = {"dataset": name, "configuration": configuration, "fold": fold, "trainer": trainer, "plans": PLANS,
-               "device": compute.device, "num_gpus": compute.num_gpus, "threads": compute.torch_threads,
-               "continue": resume and (out / f"fold_{fold}").is_dir(),
-               "encoder_weights": str(encoder_weights) if encoder_weights else None,
-               "start_weights_file": str(out / "kneeseg_start_weights.pth"), "num_outputs": len(labels)}
-        run_nnunet_step("train", job, env, logs / f"train_fold_{fold}.log",
-                        scaled(progress, i / len(folds), (i + 1) / len(folds)), cancel, epochs=epochs)
+        job = {
+            "dataset": name,
+            "configuration": configuration,
+            "fold": fold,
+            "trainer": trainer,
+            "plans": PLANS,
+            "device": compute.device,
+            "num_gpus": compute.num_gpus,
+            "threads": compute.torch_threads,
+            "continue": resume and (out / f"fold_{fold}").is_dir(),
+            "encoder_weights": str(encoder_weights) if encoder_weights else None,
+            "start_weights_file": str(out / "kneeseg_start_weights.pth"),
+            "num_outputs": len(labels),
+        }
+        run_nnunet_step(
+            "train",
+            job,
+            env,
+            logs / f"train_fold_{fold}.log",
+            scaled(progress, i / len(folds), (i + 1) / len(folds)),
+            cancel,
+            epochs=epochs,
+        )
     run = TrainedRun.from_folder(out)
     write_fold_selection(run)
     return run
@@ -171,8 +214,10 @@ def train_folds(folders: NnunetFolders, dataset: str | int, configuration: str, 
 def write_fold_selection(run: TrainedRun) -> dict:
     """Record each fold's validation Dice and the best fold in ``kneeseg_folds.json``."""
     scores = run.fold_scores()
-    selection = {"validation_dice": {str(k): v for k, v in sorted(scores.items())},
-                 "best_fold": run.best_fold() if scores else None,
-                 "rule": "highest nnU-Net validation foreground-mean Dice (fold_X/validation/summary.json)"}
+    selection = {
+        "validation_dice": {str(k): v for k, v in sorted(scores.items())},
+        "best_fold": run.best_fold() if scores else None,
+        "rule": "highest nnU-Net validation foreground-mean Dice (fold_X/validation/summary.json)",
+    }
     (run.folder / "kneeseg_folds.json").write_text(json.dumps(selection, indent=2) + "\n", encoding="utf-8")
     return selection

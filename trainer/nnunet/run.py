@@ -13,9 +13,10 @@ search for KneeSeg's own trainers, so no environment variable is needed here.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from trainer.errors import TrainingError
 
@@ -33,7 +34,7 @@ class TrainedRun:
     fingerprint: dict
 
     @classmethod
-    def from_folder(cls, folder: str | Path) -> "TrainedRun":
+    def from_folder(cls, folder: str | Path) -> TrainedRun:
         """Read a results folder (TrainingError when it is not one)."""
         path = Path(folder).resolve()
         parts = path.name.split("__")
@@ -45,8 +46,15 @@ class TrainedRun:
                 files[name] = json.loads((path / name).read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError) as exc:
                 raise TrainingError(f"The results folder {path} lacks a readable {name} ({exc}).") from exc
-        return cls(path, parts[0], parts[1], parts[2], files["plans.json"], files["dataset.json"],
-                   files["dataset_fingerprint.json"])
+        return cls(
+            path,
+            parts[0],
+            parts[1],
+            parts[2],
+            files["plans.json"],
+            files["dataset.json"],
+            files["dataset_fingerprint.json"],
+        )
 
     @property
     def dataset_name(self) -> str:
@@ -59,7 +67,7 @@ class TrainedRun:
         """Folds that have the checkpoint ``which`` (fold 'all' is not a cross-validation fold)."""
         folds = []
         for sub in sorted(self.folder.glob("fold_*")):
-            suffix = sub.name[len("fold_"):]
+            suffix = sub.name[len("fold_") :]
             if suffix.isdigit() and (sub / CHECKPOINTS[which]).is_file():
                 folds.append(int(suffix))
         return folds
@@ -99,7 +107,9 @@ class TrainedRun:
         """The fold with the highest validation Dice (the study's model selection; ties: lowest fold)."""
         scores = self.fold_scores()
         if not scores:
-            raise TrainingError(f"No fold in {self.folder} has nnU-Net's validation summary; train (and validate) first.")
+            raise TrainingError(
+                f"No fold in {self.folder} has nnU-Net's validation summary; train (and validate) first."
+            )
         return max(sorted(scores), key=lambda fold: scores[fold])
 
 
@@ -150,26 +160,42 @@ def load_networks(run: TrainedRun, folds: Sequence[int], which: str = "final") -
     n_in = determine_num_input_channels(plans_manager, configuration, run.dataset_json)
     n_out = plans_manager.get_label_manager(run.dataset_json).num_segmentation_heads
     network = trainer_class_for(run.trainer).build_network_architecture(
-        plans_manager, configuration, n_in, n_out, enable_deep_supervision=False)
+        plans_manager, configuration, n_in, n_out, enable_deep_supervision=False
+    )
     network.load_state_dict(weights[0])
     network.eval()
     spec = trainer_spec_from_name(run.trainer)
     return LoadedNetworks(network, weights, list(folds), mirror, spec.architecture if spec else "nnunet")
 
 
-def nnunet_predictor(run: TrainedRun, loaded: LoadedNetworks, *, tta: bool, tile_step_size: float = 0.5,
-                     threads: int = 1) -> Any:
+def nnunet_predictor(
+    run: TrainedRun, loaded: LoadedNetworks, *, tta: bool, tile_step_size: float = 0.5, threads: int = 1
+) -> Any:
     """nnU-Net's own ``nnUNetPredictor`` (CPU) for ``run`` with the given networks."""
     import torch
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
     torch.set_num_threads(max(1, threads))
-    predictor = nnUNetPredictor(tile_step_size=tile_step_size, use_gaussian=True, use_mirroring=tta,
-                                perform_everything_on_device=False, device=torch.device("cpu"), verbose=False,
-                                verbose_preprocessing=False, allow_tqdm=False)
+    predictor = nnUNetPredictor(
+        tile_step_size=tile_step_size,
+        use_gaussian=True,
+        use_mirroring=tta,
+        perform_everything_on_device=False,
+        device=torch.device("cpu"),
+        verbose=False,
+        verbose_preprocessing=False,
+        allow_tqdm=False,
+    )
     plans_manager = run.plans_manager()
-    predictor.manual_initialization(loaded.network, plans_manager, plans_manager.get_configuration(run.configuration),
-                                    loaded.weights, run.dataset_json, run.trainer, loaded.mirror_axes)
+    predictor.manual_initialization(
+        loaded.network,
+        plans_manager,
+        plans_manager.get_configuration(run.configuration),
+        loaded.weights,
+        run.dataset_json,
+        run.trainer,
+        loaded.mirror_axes,
+    )
     return predictor
 
 

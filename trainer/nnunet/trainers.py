@@ -28,8 +28,15 @@ from torch import nn
 
 from trainer.trainer_names import ARCHITECTURES, TrainerSpec, trainer_spec_from_name
 
-__all__ = ["ARCHITECTURES", "TrainerSpec", "nnUNetTrainerKneeSeg", "nnUNetTrainerKneeSegResNet50V2", "trainer_class",
-           "trainer_spec_from_name"]
+__all__ = [
+    "ARCHITECTURES",
+    "TrainerSpec",
+    "nnUNetTrainerKneeSeg",
+    "nnUNetTrainerKneeSegResNet50V2",
+    "trainer_class",
+    "trainer_spec_from_name",
+]
+
 
 class nnUNetTrainerKneeSeg(nnUNetTrainer):  # noqa: N801 (nnU-Net's naming convention)
     """nnU-Net's trainer with a schedule taken from the class (see :func:`trainer_class`).
@@ -40,8 +47,14 @@ class nnUNetTrainerKneeSeg(nnUNetTrainer):  # noqa: N801 (nnU-Net's naming conve
 
     kneeseg_spec = TrainerSpec()
 
-    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
-                 device: torch.device = torch.device("cuda")):
+    def __init__(
+        self,
+        plans: dict,
+        configuration: str,
+        fold: int,
+        dataset_json: dict,
+        device: torch.device = torch.device("cuda"),
+    ):
         super().__init__(plans, configuration, fold, dataset_json, device)
         spec = self.kneeseg_spec
         self.num_epochs = spec.epochs
@@ -76,17 +89,28 @@ class nnUNetTrainerKneeSegResNet50V2(nnUNetTrainerKneeSeg):  # noqa: N801
 
     kneeseg_spec = TrainerSpec("resnet50v2")
 
-    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
-                 device: torch.device = torch.device("cuda")):
+    def __init__(
+        self,
+        plans: dict,
+        configuration: str,
+        fold: int,
+        dataset_json: dict,
+        device: torch.device = torch.device("cuda"),
+    ):
         super().__init__(plans, configuration, fold, dataset_json, device)
         self.enable_deep_supervision = False
         self.initial_lr = 1e-3
         self.weight_decay = 1e-4
 
     @classmethod
-    def build_network_architecture(cls, plans_manager: PlansManager, configuration_manager: ConfigurationManager,
-                                   num_input_channels: int, num_output_channels: int,
-                                   enable_deep_supervision: bool = True) -> nn.Module:
+    def build_network_architecture(
+        cls,
+        plans_manager: PlansManager,
+        configuration_manager: ConfigurationManager,
+        num_input_channels: int,
+        num_output_channels: int,
+        enable_deep_supervision: bool = True,
+    ) -> nn.Module:
         from trainer.unet import ENCODER_STRIDE, ResNetV2UNet
 
         patch = configuration_manager.patch_size
@@ -95,8 +119,9 @@ class nnUNetTrainerKneeSegResNet50V2(nnUNetTrainerKneeSeg):  # noqa: N801
                 f"The ResNet50V2 U-Net needs a 2D patch size divisible by {ENCODER_STRIDE}; "
                 f"the configuration has {list(patch)}."
             )
-        return ResNetV2UNet(num_input_channels, num_output_channels,
-                            small=cls.kneeseg_spec.architecture == "resnet50v2-small")
+        return ResNetV2UNet(
+            num_input_channels, num_output_channels, small=cls.kneeseg_spec.architecture == "resnet50v2-small"
+        )
 
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(self.network.parameters(), lr=self.initial_lr, weight_decay=self.weight_decay)
@@ -106,7 +131,7 @@ class nnUNetTrainerKneeSegResNet50V2(nnUNetTrainerKneeSeg):  # noqa: N801
         """The custom decoder has a single output; nothing to switch."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def trainer_class(name: str) -> type[nnUNetTrainer]:
     """The KneeSeg trainer class called ``name`` (created on first use, then cached).
 

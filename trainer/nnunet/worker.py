@@ -26,21 +26,35 @@ def plan(job: dict) -> None:
 
     dataset_id = int(job["dataset_id"])
     processes = int(job.get("processes", 1))
-    extract_fingerprints([dataset_id], num_processes=processes, check_dataset_integrity=True, clean=True,
-                         show_progress_bar=False)
+    extract_fingerprints(
+        [dataset_id], num_processes=processes, check_dataset_integrity=True, clean=True, show_progress_bar=False
+    )
     plans_name = plan_experiments([dataset_id])
     configurations = list(job.get("configurations", ["2d"]))
     small = job.get("small")
     if small:
         add_small_2d_configuration(dataset_id, plans_name, **small)
         configurations.append(small["name"])
-    preprocess([dataset_id], plans_identifier=plans_name, configurations=tuple(dict.fromkeys(configurations)),
-               num_processes=(processes,), show_progress_bar=False)
+    preprocess(
+        [dataset_id],
+        plans_identifier=plans_name,
+        configurations=tuple(dict.fromkeys(configurations)),
+        num_processes=(processes,),
+        show_progress_bar=False,
+    )
 
 
-def add_small_2d_configuration(dataset_id: int, plans_name: str, *, name: str, base_features: int,
-                               max_features: int, spacing: list[float] | None = None,
-                               batch_size: int | None = None, max_patch: int | None = None) -> dict:
+def add_small_2d_configuration(
+    dataset_id: int,
+    plans_name: str,
+    *,
+    name: str,
+    base_features: int,
+    max_features: int,
+    spacing: list[float] | None = None,
+    batch_size: int | None = None,
+    max_patch: int | None = None,
+) -> dict:
     """Plan a narrower 2D network (optionally at a coarser in-plane spacing) as ``name``.
 
     nnU-Net's own planner computes the patch size, pooling and kernel sizes for the new
@@ -72,8 +86,10 @@ def add_small_2d_configuration(dataset_id: int, plans_name: str, *, name: str, b
     target = np.empty(3)
     target[forward] = target_t  # back to the image's axis order
     fingerprint = planner.dataset_fingerprint
-    shapes = [compute_new_shape(shape, sp, target)
-              for sp, shape in zip(fingerprint["spacings"], fingerprint["shapes_after_crop"])]
+    shapes = [
+        compute_new_shape(shape, sp, target)
+        for sp, shape in zip(fingerprint["spacings"], fingerprint["shapes_after_crop"])
+    ]
     median_t = np.median(shapes, 0)[forward]
     n_voxels = float(np.prod(median_t, dtype=np.float64) * planner.dataset_json["numTraining"])
     planned_shape = median_t[1:] if max_patch is None else np.minimum(median_t[1:], max_patch)
@@ -86,9 +102,11 @@ def add_small_2d_configuration(dataset_id: int, plans_name: str, *, name: str, b
     recursive_fix_for_json_export(configuration)
     plans["configurations"][name] = configuration
     save_json(plans, str(plans_file), sort_keys=False)
-    print(f"Added configuration {name}: patch {configuration['patch_size']}, spacing {configuration['spacing']}, "
-          f"features {configuration['architecture']['arch_kwargs']['features_per_stage']}, "
-          f"batch {configuration['batch_size']}")
+    print(
+        f"Added configuration {name}: patch {configuration['patch_size']}, spacing {configuration['spacing']}, "
+        f"features {configuration['architecture']['arch_kwargs']['features_per_stage']}, "
+        f"batch {configuration['batch_size']}"
+    )
     return configuration
 
 
@@ -104,10 +122,17 @@ def train(job: dict) -> None:
     pretrained = job.get("pretrained_weights")
     if job.get("encoder_weights") and not job.get("continue"):
         pretrained = str(write_encoder_start_weights(job))
-    run_training(str(job["dataset"]), job["configuration"], job["fold"], trainer_class_name=job["trainer"],
-                 plans_identifier=job.get("plans", "nnUNetPlans"), pretrained_weights=pretrained,
-                 num_gpus=int(job.get("num_gpus", 1)), continue_training=bool(job.get("continue")),
-                 device=device)
+    run_training(
+        str(job["dataset"]),
+        job["configuration"],
+        job["fold"],
+        trainer_class_name=job["trainer"],
+        plans_identifier=job.get("plans", "nnUNetPlans"),
+        pretrained_weights=pretrained,
+        num_gpus=int(job.get("num_gpus", 1)),
+        continue_training=bool(job.get("continue")),
+        device=device,
+    )
 
 
 def write_encoder_start_weights(job: dict) -> Path:
@@ -124,8 +149,9 @@ def write_encoder_start_weights(job: dict) -> Path:
     spec = trainer_spec_from_name(job["trainer"])
     if spec is None or spec.architecture == "nnunet":
         raise SystemExit("encoder weights are only used by the ResNet50V2 U-Net trainers")
-    network = ResNetV2UNet(1, int(job["num_outputs"]), small=spec.architecture.endswith("small"),
-                           encoder_weights=job["encoder_weights"])
+    network = ResNetV2UNet(
+        1, int(job["num_outputs"]), small=spec.architecture.endswith("small"), encoder_weights=job["encoder_weights"]
+    )
     target = Path(job["start_weights_file"])
     target.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"network_weights": network.state_dict()}, target)

@@ -10,8 +10,8 @@ ranking), ``dicom_geometry`` (true slice positions to a regular grid) and
 
 from __future__ import annotations
 
-from .dicom_headers import SliceHeader
-from .dicom_read import read_series
-from .dicom_scan import ScanResult, SeriesInfo, scan_folder
+from kneeseg_app.core.dicom.headers import SliceHeader
+from kneeseg_app.core.dicom.read import read_series
+from kneeseg_app.core.dicom.scan import ScanResult, SeriesInfo, scan_folder
 
 __all__ = ["ScanResult", "SeriesInfo", "SliceHeader", "read_series", "scan_folder"]

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from .dicom_headers import SliceHeader
-from .errors import GeometryError, MixedImageSizesError
-from .progress import CancelToken, ProgressCallback, no_progress
+from kneeseg_app.core.dicom.headers import SliceHeader
+from kneeseg_app.core.errors import GeometryError, MixedImageSizesError
+from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 
 ORIENTATION_TOL = 1e-3
 """Largest difference of direction-cosine components still taken as the same plane orientation."""
@@ -303,7 +303,9 @@ def _canvas(layout: StackLayout) -> tuple[int, int, tuple[float, float]]:
     return layout.rows + int(extra[1]), layout.columns + int(extra[0]), (float(low[1]), float(low[0]))
 
 
-def grid_geometry(layout: StackLayout, plan: GridPlan) -> tuple[tuple[float, float, float], tuple[float, float, float], np.ndarray]:
+def grid_geometry(
+    layout: StackLayout, plan: GridPlan
+) -> tuple[tuple[float, float, float], tuple[float, float, float], np.ndarray]:
     """(origin_xyz, spacing_zyx, direction) of the planned grid, in LPS as SimpleITK has it."""
     sx, sy = layout.spacing_xy
     row0, col0 = plan.offset_pixels
@@ -334,8 +336,12 @@ def resample_stack(
         depth = min(m * plan.step_mm, float(depths[-1]))
         k = int(np.clip(np.searchsorted(depths, depth, side="right") - 1, 0, layout.n_slices - 2))
         weight = float(np.clip((depth - depths[k]) / (depths[k + 1] - depths[k]), 0.0, 1.0))
-        plane = placed.get(k) if weight < 1e-6 else placed.get(k + 1) if weight > 1 - 1e-6 else (
-            (1.0 - weight) * placed.get(k) + weight * placed.get(k + 1)
+        plane = (
+            placed.get(k)
+            if weight < 1e-6
+            else placed.get(k + 1)
+            if weight > 1 - 1e-6
+            else ((1.0 - weight) * placed.get(k) + weight * placed.get(k + 1))
         )
         out[m] = _cast_like(plane, slices.dtype)
         progress("Resampling onto a regular grid", (m + 1) / plan.n_planes)

@@ -58,7 +58,7 @@ def is_pixel_sop_class(sop_class_uid: str) -> bool:
     """True for storage SOP classes whose instances must carry pixel data (CT, MR, SC, SEG, ...)."""
     if not sop_class_uid.startswith(_STORAGE_ROOT):
         return False
-    rest = sop_class_uid[len(_STORAGE_ROOT):]
+    rest = sop_class_uid[len(_STORAGE_ROOT) :]
     if rest == "66.4":
         return True
     return not rest.startswith(_NON_PIXEL_STORAGE)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from .dicom_geometry import (
+from kneeseg_app.core.dicom.geometry import (
     StackLayout,
     duplicate_runs,
     grid_geometry,
@@ -24,17 +24,17 @@ from .dicom_geometry import (
     plan_grid,
     resample_stack,
 )
-from .dicom_headers import FileKind, SliceHeader, read_header
-from .dicom_scan import SINGLE_SLICE_REASON, SeriesInfo, not_ct_message, single_slice_message
-from .errors import (
+from kneeseg_app.core.dicom.headers import FileKind, SliceHeader, read_header
+from kneeseg_app.core.dicom.scan import SINGLE_SLICE_REASON, SeriesInfo, not_ct_message, single_slice_message
+from kneeseg_app.core.errors import (
     DuplicateSlicesError,
     NoImageSeriesError,
     NotCTError,
     SingleSliceError,
     UnreadableFileError,
 )
-from .progress import CancelToken, ProgressCallback, no_progress, scaled
-from .volume import DicomFacts, Volume
+from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
+from kneeseg_app.core.volume import DicomFacts, Volume
 
 _INT16 = np.iinfo(np.int16)
 
@@ -91,7 +91,9 @@ def _headers_of(files: tuple[str, ...]) -> list[SliceHeader]:
     for path in files:
         result = read_header(path)
         if result.kind is not FileKind.DICOM or result.header is None:
-            raise UnreadableFileError(f"The file {Path(path).name} is not a readable DICOM image ({result.kind.value}).")
+            raise UnreadableFileError(
+                f"The file {Path(path).name} is not a readable DICOM image ({result.kind.value})."
+            )
         headers.append(result.header)
     return headers
 
@@ -189,7 +191,9 @@ def _drop_unreadable(
     return [ordered[k] for k in keep], slices[keep]
 
 
-def _drop_duplicates(ordered: list[SliceHeader], slices: np.ndarray, warnings: list[str]) -> tuple[list[SliceHeader], np.ndarray]:
+def _drop_duplicates(
+    ordered: list[SliceHeader], slices: np.ndarray, warnings: list[str]
+) -> tuple[list[SliceHeader], np.ndarray]:
     """Identical copies of a slice are dropped (warning); different images at one position are refused."""
     runs = duplicate_runs(layout_stack(ordered))
     if not runs:

@@ -13,10 +13,15 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-
-from .dicom_geometry import duplicate_runs, layout_stack, plan_grid, plane_orientation_code, same_orientation
-from .dicom_headers import FileKind, SliceHeader, read_header
-from .errors import (
+from kneeseg_app.core.dicom.geometry import (
+    duplicate_runs,
+    layout_stack,
+    plan_grid,
+    plane_orientation_code,
+    same_orientation,
+)
+from kneeseg_app.core.dicom.headers import FileKind, SliceHeader, read_header
+from kneeseg_app.core.errors import (
     EmptyFolderError,
     InputError,
     KneeSegError,
@@ -24,7 +29,7 @@ from .errors import (
     NotCTError,
     SingleSliceError,
 )
-from .progress import CancelToken, ProgressCallback, no_progress
+from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 
 _SOP = "1.2.840.10008.5.1.4.1.1."
 _NOT_IMAGE_SOP = (
@@ -145,7 +150,9 @@ class ScanResult:
                 return info
         count = len(self.series)
         choices = f"a number from 1 to {count} or " if count else ""
-        raise InputError(f"There is no series '{text}' in {self.folder}; give {choices}a series UID that 'kneeseg info' lists.")
+        raise InputError(
+            f"There is no series '{text}' in {self.folder}; give {choices}a series UID that 'kneeseg info' lists."
+        )
 
 
 SINGLE_SLICE_REASON = "a single slice is not a volume"
@@ -222,7 +229,8 @@ def list_files(root: Path) -> list[str]:
 
 
 def group_series(
-    headers: list[SliceHeader], broken: list[SliceHeader] = ()  # type: ignore[assignment]
+    headers: list[SliceHeader],
+    broken: list[SliceHeader] = (),  # type: ignore[assignment]
 ) -> tuple[list[SeriesInfo], list[SeriesInfo]]:
     """Group headers by series, split stacks of different orientation, sort volumes from the rest.
 

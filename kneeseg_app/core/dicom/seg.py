@@ -20,9 +20,9 @@ the patient is logged.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pydicom
@@ -33,10 +33,10 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, SegmentationStorage, generate_uid
 from pydicom.valuerep import format_number_as_ds
 
-from .atomic import ensure_not_inside, write_atomic
-from .errors import KneeSegError, LabelMapError, OutputError, UnreadableFileError
-from .progress import ProgressCallback, no_progress
-from .volume import Volume
+from kneeseg_app.core.atomic import ensure_not_inside, write_atomic
+from kneeseg_app.core.errors import KneeSegError, LabelMapError, OutputError, UnreadableFileError
+from kneeseg_app.core.progress import ProgressCallback, no_progress
+from kneeseg_app.core.volume import Volume
 
 DEFAULT_LABELS: dict[int, str] = {1: "femur", 2: "tibia"}
 LABEL_MAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
@@ -119,7 +119,9 @@ def write_dicom_seg(
     labels_map = dict(DEFAULT_LABELS if labels_map is None else labels_map)
     files = _require_dicom_files(source)
     if not labels.same_grid(source):
-        raise LabelMapError("The label map does not lie on the CT's voxel grid, so it cannot be saved as a DICOM SEG of that CT.")
+        raise LabelMapError(
+            "The label map does not lie on the CT's voxel grid, so it cannot be saved as a DICOM SEG of that CT."
+        )
     path = Path(path)
     ensure_not_inside(path, [*protected, *sorted({str(Path(f).parent) for f in files})])
     progress("Reading the CT's DICOM headers", 0.0)
@@ -130,9 +132,7 @@ def write_dicom_seg(
         names = " or ".join(labels_map.values())
         raise LabelMapError(f"The label map holds no {names} voxels, so there is nothing to save as a DICOM SEG.")
     progress("Building the DICOM SEG", 0.4)
-    ds = _segmentation_dataset(
-        labels, source, headers, segments, algorithm_name, algorithm_version, series_description
-    )
+    ds = _segmentation_dataset(labels, source, headers, segments, algorithm_name, algorithm_version, series_description)
     progress("Writing the DICOM SEG", 0.8)
     write_atomic(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True), overwrite=overwrite)
     progress("DICOM SEG written", 1.0)
@@ -522,7 +522,7 @@ class _FrameGeometry:
     shared: Dataset | None
 
     @classmethod
-    def of(cls, ds: Dataset, reference: Volume, path: Path) -> "_FrameGeometry":
+    def of(cls, ds: Dataset, reference: Volume, path: Path) -> _FrameGeometry:
         shared = ds.SharedFunctionalGroupsSequence[0] if ds.get("SharedFunctionalGroupsSequence") else None
         geometry = cls(reference, path.name, shared)
         if (int(ds.Rows), int(ds.Columns)) != reference.shape[1:]:
@@ -539,17 +539,26 @@ class _FrameGeometry:
         raise LabelMapError(f"The DICOM SEG {self.name} lacks {keyword}, so its frames cannot be placed on the CT.")
 
     def slice_index(self, frame: Dataset, index: int) -> int:
-        orientation = np.array([float(v) for v in self._group(frame, "PlaneOrientationSequence").ImageOrientationPatient])
+        orientation = np.array(
+            [float(v) for v in self._group(frame, "PlaneOrientationSequence").ImageOrientationPatient]
+        )
         position = np.array([float(v) for v in self._group(frame, "PlanePositionSequence").ImagePositionPatient])
         ref = self.reference
         if (
             np.abs(orientation[:3] - ref.direction[:, 0]).max() > 1e-3
             or np.abs(orientation[3:] - ref.direction[:, 1]).max() > 1e-3
         ):
-            raise LabelMapError(f"The DICOM SEG {self.name} is oriented differently from this CT; it was made on another series.")
+            raise LabelMapError(
+                f"The DICOM SEG {self.name} is oriented differently from this CT; it was made on another series."
+            )
         k, j, i = ref.lps_to_index(position)
         tolerance = 0.05  # voxels
-        if abs(j) > tolerance or abs(i) > tolerance or abs(k - round(k)) > tolerance or not 0 <= round(k) < ref.shape[0]:
+        if (
+            abs(j) > tolerance
+            or abs(i) > tolerance
+            or abs(k - round(k)) > tolerance
+            or not 0 <= round(k) < ref.shape[0]
+        ):
             raise LabelMapError(
                 f"Frame {index + 1} of the DICOM SEG {self.name} does not lie on a slice of this CT; "
                 "it was made on another series or grid."
@@ -559,6 +568,13 @@ class _FrameGeometry:
 
 def _reference_warnings(ds: Dataset, reference: Volume) -> list[str]:
     referenced = {str(item.get("SeriesInstanceUID", "")) for item in ds.get("ReferencedSeriesSequence", [])}
-    if reference.dicom and reference.dicom.series_instance_uid and referenced and reference.dicom.series_instance_uid not in referenced:
-        return ["The DICOM SEG was made on another series with the same slice positions; check that it belongs to this CT."]
+    if (
+        reference.dicom
+        and reference.dicom.series_instance_uid
+        and referenced
+        and reference.dicom.series_instance_uid not in referenced
+    ):
+        return [
+            "The DICOM SEG was made on another series with the same slice positions; check that it belongs to this CT."
+        ]
     return []

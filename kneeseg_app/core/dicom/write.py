@@ -11,19 +11,19 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 
-from .atomic import ensure_not_inside
-from .errors import OutputError
-from .progress import CancelToken, ProgressCallback, no_progress
-from .volume import Volume
+from kneeseg_app.core.atomic import ensure_not_inside
+from kneeseg_app.core.errors import OutputError
+from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
+from kneeseg_app.core.volume import Volume
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 UNSIGNED_INTERCEPT = -1024

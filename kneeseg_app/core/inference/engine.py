@@ -26,21 +26,42 @@ They are the engine's defaults for such a package; ``exact=True`` turns them all
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from kneeseg_app.core.model.package import Manifest, ModelPackage, OnnxNetwork
+from kneeseg_app.core.inference.plan import CasePlan, plan_case, slab_path_is_exact
 from kneeseg_app.core.inference.postprocess import apply_postprocessing, volumes_ml
-from kneeseg_app.core.inference.predict import MonotoneProgress, Predictor, RunContext, StageClock, TileCounter, Window, argmax_into, make_window, predict_folds, tiles_for
-from kneeseg_app.core.inference.preprocess import bbox_slices, body_box_2d, ct_normalize, map_slices, normalized_range, normalized_value, pad_to_min_shape, resample_to_shape, resize_slices
+from kneeseg_app.core.inference.predict import (
+    MonotoneProgress,
+    Predictor,
+    RunContext,
+    StageClock,
+    TileCounter,
+    Window,
+    argmax_into,
+    make_window,
+    predict_folds,
+    tiles_for,
+)
+from kneeseg_app.core.inference.preprocess import (
+    bbox_slices,
+    body_box_2d,
+    ct_normalize,
+    map_slices,
+    normalized_range,
+    normalized_value,
+    pad_to_min_shape,
+    resample_to_shape,
+    resize_slices,
+)
+from kneeseg_app.core.inference.settings import SegmentOptions, resolve_settings
+from kneeseg_app.core.model.package import Manifest, ModelPackage, OnnxNetwork
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 from kneeseg_app.core.volume import Volume
-
-from kneeseg_app.core.inference.plan import CasePlan, plan_case, slab_path_is_exact
-from kneeseg_app.core.inference.settings import SegmentOptions, resolve_settings
 
 __all__ = ["SegmentOptions", "SegmentationResult", "Segmenter"]
 
@@ -88,7 +109,9 @@ class Segmenter:
             self._networks = self.package.open_networks(self.settings.threads, self.settings.precision)
         return self._networks
 
-    def run(self, volume: Volume, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> SegmentationResult:
+    def run(
+        self, volume: Volume, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+    ) -> SegmentationResult:
         """Segment ``volume``; the label map is on the volume's own grid."""
         started = time.perf_counter()
         cancel = cancel or CancelToken()
@@ -145,9 +168,16 @@ class Segmenter:
     # ----- shared pieces ------------------------------------------------------
     def _window(self, padded_shape: Sequence[int]) -> Window:
         patch = tuple(self.manifest.input.patch_size)
-        spatial = tuple(padded_shape[-len(patch):])
+        spatial = tuple(padded_shape[-len(patch) :])
         inf = self.manifest.inference
-        return make_window(spatial, patch, self.settings.tile_step_size, self.settings.gaussian, inf.gaussian_sigma_scale, self.package.n_labels)
+        return make_window(
+            spatial,
+            patch,
+            self.settings.tile_step_size,
+            self.settings.gaussian,
+            inf.gaussian_sigma_scale,
+            self.package.n_labels,
+        )
 
     def _normalize(self, raw: np.ndarray) -> np.ndarray:
         n = self.manifest.normalization
@@ -167,11 +197,18 @@ class Segmenter:
         return boxes
 
     def _predict_all(
-        self, context: RunContext, padded: np.ndarray, window: Window, boxes: list[tuple[int, int, int, int] | None] | None, counter: TileCounter
+        self,
+        context: RunContext,
+        padded: np.ndarray,
+        window: Window,
+        boxes: list[tuple[int, int, int, int] | None] | None,
+        counter: TileCounter,
     ) -> np.ndarray:
         """Logits of every fold, averaged (nnU-Net sums fold logits, then divides)."""
         dims = self.manifest.input.dims
-        return predict_folds(context.networks, context.predictor, padded, window, dims, self.settings.batch_size, boxes, counter)
+        return predict_folds(
+            context.networks, context.predictor, padded, window, dims, self.settings.batch_size, boxes, counter
+        )
 
     # ----- 2D networks, slab by slab --------------------------------------------
     def _segment_in_slabs(self, plan: CasePlan, source: np.ndarray, labels: np.ndarray, context: RunContext) -> None:
@@ -187,7 +224,9 @@ class Segmenter:
         n = manifest.normalization
         with clock("prepare"):
             data_clip = None if plan.data_separate[0] else normalized_range(cropped, n.lower, n.upper, n.mean, n.std)
-        pads_probe, unpad_probe = pad_to_min_shape(np.empty((1, *resampled_plane), dtype=np.uint8), manifest.input.patch_size)
+        pads_probe, unpad_probe = pad_to_min_shape(
+            np.empty((1, *resampled_plane), dtype=np.uint8), manifest.input.patch_size
+        )
         window = self._window(pads_probe.shape)
         offset = (unpad_probe[1].start, unpad_probe[2].start)
         per_slice = len(window.steps[0]) * len(window.steps[1])
@@ -197,7 +236,9 @@ class Segmenter:
             stop = min(start + self.settings.slab_slices, n_slices)
             with clock("preprocess"):
                 normalized = self._normalize(cropped[start:stop])
-                resampled = resize_slices(normalized, resampled_plane, res.data_order, clip=data_clip, cancel=cancel, pool=pool)
+                resampled = resize_slices(
+                    normalized, resampled_plane, res.data_order, clip=data_clip, cancel=cancel, pool=pool
+                )
                 del normalized
                 boxes = self._body_boxes(resampled, offset)
                 padded, unpad = pad_to_min_shape(resampled, manifest.input.patch_size)
@@ -237,8 +278,14 @@ class Segmenter:
         with clock("preprocess"):
             normalized = self._normalize(cropped)
             resampled = resample_to_shape(
-                normalized[None], plan.resampled_shape, plan.spacing, plan.target_spacing,
-                res.data_order, res.data_order_z, res.force_separate_z, res.separate_z_anisotropy_threshold,
+                normalized[None],
+                plan.resampled_shape,
+                plan.spacing,
+                plan.target_spacing,
+                res.data_order,
+                res.data_order_z,
+                res.force_separate_z,
+                res.separate_z_anisotropy_threshold,
             )[0]
             del normalized
             padded, unpad = pad_to_min_shape(resampled, manifest.input.patch_size)
@@ -248,7 +295,9 @@ class Segmenter:
             del resampled
         cancel.raise_if_cancelled()
         window = self._window(padded.shape)
-        counter = TileCounter(context.report, len(tiles_for(padded.shape, window, manifest.input.dims)) * len(context.networks))
+        counter = TileCounter(
+            context.report, len(tiles_for(padded.shape, window, manifest.input.dims)) * len(context.networks)
+        )
         logits = self._predict_all(context, padded, window, boxes, counter)
         del padded
         with clock("resample_back"):
@@ -258,8 +307,13 @@ class Segmenter:
             for c in range(logits.shape[0]):
                 cancel.raise_if_cancelled()
                 channel = resample_to_shape(
-                    logits[c][None], plan.cropped_shape, plan.target_spacing, plan.spacing,
-                    res.probabilities_order, res.probabilities_order_z, res.force_separate_z,
+                    logits[c][None],
+                    plan.cropped_shape,
+                    plan.target_spacing,
+                    plan.spacing,
+                    res.probabilities_order,
+                    res.probabilities_order_z,
+                    res.force_separate_z,
                     res.separate_z_anisotropy_threshold,
                 )[0]
                 best = argmax_into(best, out, channel, c)

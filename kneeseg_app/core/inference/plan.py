@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 from kneeseg_app.core.errors import InputError
+from kneeseg_app.core.inference.preprocess import (
+    BBox,
+    Orientation,
+    compute_new_shape,
+    nonzero_bbox,
+    orientation_to,
+    separate_z_decision,
+)
 from kneeseg_app.core.model.package import Manifest
-from kneeseg_app.core.inference.preprocess import BBox, Orientation, compute_new_shape, nonzero_bbox, orientation_to, separate_z_decision
 from kneeseg_app.core.volume import Volume
+
 
 @dataclass(frozen=True)
 class CasePlan:

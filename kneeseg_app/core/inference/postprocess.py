@@ -13,7 +13,7 @@ would survive a non-zero fraction). Works inside each label's bounding box so a
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 from scipy import ndimage
@@ -63,7 +63,11 @@ def keep_largest_component(labels: np.ndarray, label: int, min_fraction: float =
         return 0
     sizes = np.bincount(components.ravel())
     sizes[0] = 0
-    keep = np.flatnonzero(sizes >= max(sizes.max() * min_fraction, 1)) if min_fraction > 0 else np.flatnonzero(sizes == sizes.max())
+    keep = (
+        np.flatnonzero(sizes >= max(sizes.max() * min_fraction, 1))
+        if min_fraction > 0
+        else np.flatnonzero(sizes == sizes.max())
+    )
     drop = mask & ~np.isin(components, keep)
     region[drop] = 0
     return int(drop.sum())
@@ -84,7 +88,9 @@ def apply_postprocessing(
     return removed
 
 
-def volumes_ml(labels: np.ndarray, spacing_zyx: Iterable[float], names: dict[int, str], slab: int = 64) -> dict[str, float]:
+def volumes_ml(
+    labels: np.ndarray, spacing_zyx: Iterable[float], names: dict[int, str], slab: int = 64
+) -> dict[str, float]:
     """Volume of each named label in millilitres (counted slab by slab: ``np.bincount``
     would first copy a whole 512x512x600 uint8 map into int64)."""
     counts = dict.fromkeys(names, 0)

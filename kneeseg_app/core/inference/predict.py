@@ -8,17 +8,25 @@ is nnU-Net's ``predict_sliding_window_return_logits`` logic in numpy and onnxrun
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 
 from kneeseg_app.core.errors import Cancelled, ModelError
+from kneeseg_app.core.inference.sliding_window import (
+    Tile,
+    batched,
+    compute_steps,
+    gaussian_importance,
+    mirror_combinations,
+    tiles_from_steps,
+    weight_sum,
+)
 from kneeseg_app.core.model.package import OnnxNetwork
 from kneeseg_app.core.progress import CancelToken, ProgressCallback
-from kneeseg_app.core.inference.sliding_window import Tile, batched, compute_steps, gaussian_importance, mirror_combinations, tiles_from_steps, weight_sum
 
 BACKGROUND_LOGIT = 10.0
 """Logit given to background (and its negative to bones) in skipped air tiles."""
@@ -135,7 +143,9 @@ class Window:
     n_labels: int
 
 
-def make_window(spatial: Sequence[int], patch: Sequence[int], step: float, gaussian: bool, sigma_scale: float, n_labels: int) -> Window:
+def make_window(
+    spatial: Sequence[int], patch: Sequence[int], step: float, gaussian: bool, sigma_scale: float, n_labels: int
+) -> Window:
     """Tiles of ``patch`` over an image of size ``spatial`` (at least the patch), with weights."""
     patch = tuple(int(p) for p in patch)
     spatial = tuple(int(s) for s in spatial)

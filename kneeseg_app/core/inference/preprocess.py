@@ -16,16 +16,16 @@ Two deliberate differences from a literal port, both exact:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 from scipy import ndimage
 
 from kneeseg_app.core.errors import GeometryError
-from kneeseg_app.core.progress import CancelToken
 from kneeseg_app.core.inference.fast.roi import AxisMap
+from kneeseg_app.core.progress import CancelToken
 
 ANISO_THRESHOLD = 3.0
 """nnU-Net's ``ANISO_THRESHOLD``: spacing ratio above which z is resampled separately."""
@@ -141,7 +141,9 @@ def ct_normalize(array: np.ndarray, lower: float, upper: float, mean: float, std
     return image
 
 
-def normalized_range(volume: np.ndarray, lower: float, upper: float, mean: float, std: float, slab: int = 64) -> tuple[float, float]:
+def normalized_range(
+    volume: np.ndarray, lower: float, upper: float, mean: float, std: float, slab: int = 64
+) -> tuple[float, float]:
     """Range of ``ct_normalize(volume)`` without normalising it (read slab by slab):
     nnU-Net's 3D resize clips to it."""
     lo, hi = None, None
@@ -298,8 +300,14 @@ def zoom_window(
         if cancel is not None:
             cancel.raise_if_cancelled()
         resized = ndimage.affine_transform(
-            planes[i], matrix, offset, output_shape=dst.shape[1:], order=order, mode="nearest",
-            prefilter=order > 1, output=np.float32,
+            planes[i],
+            matrix,
+            offset,
+            output_shape=dst.shape[1:],
+            order=order,
+            mode="nearest",
+            prefilter=order > 1,
+            output=np.float32,
         )
         if clip is not None:
             np.clip(resized, clip[0], clip[1], out=resized)

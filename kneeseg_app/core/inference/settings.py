@@ -7,9 +7,9 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-
 from kneeseg_app.core.errors import InputError
 from kneeseg_app.core.model.package import PRECISIONS, ROI_KINDS, Manifest
+
 
 def default_threads() -> int:
     """Physical cores (guessed as half the logical ones when there are 4+), at most 4.
@@ -90,8 +90,14 @@ class ResolvedSettings:
         return asdict(self)
 
 
-_EXACT_VALUES = {"skip_air_tiles": False, "roi": "none", "skip_empty_slices": False, "precision": "float32",
-                 "resample_tolerance": 0.0, "slice_stride": 1}
+_EXACT_VALUES = {
+    "skip_air_tiles": False,
+    "roi": "none",
+    "skip_empty_slices": False,
+    "precision": "float32",
+    "resample_tolerance": 0.0,
+    "slice_stride": 1,
+}
 """What ``exact=True`` sets; a caller asking for anything else with it is refused."""
 
 
@@ -106,7 +112,9 @@ def resolve_settings(manifest: Manifest, options: SegmentOptions) -> ResolvedSet
     mirror = tuple(inf.mirror_axes)
     if options.mirror_axes is not None:
         if not set(options.mirror_axes) <= set(mirror):
-            raise InputError(f"The model allows mirroring along axes {list(mirror)} only, not {list(options.mirror_axes)}.")
+            raise InputError(
+                f"The model allows mirroring along axes {list(mirror)} only, not {list(options.mirror_axes)}."
+            )
         tta, mirror = options.tta is not False and bool(options.mirror_axes), tuple(options.mirror_axes)
     step = inf.tile_step_size if options.tile_step_size is None else float(options.tile_step_size)
     if not 0 < step <= 1:
@@ -162,5 +170,10 @@ def _speed_options(manifest: Manifest, options: SegmentOptions) -> dict[str, Any
     stride = int(chosen["slice_stride"])
     if not 1 <= stride <= 4:
         raise InputError(f"The slice stride must be between 1 and 4, not {stride}.")
-    return {**chosen, "skip_air_tiles": bool(chosen["skip_air_tiles"]), "skip_empty_slices": bool(chosen["skip_empty_slices"]),
-            "resample_tolerance": tolerance, "slice_stride": stride}
+    return {
+        **chosen,
+        "skip_air_tiles": bool(chosen["skip_air_tiles"]),
+        "skip_empty_slices": bool(chosen["skip_empty_slices"]),
+        "resample_tolerance": tolerance,
+        "slice_stride": stride,
+    }

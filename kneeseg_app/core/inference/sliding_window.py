@@ -9,9 +9,9 @@ the tiles in batches and to accumulate weighted logits.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator, Sequence
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
@@ -101,7 +101,9 @@ def batched(items: Sequence[Tile], size: int) -> Iterator[list[Tile]]:
         yield list(items[start : start + size])
 
 
-def weight_sum(image_size: Sequence[int], tile_size: Sequence[int], steps: list[list[int]], weights: np.ndarray) -> np.ndarray:
+def weight_sum(
+    image_size: Sequence[int], tile_size: Sequence[int], steps: list[list[int]], weights: np.ndarray
+) -> np.ndarray:
     """Sum of the tile weights over one image (nnU-Net's ``n_predictions``).
 
     For 2D networks every slice sees the same windows, so one plane serves them all.

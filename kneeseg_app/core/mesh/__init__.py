@@ -28,19 +28,19 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import fast_simplification
 import numpy as np
 from scipy import ndimage, sparse
 from scipy.spatial import cKDTree
 
-from .atomic import ensure_not_inside, write_atomic
-from .errors import LabelMapError, OutputError
-from .progress import CancelToken, ProgressCallback, no_progress, scaled
-from .volume import Volume
+from kneeseg_app.core.atomic import ensure_not_inside, write_atomic
+from kneeseg_app.core.errors import LabelMapError, OutputError
+from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
+from kneeseg_app.core.volume import Volume
 
 DEFAULT_LABELS: dict[int, str] = {1: "femur", 2: "tibia"}
 MESH_FORMATS = ("stl", "obj", "ply")
@@ -478,7 +478,9 @@ def is_closed_manifold(faces: np.ndarray, n_vertices: int) -> bool:
     if np.any(sorted_keys[1:] == sorted_keys[:-1]):
         return False  # an edge used twice in the same direction
     twin_pos = np.searchsorted(sorted_keys, ends * n_vertices + starts)
-    if np.any(twin_pos >= len(keys)) or np.any(sorted_keys[np.minimum(twin_pos, len(keys) - 1)] != ends * n_vertices + starts):
+    if np.any(twin_pos >= len(keys)) or np.any(
+        sorted_keys[np.minimum(twin_pos, len(keys) - 1)] != ends * n_vertices + starts
+    ):
         return False  # a border edge (hole)
     twin = order[twin_pos]
     return _vertices_have_single_fans(faces, starts, twin, n_vertices)
@@ -544,7 +546,11 @@ def _sample_triangles(tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keep = i + j <= n
         u, v = i[keep] / n, j[keep] / n
         t = tri[which]
-        pts = t[:, None, 0] + u[None, :, None] * (t[:, None, 1] - t[:, None, 0]) + v[None, :, None] * (t[:, None, 2] - t[:, None, 0])
+        pts = (
+            t[:, None, 0]
+            + u[None, :, None] * (t[:, None, 1] - t[:, None, 0])
+            + v[None, :, None] * (t[:, None, 2] - t[:, None, 0])
+        )
         samples.append(pts.reshape(-1, 3))
         owners.append(np.repeat(which, len(u)))
     return np.concatenate(samples), np.concatenate(owners)
@@ -653,4 +659,3 @@ def _write_ply(mesh: Mesh, path: Path) -> None:
 def _check_cancel(cancel: CancelToken | None) -> None:
     if cancel is not None:
         cancel.raise_if_cancelled()
-

@@ -46,15 +46,16 @@ benchmarks/bench_metrics.py).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from .errors import GeometryError, LabelMapError
-from .volume import Volume
+from kneeseg_app.core.errors import GeometryError, LabelMapError
+from kneeseg_app.core.volume import Volume
 
 LABELS: dict[int, str] = {1: "femur", 2: "tibia"}
 
@@ -321,17 +322,3 @@ def _volume_diff_pct(n_pred: int, n_ref: int) -> float:
     if n_ref == 0:
         return 0.0 if n_pred == 0 else math.inf
     return 100.0 * (n_pred - n_ref) / n_ref
-
-
-# ----- summaries (kept in metrics_summary.py, importable from here too) -----
-
-_SUMMARY_NAMES = ("SummaryRow", "summarize", "write_summary_csv", "write_summary_json", "write_cases_csv")
-
-
-def __getattr__(name: str) -> Any:
-    """Lazily re-export the multi-case summary API so ``metrics.summarize`` works."""
-    if name in _SUMMARY_NAMES:
-        from . import metrics_summary
-
-        return getattr(metrics_summary, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,14 +23,14 @@ import io
 import json
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
-from .atomic import write_atomic
-from .metrics import METRIC_INFO, BoneMetrics
+from kneeseg_app.core.atomic import write_atomic
+from kneeseg_app.core.metrics import METRIC_INFO, BoneMetrics
 
 SUMMARY_COLUMNS = ("bone", "metric", "unit", "n", "n_inf", "n_nan", "mean", "std", "median", "q1", "q3")
 
@@ -119,7 +119,7 @@ def write_summary_csv(rows: Sequence[SummaryRow], path: str | os.PathLike[str], 
 
 def write_summary_json(rows: Sequence[SummaryRow], path: str | os.PathLike[str], overwrite: bool = True) -> Path:
     """``{"conventions": ..., "summary": {bone: {metric: {n, n_inf, ..., q3}}}}``; NaN -> null."""
-    from .metrics import CONVENTIONS
+    from kneeseg_app.core.metrics import CONVENTIONS
 
     summary: dict[str, dict[str, dict[str, object]]] = {}
     for row in rows:

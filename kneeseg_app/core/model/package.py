@@ -12,12 +12,13 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from . import paths
-from .errors import ModelError
+from kneeseg_app.core import paths
+from kneeseg_app.core.errors import ModelError
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -186,7 +187,9 @@ def _section(raw: Mapping[str, Any], key: str, required: bool = True) -> Mapping
     if value is None and not required:
         return {}
     if not isinstance(value, Mapping):
-        raise _Invalid(f"its manifest has no '{key}' section" if value is None else f"'{key}' in its manifest is not an object")
+        raise _Invalid(
+            f"its manifest has no '{key}' section" if value is None else f"'{key}' in its manifest is not an object"
+        )
     return value
 
 
@@ -197,9 +200,8 @@ def _get(raw: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where:
         return default
     value = raw[key]
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    if bool in kinds or not isinstance(value, bool):
-        if isinstance(value, kinds):
-            return value
+    if (bool in kinds or not isinstance(value, bool)) and isinstance(value, kinds):
+        return value
     raise _Invalid(f"'{where}{key}' in its manifest has the wrong type ({type(value).__name__})")
 
 
@@ -209,7 +211,9 @@ def _number(raw: Mapping[str, Any], key: str, where: str, default: Any = ...) ->
 
 def _int_list(raw: Mapping[str, Any], key: str, where: str, length: int | None, default: Any = ...) -> tuple[int, ...]:
     value = _get(raw, key, list, where, default)
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value) or (length is not None and len(value) != length):
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value) or (
+        length is not None and len(value) != length
+    ):
         size = f"{length} " if length is not None else ""
         raise _Invalid(f"'{where}{key}' in its manifest must be a list of {size}integers")
     return tuple(value)
@@ -217,7 +221,9 @@ def _int_list(raw: Mapping[str, Any], key: str, where: str, length: int | None, 
 
 def _float_list(raw: Mapping[str, Any], key: str, where: str, length: int) -> tuple[float, ...]:
     value = _get(raw, key, list, where)
-    if len(value) != length or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in value):
+    if len(value) != length or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in value
+    ):
         raise _Invalid(f"'{where}{key}' in its manifest must be a list of {length} positive numbers")
     return tuple(float(v) for v in value)
 
@@ -272,7 +278,9 @@ def _parse_networks(raw: Mapping[str, Any]) -> tuple[NetworkFile, ...]:
             if Path(int8_file).name != int8_file or not int8_file.lower().endswith(".onnx"):
                 raise _Invalid(f"network file '{int8_file}' must be a plain .onnx file name inside the package")
             int8_sha = _checked_sha(_get(item, "int8_sha256", str, "networks[]."), int8_file)
-        networks.append(NetworkFile(file=file, sha256=sha, fold=item.get("fold"), int8_file=int8_file, int8_sha256=int8_sha))
+        networks.append(
+            NetworkFile(file=file, sha256=sha, fold=item.get("fold"), int8_file=int8_file, int8_sha256=int8_sha)
+        )
     return tuple(networks)
 
 
@@ -325,7 +333,9 @@ def _parse_normalization(raw: Mapping[str, Any]) -> Normalization:
     scheme = _get(sec, "scheme", str, w)
     if scheme.upper() != "CT":
         raise _Invalid(f"its normalization scheme '{scheme}' is not supported (only 'CT')")
-    norm = Normalization("CT", _number(sec, "lower", w), _number(sec, "upper", w), _number(sec, "mean", w), _number(sec, "std", w))
+    norm = Normalization(
+        "CT", _number(sec, "lower", w), _number(sec, "upper", w), _number(sec, "mean", w), _number(sec, "std", w)
+    )
     if not norm.lower < norm.upper or norm.std <= 0:
         raise _Invalid("its normalization needs lower < upper and a positive std")
     return norm
@@ -334,7 +344,10 @@ def _parse_normalization(raw: Mapping[str, Any]) -> Normalization:
 def _parse_resampling(raw: Mapping[str, Any]) -> Resampling:
     sec = _section(raw, "resampling", required=False)
     w = "resampling."
-    orders = {k: _get(sec, k, int, w, d) for k, d in (("data_order", 3), ("data_order_z", 0), ("probabilities_order", 1), ("probabilities_order_z", 0))}
+    orders = {
+        k: _get(sec, k, int, w, d)
+        for k, d in (("data_order", 3), ("data_order_z", 0), ("probabilities_order", 1), ("probabilities_order_z", 0))
+    }
     if any(not 0 <= o <= 5 for o in orders.values()):
         raise _Invalid("its resampling orders must be between 0 and 5")
     return Resampling(
@@ -366,7 +379,9 @@ def _parse_inference(raw: Mapping[str, Any], dims: int) -> InferenceDefaults:
     slice_margin = _get(sec, "roi_slice_margin", int, w, 3)
     tolerance = _number(sec, "resample_tolerance", w, 0.0)
     if margin < 0 or slice_margin < 0 or not 0 <= tolerance < 0.5:
-        raise _Invalid("'inference.roi_margin_mm' and 'roi_slice_margin' must be >= 0, 'resample_tolerance' in [0, 0.5)")
+        raise _Invalid(
+            "'inference.roi_margin_mm' and 'roi_slice_margin' must be >= 0, 'resample_tolerance' in [0, 0.5)"
+        )
     stride = _get(sec, "slice_stride", int, w, 1)
     refine = _number(sec, "slice_refine", w, 0.0)
     if not 1 <= stride <= 4 or refine < 0:
@@ -439,7 +454,9 @@ def parse_manifest(raw: Mapping[str, Any]) -> Manifest:
         raise _Invalid("its manifest.json is not a JSON object")
     major = _schema_major(raw)
     if major > SCHEMA_VERSION:
-        raise _Invalid(f"it needs a newer KneeSeg (manifest schema version {raw['schema_version']}; this KneeSeg reads {SCHEMA_VERSION})")
+        raise _Invalid(
+            f"it needs a newer KneeSeg (manifest schema version {raw['schema_version']}; this KneeSeg reads {SCHEMA_VERSION})"
+        )
     if major < 1:
         raise _Invalid(f"its manifest schema version {raw['schema_version']} is not valid")
     name = _get(raw, "name", str, "").strip()
@@ -566,7 +583,9 @@ class ModelPackage:
         except OSError as exc:
             raise ModelPackageError(self.path, f"its network {name} cannot be read ({exc.strerror or exc})") from exc
         if hashlib.sha256(data).hexdigest() != sha256:
-            raise ModelPackageError(self.path, f"the checksum of {name} does not match its manifest (damaged or replaced file)")
+            raise ModelPackageError(
+                self.path, f"the checksum of {name} does not match its manifest (damaged or replaced file)"
+            )
         return data
 
     def has_precision(self, precision: str) -> bool:
@@ -620,7 +639,9 @@ class ModelPackage:
         dims = self.manifest.input.dims
         inputs, outputs = session.get_inputs(), session.get_outputs()
         if [i.name for i in inputs] != [INPUT_TENSOR]:
-            raise ModelPackageError(self.path, f"{file} has inputs {[i.name for i in inputs]}, not one input named '{INPUT_TENSOR}'")
+            raise ModelPackageError(
+                self.path, f"{file} has inputs {[i.name for i in inputs]}, not one input named '{INPUT_TENSOR}'"
+            )
         if OUTPUT_TENSOR not in [o.name for o in outputs]:
             raise ModelPackageError(self.path, f"{file} has no output named '{OUTPUT_TENSOR}'")
         output = next(o for o in outputs if o.name == OUTPUT_TENSOR)
@@ -633,7 +654,9 @@ class ModelPackage:
                 raise ModelPackageError(self.path, f"{file} has a {tensor.type} {what}, not a float tensor")
         channels = output.shape[1]
         if isinstance(channels, int) and channels != self.n_labels:
-            raise ModelPackageError(self.path, f"{file} gives {channels} output channels but the manifest has {self.n_labels} labels")
+            raise ModelPackageError(
+                self.path, f"{file} gives {channels} output channels but the manifest has {self.n_labels} labels"
+            )
         in_channels = inputs[0].shape[1]
         if isinstance(in_channels, int) and in_channels != 1:
             raise ModelPackageError(self.path, f"{file} expects {in_channels} input channels, not 1")
@@ -695,9 +718,12 @@ def _candidates(folder: Path) -> list[Path]:
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        if entry.is_dir() and ((entry / MANIFEST).is_file() or any(entry.glob("*.onnx"))):
-            found.append(entry)
-        elif entry.is_file() and entry.suffix.lower() == ".onnx":
+        if (
+            entry.is_dir()
+            and ((entry / MANIFEST).is_file() or any(entry.glob("*.onnx")))
+            or entry.is_file()
+            and entry.suffix.lower() == ".onnx"
+        ):
             found.append(entry)
     return found
 
@@ -720,7 +746,9 @@ def discover_models(extra_dirs: Sequence[str | os.PathLike[str]] = ()) -> Discov
                 discovery.rejected.append((candidate, exc.reason))
                 continue
             if package.name in seen:
-                discovery.rejected.append((candidate, f"a model named '{package.name}' is already installed at {seen[package.name]}"))
+                discovery.rejected.append(
+                    (candidate, f"a model named '{package.name}' is already installed at {seen[package.name]}")
+                )
                 continue
             seen[package.name] = package.path
             discovery.models.append(package)
@@ -733,13 +761,21 @@ def default_model(discovery: Discovery) -> ModelPackage:
         if pool:
             marked = [m for m in pool if m.manifest.default]
             return (marked or pool)[0]
-    why = f" ({len(discovery.rejected)} package(s) were found but cannot be used; run 'kneeseg models')" if discovery.rejected else ""
+    why = (
+        f" ({len(discovery.rejected)} package(s) were found but cannot be used; run 'kneeseg models')"
+        if discovery.rejected
+        else ""
+    )
     raise ModelError(f"No segmentation model is installed{why}.")
 
 
-def find_model(name_or_path: str | os.PathLike[str] | None = None, extra_dirs: Sequence[str | os.PathLike[str]] = ()) -> ModelPackage:
+def find_model(
+    name_or_path: str | os.PathLike[str] | None = None, extra_dirs: Sequence[str | os.PathLike[str]] = ()
+) -> ModelPackage:
     """The model to use: ``None`` -> the default; an existing path -> that package; else by name."""
-    if name_or_path is not None and (Path(name_or_path).exists() or os.sep in str(name_or_path) or "/" in str(name_or_path)):
+    if name_or_path is not None and (
+        Path(name_or_path).exists() or os.sep in str(name_or_path) or "/" in str(name_or_path)
+    ):
         return load_model_package(name_or_path)
     discovery = discover_models(extra_dirs)
     if name_or_path is None:
@@ -761,4 +797,3 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .phantom_draw import draw_params
-from .phantom_params import PhantomParams
-from .phantom_render import BONE_CODES, CANCELLOUS, CORTEX, MARROW, render
-from .phantom_scene import build_scene
-from .progress import CancelToken, ProgressCallback, no_progress, scaled
-from .volume import DicomFacts, Volume
+from kneeseg_app.core.phantom.draw import draw_params
+from kneeseg_app.core.phantom.params import PhantomParams
+from kneeseg_app.core.phantom.render import BONE_CODES, CANCELLOUS, CORTEX, MARROW, render
+from kneeseg_app.core.phantom.scene import build_scene
+from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
+from kneeseg_app.core.volume import DicomFacts, Volume
 
 LABELS = {1: "femur", 2: "tibia"}
 TISSUE_NAMES = {0: "air", 1: "table", 2: "skin", 3: "fat", 4: "muscle", 5: "tendon, cartilage or ligament"}

@@ -21,8 +21,8 @@ import math
 
 import numpy as np
 
-from .phantom_params import KneeShape
-from .phantom_sdf import capsule, ellipse, ellipsoid, segment_distance_2d, smax, smin, smoothstep
+from kneeseg_app.core.phantom.params import KneeShape
+from kneeseg_app.core.phantom.sdf import capsule, ellipse, ellipsoid, segment_distance_2d, smax, smin, smoothstep
 
 Array = np.ndarray
 
@@ -34,7 +34,9 @@ def _interp(w: Array, knots: list[float], values: list[float]) -> Array:
 # --------------------------------------------------------------------------- irregularity
 
 
-def surface_waves(u: Array, v: Array, w: Array, waves: tuple[tuple[float, float, float, float], ...], amplitude: Array | float) -> Array:
+def surface_waves(
+    u: Array, v: Array, w: Array, waves: tuple[tuple[float, float, float, float], ...], amplitude: Array | float
+) -> Array:
     """A smooth random displacement (mm) that makes surfaces less perfect than textbook shapes."""
     total = np.zeros(np.broadcast(u, v, w).shape, np.float32)
     for ku, kv, kw, phase in waves:
@@ -98,7 +100,7 @@ def _trochlea(u: Array, v: Array, w: Array, k: KneeShape, gap: float) -> Array:
     r = k.cond_radius
     radius = (
         k.trochlea_radius
-        - k.trochlea_groove * np.exp(-((u - 1.5) * (1.0 / 9.0)) ** 2)
+        - k.trochlea_groove * np.exp(-(((u - 1.5) * (1.0 / 9.0)) ** 2))
         + 1.5 * smoothstep(u, 0.0, 20.0)
     )
     rho = segment_distance_2d(v, w, (-12.0 * k.scale, r + gap + 4.0), (-12.0 * k.scale, r + 14.0 * k.scale))
@@ -136,7 +138,14 @@ def tibia(u: Array, v: Array, w: Array, k: KneeShape) -> Array:
     """Implicit proximal tibia (tibia frame): plateau at w = 0, shaft downwards."""
     loft = _tibia_loft(u, v, w, k)
     body = smax(loft, w - _plateau_height(u, v, k), 3.5)
-    tuberosity = ellipsoid(u - 5.0 * k.scale, v + 0.85 * k.plateau_half_depth, w + 36.0 * k.scale, 9.0 * k.scale, 5.5 * k.scale, 15.0 * k.scale)
+    tuberosity = ellipsoid(
+        u - 5.0 * k.scale,
+        v + 0.85 * k.plateau_half_depth,
+        w + 36.0 * k.scale,
+        9.0 * k.scale,
+        5.5 * k.scale,
+        15.0 * k.scale,
+    )
     body = smin(body, tuberosity, 7.0)
     pcl_notch = smax(np.sqrt(u * u + (v - (k.plateau_half_depth + 5.0)) ** 2) - 10.0 * k.scale, -18.0 - w, 4.0)
     return smax(body, -pcl_notch, 3.0)
@@ -180,7 +189,9 @@ def _plateau_height(u: Array, v: Array, k: KneeShape) -> Array:
 
 def tibia_cortex(w: Array, k: KneeShape) -> Array:
     s = k.scale
-    return _interp(w, [-110 * s, -80 * s, -45 * s, -20 * s], [k.tibia_cortex, 0.7 * k.tibia_cortex, 1.6, k.joint_cortex])
+    return _interp(
+        w, [-110 * s, -80 * s, -45 * s, -20 * s], [k.tibia_cortex, 0.7 * k.tibia_cortex, 1.6, k.joint_cortex]
+    )
 
 
 def tibia_cancellous(w: Array, k: KneeShape) -> Array:

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .phantom_params import (
+from kneeseg_app.core.phantom.params import (
     Acquisition,
     Cyst,
     KneeShape,
@@ -75,7 +75,9 @@ def draw_params(
     noise = drawn_noise if noise_sd is None else float(noise_sd)
     coverage = drawn_coverage if coverage_mm is None else (float(coverage_mm[0]), float(coverage_mm[1]))
 
-    shape, spacing = _grid(shape_zyx, spacing_zyx, in_plane_spacing, slice_spacing, fov_both if both else fov_single, coverage)
+    shape, spacing = _grid(
+        shape_zyx, spacing_zyx, in_plane_spacing, slice_spacing, fov_both if both else fov_single, coverage
+    )
     tissues = _draw_tissues(rng, kern)
     acq_rest = _draw_acquisition_rest(rng, kern)
     fat_mm = float((3.0 + 15.0 * rng.random() ** 1.5) * scale)
@@ -334,20 +336,39 @@ def _draw_spurs(rng: np.random.Generator, k: KneeShape) -> tuple[Spur, ...]:
             w = float(rng.uniform(4, 12))
             length = float(rng.uniform(3, 7))
             spurs.append(
-                Spur("femur", (u_edge - sign * 3, v, w), (u_edge + sign * length, v, w - length * 0.6), float(rng.uniform(2, 3.5)))
+                Spur(
+                    "femur",
+                    (u_edge - sign * 3, v, w),
+                    (u_edge + sign * length, v, w - length * 0.6),
+                    float(rng.uniform(2, 3.5)),
+                )
             )
         for _ in range(int(rng.integers(1, 3))):
             v = float(rng.uniform(-14, 10))
             length = float(rng.uniform(3, 8))
             u_rim = sign * k.plateau_half_width
             spurs.append(
-                Spur("tibia", (u_rim - sign * 4, v, -3.0), (u_rim + sign * length, v, -3.0 + length * 0.25), float(rng.uniform(1.8, 3.0)))
+                Spur(
+                    "tibia",
+                    (u_rim - sign * 4, v, -3.0),
+                    (u_rim + sign * length, v, -3.0 + length * 0.25),
+                    float(rng.uniform(1.8, 3.0)),
+                )
             )
     if rng.random() < 0.7:  # posterior femoral condyle spur
         u = float(rng.choice([u_med, u_lat])) * 0.6
-        spurs.append(Spur("femur", (u, k.cond_radius - 4, 2 * k.cond_radius), (u, k.cond_radius + 2, 2 * k.cond_radius + 2), 2.5))
+        spurs.append(
+            Spur("femur", (u, k.cond_radius - 4, 2 * k.cond_radius), (u, k.cond_radius + 2, 2 * k.cond_radius + 2), 2.5)
+        )
     if rng.random() < 0.6:  # anterior tibial rim spur
-        spurs.append(Spur("tibia", (float(rng.uniform(-15, 15)), -k.plateau_half_depth + 5, -4.0), (0.0, -k.plateau_half_depth - 4, -1.0), 2.2))
+        spurs.append(
+            Spur(
+                "tibia",
+                (float(rng.uniform(-15, 15)), -k.plateau_half_depth + 5, -4.0),
+                (0.0, -k.plateau_half_depth - 4, -1.0),
+                2.2,
+            )
+        )
     return tuple(spurs)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .phantom_params import LegParams
+from kneeseg_app.core.phantom.params import LegParams
 
 
 @dataclass(frozen=True)

@@ -54,11 +54,11 @@ class Box:
     def spacing(self, grid: FineGrid) -> tuple[float, float, float]:
         return tuple(grid.spacing[d] * self.factor[d] for d in range(3))  # type: ignore[return-value]
 
-    def sub(self, other: "Box") -> tuple[slice, slice, slice]:
+    def sub(self, other: Box) -> tuple[slice, slice, slice]:
         """Where ``other`` (same factors, inside this box) lies in this box's arrays."""
         return tuple(slice(o - s, p - s) for s, o, p in zip(self.start, other.start, other.stop))  # type: ignore[return-value]
 
-    def intersect(self, other: "Box") -> "Box | None":
+    def intersect(self, other: Box) -> Box | None:
         start = tuple(max(a, b) for a, b in zip(self.start, other.start))
         stop = tuple(min(a, b) for a, b in zip(self.stop, other.stop))
         if any(b - a < 1 for a, b in zip(start, stop)):

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from .progress import CancelToken, ProgressCallback, no_progress
-from .phantom_scene import F_DENSE, F_FEM, F_INNER, F_INTERIOR, F_TEX, F_TIB, Scene
-from .phantom_sdf import ramp
+from kneeseg_app.core.phantom.scene import F_DENSE, F_FEM, F_INNER, F_INTERIOR, F_TEX, F_TIB, Scene
+from kneeseg_app.core.phantom.sdf import ramp
+from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 
 # Tissue codes of the auxiliary tissue map. Bone voxels are 10 * bone + part, with bone
 # 1 femur, 2 tibia, 3 fibula, 4 patella and part 0 cortex, 1 cancellous, 2 marrow.

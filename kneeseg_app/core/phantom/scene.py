@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from . import phantom_bones as bones
-from .phantom_frames import Frame, LegFrames, leg_frames
-from .phantom_grid import FAR, Box, CoarseStack, FineGrid, box_around, coarse_factors, trim, union_box
-from .phantom_params import LegParams, PhantomParams
-from .phantom_sdf import capsule, normalise, ramp, smax, smin, smoothstep
-from .phantom_soft import leg_soft_fields, smooth_union_all, table_support, tendons
+from kneeseg_app.core.phantom import bones
+from kneeseg_app.core.phantom.frames import Frame, LegFrames, leg_frames
+from kneeseg_app.core.phantom.grid import FAR, Box, CoarseStack, FineGrid, box_around, coarse_factors, trim, union_box
+from kneeseg_app.core.phantom.params import LegParams, PhantomParams
+from kneeseg_app.core.phantom.sdf import capsule, normalise, ramp, smax, smin, smoothstep
+from kneeseg_app.core.phantom.soft import leg_soft_fields, smooth_union_all, table_support, tendons
 
 BONE_NAMES = ("femur", "tibia", "fibula", "patella")
 F_FEM, F_TIB, F_FIB, F_PAT, F_INNER, F_INTERIOR, F_TEX, F_DENSE = range(8)
@@ -75,7 +75,9 @@ def _extent_w(grid: FineGrid, leg: LegParams) -> tuple[float, float]:
     return max(z_hi - knee_z, 0.0) * stretch + 40.0, max(knee_z - z_lo, 0.0) * stretch + 40.0
 
 
-def _world_bbox(frame: Frame, lo: tuple[float, float, float], hi: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+def _world_bbox(
+    frame: Frame, lo: tuple[float, float, float], hi: tuple[float, float, float]
+) -> tuple[np.ndarray, np.ndarray]:
     corners = np.array(list(itertools.product(*zip(lo, hi))), dtype=np.float64)
     world = frame.to_world(corners)
     return world.min(axis=0), world.max(axis=0)
@@ -91,10 +93,22 @@ def _bone_local_boxes(leg: LegParams, fr: LegFrames, up: float, down: float) -> 
     pc = bones.patella_centre(k, fr.axis_w)
     su, sv, sw = k.patella_semi
     return {
-        "femur": (fr.femur, (-e - 12, -12 * s - k.trochlea_radius - 12, -10.0), (e + 12 + drift, k.cond_radius + 16, up)),
-        "tibia": (fr.tibia, (-k.plateau_half_width - 14, -k.plateau_half_depth - 22, -down), (k.plateau_half_width + 14, k.plateau_half_depth + 16, 16.0)),
+        "femur": (
+            fr.femur,
+            (-e - 12, -12 * s - k.trochlea_radius - 12, -10.0),
+            (e + 12 + drift, k.cond_radius + 16, up),
+        ),
+        "tibia": (
+            fr.tibia,
+            (-k.plateau_half_width - 14, -k.plateau_half_depth - 22, -down),
+            (k.plateau_half_width + 14, k.plateau_half_depth + 16, 16.0),
+        ),
         "fibula": (fr.tibia, (hu_ - r - 14, hv_ - r - 10, -down), (hu_ + r + 10, hv_ + r + 14, hw_ + 1.6 * r)),
-        "patella": (fr.patella, (pc[0] - su - 8, pc[1] - sv - 8, pc[2] - sw - 8), (pc[0] + su + 8, pc[1] + sv + 8, pc[2] + sw + 8)),
+        "patella": (
+            fr.patella,
+            (pc[0] - su - 8, pc[1] - sv - 8, pc[2] - sw - 8),
+            (pc[0] + su + 8, pc[1] + sv + 8, pc[2] + sw + 8),
+        ),
     }
 
 
@@ -225,14 +239,19 @@ def _keep_bones_apart(sdf: dict[str, np.ndarray], leg: LegParams) -> None:
     np.maximum(sdf["patella"], 3.0 - sdf["tibia"], out=sdf["patella"])
 
 
-def _leg_bone_stack(grid: FineGrid, factor: tuple[int, int, int], params: PhantomParams, leg: LegParams, fr: LegFrames) -> CoarseStack | None:
+def _leg_bone_stack(
+    grid: FineGrid, factor: tuple[int, int, int], params: PhantomParams, leg: LegParams, fr: LegFrames
+) -> CoarseStack | None:
     evaluated = _evaluate_bones(grid, factor, leg, fr, detailed=True)
     if evaluated is None:
         return None
     box, sdf, cortex, cancellous = evaluated
     t = params.tissues
     fem, tib, fib, pat = (sdf[n] for n in BONE_NAMES)
-    inner = np.minimum(np.minimum(fem + cortex["femur"], tib + cortex["tibia"]), np.minimum(fib + cortex["fibula"], pat + cortex["patella"]))
+    inner = np.minimum(
+        np.minimum(fem + cortex["femur"], tib + cortex["tibia"]),
+        np.minimum(fib + cortex["fibula"], pat + cortex["patella"]),
+    )
     owner = np.argmin(np.stack([fem, tib, fib, pat]), axis=0)
     share = np.choose(owner, [cancellous[n] for n in BONE_NAMES]).astype(np.float32)
     interior = t.marrow + share * (t.cancellous - t.marrow)

@@ -50,9 +50,7 @@ def segment_distance_2d(x: Array, y: Array, a: tuple[float, float], b: tuple[flo
     return np.sqrt((pax - bax * t) ** 2 + (pay - bay * t) ** 2)
 
 
-def segment_parts(
-    x: Array, y: Array, z: Array, a: np.ndarray, b: np.ndarray
-) -> tuple[Array, Array, Array, Array]:
+def segment_parts(x: Array, y: Array, z: Array, a: np.ndarray, b: np.ndarray) -> tuple[Array, Array, Array, Array]:
     """Offset (dx, dy, dz) from the closest point of segment a-b, and the position t along it."""
     ba = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
     denom = float(ba @ ba)
@@ -70,7 +68,14 @@ def capsule(x: Array, y: Array, z: Array, a: np.ndarray, b: np.ndarray, r0: floa
 
 
 def band(
-    x: Array, y: Array, z: Array, a: np.ndarray, b: np.ndarray, width_axis: np.ndarray, half_width: float, half_thickness: float
+    x: Array,
+    y: Array,
+    z: Array,
+    a: np.ndarray,
+    b: np.ndarray,
+    width_axis: np.ndarray,
+    half_width: float,
+    half_thickness: float,
 ) -> Array:
     """Distance to a flat strap (a tendon) from a to b, ``half_width`` wide along ``width_axis``."""
     dx, dy, dz, _ = segment_parts(x, y, z, a, b)

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .phantom_bones import patella_pole, tuberosity_point
-from .phantom_frames import LegFrames
-from .phantom_params import LegParams
-from .phantom_sdf import band, ellipsoid, smin
+from kneeseg_app.core.phantom.bones import patella_pole, tuberosity_point
+from kneeseg_app.core.phantom.frames import LegFrames
+from kneeseg_app.core.phantom.params import LegParams
+from kneeseg_app.core.phantom.sdf import band, ellipsoid, smin
 
 Array = np.ndarray
 
@@ -39,7 +39,9 @@ class SoftFields:
 
 _PROFILE_STEP = 5.0
 _PROFILE_W = np.arange(_OUTLINE_W[0], _OUTLINE_W[-1] + _PROFILE_STEP, _PROFILE_STEP)
-_PROFILE = np.stack([np.interp(_PROFILE_W, _OUTLINE_W, col) for col in (_OUTLINE_AU, _OUTLINE_AV, _OUTLINE_CU, _OUTLINE_CV)]).astype(np.float32)
+_PROFILE = np.stack(
+    [np.interp(_PROFILE_W, _OUTLINE_W, col) for col in (_OUTLINE_AU, _OUTLINE_AV, _OUTLINE_CU, _OUTLINE_CV)]
+).astype(np.float32)
 
 
 def _profile(w: Array, body_scale: float) -> list[Array]:
@@ -61,7 +63,9 @@ def _outline(u: Array, v: Array, w: Array, leg: LegParams, body_scale: float, fa
     c, s = du / rho, dv / rho
     w0, w1, w2, w3 = leg.soft.wobble
     slow = 1.0 + 0.5 * np.sin(w * (1.0 / 70.0))
-    wobble = 1.0 + slow * (0.035 * (w0 * (c * c - s * s) + w1 * 2.0 * c * s) + 0.025 * (w2 * (4 * c**3 - 3 * c) + w3 * (3 * s - 4 * s**3)))
+    wobble = 1.0 + slow * (
+        0.035 * (w0 * (c * c - s * s) + w1 * 2.0 * c * s) + 0.025 * (w2 * (4 * c**3 - 3 * c) + w3 * (3 * s - 4 * s**3))
+    )
     k0 = np.sqrt((du / au) ** 2 + (dv / av) ** 2) / rho
     return rho - wobble / k0, s
 
@@ -151,4 +155,3 @@ def table_support(xs: Array, ys: Array, x_centre: float, y_support: float, radiu
     cy = y_support - radius
     rho = np.sqrt((xs[None, :] - x_centre) ** 2 + (ys[:, None] - cy) ** 2)
     return (rho - radius).astype(np.float32)
-

@@ -6,8 +6,9 @@ class only moves it off the GUI thread and turns its callbacks into signals.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 

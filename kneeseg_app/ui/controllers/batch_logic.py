@@ -20,9 +20,10 @@ import csv
 import io
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from kneeseg_app.core.atomic import write_atomic
 from kneeseg_app.core.errors import Cancelled, InputError, KneeSegError
@@ -178,7 +179,9 @@ def engine_segment(options: Any = None) -> Segment:
     def segment(package: Any, volume: Any, progress: ProgressCallback, cancel: CancelToken) -> Any:
         from kneeseg_app.core.inference import engine
 
-        return engine.Segmenter(package, options or engine.SegmentOptions()).run(volume, progress=progress, cancel=cancel)
+        return engine.Segmenter(package, options or engine.SegmentOptions()).run(
+            volume, progress=progress, cancel=cancel
+        )
 
     return segment
 
@@ -276,12 +279,42 @@ def write_outcomes_csv(result: BatchResult, path: str | Path, overwrite: bool = 
 
 def write_summary_table_csv(result: BatchResult, path: str | Path, overwrite: bool = False) -> Path:
     """The paper's summary, one row per model x bone x metric, plus seconds per volume."""
-    rows = [["model", "bone", "metric", "unit", "n", "n_inf", "mean", "std", "median", "q1", "q3", "mean_sd", "median_iqr"]]
+    rows = [
+        ["model", "bone", "metric", "unit", "n", "n_inf", "mean", "std", "median", "q1", "q3", "mean_sd", "median_iqr"]
+    ]
     for model in result.models():
         for r in result.summary(model):
-            rows.append([model, r.bone, r.metric, r.unit, r.n, r.n_inf, *(_num(v) for v in (r.mean, r.std, r.median, r.q1, r.q3)), r.mean_sd_text(), r.median_iqr_text()])
+            rows.append(
+                [
+                    model,
+                    r.bone,
+                    r.metric,
+                    r.unit,
+                    r.n,
+                    r.n_inf,
+                    *(_num(v) for v in (r.mean, r.std, r.median, r.q1, r.q3)),
+                    r.mean_sd_text(),
+                    r.median_iqr_text(),
+                ]
+            )
         mean, std = result.timing(model)
-        rows.append([model, "", "seconds_per_volume", "s", len(result.ok_outcomes(model)), 0, _num(mean), _num(std), "", "", "", "", ""])
+        rows.append(
+            [
+                model,
+                "",
+                "seconds_per_volume",
+                "s",
+                len(result.ok_outcomes(model)),
+                0,
+                _num(mean),
+                _num(std),
+                "",
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
     return _write_rows(path, rows, overwrite)
 
 

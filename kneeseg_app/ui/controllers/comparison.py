@@ -27,7 +27,9 @@ def load_reference(path: Path, ct: Volume) -> Volume:
     return labels
 
 
-def compute_case_metrics(prediction: Volume, reference: Volume, label_names: dict[int, str] | None = None) -> dict[str, Any]:
+def compute_case_metrics(
+    prediction: Volume, reference: Volume, label_names: dict[int, str] | None = None
+) -> dict[str, Any]:
     """Per-bone metrics of a model result against the reference (bone name -> BoneMetrics)."""
     from kneeseg_app.core import metrics
 

@@ -6,8 +6,9 @@ atomically; whether to overwrite an existing file is asked by the window first.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from kneeseg_app.core.atomic import ensure_not_inside, write_atomic
 from kneeseg_app.core.errors import OutputError
@@ -37,7 +38,9 @@ def save_label_map(labels: Any, path: str | Path, protected: Sequence[Path], ove
     return imageio.write_label_map(labels, path, overwrite=overwrite, protected=tuple(protected))
 
 
-def save_metrics_csv(metrics: dict[str, Any], case_id: str, path: str | Path, protected: Sequence[Path], overwrite: bool) -> Path:
+def save_metrics_csv(
+    metrics: dict[str, Any], case_id: str, path: str | Path, protected: Sequence[Path], overwrite: bool
+) -> Path:
     """The metrics table of one case (one row per bone) as CSV."""
     from kneeseg_app.core import metrics as core_metrics
 

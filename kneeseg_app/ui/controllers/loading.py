@@ -7,14 +7,15 @@ The core readers are imported when first used, so the window opens quickly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, scaled
-from kneeseg_app.ui.state.session import LoadedCase
 from kneeseg_app.ui.controllers.workers import Task
+from kneeseg_app.ui.state.session import LoadedCase
 
 SeriesChooser = Callable[[Any], Any]
 """``chooser(scan_result) -> SeriesInfo | None`` (None: the user cancelled)."""
@@ -67,9 +68,15 @@ class LoadController(QObject):
         path = Path(path)
         context = {"reference_path": reference_path, "description": description}
         if path.is_dir():
-            self._start(f"Scanning {path.name}", lambda p, c: _scan(path, p, c), lambda scan: self._scanned(path, scan, context))
+            self._start(
+                f"Scanning {path.name}", lambda p, c: _scan(path, p, c), lambda scan: self._scanned(path, scan, context)
+            )
         else:
-            self._start(f"Reading {path.name}", lambda p, c: _open_file(path, p, c), lambda vol: self._finish(path, vol, None, [], context))
+            self._start(
+                f"Reading {path.name}",
+                lambda p, c: _open_file(path, p, c),
+                lambda vol: self._finish(path, vol, None, [], context),
+            )
 
     def open_demo(self) -> None:
         """Prepare (first time: generate) the bundled demo case, then open it."""
@@ -83,7 +90,9 @@ class LoadController(QObject):
 
     # ----- steps -----------------------------------------------------------
     def _demo_ready(self, case: Any) -> None:
-        self.open_path(Path(case.dicom_dir), reference_path=Path(case.reference_path), description=str(case.description))
+        self.open_path(
+            Path(case.dicom_dir), reference_path=Path(case.reference_path), description=str(case.description)
+        )
 
     def _scanned(self, folder: Path, scan: Any, context: dict) -> None:
         try:
@@ -125,7 +134,9 @@ class LoadController(QObject):
         current = lambda: task is self.task  # noqa: E731 - a replaced task's late signals are dropped
         task.progress.connect(lambda stage, f: current() and self.progress.emit(stage, f))
         task.finished.connect(lambda result: current() and on_done(result))
-        task.failed.connect(lambda exc: current() and self._fail(title or f"Cannot open {label.split(' ', 1)[-1]}", exc))
+        task.failed.connect(
+            lambda exc: current() and self._fail(title or f"Cannot open {label.split(' ', 1)[-1]}", exc)
+        )
         task.cancelled.connect(lambda: current() and self._on_cancelled())
         self.task = task
         self.started.emit(label)

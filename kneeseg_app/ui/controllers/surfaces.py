@@ -17,7 +17,9 @@ def compute_meshes(labels: Any, names: dict[int, str], progress, cancel) -> dict
     """Display surfaces of each bone (imports the mesh module lazily)."""
     from kneeseg_app.core import mesh
 
-    return mesh.bone_meshes(labels, names, target_triangles=60_000, smoothing_iterations=5, progress=progress, cancel=cancel)
+    return mesh.bone_meshes(
+        labels, names, target_triangles=60_000, smoothing_iterations=5, progress=progress, cancel=cancel
+    )
 
 
 class SurfaceController(QObject):

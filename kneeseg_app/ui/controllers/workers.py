@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
@@ -62,7 +63,7 @@ class Task(QObject):
         """True from ``start()`` until its end signals have been delivered on the GUI thread."""
         self.done.connect(self._mark_done)
 
-    def start(self, pool: QThreadPool | None = None) -> "Task":
+    def start(self, pool: QThreadPool | None = None) -> Task:
         self.running = True
         self.started_at = time.monotonic()
         (pool or task_pool()).start(_Runner(self))

@@ -68,7 +68,7 @@ class DisplayGeometry:
     """Largest angle between an array axis and its nearest patient axis."""
 
     @classmethod
-    def from_volume(cls, volume: Volume) -> "DisplayGeometry":
+    def from_volume(cls, volume: Volume) -> DisplayGeometry:
         # cos[d, a]: component of array axis a's direction along display axis d.
         # Array axis a is ITK axis 2 - a; display axis d is LPS component 2 - d.
         cos = np.asarray(volume.direction)[::-1, ::-1]

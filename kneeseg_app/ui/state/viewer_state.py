@@ -13,7 +13,13 @@ from PySide6.QtCore import QObject, Signal
 from kneeseg_app.core.volume import Volume
 from kneeseg_app.ui.state import window_level as wl
 from kneeseg_app.ui.state.display_geometry import DisplayGeometry, ViewSpec
-from kneeseg_app.ui.state.overlay import DEFAULT_LABEL_NAMES, REFERENCE_COLORS, RESULT_COLORS, OverlayStyle, overlay_rgba
+from kneeseg_app.ui.state.overlay import (
+    DEFAULT_LABEL_NAMES,
+    REFERENCE_COLORS,
+    RESULT_COLORS,
+    OverlayStyle,
+    overlay_rgba,
+)
 
 Index = tuple[int, int, int]
 
@@ -109,7 +115,9 @@ class ViewerState(QObject):
     # ----- window/level ---------------------------------------------------
     def apply_preset(self, name: str) -> None:
         self.preset = name
-        self.set_window(wl.preset_window(name, self.volume.array if self.volume is not None else None), keep_preset=True)
+        self.set_window(
+            wl.preset_window(name, self.volume.array if self.volume is not None else None), keep_preset=True
+        )
 
     def set_window(self, window: wl.WindowLevel, keep_preset: bool = False) -> None:
         if not keep_preset:
@@ -147,7 +155,9 @@ class ViewerState(QObject):
     def result_rgba(self, view: ViewSpec) -> np.ndarray | None:
         if self._labels_view is None or not self.show_result or self.geometry is None:
             return None
-        return overlay_rgba(self.geometry.slice_image(self._labels_view, view, self.cursor[view.slice_axis]), self.result_style)
+        return overlay_rgba(
+            self.geometry.slice_image(self._labels_view, view, self.cursor[view.slice_axis]), self.result_style
+        )
 
     def reference_rgba(self, view: ViewSpec) -> np.ndarray | None:
         if self._reference_view is None or not self.show_reference or self.geometry is None:
@@ -172,5 +182,7 @@ class ViewerState(QObject):
         for title, labels in (("result", self.labels), ("reference", self.reference)):
             if labels is not None:
                 label = int(labels.array[zyx])
-                parts.append(f"{title}: {self.label_names.get(label, 'background' if label == 0 else f'label {label}')}")
+                parts.append(
+                    f"{title}: {self.label_names.get(label, 'background' if label == 0 else f'label {label}')}"
+                )
         return "   ".join(parts)

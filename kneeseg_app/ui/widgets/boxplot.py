@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -27,7 +27,16 @@ def draw_boxplots(
             continue
         drawn += 1
         low, q1, median, q3, high = stats
-        plot.addItem(pg.BarGraphItem(x=[x], y0=[q1], height=[max(q3 - q1, 1e-9)], width=0.6, brush=(*color, 120), pen=pg.mkPen(color, width=1.5)))
+        plot.addItem(
+            pg.BarGraphItem(
+                x=[x],
+                y0=[q1],
+                height=[max(q3 - q1, 1e-9)],
+                width=0.6,
+                brush=(*color, 120),
+                pen=pg.mkPen(color, width=1.5),
+            )
+        )
         pen = pg.mkPen(color, width=1.5)
         plot.plot([x - 0.3, x + 0.3], [median, median], pen=pg.mkPen("w", width=2))
         plot.plot([x, x], [high, q3], pen=pen)

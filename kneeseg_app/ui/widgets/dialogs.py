@@ -7,7 +7,8 @@ expandable details, file pickers, the series chooser.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
@@ -36,7 +37,13 @@ class DialogService:
         self.error(title, text, details)
 
     def confirm(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self.parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        answer = QMessageBox.question(
+            self.parent,
+            title,
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def message_box(self, icon: QMessageBox.Icon, title: str, text: str, details: str = "") -> QMessageBox:

@@ -29,7 +29,11 @@ def swatch(rgb: tuple[int, int, int], outline: bool = False) -> QLabel:
     label = QLabel()
     label.setFixedSize(14, 14)
     r, g, b = rgb
-    style = f"border: 2px solid rgb({r},{g},{b}); background: transparent;" if outline else f"background: rgb({r},{g},{b}); border: 1px solid #222;"
+    style = (
+        f"border: 2px solid rgb({r},{g},{b}); background: transparent;"
+        if outline
+        else f"background: rgb({r},{g},{b}); border: 1px solid #222;"
+    )
     label.setStyleSheet(style)
     return label
 

@@ -170,7 +170,9 @@ class MetricsPanel(QWidget):
             values = np.where(np.isfinite(values), values, 0.0)
             x = np.arange(len(keys)) + (b - (len(bones) - 1) / 2) * width
             label = getattr(self, "_label_of", {}).get(bone, b + 1)
-            item = pg.BarGraphItem(x=x, height=values, width=width * 0.95, brush=color_for(label, RESULT_COLORS), name=bone)
+            item = pg.BarGraphItem(
+                x=x, height=values, width=width * 0.95, brush=color_for(label, RESULT_COLORS), name=bone
+            )
             plot.addItem(item)  # named items join the legend by themselves
         plot.getAxis("bottom").setTicks([list(enumerate(names))])
 

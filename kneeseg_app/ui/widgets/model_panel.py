@@ -8,8 +8,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
-from kneeseg_app.ui.state.model_info import model_facts, not_for_clinical_use
 from kneeseg_app.ui.controllers.models_controller import ModelEntry, ModelsController
+from kneeseg_app.ui.state.model_info import model_facts, not_for_clinical_use
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 
@@ -92,7 +92,8 @@ class ModelPanel(QWidget):
         self.list.blockSignals(False)
         unusable = [e for e in self.controller.entries if not e.usable]
         notes = "".join(
-            f"<p style='color:gray'><i>{html.escape(e.name)}</i> cannot be used: {html.escape(e.reason)}</p>" for e in unusable
+            f"<p style='color:gray'><i>{html.escape(e.name)}</i> cannot be used: {html.escape(e.reason)}</p>"
+            for e in unusable
         )
         if entry is None:
             self.clinical.setVisible(False)

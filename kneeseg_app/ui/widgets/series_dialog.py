@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
@@ -29,7 +30,9 @@ def series_row(info: Any) -> list[str]:
     if spacing:
         size += f"  ({spacing[1]:.2f} mm)"
     notes = "; ".join(
-        s for s in (getattr(info, "notes", ""), getattr(info, "problem", ""), getattr(info, "not_volume_reason", "")) if s
+        s
+        for s in (getattr(info, "notes", ""), getattr(info, "problem", ""), getattr(info, "not_volume_reason", ""))
+        if s
     )
     return [
         info.description or "(no description)",
@@ -50,7 +53,9 @@ def table_rows(series: Sequence[Any], others: Sequence[Any]) -> list[tuple[list[
 class SeriesDialog(QDialog):
     """Lists the series (best preselected); non-volumes are shown greyed with why."""
 
-    def __init__(self, series: Sequence[Any], others: Sequence[Any] = (), preselect: int = 0, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, series: Sequence[Any], others: Sequence[Any] = (), preselect: int = 0, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Choose a series")
         self.series = list(series)
@@ -79,7 +84,9 @@ class SeriesDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("This folder holds several series. The one best suited for bone segmentation is selected."))
+        layout.addWidget(
+            QLabel("This folder holds several series. The one best suited for bone segmentation is selected.")
+        )
         layout.addWidget(self.table)
         layout.addWidget(buttons)
         self.resize(820, 320)

@@ -25,7 +25,7 @@ _LINE_VIEW = {0: AXIAL.name, 1: CORONAL.name, 2: SAGITTAL.name}  # display axis 
 class _SliceViewBox(pg.ViewBox):
     """A ViewBox whose mouse gestures mean what they mean in a PACS viewer."""
 
-    def __init__(self, owner: "SliceView") -> None:
+    def __init__(self, owner: SliceView) -> None:
         super().__init__(enableMenu=False, lockAspect=True, invertY=owner.spec.invert_y)
         self._owner = owner
         self._drag_start: wl.WindowLevel | None = None
@@ -143,7 +143,9 @@ class SliceView(QWidget):
         self.lines = {}
         for axis in (a for a in range(3) if a != spec.slice_axis):
             vertical = axis == spec.col_axis
-            line = pg.InfiniteLine(angle=90 if vertical else 0, movable=False, pen=pg.mkPen(VIEW_COLORS[_LINE_VIEW[axis]], width=1))
+            line = pg.InfiniteLine(
+                angle=90 if vertical else 0, movable=False, pen=pg.mkPen(VIEW_COLORS[_LINE_VIEW[axis]], width=1)
+            )
             line.setZValue(10)
             self.viewbox.addItem(line)
             self.lines[axis] = line
@@ -243,7 +245,9 @@ class SliceView(QWidget):
         geometry = self.state.geometry
         if geometry is None:
             return None
-        index = geometry.scene_to_display(self.spec, self.state.cursor[self.spec.slice_axis], point.x(), point.y(), clamp=False)
+        index = geometry.scene_to_display(
+            self.spec, self.state.cursor[self.spec.slice_axis], point.x(), point.y(), clamp=False
+        )
         return index if geometry.contains(index) else None
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
@@ -253,8 +257,12 @@ class SliceView(QWidget):
     def _on_key(self, ev: QKeyEvent) -> None:
         key = ev.key()
         steps = {
-            Qt.Key.Key_PageUp: 10, Qt.Key.Key_PageDown: -10, Qt.Key.Key_Up: 1, Qt.Key.Key_Down: -1,
-            Qt.Key.Key_Right: 1, Qt.Key.Key_Left: -1,
+            Qt.Key.Key_PageUp: 10,
+            Qt.Key.Key_PageDown: -10,
+            Qt.Key.Key_Up: 1,
+            Qt.Key.Key_Down: -1,
+            Qt.Key.Key_Right: 1,
+            Qt.Key.Key_Left: -1,
         }
         if key in steps:
             self.state.move_slice(self.spec, steps[key])

@@ -18,6 +18,7 @@ from kneeseg_app.ui.state.overlay import RESULT_COLORS, color_for
 
 log = logging.getLogger(__name__)
 
+
 def opengl_unavailable_reason() -> str:
     """Why a 3D view cannot be shown here ('' when it can)."""
     try:
@@ -154,4 +155,3 @@ class Surface3DView(QWidget):
         if self._gl is not None:
             # camera on the anterior side (-y): the patient's left is on screen right
             self._gl.setCameraPosition(distance=self._extent * 1.25, elevation=10, azimuth=-90)
-

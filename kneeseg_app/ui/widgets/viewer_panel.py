@@ -10,9 +10,9 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from kneeseg_app.ui.state.display_geometry import AXIAL, CORONAL, SAGITTAL
+from kneeseg_app.ui.state.viewer_state import ViewerState
 from kneeseg_app.ui.widgets.slice_view import SliceView
 from kneeseg_app.ui.widgets.view3d import Surface3DView
-from kneeseg_app.ui.state.viewer_state import ViewerState
 
 _POSITIONS = {"Axial": (0, 0), "3D": (0, 1), "Coronal": (1, 0), "Sagittal": (1, 1)}
 

@@ -26,15 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kneeseg_app.ui.controllers import batch_logic
-from kneeseg_app.ui.controllers import exporting
+from kneeseg_app.ui.controllers import batch_logic, exporting
 from kneeseg_app.ui.controllers.batch_controller import BatchController
+from kneeseg_app.ui.controllers.models_controller import ModelsController
+from kneeseg_app.ui.controllers.segmentation import RunOptions
+from kneeseg_app.ui.state.overlay import RESULT_COLORS, color_for
 from kneeseg_app.ui.widgets.boxplot import draw_boxplots
 from kneeseg_app.ui.widgets.dialogs import DialogService
 from kneeseg_app.ui.widgets.metrics_panel import format_value
-from kneeseg_app.ui.controllers.models_controller import ModelsController
-from kneeseg_app.ui.state.overlay import RESULT_COLORS, color_for
-from kneeseg_app.ui.controllers.segmentation import RunOptions
 
 LAYOUT_HELP = (
     "Cases: a folder with one sub-folder per case, each holding the CT (a DICOM series, "
@@ -50,7 +49,9 @@ _MODEL_COLORS = [(255, 110, 50), (40, 160, 255), (120, 220, 90), (220, 90, 220),
 class BatchWindow(QDialog):
     """Choose cases and models, run in the background, read and export the results."""
 
-    def __init__(self, models: ModelsController, dialogs: DialogService, options: RunOptions, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, models: ModelsController, dialogs: DialogService, options: RunOptions, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("KneeSeg – batch evaluation")
         self.setObjectName("batch_window")
@@ -216,7 +217,13 @@ class BatchWindow(QDialog):
         for bone, m in rows:
             cells = [o.case_id, o.model, bone]
             if m is not None:
-                cells += [format_value(m.dice, ""), format_value(m.hd95_mm, "mm"), format_value(m.assd_mm, "mm"), format_value(m.volume_diff_pct, "%"), f"{o.seconds:.1f}"]
+                cells += [
+                    format_value(m.dice, ""),
+                    format_value(m.hd95_mm, "mm"),
+                    format_value(m.assd_mm, "mm"),
+                    format_value(m.volume_diff_pct, "%"),
+                    f"{o.seconds:.1f}",
+                ]
             else:
                 cells += ["", "", "", "", ""]
             cells.append(o.error)
@@ -263,7 +270,13 @@ class BatchWindow(QDialog):
         for m, model in enumerate(result.models()):
             color = _MODEL_COLORS[m % len(_MODEL_COLORS)] if len(result.models()) > 1 else None
             for b, bone in enumerate(bones):
-                groups.append((f"{bone}\n{model}" if len(result.models()) > 1 else bone, result.values(model, bone, key), color or color_for(b + 1, RESULT_COLORS)))
+                groups.append(
+                    (
+                        f"{bone}\n{model}" if len(result.models()) > 1 else bone,
+                        result.values(model, bone, key),
+                        color or color_for(b + 1, RESULT_COLORS),
+                    )
+                )
         draw_boxplots(self.plot, groups, self.metric_choice.currentText())
 
     def export_csv(self) -> list[Path]:

@@ -28,22 +28,22 @@ from PySide6.QtWidgets import (
 )
 
 from kneeseg_app.ui.controllers.comparison import ComparisonController
-from kneeseg_app.ui.widgets.dialogs import DialogService
-from kneeseg_app.ui.widgets.display_panel import DisplayPanel
 from kneeseg_app.ui.controllers.loading import LoadController
-from kneeseg_app.ui.widgets.metrics_panel import MetricsPanel
-from kneeseg_app.ui.state.model_info import label_names
-from kneeseg_app.ui.widgets.model_panel import ModelPanel
 from kneeseg_app.ui.controllers.models_controller import ModelsController
-from kneeseg_app.ui.widgets.run_panel import RunPanel
 from kneeseg_app.ui.controllers.segmentation import RunOptions, SegmentController
+from kneeseg_app.ui.controllers.surfaces import SurfaceController
+from kneeseg_app.ui.controllers.workers import task_pool
+from kneeseg_app.ui.state.model_info import label_names
 from kneeseg_app.ui.state.session import CaseSession, LoadedCase
 from kneeseg_app.ui.state.settings import AppSettings
-from kneeseg_app.ui.controllers.surfaces import SurfaceController
-from kneeseg_app.ui.widgets.viewer_panel import ViewerPanel
 from kneeseg_app.ui.state.viewer_state import ViewerState
+from kneeseg_app.ui.widgets.dialogs import DialogService
+from kneeseg_app.ui.widgets.display_panel import DisplayPanel
+from kneeseg_app.ui.widgets.metrics_panel import MetricsPanel
+from kneeseg_app.ui.widgets.model_panel import ModelPanel
+from kneeseg_app.ui.widgets.run_panel import RunPanel
+from kneeseg_app.ui.widgets.viewer_panel import ViewerPanel
 from kneeseg_app.ui.windows.window_actions import WindowActions
-from kneeseg_app.ui.controllers.workers import task_pool
 
 
 class MainWindow(QMainWindow):
@@ -123,7 +123,9 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.metrics_panel, "Metrics")
         dock = QDockWidget("Tools", self)
         dock.setObjectName("tools_dock")
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
         dock.setWidget(self.tabs)
         dock.setMinimumWidth(380)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
@@ -167,7 +169,9 @@ class MainWindow(QMainWindow):
         self._action(file, "Save label map…", a.save_labels, QKeySequence.StandardKey.Save)
         self._action(file, "Save screenshot…", a.save_screenshot, "Ctrl+P")
         self._action(file, "Export metrics (CSV)…", a.export_metrics)
-        self._action(file, "Export bone surfaces (STL)…", a.export_surfaces, tip="Femur and tibia surfaces in LPS mm for CAD")
+        self._action(
+            file, "Export bone surfaces (STL)…", a.export_surfaces, tip="Femur and tibia surfaces in LPS mm for CAD"
+        )
         file.addSeparator()
         self._action(file, "Quit", self.close, QKeySequence.StandardKey.Quit)
         view = self.menuBar().addMenu("&View")
@@ -325,7 +329,9 @@ class MainWindow(QMainWindow):
     def _on_reference(self, reference: Any) -> None:
         self.viewer_state.set_reference(reference)
         if reference is not None:
-            self.metrics_panel.set_status(f"Reference: {self.session.reference_path.name if self.session.reference_path else ''}")
+            self.metrics_panel.set_status(
+                f"Reference: {self.session.reference_path.name if self.session.reference_path else ''}"
+            )
             if self.session.result is None:
                 self._build_surfaces()
         self._compare()
@@ -347,7 +353,13 @@ class MainWindow(QMainWindow):
         self.metrics_panel.set_status(f"{s.model_name} against {ref}")
 
     def _update_ready(self) -> None:
-        reason = "Open a CT first." if self.session.volume is None else "Choose a usable model." if self.models.package is None else ""
+        reason = (
+            "Open a CT first."
+            if self.session.volume is None
+            else "Choose a usable model."
+            if self.models.package is None
+            else ""
+        )
         self.run_panel.set_ready(not reason, reason)
 
     def _remember_model(self, name: str) -> None:

@@ -7,13 +7,13 @@ only after the user said yes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from kneeseg_app.core.atomic import ensure_not_inside
 from kneeseg_app.ui.controllers import exporting
 from kneeseg_app.ui.controllers.loading import IMAGE_FILE_FILTER, LABEL_FILE_FILTER
-
 
 
 class ActionHost(Protocol):
@@ -36,6 +36,7 @@ class ActionHost(Protocol):
     batch_window: Any
 
     def statusBar(self) -> Any: ...  # noqa: N802 (Qt's name)
+
 
 CONTROLS_HELP = """<b>Mouse</b><br>
 Left click / drag: move the cursor (all views follow)<br>
@@ -109,7 +110,9 @@ class WindowActions:
         except Exception as exc:  # noqa: BLE001 - OutputError: say it, ask again later
             self.dialogs.exception("Choose another folder", exc)
             return None
-        if target.exists() and not self.dialogs.confirm("Replace the file?", f"{target.name} already exists in {target.parent}. Replace it?"):
+        if target.exists() and not self.dialogs.confirm(
+            "Replace the file?", f"{target.name} already exists in {target.parent}. Replace it?"
+        ):
             return None
         return target
 
@@ -118,17 +121,25 @@ class WindowActions:
         if result is None:
             self.dialogs.info("Nothing to save", "Run a segmentation first; the label map is its result.")
             return None
-        target = self._target("Save the label map", "labels", ".nii.gz", exporting.LABEL_FORMATS, exporting.LABEL_SUFFIXES)
+        target = self._target(
+            "Save the label map", "labels", ".nii.gz", exporting.LABEL_FORMATS, exporting.LABEL_SUFFIXES
+        )
         if target is None:
             return None
-        return self._write("Cannot save the label map", lambda: exporting.save_label_map(result.labels, target, self.w.session.protected_paths, True))
+        return self._write(
+            "Cannot save the label map",
+            lambda: exporting.save_label_map(result.labels, target, self.w.session.protected_paths, True),
+        )
 
     def save_screenshot(self) -> Path | None:
         target = self._target("Save a screenshot of the views", "screenshot", ".png", "PNG (*.png)", (".png",))
         if target is None:
             return None
         pixmap = self.w.viewer.grab()
-        return self._write("Cannot save the screenshot", lambda: exporting.save_image(pixmap.save, target, self.w.session.protected_paths, True))
+        return self._write(
+            "Cannot save the screenshot",
+            lambda: exporting.save_image(pixmap.save, target, self.w.session.protected_paths, True),
+        )
 
     def export_metrics(self) -> Path | None:
         metrics = self.w.session.metrics
@@ -139,7 +150,10 @@ class WindowActions:
         if target is None:
             return None
         case_id = self.w.session.case.title if self.w.session.case else "case"
-        return self._write("Cannot export the metrics", lambda: exporting.save_metrics_csv(metrics, case_id, target, self.w.session.protected_paths, True))
+        return self._write(
+            "Cannot export the metrics",
+            lambda: exporting.save_metrics_csv(metrics, case_id, target, self.w.session.protected_paths, True),
+        )
 
     def export_surfaces(self) -> bool:
         """Bone surfaces of the result as STL (LPS mm, for CAD), built in the background."""
@@ -157,7 +171,9 @@ class WindowActions:
             self.dialogs.exception("Choose another folder", exc)
             return False
         existing = [f"{n}.stl" for n in names.values() if (Path(folder) / f"{n}.stl").exists()]
-        if existing and not self.dialogs.confirm("Replace the files?", f"{', '.join(existing)} already exist in {folder}. Replace them?"):
+        if existing and not self.dialogs.confirm(
+            "Replace the files?", f"{', '.join(existing)} already exist in {folder}. Replace them?"
+        ):
             return False
         from kneeseg_app.ui.controllers.workers import Task
 
@@ -165,12 +181,22 @@ class WindowActions:
             from kneeseg_app.core import mesh
 
             return mesh.export_meshes(
-                result.labels, folder, "stl", list(self.w.session.protected_paths), labels_map=names, progress=progress, cancel=cancel
+                result.labels,
+                folder,
+                "stl",
+                list(self.w.session.protected_paths),
+                labels_map=names,
+                progress=progress,
+                cancel=cancel,
             )
 
         task = Task(work, name="export surfaces", parent=self.w)
         task.progress.connect(lambda stage, f: self.w.statusBar().showMessage(f"Exporting surfaces: {stage} {f:.0%}"))
-        task.finished.connect(lambda paths: self.w.statusBar().showMessage(f"Saved {', '.join(Path(p).name for p in paths)} in {folder}", 8000))
+        task.finished.connect(
+            lambda paths: self.w.statusBar().showMessage(
+                f"Saved {', '.join(Path(p).name for p in paths)} in {folder}", 8000
+            )
+        )
         task.failed.connect(lambda exc: self.dialogs.exception("Cannot export the surfaces", exc))
         self.w.export_task = task.start()
         return True

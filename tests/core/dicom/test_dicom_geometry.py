@@ -17,7 +17,9 @@ from kneeseg_app.core.dicom.headers import SliceHeader
 from kneeseg_app.core.errors import GeometryError, MixedImageSizesError
 
 
-def _headers(positions: list[tuple[float, float, float]], orientation: tuple[float, ...] = AXIAL, **fields: object) -> list[SliceHeader]:
+def _headers(
+    positions: list[tuple[float, float, float]], orientation: tuple[float, ...] = AXIAL, **fields: object
+) -> list[SliceHeader]:
     common = dict(orientation=orientation, pixel_spacing=(0.5, 0.5), rows=16, columns=16)
     common.update(fields)
     return [SliceHeader(path=f"s{k}", position=p, instance_number=k + 1, **common) for k, p in enumerate(positions)]  # type: ignore[arg-type]
@@ -73,7 +75,9 @@ def test_tilt_tag_without_any_tilt_in_the_positions_is_reported() -> None:
 
 def test_slices_of_different_orientation_or_missing_position_are_refused() -> None:
     mixed = _headers([(0, 0, 0.0), (0, 0, 1.0)])
-    mixed[1] = SliceHeader(path="odd", position=(0, 0, 1.0), orientation=CORONAL, pixel_spacing=(0.5, 0.5), rows=16, columns=16)
+    mixed[1] = SliceHeader(
+        path="odd", position=(0, 0, 1.0), orientation=CORONAL, pixel_spacing=(0.5, 0.5), rows=16, columns=16
+    )
     with pytest.raises(MixedImageSizesError, match="different orientations"):
         layout_stack(mixed)
     with pytest.raises(GeometryError, match="no ImagePositionPatient"):
@@ -82,7 +86,15 @@ def test_slices_of_different_orientation_or_missing_position_are_refused() -> No
 
 @pytest.mark.parametrize(
     ("orientation", "code"),
-    [(AXIAL, "axial"), (CORONAL, "coronal"), (SAGITTAL, "sagittal"), (tilted_axial(18.5), "axial"), (tilted_axial(40.0), "oblique axial")],
+    [
+        (AXIAL, "axial"),
+        (CORONAL, "coronal"),
+        (SAGITTAL, "sagittal"),
+        (tilted_axial(18.5), "axial"),
+        (tilted_axial(40.0), "oblique axial"),
+    ],
 )
-def test_plane_orientation_is_named_by_the_dominant_axis_of_the_normal(orientation: tuple[float, ...], code: str) -> None:
+def test_plane_orientation_is_named_by_the_dominant_axis_of_the_normal(
+    orientation: tuple[float, ...], code: str
+) -> None:
     assert plane_orientation_code(orientation) == code

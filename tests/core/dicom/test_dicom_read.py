@@ -13,7 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dicom_factory import MR_IMAGE_STORAGE, CTSeries, linear_hu, tilted_axial, truncate_header, truncate_pixels, write_dataset
+from dicom_factory import (
+    MR_IMAGE_STORAGE,
+    CTSeries,
+    linear_hu,
+    tilted_axial,
+    truncate_header,
+    truncate_pixels,
+    write_dataset,
+)
 from pydicom.uid import generate_uid
 
 from kneeseg_app.core.dicom import read_series, scan_folder
@@ -56,10 +64,15 @@ def test_regular_series_reads_as_hu_with_lps_geometry_and_dicom_facts(tmp_path: 
     facts = volume.dicom
     assert facts is not None
     assert (facts.modality, facts.series_description, facts.slice_thickness_mm, facts.convolution_kernel) == (
-        "CT", "Knee 1.0 Bone", 1.25, "BONE",
+        "CT",
+        "Knee 1.0 Bone",
+        1.25,
+        "BONE",
     )
     assert (facts.patient_position, facts.series_instance_uid, facts.study_instance_uid) == (
-        "FFS", series.series_uid, series.study_uid,
+        "FFS",
+        series.series_uid,
+        series.study_uid,
     )
     assert facts.files == tuple(str(p) for p in paths)
 
@@ -106,7 +119,9 @@ def test_oblique_slices_stacked_along_their_normal_are_kept_without_resampling(t
 @pytest.mark.parametrize("tag", [20.0, None], ids=["with-tilt-tag", "without-tilt-tag"])
 def test_gantry_tilt_is_resampled_from_the_true_slice_positions(tmp_path: Path, tag: float | None) -> None:
     """Positions advance along the table (z) while the image plane is tilted by 20 degrees: a sheared stack."""
-    series = CTSeries(n_slices=12, orientation=tilted_axial(20.0), stack_direction=(0.0, 0.0, 1.0), slice_step=1.5, gantry_tilt=tag)
+    series = CTSeries(
+        n_slices=12, orientation=tilted_axial(20.0), stack_direction=(0.0, 0.0, 1.0), slice_step=1.5, gantry_tilt=tag
+    )
     series.write(tmp_path)
 
     volume = _read(tmp_path)

@@ -37,8 +37,12 @@ from kneeseg_app.core.progress import CancelToken
 def _study_folder(root: Path) -> dict[str, CTSeries]:
     """A CD export: bone and soft-tissue reconstructions, an MR, a scout and non-image objects."""
     bone = CTSeries(n_slices=12, description="Knee 1.0 Bone", kernel="BONE", series_number=3)
-    soft = bone.but(n_slices=6, description="Knee 2.0 Soft", kernel="STANDARD", series_number=4, slice_step=2.0, thickness=2.0)
-    mr = bone.but(n_slices=14, modality="MR", sop_class_uid="1.2.840.10008.5.1.4.1.1.4", description="PD SPAIR", series_number=7)
+    soft = bone.but(
+        n_slices=6, description="Knee 2.0 Soft", kernel="STANDARD", series_number=4, slice_step=2.0, thickness=2.0
+    )
+    mr = bone.but(
+        n_slices=14, modality="MR", sop_class_uid="1.2.840.10008.5.1.4.1.1.4", description="PD SPAIR", series_number=7
+    )
     bone.write(root / "DICOM" / "S3", shuffle_names=True, extension="")
     soft.write(root / "DICOM" / "S4", shuffle_names=True, extension="", seed=1)
     mr.write(root / "DICOM" / "S7", extension=".dcm")
@@ -56,7 +60,11 @@ def test_scan_ranks_axial_ct_with_most_slices_first_and_sets_aside_what_is_not_a
 
     result = scan_folder(tmp_path)
 
-    assert [s.series_uid for s in result.series] == [series["bone"].series_uid, series["soft"].series_uid, series["mr"].series_uid]
+    assert [s.series_uid for s in result.series] == [
+        series["bone"].series_uid,
+        series["soft"].series_uid,
+        series["mr"].series_uid,
+    ]
     assert result.best().series_uid == series["bone"].series_uid
     reasons = {o.description: o.not_volume_reason for o in result.others}
     assert "localizer" in reasons["Topogram 0.6 T20f"]
@@ -235,5 +243,7 @@ def test_a_folder_whose_dicom_files_are_all_broken_says_so(tmp_path: Path) -> No
     for path in CTSeries(n_slices=2).write(tmp_path):
         truncate_header(path)
 
-    with pytest.raises(NoImageSeriesError, match=r"None of the 2 DICOM file\(s\) .* could be read \(first: IM0001.dcm\)"):
+    with pytest.raises(
+        NoImageSeriesError, match=r"None of the 2 DICOM file\(s\) .* could be read \(first: IM0001.dcm\)"
+    ):
         scan_folder(tmp_path).best()

@@ -67,7 +67,11 @@ def case(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     root = tmp_path_factory.mktemp("seg")
     ct, labels = write_ct_case(root / "ct", request.param)
     seg_path = write_dicom_seg(
-        ct.with_array(labels), ct, root / "out" / "knee.seg.dcm", algorithm_name="KneeSeg demo-unet", algorithm_version="0.3"
+        ct.with_array(labels),
+        ct,
+        root / "out" / "knee.seg.dcm",
+        algorithm_name="KneeSeg demo-unet",
+        algorithm_version="0.3",
     )
     return ct, labels, seg_path
 
@@ -89,7 +93,9 @@ def test_the_file_is_a_binary_segmentation_referencing_every_source_slice(case) 
     sources = [pydicom.dcmread(f, stop_before_pixels=True) for f in ct.dicom.files]
     (series,) = ds.ReferencedSeriesSequence
     assert series.SeriesInstanceUID == ct.dicom.series_instance_uid == sources[0].SeriesInstanceUID
-    assert [i.ReferencedSOPInstanceUID for i in series.ReferencedInstanceSequence] == [s.SOPInstanceUID for s in sources]
+    assert [i.ReferencedSOPInstanceUID for i in series.ReferencedInstanceSequence] == [
+        s.SOPInstanceUID for s in sources
+    ]
     assert ds.FrameOfReferenceUID == sources[0].FrameOfReferenceUID
     assert ds.StudyInstanceUID == sources[0].StudyInstanceUID and ds.SeriesInstanceUID != sources[0].SeriesInstanceUID
     # one frame per (segment, slice holding it), each pointing at its own CT slice

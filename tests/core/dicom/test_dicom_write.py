@@ -27,7 +27,9 @@ def read_series(folder: Path) -> sitk.Image:
     return reader.Execute()
 
 
-def test_series_reads_back_through_simpleitk_with_the_same_voxels_and_geometry(phantom_ct: Volume, tmp_path: Path) -> None:
+def test_series_reads_back_through_simpleitk_with_the_same_voxels_and_geometry(
+    phantom_ct: Volume, tmp_path: Path
+) -> None:
     files = write_dicom_series(phantom_ct, tmp_path / "ct", seed=3)
     assert len(files) == phantom_ct.shape[0] and all(f.is_file() for f in files)
     image = read_series(tmp_path / "ct")
@@ -39,17 +41,27 @@ def test_series_reads_back_through_simpleitk_with_the_same_voxels_and_geometry(p
 
 def test_headers_describe_a_ct_image_series(phantom_ct: Volume, tmp_path: Path) -> None:
     files = write_dicom_series(
-        phantom_ct, tmp_path / "ct", series_description="Knee test", patient_id="P-1", kernel="BONE", patient_position="HFS", seed=1
+        phantom_ct,
+        tmp_path / "ct",
+        series_description="Knee test",
+        patient_id="P-1",
+        kernel="BONE",
+        patient_position="HFS",
+        seed=1,
     )
     slices = [pydicom.dcmread(f) for f in files]
     first = slices[0]
     assert first.SOPClassUID == "1.2.840.10008.5.1.4.1.1.2" and first.Modality == "CT"
     assert first.SeriesDescription == "Knee test" and first.PatientID == "P-1" and first.PatientName == "PHANTOM^KNEE"
-    assert first.ConvolutionKernel == "BONE" and first.PatientPosition == "HFS" and first.Manufacturer == "KneeSeg phantom"
+    assert (
+        first.ConvolutionKernel == "BONE" and first.PatientPosition == "HFS" and first.Manufacturer == "KneeSeg phantom"
+    )
     assert [float(v) for v in first.PixelSpacing] == pytest.approx([0.9, 0.8])
     assert float(first.SliceThickness) == pytest.approx(2.5)
     assert [float(v) for v in first.ImageOrientationPatient] == [1, 0, 0, 0, 1, 0]
-    assert float(first.RescaleSlope) == 1.0 and float(first.RescaleIntercept) == -1024.0 and first.PixelRepresentation == 0
+    assert (
+        float(first.RescaleSlope) == 1.0 and float(first.RescaleIntercept) == -1024.0 and first.PixelRepresentation == 0
+    )
     assert [s.InstanceNumber for s in slices] == list(range(1, len(files) + 1))
     z = [float(s.ImagePositionPatient[2]) for s in slices]
     assert np.allclose(np.diff(z), 2.5, atol=1e-5)
@@ -81,9 +93,10 @@ def test_an_existing_series_is_kept_unless_overwriting_is_allowed(phantom_ct: Vo
     write_dicom_series(phantom_ct, target, seed=1)
     with pytest.raises(OutputError):
         write_dicom_series(phantom_ct, target, seed=2)
-    assert pydicom.dcmread(next(target.iterdir())).SeriesInstanceUID == pydicom.dcmread(
-        write_dicom_series(phantom_ct, tmp_path / "same", seed=1)[0]
-    ).SeriesInstanceUID
+    assert (
+        pydicom.dcmread(next(target.iterdir())).SeriesInstanceUID
+        == pydicom.dcmread(write_dicom_series(phantom_ct, tmp_path / "same", seed=1)[0]).SeriesInstanceUID
+    )
     write_dicom_series(phantom_ct, target, seed=2, overwrite=True)
     assert len(list(target.iterdir())) == phantom_ct.shape[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ct", "same"], "no temporary folders left behind"

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from kneeseg_app.core.inference.engine import SegmentOptions, Segmenter
+from kneeseg_app.core.errors import Cancelled, ModelError
+from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
 from kneeseg_app.core.inference.plan import plan_case, slab_path_is_exact
 from kneeseg_app.core.inference.settings import default_threads
-from kneeseg_app.core.errors import Cancelled, ModelError
 from kneeseg_app.core.model.package import OnnxNetwork, load_model_package
 from kneeseg_app.core.progress import CancelToken
 from kneeseg_app.core.volume import Volume
@@ -75,7 +75,14 @@ def test_labels_follow_the_hu_thresholds_where_no_resampling_is_needed(tmp_path:
     for value in (1, 2):
         assert _dice(labels == value, expected == value) > 0.97
     assert result.volumes_ml["femur"] == pytest.approx((labels == 1).sum() * volume.voxel_volume_ml)
-    assert set(result.stage_seconds) >= {"load_model", "prepare", "preprocess", "network", "resample_back", "postprocess"}
+    assert set(result.stage_seconds) >= {
+        "load_model",
+        "prepare",
+        "preprocess",
+        "network",
+        "resample_back",
+        "postprocess",
+    }
     assert result.model_name == "test-threshold-2d" and result.settings["tta"] is False
 
 
@@ -101,7 +108,13 @@ def test_post_processing_removes_a_stray_island(package_2d) -> None:
 
 def test_a_3d_model_runs_the_whole_volume_path(tmp_path: Path) -> None:
     package = load_model_package(
-        write_model_package(tmp_path / "m", networks=[threshold_network(3)], dims=3, patch_size=(16, 48, 48), target_spacing=(2.0, 1.0, 1.0))
+        write_model_package(
+            tmp_path / "m",
+            networks=[threshold_network(3)],
+            dims=3,
+            patch_size=(16, 48, 48),
+            target_spacing=(2.0, 1.0, 1.0),
+        )
     )
     volume = knee_like()
     assert not slab_path_is_exact(plan_case(volume, package.manifest), package.manifest)
@@ -140,7 +153,9 @@ def test_2d_inference_never_holds_the_logits_of_the_whole_volume(package_2d) -> 
 def test_a_flipped_and_permuted_scan_gives_labels_on_the_same_anatomy(tmp_path: Path) -> None:
     """Same patient, stored with another direction matrix: same bones, voxel for voxel."""
     network = threshold_network(2, asymmetric=True)
-    package = load_model_package(write_model_package(tmp_path / "m", networks=[network], patch_size=(48, 64), target_spacing=(1.0, 1.1)))
+    package = load_model_package(
+        write_model_package(tmp_path / "m", networks=[network], patch_size=(48, 64), target_spacing=(1.0, 1.1))
+    )
     volume = knee_like()
     reference = Segmenter(package, SegmentOptions(threads=1)).run(volume).labels
     image = volume.to_sitk()
@@ -192,7 +207,9 @@ def test_tta_runs_every_mirroring_and_is_recorded(package_2d, monkeypatch: pytes
 
 def test_progress_is_monotone_and_reaches_one(package_2d) -> None:
     seen: list[tuple[str, float]] = []
-    Segmenter(package_2d, SegmentOptions(threads=1, slab_slices=3)).run(knee_like(), progress=lambda s, f: seen.append((s, f)))
+    Segmenter(package_2d, SegmentOptions(threads=1, slab_slices=3)).run(
+        knee_like(), progress=lambda s, f: seen.append((s, f))
+    )
     fractions = [f for _, f in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     stages = [s for s, _ in seen]
@@ -215,7 +232,12 @@ def test_a_damaged_network_stops_the_run_with_a_model_error(tmp_path: Path) -> N
 # ----- cancellation ----------------------------------------------------------------------
 def test_cancel_from_another_thread_stops_a_run_within_a_second_or_so(tmp_path: Path) -> None:
     package = load_model_package(
-        write_model_package(tmp_path / "m", networks=[slow_network(channels=64, layers=16)], patch_size=(256, 256), target_spacing=(1.0, 1.0))
+        write_model_package(
+            tmp_path / "m",
+            networks=[slow_network(channels=64, layers=16)],
+            patch_size=(256, 256),
+            target_spacing=(1.0, 1.0),
+        )
     )
     segmenter = Segmenter(package, SegmentOptions(threads=1, batch_size=4))
     segmenter.networks()
@@ -266,10 +288,16 @@ def _nnunet_predict(hu: np.ndarray, spacing, patch, target, nets, tta: bool, tra
     plans_handler = pytest.importorskip("nnunetv2.utilities.plans_handling.plans_handler")
     dims = len(patch)
     config = {
-        "data_identifier": "t", "preprocessor_name": "DefaultPreprocessor", "batch_size": 2,
-        "patch_size": list(patch), "median_image_size_in_voxels": [100] * dims, "spacing": list(target),
-        "normalization_schemes": ["CTNormalization"], "use_mask_for_norm": [False],
-        "resampling_fn_data": "resample_data_or_seg_to_shape", "resampling_fn_seg": "resample_data_or_seg_to_shape",
+        "data_identifier": "t",
+        "preprocessor_name": "DefaultPreprocessor",
+        "batch_size": 2,
+        "patch_size": list(patch),
+        "median_image_size_in_voxels": [100] * dims,
+        "spacing": list(target),
+        "normalization_schemes": ["CTNormalization"],
+        "use_mask_for_norm": [False],
+        "resampling_fn_data": "resample_data_or_seg_to_shape",
+        "resampling_fn_seg": "resample_data_or_seg_to_shape",
         "resampling_fn_data_kwargs": {"is_seg": False, "order": 3, "order_z": 0, "force_separate_z": None},
         "resampling_fn_seg_kwargs": {"is_seg": True, "order": 1, "order_z": 0, "force_separate_z": None},
         "resampling_fn_probabilities": "resample_data_or_seg_to_shape",
@@ -279,24 +307,42 @@ def _nnunet_predict(hu: np.ndarray, spacing, patch, target, nets, tta: bool, tra
     n = NORMALIZATION
     name = "2d" if dims == 2 else "3d_fullres"
     plans = {
-        "dataset_name": "Dataset999_Test", "plans_name": "nnUNetPlans", "image_reader_writer": "SimpleITKIO",
-        "original_median_spacing_after_transp": [1, 1, 1], "original_median_shape_after_transp": [10, 10, 10],
-        "transpose_forward": list(transpose), "transpose_backward": [int(i) for i in np.argsort(transpose)],
-        "experiment_planner_used": "ExperimentPlanner", "label_manager": "LabelManager",
+        "dataset_name": "Dataset999_Test",
+        "plans_name": "nnUNetPlans",
+        "image_reader_writer": "SimpleITKIO",
+        "original_median_spacing_after_transp": [1, 1, 1],
+        "original_median_shape_after_transp": [10, 10, 10],
+        "transpose_forward": list(transpose),
+        "transpose_backward": [int(i) for i in np.argsort(transpose)],
+        "experiment_planner_used": "ExperimentPlanner",
+        "label_manager": "LabelManager",
         "configurations": {name: config},
         "foreground_intensity_properties_per_channel": {
             "0": {"mean": n["mean"], "std": n["std"], "percentile_00_5": n["lower"], "percentile_99_5": n["upper"]}
         },
     }
     manager = plans_handler.PlansManager(plans)
-    dataset = {"labels": {"background": 0, "femur": 1, "tibia": 2}, "channel_names": {"0": "CT"}, "file_ending": ".nii.gz"}
+    dataset = {
+        "labels": {"background": 0, "femur": 1, "tibia": 2},
+        "channel_names": {"0": "CT"},
+        "file_ending": ".nii.gz",
+    }
     predictor = predict.nnUNetPredictor(
-        tile_step_size=0.5, use_gaussian=True, use_mirroring=tta, device=torch.device("cpu"),
-        perform_everything_on_device=False, allow_tqdm=False,
+        tile_step_size=0.5,
+        use_gaussian=True,
+        use_mirroring=tta,
+        device=torch.device("cpu"),
+        perform_everything_on_device=False,
+        allow_tqdm=False,
     )
     predictor.manual_initialization(
-        nets[0], manager, manager.get_configuration(name), [net.state_dict() for net in nets], dataset,
-        "nnUNetTrainer", tuple(range(dims)),
+        nets[0],
+        manager,
+        manager.get_configuration(name),
+        [net.state_dict() for net in nets],
+        dataset,
+        "nnUNetTrainer",
+        tuple(range(dims)),
     )
     return predictor.predict_single_npy_array(hu[None].astype(np.float32), {"spacing": list(spacing)})
 
@@ -324,8 +370,12 @@ def test_matches_nnunet_predictor(request, tmp_path: Path, spacing, target, tta,
     variants = [{}, {"femur_hu": 250.0, "tibia_hu": 950.0, "slope": 3.0}][:folds]
     patch = (32, 48) if dims == 2 else (8, 24, 32)
     folder = write_model_package(
-        tmp_path / "m", networks=[threshold_network(dims, **v) for v in variants], dims=dims,
-        patch_size=patch, target_spacing=target, mirror_axes=list(range(dims)),
+        tmp_path / "m",
+        networks=[threshold_network(dims, **v) for v in variants],
+        dims=dims,
+        patch_size=patch,
+        target_spacing=target,
+        mirror_axes=list(range(dims)),
     )
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     manifest["input"]["transpose_forward"] = list(transpose)

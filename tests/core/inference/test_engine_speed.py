@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kneeseg_app.core.inference.engine import SegmentOptions, Segmenter
-from kneeseg_app.core.inference.plan import plan_case
 from kneeseg_app.core.errors import InputError
-from kneeseg_app.core.model.package import ModelPackageError, OnnxNetwork, load_model_package
-from kneeseg_app.core.inference.preprocess import resize_slices, zoom_window
+from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
 from kneeseg_app.core.inference.fast.roi import AxisMap, bone_box, input_range, network_range, runs, slices_near_bone
+from kneeseg_app.core.inference.plan import plan_case
+from kneeseg_app.core.inference.preprocess import resize_slices, zoom_window
+from kneeseg_app.core.model.package import ModelPackageError, OnnxNetwork, load_model_package
 from kneeseg_app.core.volume import Volume
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -101,7 +101,9 @@ def test_bone_windows_give_the_exact_labels_with_fewer_network_images(package, m
         assert dice(fast, exact, value) >= 0.999
 
 
-def test_grid_tiling_runs_only_nnunets_tiles_near_the_bones_and_keeps_their_logits(package, tmp_path, monkeypatch) -> None:
+def test_grid_tiling_runs_only_nnunets_tiles_near_the_bones_and_keeps_their_logits(
+    package, tmp_path, monkeypatch
+) -> None:
     """'grid': the whole plane's tiles that reach the bone region, so every pixel of the region
     gets nnU-Net's own logits (same tiles, weights and sums): the labels are the exact ones."""
     volume = knee(shape=(12, 200, 260))
@@ -200,9 +202,15 @@ def quantized_threshold_network(tmp_path: Path) -> bytes:
             return next(self.items, None)
 
     out = tmp_path / "int8.onnx"
-    quantization.quantize_static(str(fp32), str(out), Reader(), quant_format=quantization.QuantFormat.QDQ,
-                                 per_channel=True, activation_type=quantization.QuantType.QUInt8,
-                                 weight_type=quantization.QuantType.QInt8)
+    quantization.quantize_static(
+        str(fp32),
+        str(out),
+        Reader(),
+        quant_format=quantization.QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=quantization.QuantType.QUInt8,
+        weight_type=quantization.QuantType.QInt8,
+    )
     return out.read_bytes()
 
 
@@ -296,7 +304,7 @@ def test_network_windows_cover_the_box_and_respect_divisibility_and_patch() -> N
     lo, hi = network_range((100, 180), axis, 32, 256)
     assert (hi - lo) % 32 == 0 and lo <= axis.to_out(100) - 2 and hi >= axis.to_out(179) + 2
     lo, hi = network_range((100, 180), axis, 32, 256, minimum=256)
-    assert hi - lo == 256 and 0 <= lo and hi <= 450
+    assert hi - lo == 256 and lo >= 0 and hi <= 450
     lo, hi = network_range((0, 400), axis, 32, 256)
     assert hi - lo >= 450  # larger than the patch: a sliding window covers it
 
@@ -321,7 +329,7 @@ def test_a_package_may_keep_the_other_knee_in_post_processing(package, tmp_path:
     largest_only = Segmenter(package, SegmentOptions(threads=1)).run(volume).labels.array
     both = Segmenter(with_inference(package, tmp_path), SegmentOptions(threads=1))
     manifest_file = both.package.path / "manifest.json"
-    manifest = json.loads(manifest_file.read_text())
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
     manifest["postprocessing"]["min_fraction"] = 0.25
     manifest_file.write_text(json.dumps(manifest))
     kept = Segmenter(load_model_package(both.package.path), SegmentOptions(threads=1)).run(volume).labels.array

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kneeseg_app.core.inference.postprocess import BOTH_KNEES_MIN_FRACTION, apply_postprocessing, keep_largest_component, label_bbox, volumes_ml
+from kneeseg_app.core.inference.postprocess import (
+    BOTH_KNEES_MIN_FRACTION,
+    apply_postprocessing,
+    keep_largest_component,
+    label_bbox,
+    volumes_ml,
+)
 
 
 def _two_bones_with_islands() -> np.ndarray:
@@ -65,4 +71,7 @@ def test_volumes_in_millilitres() -> None:
     labels[:5] = 1
     labels[5:, :2] = 2
     assert volumes_ml(labels, (2.0, 1.0, 0.5), {1: "femur", 2: "tibia"}) == {"femur": 0.5, "tibia": 0.1}
-    assert volumes_ml(np.zeros((2, 2, 2), np.uint8), (1, 1, 1), {1: "femur", 2: "tibia"}) == {"femur": 0.0, "tibia": 0.0}
+    assert volumes_ml(np.zeros((2, 2, 2), np.uint8), (1, 1, 1), {1: "femur", 2: "tibia"}) == {
+        "femur": 0.0,
+        "tibia": 0.0,
+    }

@@ -114,7 +114,10 @@ def test_ct_normalize_equals_nnunet_ct_normalization() -> None:
 # ----- resampling ---------------------------------------------------------------
 def test_compute_new_shape_equals_nnunet() -> None:
     resampling = pytest.importorskip("nnunetv2.preprocessing.resampling.default_resampling")
-    for shape, old, new in [((100, 512, 512), (3.0, 0.7, 0.7), (3.0, 0.8, 0.8)), ((37, 99, 101), (1.3, 0.77, 0.41), (1, 1, 1))]:
+    for shape, old, new in [
+        ((100, 512, 512), (3.0, 0.7, 0.7), (3.0, 0.8, 0.8)),
+        ((37, 99, 101), (1.3, 0.77, 0.41), (1, 1, 1)),
+    ]:
         assert tuple(compute_new_shape(shape, old, new)) == tuple(resampling.compute_new_shape(shape, old, new))
 
 
@@ -191,7 +194,9 @@ def test_pad_to_min_shape_equals_nnunet_pad_nd_image(shape, min_shape) -> None:
     torch = pytest.importorskip("torch")
     padding = pytest.importorskip("acvl_utils.cropping_and_padding.padding")
     data = _smooth_random(shape)
-    padded, expected_slicer = padding.pad_nd_image(torch.from_numpy(data), min_shape, "constant", {"value": 0}, True, None)
+    padded, expected_slicer = padding.pad_nd_image(
+        torch.from_numpy(data), min_shape, "constant", {"value": 0}, True, None
+    )
     expected = padded.numpy()
     ours, slicer = pad_to_min_shape(data, min_shape)
     assert np.array_equal(ours, expected)

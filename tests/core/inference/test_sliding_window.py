@@ -42,7 +42,9 @@ def test_compute_steps_refuses_an_image_smaller_than_the_tile() -> None:
 def test_gaussian_equals_nnunet_compute_gaussian_bit_for_bit(tile) -> None:
     torch = pytest.importorskip("torch")
     swp = pytest.importorskip("nnunetv2.inference.sliding_window_prediction")
-    expected = swp.compute_gaussian(tile, sigma_scale=1.0 / 8, value_scaling_factor=10, dtype=torch.float16, device=torch.device("cpu"))
+    expected = swp.compute_gaussian(
+        tile, sigma_scale=1.0 / 8, value_scaling_factor=10, dtype=torch.float16, device=torch.device("cpu")
+    )
     ours = gaussian_importance(tile)
     assert ours.shape == tile
     assert np.array_equal(ours, expected.float().numpy())

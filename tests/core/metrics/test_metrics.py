@@ -44,8 +44,9 @@ SPACING = (2.5, 0.7, 0.7)
 ONE = {1: "bone"}
 
 
-def ball(shape: tuple[int, int, int], centre_mm: tuple[float, float, float], radius_mm: float,
-         spacing=SPACING) -> np.ndarray:
+def ball(
+    shape: tuple[int, int, int], centre_mm: tuple[float, float, float], radius_mm: float, spacing=SPACING
+) -> np.ndarray:
     """Voxels whose centre lies inside a sphere given in mm."""
     z, y, x = np.ogrid[: shape[0], : shape[1], : shape[2]]
     cz, cy, cx = centre_mm

@@ -154,7 +154,10 @@ def test_cases_csv_has_one_row_per_case_and_bone_with_every_metric(tmp_path):
         table = list(csv.DictReader(handle))
     assert list(table[0]) == ["case", "bone", *METRIC_INFO]
     assert [(r["case"], r["bone"]) for r in table] == [
-        ("case-A", "femur"), ("case-A", "tibia"), ("case-B", "femur"), ("case-B", "tibia")
+        ("case-A", "femur"),
+        ("case-A", "tibia"),
+        ("case-B", "femur"),
+        ("case-B", "tibia"),
     ]
     assert table[0]["hausdorff_mm"] == "inf"
     assert float(table[2]["dice"]) == pytest.approx(0.123456789012, rel=1e-9)

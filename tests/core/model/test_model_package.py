@@ -151,7 +151,9 @@ def test_a_3d_network_in_a_2d_package_is_refused_by_rank(tmp_path: Path) -> None
 def test_opened_networks_run_in_onnxruntime(tmp_path: Path) -> None:
     import numpy as np
 
-    package = load_model_package(write_model_package(tmp_path / "m", networks=[threshold_network(), threshold_network()]))
+    package = load_model_package(
+        write_model_package(tmp_path / "m", networks=[threshold_network(), threshold_network()])
+    )
     networks = package.open_networks(threads=1)
     assert len(networks) == 2
     out = networks[0].run(np.zeros((2, 1, 16, 24), dtype=np.float32))

@@ -30,7 +30,13 @@ def femur_tibia_gap_mm(phantom) -> float:
 def tissue_phantom():
     """A moderately sized, low-noise phantom with its tissue map (shared by the HU tests)."""
     return generate_phantom(
-        4, shape_zyx=(80, 192, 192), spacing_zyx=(2.5, 1.0, 1.0), noise_sd=5.0, kernel="STANDARD", both_legs=False, with_tissues=True
+        4,
+        shape_zyx=(80, 192, 192),
+        spacing_zyx=(2.5, 1.0, 1.0),
+        noise_sd=5.0,
+        kernel="STANDARD",
+        both_legs=False,
+        with_tissues=True,
     )
 
 
@@ -131,7 +137,14 @@ def test_osteoarthritis_narrows_the_joint_space_without_merging_the_labels(seed:
 
 
 def test_osteophytes_are_labelled_as_the_bone_they_grow_from() -> None:
-    phantom = generate_phantom(2, osteoarthritis=True, both_legs=False, shape_zyx=(96, 160, 160), spacing_zyx=(1.0, 0.8, 0.8), coverage_mm=(48, 48))
+    phantom = generate_phantom(
+        2,
+        osteoarthritis=True,
+        both_legs=False,
+        shape_zyx=(96, 160, 160),
+        spacing_zyx=(1.0, 0.8, 0.8),
+        coverage_mm=(48, 48),
+    )
     leg = phantom.params.legs[0]
     frames = leg_frames(leg)
     expected = {"femur": 1, "tibia": 2}
@@ -148,7 +161,9 @@ def test_osteophytes_are_labelled_as_the_bone_they_grow_from() -> None:
 
 def test_subchondral_sclerosis_brightens_the_bone_under_the_joint() -> None:
     def band_hu(osteoarthritis: bool) -> tuple[float, float]:
-        ph = generate_phantom(5, osteoarthritis=osteoarthritis, noise_sd=5.0, with_tissues=True, both_legs=False, **JOINT_GRID)
+        ph = generate_phantom(
+            5, osteoarthritis=osteoarthritis, noise_sd=5.0, with_tissues=True, both_legs=False, **JOINT_GRID
+        )
         labels, spacing = ph.labels.array, ph.labels.spacing_zyx
         cancellous = bone_mask(ph.tissues.array, "tibia", "cancellous")
         depth = ndimage.distance_transform_edt(labels == 2, sampling=spacing)
@@ -173,7 +188,14 @@ def test_flexion_turns_the_tibia_against_the_femur() -> None:
         return float(np.degrees(np.arctan2(d[1], d[0])))
 
     def knee_angle(flexion: float) -> float:
-        ph = generate_phantom(7, flexion_deg=flexion, both_legs=False, shape_zyx=(100, 128, 128), spacing_zyx=(2.0, 1.5, 1.5), coverage_mm=(100, 100))
+        ph = generate_phantom(
+            7,
+            flexion_deg=flexion,
+            both_legs=False,
+            shape_zyx=(100, 128, 128),
+            spacing_zyx=(2.0, 1.5, 1.5),
+            coverage_mm=(100, 100),
+        )
         spacing = ph.labels.spacing_zyx
         knee_z = int(ph.ct.lps_to_index(ph.params.legs[0].knee_lps)[0])
         near, far = int(60 / spacing[0]), int(90 / spacing[0])  # shafts, away from condyles and plateau

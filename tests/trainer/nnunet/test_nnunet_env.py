@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from trainer.errors import TrainingError
-from trainer.nnunet.env import Compute, NnunetFolders, ext_trainer_dir, nnunet_environment, run_nnunet_step, shell_exports
+from trainer.nnunet.env import (
+    Compute,
+    NnunetFolders,
+    ext_trainer_dir,
+    nnunet_environment,
+    run_nnunet_step,
+    shell_exports,
+)
 
 pytestmark = pytest.mark.train
 

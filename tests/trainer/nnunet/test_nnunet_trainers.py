@@ -55,7 +55,15 @@ def test_nnunet_finds_them_only_through_nnUNet_extTrainer(tmp_path: Path) -> Non
         cls = recursive_find_trainer_class_by_name("nnUNetTrainerKneeSegResNet50V2_5ep_20it")
         print(cls.__name__, cls.kneeseg_spec.epochs, cls.kneeseg_spec.iterations, cls.kneeseg_spec.architecture)
     """)
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.strip().splitlines()
     assert "not found without" in lines

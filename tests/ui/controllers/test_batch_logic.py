@@ -30,7 +30,9 @@ def knee_volume(label_shift_mm: float = 0.0) -> tuple[Volume, Volume]:
     return ct.with_array(hu.astype(np.int16)), ct.with_array(labels.astype(np.uint8))
 
 
-def write_case(folder: Path, image_name: str = "image.nii.gz", labels_name: str = "labels.nii.gz", shift_mm: float = 0.0) -> None:
+def write_case(
+    folder: Path, image_name: str = "image.nii.gz", labels_name: str = "labels.nii.gz", shift_mm: float = 0.0
+) -> None:
     """A case folder; ``shift_mm`` moves the reference labels against the CT (a worse case)."""
     ct, labels = knee_volume(shift_mm)
     folder.mkdir(parents=True, exist_ok=True)
@@ -103,7 +105,10 @@ def test_every_model_runs_on_every_case_and_a_bad_case_does_not_stop_the_batch(t
     summary = {(r.bone, r.metric): r for r in result.summary("test-threshold-2d")}
     dice = summary[("femur", "dice")]
     assert dice.n == 2 and dice.mean == pytest.approx((good.metrics["femur"].dice + shifted.metrics["femur"].dice) / 2)
-    assert result.values("test-threshold-2d", "tibia", "hd95_mm") == [good.metrics["tibia"].hd95_mm, shifted.metrics["tibia"].hd95_mm]
+    assert result.values("test-threshold-2d", "tibia", "hd95_mm") == [
+        good.metrics["tibia"].hd95_mm,
+        shifted.metrics["tibia"].hd95_mm,
+    ]
     mean, _ = result.timing("test-threshold-2d")
     assert mean == pytest.approx((good.seconds + shifted.seconds) / 2)
 
@@ -127,11 +132,16 @@ def test_exports_hold_every_case_and_the_summary(tmp_path, package) -> None:
     write_case(tmp_path / "cases" / "two", shift_mm=0.8)
     result = run_batch(find_cases(tmp_path / "cases")[0], [package], engine_segment())
     cases_csv = batch_logic.write_outcomes_csv(result, tmp_path / "out" / "cases.csv")
-    rows = list(csv.DictReader(cases_csv.open()))
-    assert [(r["case"], r["bone"]) for r in rows] == [("one", "femur"), ("one", "tibia"), ("two", "femur"), ("two", "tibia")]
+    rows = list(csv.DictReader(cases_csv.open(encoding="utf-8")))
+    assert [(r["case"], r["bone"]) for r in rows] == [
+        ("one", "femur"),
+        ("one", "tibia"),
+        ("two", "femur"),
+        ("two", "tibia"),
+    ]
     assert float(rows[0]["dice"]) == pytest.approx(result.outcomes[0].metrics["femur"].dice, rel=1e-5)
     summary_csv = batch_logic.write_summary_table_csv(result, tmp_path / "out" / "summary.csv")
-    summary = list(csv.DictReader(summary_csv.open()))
+    summary = list(csv.DictReader(summary_csv.open(encoding="utf-8")))
     assert any(r["metric"] == "dice" and r["bone"] == "tibia" and "±" in r["mean_sd"] for r in summary)
     assert summary[-1]["metric"] == "seconds_per_volume"
     from kneeseg_app.core.errors import OutputError

@@ -9,8 +9,8 @@ from onnx_factory import edit_manifest, write_model_package
 
 from kneeseg_app.core import paths
 from kneeseg_app.core.errors import ModelError
-from kneeseg_app.ui.state.model_info import model_facts, not_for_clinical_use
 from kneeseg_app.ui.controllers.models_controller import ModelsController
+from kneeseg_app.ui.state.model_info import model_facts, not_for_clinical_use
 
 
 def test_usable_and_unusable_models_are_listed_with_the_reason(qtbot, threshold_model) -> None:
@@ -54,7 +54,10 @@ def test_adding_a_package_validates_copies_and_selects_it(qtbot, kneeseg_home, t
     controller.refresh()
     entry = controller.add_package(source)
     assert entry.usable and entry.path == (paths.user_models_dir() / "new-model").resolve()
-    assert json.loads((paths.user_models_dir() / "new-model" / "manifest.json").read_text(encoding="utf-8"))["name"] == "new-model"
+    assert (
+        json.loads((paths.user_models_dir() / "new-model" / "manifest.json").read_text(encoding="utf-8"))["name"]
+        == "new-model"
+    )
     assert controller.selected.name == "new-model"
     assert source.is_dir()  # the original is left alone
     with pytest.raises(ModelError, match="already installed"):
@@ -68,4 +71,8 @@ def test_adding_an_invalid_package_says_why_and_copies_nothing(kneeseg_home, tmp
     with pytest.raises(ModelError, match="missing"):
         ModelsController().add_package(source)
     assert not (paths.user_models_dir() / "bad-model").exists()
-    assert not any(p.name.startswith(".") for p in paths.user_models_dir().glob("*")) if paths.user_models_dir().exists() else True
+    assert (
+        not any(p.name.startswith(".") for p in paths.user_models_dir().glob("*"))
+        if paths.user_models_dir().exists()
+        else True
+    )

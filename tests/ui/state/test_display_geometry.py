@@ -43,7 +43,9 @@ def test_a_standard_axial_lps_ct_is_shown_without_reordering() -> None:
 
 
 @pytest.mark.parametrize("perm", list(itertools.permutations(range(3))))
-@pytest.mark.parametrize("flips", [(False, False, False), (True, True, False), (False, True, True), (True, False, True)])
+@pytest.mark.parametrize(
+    "flips", [(False, False, False), (True, True, False), (False, True, True), (True, False, True)]
+)
 def test_any_storage_order_of_the_same_anatomy_gives_the_same_display(perm, flips) -> None:
     reference = _lps_volume()
     stored = _same_anatomy_other_storage(reference, perm, flips)

@@ -11,14 +11,20 @@ from kneeseg_app.ui.widgets.series_dialog import COLUMNS, SeriesDialog
 
 
 def test_the_chooser_lists_series_facts_and_preselects_the_best(qtbot, tmp_path) -> None:
-    CTSeries(n_slices=12, description="Knee 1.0 Bone", kernel="BONE", thickness=1.0, intensity=knee_hu).write(tmp_path / "bone")
-    CTSeries(n_slices=6, description="Knee 3.0 Soft", kernel="STANDARD", thickness=3.0, slice_step=3.0, intensity=knee_hu).write(tmp_path / "soft")
+    CTSeries(n_slices=12, description="Knee 1.0 Bone", kernel="BONE", thickness=1.0, intensity=knee_hu).write(
+        tmp_path / "bone"
+    )
+    CTSeries(
+        n_slices=6, description="Knee 3.0 Soft", kernel="STANDARD", thickness=3.0, slice_step=3.0, intensity=knee_hu
+    ).write(tmp_path / "soft")
     write_localizer(tmp_path / "scout")
     scan = scan_folder(tmp_path)
     dialog = SeriesDialog(scan.series, scan.others)
     qtbot.addWidget(dialog)
     table = dialog.table
-    rows = {table.item(r, 0).text(): [table.item(r, c).text() for c in range(len(COLUMNS))] for r in range(table.rowCount())}
+    rows = {
+        table.item(r, 0).text(): [table.item(r, c).text() for c in range(len(COLUMNS))] for r in range(table.rowCount())
+    }
     assert rows["Knee 1.0 Bone"][1:5] == ["CT", "12", "1.00 mm", "BONE"]
     assert rows["Knee 3.0 Soft"][2:5] == ["6", "3.00 mm", "STANDARD"]
     assert rows["Knee 1.0 Bone"][5].startswith("32 x 32")

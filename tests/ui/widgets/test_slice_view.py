@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QApplication
 
 from kneeseg_app.core.volume import Volume
 from kneeseg_app.ui.app import configure_pyqtgraph
-from kneeseg_app.ui.widgets.viewer_panel import ViewerPanel
 from kneeseg_app.ui.state.viewer_state import ViewerState
+from kneeseg_app.ui.widgets.viewer_panel import ViewerPanel
 
 
 @pytest.fixture
@@ -34,7 +34,9 @@ def _drag(widget, start: QPoint, end: QPoint, button) -> None:
     QTest.mousePress(widget, button, Qt.KeyboardModifier.NoModifier, start)
     for t in np.linspace(0, 1, 6)[1:]:
         QTest.qWait(20)
-        QTest.mouseMove(widget, QPoint(int(start.x() + t * (end.x() - start.x())), int(start.y() + t * (end.y() - start.y()))))
+        QTest.mouseMove(
+            widget, QPoint(int(start.x() + t * (end.x() - start.x())), int(start.y() + t * (end.y() - start.y())))
+        )
     QTest.mouseRelease(widget, button, Qt.KeyboardModifier.NoModifier, end)
 
 
@@ -57,13 +59,29 @@ def test_the_wheel_scrolls_slices_and_ctrl_wheel_zooms(panel) -> None:
     viewport = view.canvas.viewport()
     before = state.cursor[2]
     centre = QPointF(viewport.rect().center())
-    wheel = QWheelEvent(centre, QPointF(viewport.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, 120),
-                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    wheel = QWheelEvent(
+        centre,
+        QPointF(viewport.mapToGlobal(centre.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(viewport, wheel)
     assert state.cursor[2] == before + 1
     range_before = view.viewbox.viewRange()
-    zoom = QWheelEvent(centre, QPointF(viewport.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, 120),
-                       Qt.MouseButton.NoButton, Qt.KeyboardModifier.ControlModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    zoom = QWheelEvent(
+        centre,
+        QPointF(viewport.mapToGlobal(centre.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.ControlModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(viewport, zoom)
     assert state.cursor[2] == before + 1
     width_before = range_before[0][1] - range_before[0][0]

@@ -9,9 +9,9 @@ from PySide6.QtCore import Qt
 from test_batch_logic import write_case
 
 from kneeseg_app.core import paths
-from kneeseg_app.ui.windows.batch_window import BatchWindow
 from kneeseg_app.ui.controllers.models_controller import ModelsController
 from kneeseg_app.ui.controllers.segmentation import RunOptions
+from kneeseg_app.ui.windows.batch_window import BatchWindow
 
 
 def _window(qtbot, dialogs) -> BatchWindow:
@@ -29,7 +29,9 @@ def test_a_batch_fills_the_tables_and_plots_and_exports_them(qtbot, dialogs, thr
     window = _window(qtbot, dialogs)
     for row in range(window.model_list.count()):  # ours, not any bundled model
         item = window.model_list.item(row)
-        item.setCheckState(Qt.CheckState.Checked if item.text() in ("test-threshold-2d", "second-model") else Qt.CheckState.Unchecked)
+        item.setCheckState(
+            Qt.CheckState.Checked if item.text() in ("test-threshold-2d", "second-model") else Qt.CheckState.Unchecked
+        )
     window.source.setText(str(tmp_path / "cases"))
     with qtbot.waitSignal(window.controller.finished, timeout=60000):
         qtbot.mouseClick(window.run, Qt.MouseButton.LeftButton)
@@ -44,7 +46,7 @@ def test_a_batch_fills_the_tables_and_plots_and_exports_them(qtbot, dialogs, thr
     dialogs.save_file = str(tmp_path / "export" / "study.csv")
     written = window.export_csv()
     assert [p.name for p in written] == ["study_cases.csv", "study_summary.csv"]
-    rows = list(csv.DictReader(written[0].open()))
+    rows = list(csv.DictReader(written[0].open(encoding="utf-8")))
     assert len(rows) == 12 and {r["model"] for r in rows} == {"test-threshold-2d", "second-model"}
     dialogs.save_file = str(tmp_path / "export" / "boxes")
     png = window.export_png()
@@ -52,7 +54,9 @@ def test_a_batch_fills_the_tables_and_plots_and_exports_them(qtbot, dialogs, thr
 
 
 def test_a_batch_can_be_cancelled_and_keeps_the_cases_already_done(qtbot, dialogs, kneeseg_home, tmp_path) -> None:
-    write_model_package(paths.user_models_dir() / "slow", name="slow-model", networks=[slow_network(2, channels=32, layers=8)])
+    write_model_package(
+        paths.user_models_dir() / "slow", name="slow-model", networks=[slow_network(2, channels=32, layers=8)]
+    )
     for name in ("a", "b", "c", "d"):
         write_case(tmp_path / "cases" / name)
     window = _window(qtbot, dialogs)

@@ -27,7 +27,9 @@ def open_and_segment(qtbot, window, folder, model: str = "test-threshold-2d") ->
 
 
 def test_a_folder_with_two_series_offers_them_and_opens_the_one_chosen(qtbot, window, dialogs, knee_dicom) -> None:
-    CTSeries(n_slices=10, rows=32, columns=32, description="Knee soft tissue", kernel="STANDARD", intensity=knee_hu).write(knee_dicom / "soft")
+    CTSeries(
+        n_slices=10, rows=32, columns=32, description="Knee soft tissue", kernel="STANDARD", intensity=knee_hu
+    ).write(knee_dicom / "soft")
     dialogs.series_choice = lambda series: next(s for s in series if s.description == "Knee soft tissue")
     window.open_path(knee_dicom)
     wait_loaded(qtbot, window)
@@ -91,7 +93,9 @@ def test_segmenting_shows_femur_and_tibia_overlay_and_volumes(qtbot, window, thr
     assert 0 < np.count_nonzero(outlined[..., 3]) < np.count_nonzero(image[..., 3])
 
 
-def test_a_reference_gives_the_metrics_table_and_exports(qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path) -> None:
+def test_a_reference_gives_the_metrics_table_and_exports(
+    qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path
+) -> None:
     open_and_segment(qtbot, window, knee_dicom)
     prediction = window.session.result.labels
     reference = prediction.array.copy()
@@ -122,7 +126,9 @@ def test_a_reference_gives_the_metrics_table_and_exports(qtbot, window, dialogs,
     saved = window.flows.save_labels()
     back = sitk.ReadImage(str(saved))
     assert np.array_equal(sitk.GetArrayFromImage(back), prediction.array)
-    assert back.GetSpacing() == pytest.approx(prediction.spacing_xyz) and back.GetOrigin() == pytest.approx(prediction.origin_xyz)
+    assert back.GetSpacing() == pytest.approx(prediction.spacing_xyz) and back.GetOrigin() == pytest.approx(
+        prediction.origin_xyz
+    )
 
     dialogs.confirm_answer = False  # an existing file is replaced only after a yes
     saved.write_bytes(b"keep me")
@@ -141,7 +147,9 @@ def test_cancel_stops_a_running_segmentation_within_a_second(qtbot, window, knee
     from kneeseg_app.core import paths
 
     # about 4.5 s for this CT on one thread: a cancel that works stops it long before
-    write_model_package(paths.user_models_dir() / "slow", name="slow-model", networks=[slow_network(2, channels=96, layers=16)])
+    write_model_package(
+        paths.user_models_dir() / "slow", name="slow-model", networks=[slow_network(2, channels=96, layers=16)]
+    )
     window.refresh_models()
     window.models.select("slow-model")
     window.open_path(knee_dicom)
@@ -162,7 +170,9 @@ def test_cancel_stops_a_running_segmentation_within_a_second(qtbot, window, knee
     assert window.run_panel.segment.isEnabled()
 
 
-def test_settings_are_remembered_for_the_next_start(qtbot, window, app_settings, dialogs, threshold_model, knee_dicom) -> None:
+def test_settings_are_remembered_for_the_next_start(
+    qtbot, window, app_settings, dialogs, threshold_model, knee_dicom
+) -> None:
     from kneeseg_app.ui.windows.main_window import MainWindow
 
     window.open_path(knee_dicom)

@@ -14,7 +14,9 @@ from kneeseg_app.core import paths
 def test_a_dropped_folder_is_opened_and_listed_under_recent(qtbot, window, app_settings, knee_dicom) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(knee_dicom))])
-    drop = QDropEvent(QPointF(100, 100), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(100, 100), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     window.dropEvent(drop)
     wait_loaded(qtbot, window)
     assert window.session.case.source == knee_dicom
@@ -41,7 +43,10 @@ def test_unusable_models_are_greyed_with_their_reason(qtbot, window, threshold_m
     broken = write_model_package(paths.user_models_dir() / "old-schema", name="old-schema")
     edit_manifest(broken, schema_version=7)
     window.refresh_models()
-    items = {window.model_panel.list.item(r).data(Qt.ItemDataRole.UserRole): window.model_panel.list.item(r) for r in range(window.model_panel.list.count())}
+    items = {
+        window.model_panel.list.item(r).data(Qt.ItemDataRole.UserRole): window.model_panel.list.item(r)
+        for r in range(window.model_panel.list.count())
+    }
     bad = items["old-schema"]
     assert not bad.flags() & Qt.ItemFlag.ItemIsSelectable
     assert "cannot be used" in bad.text() and "schema" in bad.toolTip().lower()
@@ -82,7 +87,9 @@ def test_window_level_presets_and_overlay_controls_reach_the_views(qtbot, window
     assert 2 in window.viewer_state.result_style.hidden
 
 
-def test_bone_surfaces_are_exported_as_stl_but_never_into_the_input(qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path) -> None:
+def test_bone_surfaces_are_exported_as_stl_but_never_into_the_input(
+    qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path
+) -> None:
     from test_main_window import open_and_segment
 
     open_and_segment(qtbot, window, knee_dicom)

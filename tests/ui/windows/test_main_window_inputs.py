@@ -82,14 +82,19 @@ def test_unexpected_failures_are_one_sentence_with_the_details_folded_away(qtbot
         text, details = describe_exception(exc)
     assert text.startswith("Something unexpected went wrong (KeyError") and "\n" not in text
     assert "Traceback" in details
-    assert describe_exception(DuplicateSlicesError("Two slices share a position.")) == ("Two slices share a position.", "")
+    assert describe_exception(DuplicateSlicesError("Two slices share a position.")) == (
+        "Two slices share a position.",
+        "",
+    )
     from PySide6.QtWidgets import QMessageBox
 
     box = DialogService().message_box(QMessageBox.Icon.Critical, "Cannot open", text, details)
     assert box.text() == text and "Traceback" in box.detailedText()
 
 
-def test_opening_another_case_while_one_loads_keeps_only_the_last(qtbot, window, dialogs, knee_dicom, real_dicom) -> None:
+def test_opening_another_case_while_one_loads_keeps_only_the_last(
+    qtbot, window, dialogs, knee_dicom, real_dicom
+) -> None:
     window.open_path(real_dicom / "siemens-jpeg2000-abdomen")
     window.open_path(knee_dicom)  # changed their mind at once
     qtbot.waitUntil(lambda: window.session.volume is not None and not window.loader.busy, timeout=30000)

@@ -37,15 +37,21 @@ def test_the_window_shows_ct_overlay_and_panels(qtbot, window, threshold_model, 
     dpr = grabbed.devicePixelRatio()
     pixels = _pixels(grabbed.toImage())
     axial = _region(window, window.viewer.views["Axial"].canvas)
-    crop = pixels[int(axial.top() * dpr) : int(axial.bottom() * dpr), int(axial.left() * dpr) : int(axial.right() * dpr)]
+    crop = pixels[
+        int(axial.top() * dpr) : int(axial.bottom() * dpr), int(axial.left() * dpr) : int(axial.right() * dpr)
+    ]
     assert crop.std() > 20  # the CT is drawn, not a blank view
     r, g, b = crop[..., 0], crop[..., 1], crop[..., 2]
     orange = (r > g + 40) & (r > b + 60)  # femur overlay blended over grey CT
     assert orange.sum() > 100
     coronal = _region(window, window.viewer.views["Coronal"].canvas)
-    crop = pixels[int(coronal.top() * dpr) : int(coronal.bottom() * dpr), int(coronal.left() * dpr) : int(coronal.right() * dpr)]
-    blue = (crop[..., 2] > crop[..., 0] + 60)  # tibia overlay
+    crop = pixels[
+        int(coronal.top() * dpr) : int(coronal.bottom() * dpr), int(coronal.left() * dpr) : int(coronal.right() * dpr)
+    ]
+    blue = crop[..., 2] > crop[..., 0] + 60  # tibia overlay
     assert blue.sum() > 100
     tools = _region(window, window.tabs)
-    panel = pixels[int(tools.top() * dpr) : int(tools.bottom() * dpr), int(tools.left() * dpr) : int(tools.right() * dpr)]
+    panel = pixels[
+        int(tools.top() * dpr) : int(tools.bottom() * dpr), int(tools.left() * dpr) : int(tools.right() * dpr)
+    ]
     assert panel.std() > 10  # the tool panel has content

@@ -15,8 +15,8 @@ cut matching windows out of the source and the resampled planes.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -86,7 +86,12 @@ def union(boxes: Sequence[Box | None]) -> Box | None:
     present = [b for b in boxes if b is not None]
     if not present:
         return None
-    return (min(b[0] for b in present), max(b[1] for b in present), min(b[2] for b in present), max(b[3] for b in present))
+    return (
+        min(b[0] for b in present),
+        max(b[1] for b in present),
+        min(b[2] for b in present),
+        max(b[3] for b in present),
+    )
 
 
 def grow(box: Box, margin_yx: Sequence[int], shape_yx: Sequence[int]) -> Box:

@@ -26,11 +26,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kneeseg_app.core.model.package import Manifest, Normalization
+from kneeseg_app.core.inference.fast.roi import (
+    AxisMap,
+    Box,
+    bone_boxes,
+    grow,
+    input_range,
+    network_range,
+    runs,
+    slices_near_bone,
+    union,
+)
 from kneeseg_app.core.inference.predict import RunContext, TileCounter, Window, argmax_into, make_window, predict_folds
 from kneeseg_app.core.inference.preprocess import bbox_slices, ct_normalize, map_slices, normalized_range, zoom_window
-from kneeseg_app.core.inference.fast.roi import AxisMap, Box, bone_boxes, grow, input_range, network_range, runs, slices_near_bone, union
 from kneeseg_app.core.inference.sliding_window import compute_steps
+from kneeseg_app.core.model.package import Manifest, Normalization
 
 if TYPE_CHECKING:
     from kneeseg_app.core.inference.plan import CasePlan
@@ -61,7 +71,7 @@ class SlabJob:
 class BoneWindowPath:
     """Segments a case's 2D slabs inside bone windows (see the module docstring)."""
 
-    def __init__(self, manifest: Manifest, settings: "ResolvedSettings", n_labels: int, context: RunContext) -> None:
+    def __init__(self, manifest: Manifest, settings: ResolvedSettings, n_labels: int, context: RunContext) -> None:
         self.manifest = manifest
         self.settings = settings
         self.n_labels = n_labels
@@ -71,14 +81,14 @@ class BoneWindowPath:
         self._widened = 0
 
     # ----- planning -----------------------------------------------------------
-    def _maps(self, plan: "CasePlan") -> tuple[AxisMap, AxisMap]:
+    def _maps(self, plan: CasePlan) -> tuple[AxisMap, AxisMap]:
         _, h, w = plan.cropped_shape
         return AxisMap(h, plan.resampled_shape[1]), AxisMap(w, plan.resampled_shape[2])
 
-    def _margin_px(self, plan: "CasePlan") -> tuple[int, int]:
+    def _margin_px(self, plan: CasePlan) -> tuple[int, int]:
         return tuple(int(np.ceil(self.settings.roi_margin_mm / s)) for s in plan.spacing[1:])  # type: ignore[return-value]
 
-    def job(self, plan: "CasePlan", start: int, stop: int, source: Box) -> SlabJob:
+    def job(self, plan: CasePlan, start: int, stop: int, source: Box) -> SlabJob:
         """The slab job for ``source`` (the network window follows from it)."""
         maps = self._maps(plan)
         if self.settings.roi_tiling == "grid":
@@ -86,7 +96,9 @@ class BoneWindowPath:
         div = self.manifest.input.divisibility
         patch = self.manifest.input.patch_size
         least = self.settings.roi_min_size
-        window = tuple(network_range((source[2 * a], source[2 * a + 1]), maps[a], div[a], patch[a], least[a]) for a in range(2))
+        window = tuple(
+            network_range((source[2 * a], source[2 * a + 1]), maps[a], div[a], patch[a], least[a]) for a in range(2)
+        )
         return SlabJob(start, stop, source, window)  # type: ignore[arg-type]
 
     def _grid_job(self, maps: tuple[AxisMap, AxisMap], start: int, stop: int, source: Box) -> SlabJob:
@@ -107,7 +119,7 @@ class BoneWindowPath:
             steps.append(tuple(s - chosen[0] for s in chosen))
         return SlabJob(start, stop, source, tuple(window), tuple(steps))  # type: ignore[arg-type]
 
-    def plan_jobs(self, plan: "CasePlan", boxes: list[Box | None]) -> tuple[list[SlabJob], np.ndarray]:
+    def plan_jobs(self, plan: CasePlan, boxes: list[Box | None]) -> tuple[list[SlabJob], np.ndarray]:
         """Slab jobs for the slices to run, and which slices they are."""
         n, h, w = plan.cropped_shape
         full: Box = (0, h, 0, w)
@@ -136,8 +148,14 @@ class BoneWindowPath:
             if job.grid_steps is None:
                 shape = job.window_shape
                 patch = tuple(min(p, s) for p, s in zip(self.manifest.input.patch_size, shape))
-                self._windows[key] = make_window(shape, patch, self.settings.tile_step_size, self.settings.gaussian,
-                                                 inf.gaussian_sigma_scale, self.n_labels)
+                self._windows[key] = make_window(
+                    shape,
+                    patch,
+                    self.settings.tile_step_size,
+                    self.settings.gaussian,
+                    inf.gaussian_sigma_scale,
+                    self.n_labels,
+                )
             else:
                 assert maps is not None
                 self._windows[key] = self._grid_window(job, maps)
@@ -148,11 +166,15 @@ class BoneWindowPath:
         inf = self.manifest.inference
         patch = tuple(self.manifest.input.patch_size)
         padded = [max(m.n_out, p) for m, p in zip(maps, patch)]
-        whole = make_window(padded, patch, self.settings.tile_step_size, self.settings.gaussian, inf.gaussian_sigma_scale, self.n_labels)
+        whole = make_window(
+            padded, patch, self.settings.tile_step_size, self.settings.gaussian, inf.gaussian_sigma_scale, self.n_labels
+        )
         pad_lo = [max(p - m.n_out, 0) // 2 for m, p in zip(maps, patch)]
         (y0, y1), (x0, x1) = ((lo + o, hi + o) for (lo, hi), o in zip(job.window, pad_lo))
         assert job.grid_steps is not None
-        return Window(patch, [list(s) for s in job.grid_steps], whole.gaussian, whole.weights[y0:y1, x0:x1].copy(), self.n_labels)
+        return Window(
+            patch, [list(s) for s in job.grid_steps], whole.gaussian, whole.weights[y0:y1, x0:x1].copy(), self.n_labels
+        )
 
     def _tiles(self, job: SlabJob) -> int:
         if job.grid_steps is not None:
@@ -163,7 +185,7 @@ class BoneWindowPath:
         return slices * len(window.steps[0]) * len(window.steps[1]) * len(self.context.networks)
 
     # ----- running --------------------------------------------------------------
-    def segment(self, plan: "CasePlan", source: np.ndarray, labels: np.ndarray) -> None:
+    def segment(self, plan: CasePlan, source: np.ndarray, labels: np.ndarray) -> None:
         """Label the cropped network view of ``labels`` from the CT ``source``."""
         ctx, settings = self.context, self.settings
         cropped = plan.network_view(source)[bbox_slices(plan.crop)]
@@ -179,8 +201,15 @@ class BoneWindowPath:
         if settings.skip_empty_slices:
             self._follow_bone(plan, cropped, out, done, data_clip, counter)
 
-    def _run_checked(self, plan: "CasePlan", cropped: np.ndarray, out: np.ndarray, job: SlabJob,
-                     data_clip: tuple[float, float] | None, counter: TileCounter) -> None:
+    def _run_checked(
+        self,
+        plan: CasePlan,
+        cropped: np.ndarray,
+        out: np.ndarray,
+        job: SlabJob,
+        data_clip: tuple[float, float] | None,
+        counter: TileCounter,
+    ) -> None:
         """Run a job; if a bone reaches the window's edge, run the slab on the whole plane.
 
         When most slabs so far needed that (a network that labels far outside the bones),
@@ -201,8 +230,15 @@ class BoneWindowPath:
         y0, y1, x0, x1 = job.source
         out[job.start : job.stop, y0:y1, x0:x1] = slab_labels
 
-    def _follow_bone(self, plan: "CasePlan", cropped: np.ndarray, out: np.ndarray, done: np.ndarray,
-                     data_clip: tuple[float, float] | None, counter: TileCounter) -> None:
+    def _follow_bone(
+        self,
+        plan: CasePlan,
+        cropped: np.ndarray,
+        out: np.ndarray,
+        done: np.ndarray,
+        data_clip: tuple[float, float] | None,
+        counter: TileCounter,
+    ) -> None:
         """Run skipped slices next to run slices that hold bone, until none is left."""
         n, h, w = plan.cropped_shape
         step = max(self.settings.roi_slice_margin, 1)
@@ -217,8 +253,14 @@ class BoneWindowPath:
                 self._run_checked(plan, cropped, out, job, data_clip, counter)
                 done[start:stop] = True
 
-    def _run(self, plan: "CasePlan", cropped: np.ndarray, job: SlabJob, data_clip: tuple[float, float] | None,
-             counter: TileCounter) -> np.ndarray:
+    def _run(
+        self,
+        plan: CasePlan,
+        cropped: np.ndarray,
+        job: SlabJob,
+        data_clip: tuple[float, float] | None,
+        counter: TileCounter,
+    ) -> np.ndarray:
         """Labels (k, h, w) of ``job.source`` for the job's slices."""
         ctx = self.context
         maps = self._maps(plan)
@@ -232,8 +274,15 @@ class BoneWindowPath:
         with ctx.clock("resample_back"):
             return self._labels(logits, job, maps, res.probabilities_order)
 
-    def _predict(self, cropped: np.ndarray, job: SlabJob, maps: tuple[AxisMap, AxisMap],
-                 data_clip: tuple[float, float] | None, picks: np.ndarray, counter: TileCounter) -> np.ndarray:
+    def _predict(
+        self,
+        cropped: np.ndarray,
+        job: SlabJob,
+        maps: tuple[AxisMap, AxisMap],
+        data_clip: tuple[float, float] | None,
+        picks: np.ndarray,
+        counter: TileCounter,
+    ) -> np.ndarray:
         """Logits (C, len(picks), window) of the job's slices ``picks`` (offsets in the slab)."""
         ctx = self.context
         with ctx.clock("preprocess"):
@@ -241,9 +290,16 @@ class BoneWindowPath:
         window = self._window_for(job, maps)
         return predict_folds(ctx.networks, ctx.predictor, image, window, 2, self.settings.batch_size, None, counter)
 
-    def _fill_between(self, cropped: np.ndarray, job: SlabJob, maps: tuple[AxisMap, AxisMap],
-                      data_clip: tuple[float, float] | None, picks: np.ndarray, computed: np.ndarray,
-                      counter: TileCounter) -> np.ndarray:
+    def _fill_between(
+        self,
+        cropped: np.ndarray,
+        job: SlabJob,
+        maps: tuple[AxisMap, AxisMap],
+        data_clip: tuple[float, float] | None,
+        picks: np.ndarray,
+        computed: np.ndarray,
+        counter: TileCounter,
+    ) -> np.ndarray:
         """Logits of every slab slice: run slices linearly interpolated, except where the run
         neighbours disagree too much (``slice_refine``): those are run too."""
         k = job.stop - job.start
@@ -257,8 +313,14 @@ class BoneWindowPath:
                 logits[:, extra] = self._predict(cropped, job, maps, data_clip, np.array(extra), counter)
         return logits
 
-    def _network_input(self, cropped: np.ndarray, job: SlabJob, maps: tuple[AxisMap, AxisMap],
-                       data_clip: tuple[float, float] | None, picks: np.ndarray) -> np.ndarray:
+    def _network_input(
+        self,
+        cropped: np.ndarray,
+        job: SlabJob,
+        maps: tuple[AxisMap, AxisMap],
+        data_clip: tuple[float, float] | None,
+        picks: np.ndarray,
+    ) -> np.ndarray:
         """Normalised, resampled CT of the job's network window (zeros outside the image)."""
         order = self.manifest.resampling.data_order
         reach = SPLINE_REACH if order > 1 else 2
@@ -268,8 +330,12 @@ class BoneWindowPath:
         raw = np.stack([np.asarray(cropped[z, iy0:iy1, ix0:ix1], dtype=np.float32) for z in slices])
         normalized = ct_normalize(raw, n.lower, n.upper, n.mean, n.std)
         if data_clip is None:  # nnU-Net's separate-z path clips each slice to its own range
-            return _zoom_per_slice_range(normalized, cropped, slices, job.window, (iy0, ix0), maps, order, n, self.context)
-        return zoom_window(normalized, (iy0, ix0), maps, job.window, order, data_clip, self.context.cancel, self.context.pool)
+            return _zoom_per_slice_range(
+                normalized, cropped, slices, job.window, (iy0, ix0), maps, order, n, self.context
+            )
+        return zoom_window(
+            normalized, (iy0, ix0), maps, job.window, order, data_clip, self.context.cancel, self.context.pool
+        )
 
     def _labels(self, logits: np.ndarray, job: SlabJob, maps: tuple[AxisMap, AxisMap], order: int) -> np.ndarray:
         """Logits (C, k, window) resampled to ``job.source`` and arg-maxed, slice by slice."""
@@ -321,9 +387,17 @@ def _disagree(labels: np.ndarray, picks: np.ndarray, i: int) -> float:
     return float((a != b).sum()) / bone if bone else 0.0
 
 
-def _zoom_per_slice_range(normalized: np.ndarray, cropped: np.ndarray, slices: np.ndarray, window: tuple[tuple[int, int], tuple[int, int]],
-                          start: tuple[int, int], maps: tuple[AxisMap, AxisMap], order: int, n: Normalization,
-                          context: RunContext) -> np.ndarray:
+def _zoom_per_slice_range(
+    normalized: np.ndarray,
+    cropped: np.ndarray,
+    slices: np.ndarray,
+    window: tuple[tuple[int, int], tuple[int, int]],
+    start: tuple[int, int],
+    maps: tuple[AxisMap, AxisMap],
+    order: int,
+    n: Normalization,
+    context: RunContext,
+) -> np.ndarray:
     """Window zoom clipped to each whole slice's normalised range (nnU-Net's separate-z rule)."""
     shape = (window[0][1] - window[0][0], window[1][1] - window[1][0])
     out = np.empty((normalized.shape[0], *shape), dtype=np.float32)
