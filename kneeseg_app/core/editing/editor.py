@@ -185,16 +185,22 @@ class LabelEditor:
         self._notify("redo", step.name, step.diff.slices)
         return True
 
-    def revert_to_model(self) -> int:
-        """Make the labels the model's result again, as one undoable step."""
+    def replace_labels(self, labels: np.ndarray, name: str = "Replace labels") -> int:
+        """Make the edited labels equal ``labels`` (e.g. edits restored from a saved session), one undo step."""
+        if labels.shape != self.shape:
+            raise ValueError("the labels must have the model result's grid")
         self.finish_stroke()
-        diff = diff_between(self._labels, self._model)
+        diff = diff_between(self._labels, np.asarray(labels, dtype=self._labels.dtype))
         if diff is None:
             return 0
         self._apply(diff, forward=True)
-        self.history.push(EditStep("Revert to model result", diff))
-        self._notify("edit", "Revert to model result", diff.slices)
+        self.history.push(EditStep(name, diff))
+        self._notify("edit", name, diff.slices)
         return diff.count
+
+    def revert_to_model(self) -> int:
+        """Make the labels the model's result again, as one undoable step."""
+        return self.replace_labels(self._model, "Revert to model result")
 
     def reset(self, model_labels: np.ndarray, ct: np.ndarray | None = None) -> None:
         """Take a new model result (a new segmentation): edits and history are dropped."""

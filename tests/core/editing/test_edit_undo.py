@@ -172,3 +172,18 @@ def test_label_counts_and_volumes_follow_every_edit_without_a_rescan() -> None:
     assert ed.volumes_ml({1: "femur", 2: "tibia", 3: "patella"}) == pytest.approx(
         {"femur": 9600 * voxel_ml, "tibia": 9600 * voxel_ml, "patella": 0.0}
     )
+
+
+def test_replacing_the_labels_restores_saved_edits_as_one_undoable_step() -> None:
+    model = model_labels()
+    saved = model.copy()
+    saved[5, 5:9, 5:9] = 3
+    saved[2:14, 10:30, 10:12] = 0
+    ed = LabelEditor(model, SPACING)
+    assert ed.replace_labels(saved, "Restore session") == np.count_nonzero(saved != model)
+    np.testing.assert_array_equal(ed.labels, saved)
+    assert ed.history.undo_name == "Restore session" and ed.changed_since_model
+    ed.undo()
+    np.testing.assert_array_equal(ed.labels, model)
+    with pytest.raises(ValueError):
+        ed.replace_labels(saved[:3])
