@@ -35,6 +35,8 @@ class DicomFacts:
     series_instance_uid: str = ""
     study_instance_uid: str = ""
     files: tuple[str, ...] = ()
+    body_part: str = ""
+    """Body Part Examined as the header says it (refuses a head CT before any work)."""
     """Source files in slice order (needed to reference the series from a DICOM SEG)."""
 
 

@@ -37,6 +37,7 @@ HEADER_TAGS = [
     "PatientPosition",
     "GantryDetectorTilt",
     "NumberOfFrames",
+    "BodyPartExamined",
 ]
 
 _PIXEL_TAGS = (
@@ -99,6 +100,7 @@ class SliceHeader:
     gantry_tilt_deg: float | None = None
     number_of_frames: int = 1
     has_pixel_data: bool = False
+    body_part: str = ""
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,7 @@ def _header_from_dataset(path: str, ds: Any, sop: str, has_pixels: bool) -> Slic
         gantry_tilt_deg=_float(ds, "GantryDetectorTilt"),
         number_of_frames=_integer(ds, "NumberOfFrames") or 1,
         has_pixel_data=has_pixels,
+        body_part=_text(ds, "BodyPartExamined"),
     )
 
 

@@ -225,4 +225,5 @@ def _facts(series: SeriesInfo, ordered: list[SliceHeader]) -> DicomFacts:
         series_instance_uid=series.series_uid,
         study_instance_uid=series.study_uid,
         files=tuple(h.path for h in ordered),
+        body_part=first.body_part,
     )
