@@ -2,8 +2,9 @@
 
 * Per-user folders (models, cache, settings) go to a throw-away ``KNEESEG_HOME`` so a
   test run never reads or writes the developer's real ones.
-* ``real_dicom`` points at the project's real CT DICOM cases; tests that use it fail
-  (never skip) when it is missing, as CI must have it.
+* ``real_dicom`` points at the project's real CT DICOM cases, copied into
+  ``tests/data/real-dicom`` (with their licences); tests that use it fail (never skip)
+  when it is missing, as CI must have it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-REAL_DICOM = REPO_ROOT.parent / "shared" / "data" / "real-dicom"
+REAL_DICOM = REPO_ROOT / "tests" / "data" / "real-dicom"
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,4 +1,4 @@
-"""Every real case in ../shared/data/real-dicom behaves as its README says.
+"""Every real case in tests/data/real-dicom behaves as its README says.
 
 Geometry is checked against the files themselves: each original slice's pixels, placed
 at their own ImagePositionPatient/ImageOrientationPatient, must be found at that LPS

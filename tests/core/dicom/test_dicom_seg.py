@@ -1,6 +1,6 @@
 """DICOM SEG export/import: exact round trip, a valid Segmentation object that references
 the source series, coded femur/tibia, privacy, refusal of resampled or non-DICOM CTs,
-and the real dcmqi SEG of the shared test data loading onto its CT."""
+and the real dcmqi SEG of tests/data/real-dicom loading onto its CT."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from kneeseg_app.core.imageio import open_volume
 from kneeseg_app.core.phantom import generate_phantom
 from kneeseg_app.core.volume import Volume
 
-REAL_DICOM = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "real-dicom"
 
 PATIENT = {"PatientName": "Doe^Jane", "PatientID": "PID-12345", "PatientBirthDate": "19600102", "PatientSex": "F"}
 SENSITIVE = {
