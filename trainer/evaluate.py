@@ -29,6 +29,7 @@ import numpy as np
 
 from kneeseg_app.core.atomic import write_atomic
 from kneeseg_app.core.imageio import open_volume, read_label_map
+from kneeseg_app.core.labels import BONE_NAMES
 from kneeseg_app.core.metrics import METRIC_INFO, BoneMetrics, compute_metrics
 from kneeseg_app.core.metrics.summary import SummaryRow, summarize, summarize_values
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
@@ -37,7 +38,7 @@ from trainer.errors import DatasetError
 
 TABLE1_METRICS = ("assd_mm", "dice", "hausdorff_mm")
 TABLE2_METRICS = ("dice", "jaccard", "precision", "recall", "hausdorff_mm", "hd95_mm", "assd_mm")
-BONES = ("femur", "tibia")
+BONES = BONE_NAMES
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ import SimpleITK as sitk
 from kneeseg_app.core.atomic import replace_folder
 from kneeseg_app.core.errors import KneeSegError, OutputError
 from kneeseg_app.core.imageio import open_volume, read_label_map
+from kneeseg_app.core.labels import BACKGROUND, LABEL_NAMES
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 from kneeseg_app.core.volume import Volume, orientation_code
 from trainer.casetable import CaseRow
@@ -41,7 +42,8 @@ from trainer.errors import DatasetError
 from trainer.split import crossval_folds, split_train_test
 
 ORIENTATION = "LPS"
-LABELS = {"background": 0, "femur": 1, "tibia": 2}
+LABELS = {"background": BACKGROUND, **{name: value for value, name in LABEL_NAMES.items()}}
+"""nnU-Net's dataset.json label map (name -> id), from the app's one label table."""
 FILE_ENDING = ".nii.gz"
 REPORT_NAME = "prepare_report.json"
 _NAME = re.compile(r"^[A-Za-z0-9-]+$")

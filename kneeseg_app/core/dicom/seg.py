@@ -35,10 +35,10 @@ from pydicom.valuerep import format_number_as_ds
 
 from kneeseg_app.core.atomic import ensure_not_inside, write_atomic
 from kneeseg_app.core.errors import KneeSegError, LabelMapError, OutputError, UnreadableFileError
+from kneeseg_app.core.labels import LABEL_NAMES
 from kneeseg_app.core.progress import ProgressCallback, no_progress
 from kneeseg_app.core.volume import Volume
 
-DEFAULT_LABELS: dict[int, str] = {1: "femur", 2: "tibia"}
 LABEL_MAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
 """The newer SEG flavour whose pixels are segment numbers (read, not written)."""
 
@@ -116,7 +116,7 @@ def write_dicom_seg(
     resampled when read (gantry tilt, uneven slices): a SEG must reference the original
     slices. The source series folder is always protected from being written into.
     """
-    labels_map = dict(DEFAULT_LABELS if labels_map is None else labels_map)
+    labels_map = dict(LABEL_NAMES if labels_map is None else labels_map)
     files = _require_dicom_files(source)
     if not labels.same_grid(source):
         raise LabelMapError(

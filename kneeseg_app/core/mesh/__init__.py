@@ -39,10 +39,10 @@ from scipy.spatial import cKDTree
 
 from kneeseg_app.core.atomic import ensure_not_inside, write_atomic
 from kneeseg_app.core.errors import LabelMapError, OutputError
+from kneeseg_app.core.labels import LABEL_NAMES
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 from kneeseg_app.core.volume import Volume
 
-DEFAULT_LABELS: dict[int, str] = {1: "femur", 2: "tibia"}
 MESH_FORMATS = ("stl", "obj", "ply")
 SPACE_TAG = "SPACE=LPS"
 """Coordinate system tag read by 3D Slicer from STL/OBJ/PLY headers and comments."""
@@ -123,7 +123,7 @@ def bone_meshes(
     ``target_triangles=None`` keeps the full-resolution surface.
     Raises :class:`LabelMapError` when none of the bones has a voxel.
     """
-    labels_map = dict(DEFAULT_LABELS if labels_map is None else labels_map)
+    labels_map = dict(LABEL_NAMES if labels_map is None else labels_map)
     present = [(value, name) for value, name in labels_map.items() if np.any(labels.array == value)]
     if not present:
         names = " or ".join(labels_map.values())

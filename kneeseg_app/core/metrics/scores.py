@@ -55,9 +55,11 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from kneeseg_app.core.errors import GeometryError, LabelMapError
+from kneeseg_app.core.labels import LABEL_NAMES
 from kneeseg_app.core.volume import Volume
 
-LABELS: dict[int, str] = {1: "femur", 2: "tibia"}
+LABELS: Mapping[int, str] = LABEL_NAMES
+"""The label table (kneeseg_app.core.labels), kept under its old name for callers."""
 
 
 class MetricInfo(NamedTuple):

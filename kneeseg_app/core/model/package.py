@@ -19,11 +19,12 @@ from typing import Any
 
 from kneeseg_app.core import paths
 from kneeseg_app.core.errors import ModelError
+from kneeseg_app.core.labels import BONE_NAMES
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 FAMILIES = ("nnunet-2d", "nnunet-3d", "custom-unet-2d", "custom-unet-3d")
-REQUIRED_BONES = ("femur", "tibia")
+REQUIRED_BONES = BONE_NAMES
 INPUT_TENSOR = "input"
 OUTPUT_TENSOR = "logits"
 ROI_KINDS = ("none", "bones")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kneeseg_app.core.labels import LABEL_NAMES
 from kneeseg_app.core.phantom.draw import draw_params
 from kneeseg_app.core.phantom.params import PhantomParams
 from kneeseg_app.core.phantom.render import BONE_CODES, CANCELLOUS, CORTEX, MARROW, render
@@ -31,7 +32,7 @@ from kneeseg_app.core.phantom.scene import build_scene
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 from kneeseg_app.core.volume import DicomFacts, Volume
 
-LABELS = {1: "femur", 2: "tibia"}
+LABELS = LABEL_NAMES
 TISSUE_NAMES = {0: "air", 1: "table", 2: "skin", 3: "fat", 4: "muscle", 5: "tendon, cartilage or ligament"}
 
 __all__ = [

@@ -27,6 +27,7 @@ from typing import Any
 
 from kneeseg_app.core.atomic import write_atomic
 from kneeseg_app.core.errors import Cancelled, InputError, KneeSegError
+from kneeseg_app.core.labels import names_or_default
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 from kneeseg_app.ui.state.model_info import label_names, model_name
 
@@ -222,7 +223,7 @@ def run_batch(
                 start = time.perf_counter()
                 seg = segment(package, volume, _labelled(report, f"{case.case_id} · {name}"), cancel)
                 seconds = float(getattr(seg, "seconds", time.perf_counter() - start))
-                labels = {k: v for k, v in (label_names(package) or metrics.LABELS).items() if k != 0}
+                labels = names_or_default(label_names(package))
                 scores = metrics.compute_metrics(seg.labels.array, reference.array, volume.spacing_zyx, labels)
                 outcome = CaseOutcome(case.case_id, name, scores, seconds)
             except Cancelled:

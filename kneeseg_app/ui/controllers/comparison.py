@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from kneeseg_app.core.errors import LabelMapError
+from kneeseg_app.core.labels import names_or_default
 from kneeseg_app.core.volume import Volume
 from kneeseg_app.ui.controllers.workers import Task
 
@@ -33,7 +34,7 @@ def compute_case_metrics(
     """Per-bone metrics of a model result against the reference (bone name -> BoneMetrics)."""
     from kneeseg_app.core import metrics
 
-    labels = {int(k): v for k, v in (label_names or metrics.LABELS).items() if int(k) != 0}
+    labels = names_or_default(label_names)
     return metrics.compute_metrics(prediction.array, reference.array, reference.spacing_zyx, labels)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-DEFAULT_LABEL_NAMES: dict[int, str] = {1: "femur", 2: "tibia"}
+from kneeseg_app.core.labels import LABEL_NAMES
+
+DEFAULT_LABEL_NAMES: Mapping[int, str] = LABEL_NAMES
 
 RESULT_COLORS: dict[int, tuple[int, int, int]] = {1: (255, 110, 50), 2: (40, 160, 255)}
 """Model result: femur orange, tibia blue (readable over grey CT)."""

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from kneeseg_app.core.editing import DrawOver
+from kneeseg_app.core.labels import label_names
 from kneeseg_app.ui.controllers.editing import EditController, EditSettings, EditTool
 
 TOOL_BUTTONS = (
@@ -55,7 +56,7 @@ class EditPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("edit_panel")
         self.controller = controller
-        self._names: dict[int, str] = {1: "femur", 2: "tibia"}
+        self._names: dict[int, str] = label_names()
         layout = QVBoxLayout(self)
         self.hint = QLabel("Segment a CT first: the model's result is what you correct here.")
         self.hint.setWordWrap(True)
