@@ -42,7 +42,7 @@ from kneeseg_app.core.inference.predict import (
     StageClock,
     TileCounter,
     Window,
-    argmax_into,
+    TopClass,
     make_window,
     predict_folds,
     tiles_for,
@@ -81,6 +81,9 @@ class SegmentationResult:
     settings: dict[str, Any] = field(default_factory=dict)
     removed_voxels: dict[str, int] = field(default_factory=dict)
     """Voxels dropped by post-processing, per bone (a large number flags a doubtful result)."""
+    top_probability: np.ndarray | None = None
+    """Per voxel (source grid, uint8): the chosen class's softmax probability x 255; 255 where the
+    network did not run (air far from bone). Read by the result checks' confidence check."""
 
 
 # ----------------------------------------------------------------------------
@@ -125,10 +128,11 @@ class Segmenter:
         with clock("prepare"):
             plan = plan_case(volume, self.manifest, self.settings.resample_tolerance)
             labels = np.zeros(volume.shape, dtype=np.uint8)
+            top = np.full(volume.shape, 255, dtype=np.uint8)
         cancel.raise_if_cancelled()
         predictor = Predictor(self.settings.mirror_axes, cancel, clock)
         pool = ThreadPoolExecutor(self.settings.threads) if self.settings.threads > 1 else None
-        context = RunContext(networks, predictor, report, clock, cancel, pool)
+        context = RunContext(networks, predictor, report, clock, cancel, pool, top)
         try:
             self._segment(plan, volume.array, labels, context)
         finally:
@@ -152,6 +156,7 @@ class Segmenter:
             model_name=self.manifest.name,
             settings=self.settings.as_dict(),
             removed_voxels=removed,
+            top_probability=top,
         )
 
     def _segment(self, plan: CasePlan, source: np.ndarray, labels: np.ndarray, context: RunContext) -> None:
@@ -219,6 +224,7 @@ class Segmenter:
         crop = bbox_slices(plan.crop)
         cropped = plan.network_view(source)[crop]
         out = plan.network_view(labels)[crop]
+        top = plan.network_view(context.top)[crop] if context.top is not None else None
         n_slices, *cropped_plane = plan.cropped_shape
         resampled_plane = plan.resampled_shape[1:]
         n = manifest.normalization
@@ -246,10 +252,12 @@ class Segmenter:
             del padded, resampled
             with clock("resample_back"):
                 logits = logits[(slice(None), *unpad)]
-                self._labels_from_slab_logits(logits, out[start:stop], context)
+                self._labels_from_slab_logits(logits, out[start:stop], context, None if top is None else top[start:stop])
             del logits
 
-    def _labels_from_slab_logits(self, logits: np.ndarray, out: np.ndarray, context: RunContext) -> None:
+    def _labels_from_slab_logits(
+        self, logits: np.ndarray, out: np.ndarray, context: RunContext, top: np.ndarray | None = None
+    ) -> None:
         """Resample each channel's logits to the cropped plane and take the argmax, slice by slice
         (in parallel: each slice is independent)."""
         order = self.manifest.resampling.probabilities_order
@@ -259,11 +267,14 @@ class Segmenter:
         def one(i: int) -> None:
             cancel.raise_if_cancelled()
             slice_labels = np.zeros(plane, dtype=np.uint8)
-            best: np.ndarray | None = None
+            slice_top = None if top is None else np.empty(plane, dtype=np.uint8)
+            running = TopClass(slice_labels, slice_top)
             for c in range(logits.shape[0]):
-                channel = resize_slices(logits[c, i : i + 1], plane, order, clip=None)[0]
-                best = argmax_into(best, slice_labels, channel, c)
+                running.add(resize_slices(logits[c, i : i + 1], plane, order, clip=None)[0], c)
+            running.finish()
             out[i] = slice_labels
+            if top is not None:
+                top[i] = slice_top
 
         map_slices(one, logits.shape[1], context.pool)
 
@@ -303,7 +314,7 @@ class Segmenter:
         with clock("resample_back"):
             logits = logits[(slice(None), *unpad)]
             out = plan.network_view(labels)[crop]
-            best: np.ndarray | None = None
+            running = TopClass(out, plan.network_view(context.top)[crop] if context.top is not None else None)
             for c in range(logits.shape[0]):
                 cancel.raise_if_cancelled()
                 channel = resample_to_shape(
@@ -316,4 +327,5 @@ class Segmenter:
                     res.force_separate_z,
                     res.separate_z_anisotropy_threshold,
                 )[0]
-                best = argmax_into(best, out, channel, c)
+                running.add(channel, c)
+            running.finish()

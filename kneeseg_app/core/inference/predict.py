@@ -130,6 +130,8 @@ class RunContext:
     cancel: CancelToken
     pool: Executor | None
     """Threads for the per-slice numpy/scipy work (resampling); None: work serially."""
+    top: np.ndarray | None = None
+    """Where to record each voxel's top-class probability (uint8, source grid; see :class:`TopClass`)."""
 
 
 @dataclass(frozen=True)
@@ -253,3 +255,41 @@ def argmax_into(best: np.ndarray | None, labels: np.ndarray, channel: np.ndarray
     labels[better] = index
     np.maximum(best, channel, out=best)
     return best
+
+
+class TopClass:
+    """Running argmax over channels given one at a time (the labels :func:`argmax_into` gives), and,
+    when ``top`` is given, the top-class softmax probability as a byte (255 = 1.0) written there.
+
+    The softmax is accumulated as a running sum of ``exp(logit - running max)``: one extra
+    array, two exponentials per channel, no second pass over the channels. The result
+    checks judge the network's confidence from it.
+    """
+
+    def __init__(self, labels: np.ndarray, top: np.ndarray | None = None) -> None:
+        self.labels = labels
+        self.top = top
+        self._best: np.ndarray | None = None
+        self._sum: np.ndarray | None = None
+
+    def add(self, channel: np.ndarray, index: int) -> None:
+        if self.top is None:
+            self._best = argmax_into(self._best, self.labels, channel, index)
+            return
+        channel = np.asarray(channel, dtype=np.float32)
+        if self._best is None:
+            self.labels[...] = 0
+            self._best = channel.copy()
+            self._sum = np.ones_like(channel)
+            return
+        assert self._sum is not None
+        diff = channel - self._best
+        self.labels[diff > 0] = index
+        decay = np.exp(-np.abs(diff))
+        self._sum = np.where(diff > 0, self._sum * decay + 1.0, self._sum + decay)
+        np.maximum(self._best, channel, out=self._best)
+
+    def finish(self) -> None:
+        """Write the probabilities (call once after the last channel)."""
+        if self.top is not None and self._sum is not None:
+            self.top[...] = np.clip(np.rint(255.0 / self._sum), 0, 255).astype(np.uint8)

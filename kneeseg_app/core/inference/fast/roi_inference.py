@@ -37,7 +37,7 @@ from kneeseg_app.core.inference.fast.roi import (
     slices_near_bone,
     union,
 )
-from kneeseg_app.core.inference.predict import RunContext, TileCounter, Window, argmax_into, make_window, predict_folds
+from kneeseg_app.core.inference.predict import RunContext, TileCounter, TopClass, Window, make_window, predict_folds
 from kneeseg_app.core.inference.preprocess import bbox_slices, ct_normalize, map_slices, normalized_range, zoom_window
 from kneeseg_app.core.inference.sliding_window import compute_steps
 from kneeseg_app.core.model.package import Manifest, Normalization
@@ -79,6 +79,7 @@ class BoneWindowPath:
         self._windows: dict[tuple[int, int], Window] = {}
         self._slabs = 0
         self._widened = 0
+        self._top: np.ndarray | None = None
 
     # ----- planning -----------------------------------------------------------
     def _maps(self, plan: CasePlan) -> tuple[AxisMap, AxisMap]:
@@ -190,6 +191,7 @@ class BoneWindowPath:
         ctx, settings = self.context, self.settings
         cropped = plan.network_view(source)[bbox_slices(plan.crop)]
         out = plan.network_view(labels)[bbox_slices(plan.crop)]
+        self._top = None if self.context.top is None else plan.network_view(self.context.top)[bbox_slices(plan.crop)]
         n = self.manifest.normalization
         with ctx.clock("prepare"):
             boxes = bone_boxes(cropped, plan.spacing[1:], settings.roi_threshold_hu, ctx.cancel)
@@ -221,14 +223,16 @@ class BoneWindowPath:
             counter.total += self._tiles(self.job(plan, job.start, job.stop, full)) - self._tiles(job)
             job = self.job(plan, job.start, job.stop, full)
         self._slabs += 1
-        slab_labels = self._run(plan, cropped, job, data_clip, counter)
+        slab_labels, slab_top = self._run(plan, cropped, job, data_clip, counter)
         if touches_inner_edge(slab_labels, job.source, (h, w)):
             self._widened += 1
             job = self.job(plan, job.start, job.stop, full)
             counter.total += self._tiles(job)
-            slab_labels = self._run(plan, cropped, job, data_clip, counter)
+            slab_labels, slab_top = self._run(plan, cropped, job, data_clip, counter)
         y0, y1, x0, x1 = job.source
         out[job.start : job.stop, y0:y1, x0:x1] = slab_labels
+        if self._top is not None and slab_top is not None:
+            self._top[job.start : job.stop, y0:y1, x0:x1] = slab_top
 
     def _follow_bone(
         self,
@@ -260,8 +264,8 @@ class BoneWindowPath:
         job: SlabJob,
         data_clip: tuple[float, float] | None,
         counter: TileCounter,
-    ) -> np.ndarray:
-        """Labels (k, h, w) of ``job.source`` for the job's slices."""
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Labels (k, h, w) of ``job.source`` for the job's slices, and their top-class probability bytes."""
         ctx = self.context
         maps = self._maps(plan)
         res = self.manifest.resampling
@@ -337,25 +341,29 @@ class BoneWindowPath:
             normalized, (iy0, ix0), maps, job.window, order, data_clip, self.context.cancel, self.context.pool
         )
 
-    def _labels(self, logits: np.ndarray, job: SlabJob, maps: tuple[AxisMap, AxisMap], order: int) -> np.ndarray:
-        """Logits (C, k, window) resampled to ``job.source`` and arg-maxed, slice by slice."""
+    def _labels(
+        self, logits: np.ndarray, job: SlabJob, maps: tuple[AxisMap, AxisMap], order: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits (C, k, window) resampled to ``job.source`` and arg-maxed, slice by slice (with the
+        top-class probability bytes when the run records them)."""
         y0, y1, x0, x1 = job.source
         back = (AxisMap(maps[0].n_out, maps[0].n_in), AxisMap(maps[1].n_out, maps[1].n_in))
         start = (job.window[0][0], job.window[1][0])
         target = ((y0, y1), (x0, x1))
         k = logits.shape[1]
         out = np.zeros((k, y1 - y0, x1 - x0), dtype=np.uint8)
+        top = None if self.context.top is None else np.empty_like(out)
         cancel = self.context.cancel
 
         def one(i: int) -> None:
             cancel.raise_if_cancelled()
-            best: np.ndarray | None = None
+            running = TopClass(out[i], None if top is None else top[i])
             for c in range(logits.shape[0]):
-                channel = zoom_window(logits[c, i : i + 1], start, back, target, order)[0]
-                best = argmax_into(best, out[i], channel, c)
+                running.add(zoom_window(logits[c, i : i + 1], start, back, target, order)[0], c)
+            running.finish()
 
         map_slices(one, k, self.context.pool)
-        return out
+        return out, top
 
 
 def strided_slices(k: int, stride: int) -> np.ndarray:
