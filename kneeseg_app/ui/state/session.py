@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from kneeseg_app.core.volume import Volume
+from kneeseg_app.ui.state.edited_result import EditedResult
 
 
 @dataclass
@@ -48,15 +49,42 @@ class CaseSession(QObject):
     resultChanged = Signal(object)  # SegmentationResult | None
     referenceChanged = Signal(object)  # Volume | None
     metricsChanged = Signal(object)  # dict[str, BoneMetrics] | None
+    resultEdited = Signal()  # the edited labels changed: a finished stroke or tool, undo, redo, revert
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.case: LoadedCase | None = None
-        self.result: Any | None = None
+        self.edits: EditedResult | None = None
+        """The model's result and the user's edits of it (None: no result)."""
         self.model_name: str = ""
         self.reference: Volume | None = None
         self.reference_path: Path | None = None
         self.metrics: dict[str, Any] | None = None
+
+    @property
+    def result(self) -> Any | None:
+        """The result everything reads and exports: the model's, with the user's edits."""
+        return self.edits.current() if self.edits is not None else None
+
+    @result.setter
+    def result(self, result: Any | None) -> None:
+        self.edits = EditedResult(result, self.volume) if result is not None else None
+        if self.edits is not None:
+            self.edits.editor.subscribe(self._on_edit)
+
+    def _on_edit(self, event: Any) -> None:
+        if event.kind != "stroke":  # live stroke points only redraw; the finished stroke counts
+            self.resultEdited.emit()
+
+    @property
+    def model_result(self) -> Any | None:
+        """The model's result exactly as it came, whatever was edited."""
+        return self.edits.model_result if self.edits is not None else None
+
+    @property
+    def editor(self) -> Any | None:
+        """The LabelEditor of the result (None without a result)."""
+        return self.edits.editor if self.edits is not None else None
 
     @property
     def volume(self) -> Volume | None:

@@ -3,9 +3,13 @@
 Mouse, as in radiology viewers: left click/drag places the cursor (all views follow),
 right drag changes window/level, middle drag (or Shift+left) pans, wheel scrolls
 slices, Ctrl+wheel zooms. Keys: PageUp/PageDown/Up/Down scroll, +/- zoom, Home resets.
+While an edit tool is active (``pointer_tool.active``), left click/drag goes to the tool
+instead, as a continuous display position; everything else stays as it is.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -33,14 +37,25 @@ class _SliceViewBox(pg.ViewBox):
     def mouseClickEvent(self, ev) -> None:  # noqa: N802 (Qt naming)
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
-            self._owner.place_cursor(self.mapSceneToView(ev.scenePos()))
+            if self._owner.editing():
+                self._owner.edit_gesture("press", self.mapSceneToView(ev.scenePos()))
+                self._owner.edit_gesture("release", None)
+            else:
+                self._owner.place_cursor(self.mapSceneToView(ev.scenePos()))
         else:
             ev.ignore()
 
     def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: N802
         button = ev.button()
         shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-        if button == Qt.MouseButton.LeftButton and not shift:
+        if button == Qt.MouseButton.LeftButton and not shift and self._owner.editing():
+            ev.accept()
+            if ev.isStart():
+                self._owner.edit_gesture("press", self.mapSceneToView(ev.buttonDownScenePos(button)))
+            self._owner.edit_gesture("move", self.mapSceneToView(ev.scenePos()))
+            if ev.isFinish():
+                self._owner.edit_gesture("release", None)
+        elif button == Qt.MouseButton.LeftButton and not shift:
             ev.accept()
             self._owner.place_cursor(self.mapSceneToView(ev.scenePos()))
         elif button == Qt.MouseButton.RightButton:
@@ -114,6 +129,8 @@ class SliceView(QWidget):
         super().__init__(parent)
         self.state = state
         self.spec = spec
+        self.pointer_tool: Any = None
+        """An edit tool (EditController): ``active``, ``pointer_press/move/release``; None: no editing."""
         self.setObjectName(f"view_{spec.name.lower()}")
         self.title = QLabel(spec.name)
         self.title.setStyleSheet(f"color: {VIEW_COLORS[spec.name]}; font-weight: bold;")
@@ -240,6 +257,28 @@ class SliceView(QWidget):
             return
         index = geometry.scene_to_display(self.spec, self.state.cursor[self.spec.slice_axis], point.x(), point.y())
         self.state.set_cursor(index)
+
+    def editing(self) -> bool:
+        return self.pointer_tool is not None and bool(self.pointer_tool.active) and self.state.geometry is not None
+
+    def display_point_at(self, point: QPointF) -> tuple[float, float, float]:
+        """Continuous display (S, P, L) position under a scene point (voxel centres at integers)."""
+        spacing = self.state.geometry.spacing  # type: ignore[union-attr]
+        position = [0.0, 0.0, 0.0]
+        position[self.spec.slice_axis] = float(self.state.cursor[self.spec.slice_axis])
+        position[self.spec.col_axis] = point.x() / spacing[self.spec.col_axis] - 0.5
+        position[self.spec.row_axis] = point.y() / spacing[self.spec.row_axis] - 0.5
+        return tuple(position)  # type: ignore[return-value]
+
+    def edit_gesture(self, phase: str, point: QPointF | None) -> None:
+        """Forward a left press / move / release to the edit tool."""
+        tool = self.pointer_tool
+        if phase == "release" or point is None:
+            tool.pointer_release(self.spec)
+        elif phase == "press":
+            tool.pointer_press(self.spec, self.display_point_at(point))
+        else:
+            tool.pointer_move(self.spec, self.display_point_at(point))
 
     def display_index_at(self, point: QPointF) -> tuple[int, int, int] | None:
         geometry = self.state.geometry

@@ -43,6 +43,7 @@ from kneeseg_app.ui.widgets.metrics_panel import MetricsPanel
 from kneeseg_app.ui.widgets.model_panel import ModelPanel
 from kneeseg_app.ui.widgets.run_panel import RunPanel
 from kneeseg_app.ui.widgets.viewer_panel import ViewerPanel
+from kneeseg_app.ui.windows.edit_wiring import EditWiring
 from kneeseg_app.ui.windows.window_actions import WindowActions
 
 
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self._connect()
+        self.editing = EditWiring(self)
         self._restore_settings()
         self.setAcceptDrops(True)
         QTimer.singleShot(0, self.refresh_models)
@@ -346,7 +348,7 @@ class MainWindow(QMainWindow):
 
     def _on_metrics(self, metrics: Any, compared: tuple[Any, Any]) -> None:
         s = self.session
-        if s.result is None or compared != (s.result.labels, s.reference):
+        if s.result is None or compared[0] is not s.result.labels or compared[1] is not s.reference:
             return  # computed for a result or reference that was replaced meanwhile
         s.set_metrics(metrics)
         ref = s.reference_path.name if s.reference_path else "reference"
