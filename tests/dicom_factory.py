@@ -67,6 +67,8 @@ class CTSeries:
     image_type: tuple[str, ...] = ("ORIGINAL", "PRIMARY", "AXIAL")
     series_number: int = 2
     thickness: float = 1.0
+    thicknesses: list[float] | None = None
+    """SliceThickness per slice (overrides ``thickness``): reconstructions of different thickness in one series."""
     rescale: tuple[float, float] = (1.0, -1024.0)
     gantry_tilt: float | None = None
     intensity: Callable[[np.ndarray], np.ndarray] = linear_hu
@@ -121,7 +123,7 @@ class CTSeries:
         ds.InstanceNumber = k + 1
         ds.ImageType = list(self.image_type)
         ds.ConvolutionKernel = self.kernel
-        ds.SliceThickness = f"{self.thickness:g}"
+        ds.SliceThickness = f"{self.thicknesses[k] if self.thicknesses else self.thickness:g}"
         ds.PatientPosition = self.patient_position
         ds.ImagePositionPatient = [_ds(v) for v in position]
         ds.ImageOrientationPatient = [_ds(v) for v in self.orientation]

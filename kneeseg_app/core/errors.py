@@ -53,6 +53,17 @@ class GeometryError(InputError):
     """The slice geometry (tilt, gaps) cannot be turned into a correct regular grid."""
 
 
+class SliceGapError(GeometryError):
+    """Slices are missing inside a series (never sent, undecodable or cut short) and filling the gap was not asked for.
+
+    ``gaps`` describes each gap (the reader's own records) so a window can ask whether to fill them.
+    """
+
+    def __init__(self, message: str, gaps: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.gaps = gaps
+
+
 class LabelMapError(InputError):
     """A label map does not fit its image (grid, values)."""
 

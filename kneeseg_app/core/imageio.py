@@ -37,10 +37,12 @@ def open_volume(
     series_uid: str | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    allow_gaps: bool = False,
 ) -> Volume:
     """Open what a user points at: a DICOM folder (best or chosen series), a DICOM file, or a volume file.
 
-    ``series_uid`` selects a series of a folder by UID, key or list number (1 = best).
+    ``series_uid`` selects a series of a folder by UID, key or list number (1 = best);
+    ``allow_gaps`` fills missing slices by interpolation instead of refusing (see dicom.gaps).
     """
     target = Path(path)
     if not target.exists():
@@ -52,22 +54,22 @@ def open_volume(
     if target.is_dir():
         scan = scan_folder(target, scaled(progress, 0.0, 0.1), cancel)
         series = scan.find(series_uid) if series_uid else scan.best()
-        volume = read_series(series, scaled(progress, 0.1, 1.0), cancel)
+        volume = read_series(series, scaled(progress, 0.1, 1.0), cancel, allow_gaps=allow_gaps)
         return _with_scan_warnings(volume, scan.unreadable_files, series)
     if volume_suffix(target):
         return read_volume_file(target)
     if looks_like_dicom(str(target)):
-        return _open_dicom_file(target, progress, cancel)
+        return _open_dicom_file(target, progress, cancel, allow_gaps)
     raise InputError(f"{target.name} is neither a DICOM file nor a NIfTI, NRRD or MHA volume.")
 
 
-def _open_dicom_file(path: Path, progress: ProgressCallback, cancel: CancelToken | None) -> Volume:
+def _open_dicom_file(path: Path, progress: ProgressCallback, cancel: CancelToken | None, allow_gaps: bool = False) -> Volume:
     """A lone DICOM file stands for its series: the files of the same series in its folder."""
     scan = scan_folder(path.parent, scaled(progress, 0.0, 0.1), cancel)
     resolved = os.path.realpath(path)
     for info in [*scan.series, *scan.others]:
         if any(os.path.realpath(f) == resolved for f in info.files):
-            return read_series(info, scaled(progress, 0.1, 1.0), cancel)
+            return read_series(info, scaled(progress, 0.1, 1.0), cancel, allow_gaps=allow_gaps)
     if str(path) in scan.unreadable_files:
         raise InputError(f"The DICOM file {path.name} cannot be read (truncated or corrupt).")
     raise SingleSliceError(f"The file {path.name} is a single DICOM object, not a 3D volume.")

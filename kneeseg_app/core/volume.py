@@ -16,10 +16,28 @@ So the LPS position of voxel ``[k, j, i]`` is
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class FilledGap:
+    """A gap between two real slices that was filled by interpolation because the caller asked for it.
+
+    Positions are the patient coordinate (LPS, mm) of the slice centres on either side,
+    along ``axis`` ('x', 'y' or 'z': the one the slices advance along).
+    """
+
+    axis: str
+    start_mm: float
+    end_mm: float
+    width_mm: float
+    nominal_step_mm: float
+    planes: tuple[int, ...]
+    """Slice indices (array axis 0) of the volume that were interpolated, not measured."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +56,13 @@ class DicomFacts:
     body_part: str = ""
     """Body Part Examined as the header says it (refuses a head CT before any work)."""
     """Source files in slice order (needed to reference the series from a DICOM SEG)."""
+    filled_gaps: tuple[FilledGap, ...] = ()
+    """Gaps filled by interpolation on request (``allow_gaps``); empty when every slice is measured."""
+
+    @property
+    def interpolated_slices(self) -> tuple[int, ...]:
+        """Every slice index of the volume that interpolation invented inside a gap, sorted."""
+        return tuple(sorted({p for gap in self.filled_gaps for p in gap.planes}))
 
 
 @dataclass
@@ -160,11 +185,10 @@ def orientation_code(direction: np.ndarray) -> str:
 
     The letter names the patient direction the axis *increases towards* (ITK/DICOM
     convention: x towards L, y towards P, z towards S for identity direction).
+    Each patient direction is used once: the axes get the assignment that lines them up
+    best as a whole, so a 45° oblique volume gets a valid code (never 'RLS').
     """
     letters = (("R", "L"), ("A", "P"), ("I", "S"))
-    code = ""
-    for j in range(3):
-        axis = np.asarray(direction)[:, j]
-        k = int(np.argmax(np.abs(axis)))
-        code += letters[k][1] if axis[k] > 0 else letters[k][0]
-    return code
+    matrix = np.asarray(direction, dtype=np.float64).reshape(3, 3)
+    best = max(itertools.permutations(range(3)), key=lambda rows: sum(abs(matrix[rows[j], j]) for j in range(3)))
+    return "".join(letters[k][1] if matrix[k, j] > 0 else letters[k][0] for j, k in enumerate(best))

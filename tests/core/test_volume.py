@@ -61,6 +61,21 @@ def test_orientation_code_names_where_axes_point() -> None:
     assert orientation_code(np.array(image.GetDirection()).reshape(3, 3)) == "RAI"
 
 
+@pytest.mark.parametrize("degrees", [45.0, -45.0, 44.0, 46.0, 135.0])
+def test_an_oblique_volume_gets_a_code_that_names_each_patient_axis_once(tmp_path, degrees: float) -> None:
+    """A NIfTI rotated 45 degrees about z: each ITK axis is as close to two patient axes (once 'RLS')."""
+    image = sitk.Image(4, 4, 4, sitk.sitkInt16)
+    angle = np.radians(degrees)
+    image.SetDirection((np.cos(angle), -np.sin(angle), 0.0, np.sin(angle), np.cos(angle), 0.0, 0.0, 0.0, 1.0))
+    sitk.WriteImage(image, str(tmp_path / "oblique.nii.gz"))
+    direction = np.array(sitk.ReadImage(str(tmp_path / "oblique.nii.gz")).GetDirection()).reshape(3, 3)
+
+    code = orientation_code(direction)
+
+    assert sorted(code.replace("R", "L").replace("A", "P").replace("I", "S")) == ["L", "P", "S"]
+    assert code[2] == "S"
+
+
 def test_describe_mentions_size_spacing_and_warnings() -> None:
     volume = _oblique_volume()
     volume.warnings.append("slices were resampled")

@@ -30,9 +30,6 @@ STEP_TOL_FRACTION = 0.05
 """A slice off a regular grid by more than this fraction of the step makes the spacing uneven."""
 DUPLICATE_TOL_MM = 0.01
 """Slices closer than this along the normal share one position."""
-MAX_GAP_STEPS = 5.0
-MAX_GAP_MM = 5.0
-"""A gap larger than both MAX_GAP_STEPS steps and MAX_GAP_MM is refused: interpolation would invent anatomy."""
 
 
 @dataclass(frozen=True)
@@ -216,7 +213,6 @@ def plan_grid(layout: StackLayout, gantry_tilt_tag_deg: float | None = None) -> 
     step = span / (n_planes - 1)
     warnings: list[str] = []
     if not uniform:
-        _refuse_large_gaps(layout, step)
         warnings.append(_spacing_warning(layout, step))
     sheared = layout.is_sheared
     if sheared:
@@ -256,17 +252,6 @@ def regular_step(gaps: np.ndarray) -> float:
     """
     median = float(np.median(gaps))
     return float(np.min(gaps[gaps >= 0.5 * median]))
-
-
-def _refuse_large_gaps(layout: StackLayout, step: float) -> None:
-    gaps = layout.gaps
-    k = int(np.argmax(gaps))
-    gap = float(gaps[k])
-    if gap > MAX_GAP_STEPS * step and gap > MAX_GAP_MM:
-        raise GeometryError(
-            f"Slices are missing: a gap of {gap:.1f} mm after slice {k + 1} of {layout.n_slices} where the series "
-            f"advances by {step:.2f} mm; filling it would invent anatomy, so export the complete series."
-        )
 
 
 def _spacing_warning(layout: StackLayout, step: float) -> str:

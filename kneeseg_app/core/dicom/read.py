@@ -4,7 +4,9 @@ Pixels are decoded by SimpleITK/GDCM one file at a time (every transfer syntax G
 knows, JPEG 2000 included; progress, cancellation and the name of a broken file come
 for free). Geometry never comes from the reader's guess: it is computed from each
 slice's ImagePositionPatient/ImageOrientationPatient (dicom_geometry), and the volume
-is resampled, with a warning, when the slices are not a regular stack.
+is resampled, with a warning, when the slices are not a regular stack. Slices that
+cannot be read are set aside, and the one gap rule (dicom.gaps) decides, the same way
+whatever the cause, whether what is left may be read.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from kneeseg_app.core.dicom.gaps import filled, filled_warning, find_gaps, require_no_gaps
 from kneeseg_app.core.dicom.geometry import (
     StackLayout,
     duplicate_runs,
     grid_geometry,
-    is_uniform,
     layout_stack,
     plan_grid,
     resample_stack,
@@ -34,7 +36,7 @@ from kneeseg_app.core.errors import (
     UnreadableFileError,
 )
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
-from kneeseg_app.core.volume import DicomFacts, Volume
+from kneeseg_app.core.volume import DicomFacts, FilledGap, Volume
 
 _INT16 = np.iinfo(np.int16)
 
@@ -43,8 +45,14 @@ def read_series(
     series: SeriesInfo,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    allow_gaps: bool = False,
 ) -> Volume:
-    """Read ``series`` as HU on a correct regular grid, or raise a typed error saying why not."""
+    """Read ``series`` as HU on a correct regular grid, or raise a typed error saying why not.
+
+    A gap wider than 1.5 nominal slice steps (a missing file, undecodable pixels or a
+    header cut short) raises SliceGapError unless ``allow_gaps``: then it is filled by
+    interpolation, said in the warnings and listed in ``volume.dicom.filled_gaps``.
+    """
     _require_ct_volume(series)
     headers = list(series.headers) or _headers_of(series.files)
     layout = layout_stack(headers)
@@ -52,14 +60,21 @@ def read_series(
     if len(ordered) < 2:
         raise SingleSliceError(single_slice_message(series))
     slices, failed = read_pixels(ordered, scaled(progress, 0.0, 0.8), cancel)
+    lost = _lost_depths(layout, ordered, failed, series.unreadable_files)
+    ordered, slices, skipped = _drop_unreadable(ordered, slices, failed, series.unreadable_files)
     warnings: list[str] = []
-    ordered, slices = _drop_unreadable(ordered, slices, layout, failed, series.unreadable_files, warnings)
     ordered, slices = _drop_duplicates(ordered, slices, warnings)
     if len(ordered) < 2:
         raise SingleSliceError(single_slice_message(series))
     layout = layout_stack(ordered)  # already sorted: order is the identity
+    gaps = find_gaps(layout, ordered, lost)
+    if not allow_gaps:
+        require_no_gaps(gaps, layout.n_slices)
     plan = plan_grid(layout, ordered[0].gantry_tilt_deg)
-    warnings = list(plan.warnings) + warnings
+    records = filled(gaps, layout, plan.step_mm, plan.n_planes) if gaps else ()
+    warnings = list(plan.warnings) + _skipped_warning(skipped, bool(gaps)) + warnings
+    if records:
+        warnings.append(filled_warning(records))
     if plan.resample:
         slices = resample_stack(slices, layout, plan, float(slices.min()), scaled(progress, 0.8, 1.0), cancel)
     origin, spacing, direction = grid_geometry(layout, plan)
@@ -69,7 +84,7 @@ def read_series(
         spacing_zyx=spacing,
         origin_xyz=origin,
         direction=direction,
-        dicom=_facts(series, ordered),
+        dicom=_facts(series, ordered, records),
         source=os.path.commonpath([h.path for h in ordered]) if len(ordered) > 1 else str(Path(ordered[0].path).parent),
         warnings=warnings,
     )
@@ -79,9 +94,7 @@ def _require_ct_volume(series: SeriesInfo) -> None:
     if not series.is_volume:
         if series.not_volume_reason == SINGLE_SLICE_REASON:
             raise SingleSliceError(single_slice_message(series))
-        raise NoImageSeriesError(
-            f"The series '{series.label}' is {series.not_volume_reason.split(',')[0].split(':')[0]}."
-        )
+        raise NoImageSeriesError(f"The series '{series.label}' cannot be read as a volume: {series.not_volume_reason}.")
     if series.modality != "CT":
         raise NotCTError(not_ct_message(series.modality))
 
@@ -159,36 +172,42 @@ def _fits_int16(pixels: np.ndarray) -> bool:
     return bool(np.issubdtype(pixels.dtype, np.integer) or np.array_equal(pixels, np.rint(pixels)))
 
 
+def _lost_depths(
+    layout: StackLayout, ordered: list[SliceHeader], failed: dict[int, str], lost_at_scan: tuple[str, ...]
+) -> dict[float, str]:
+    """Where unreadable slices would have been: {depth along the normal (mm, absolute): file name}."""
+    normal = layout.axes[:, 2]
+    lost = {float(np.asarray(ordered[k].position) @ normal): Path(ordered[k].path).name for k in failed}
+    for path in lost_at_scan:
+        header = read_header(path).header
+        if header is not None and header.position is not None:
+            lost[float(np.asarray(header.position) @ normal)] = Path(path).name
+    return lost
+
+
 def _drop_unreadable(
-    ordered: list[SliceHeader],
-    slices: np.ndarray,
-    layout: StackLayout,
-    failed: dict[int, str],
-    lost_at_scan: tuple[str, ...],
-    warnings: list[str],
-) -> tuple[list[SliceHeader], np.ndarray]:
-    """Skip broken files when the rest is still a complete series; otherwise name the file and refuse."""
+    ordered: list[SliceHeader], slices: np.ndarray, failed: dict[int, str], lost_at_scan: tuple[str, ...]
+) -> tuple[list[SliceHeader], np.ndarray, list[str]]:
+    """Set broken slices aside (the gap rule then judges the rest); returns the names skipped."""
     if not failed and not lost_at_scan:
-        return ordered, slices
+        return ordered, slices, []
     keep = [k for k in range(len(ordered)) if k not in failed]
     if not keep:
         raise UnreadableFileError(f"No slice of this series could be decoded. {next(iter(failed.values()))}")
-    low, high = layout.depths[keep[0]], layout.depths[keep[-1]]
-    for k in sorted(failed):
-        inside = low < layout.depths[k] < high
-        duplicate = np.any(np.abs(layout.depths[keep] - layout.depths[k]) <= 0.01)
-        if inside and not duplicate:
-            raise UnreadableFileError(f"{failed[k]} It lies inside the series, so the volume would have a hole.")
-    if lost_at_scan and not is_uniform(layout.depths[keep] - layout.depths[keep[0]]):
-        raise UnreadableFileError(
-            f"The file {Path(lost_at_scan[0]).name} of this series is truncated and the remaining slices leave a gap."
-        )
-    names = [Path(ordered[k].path).name for k in sorted(failed)] + [Path(p).name for p in lost_at_scan]
-    warnings.append(
-        f"Skipped {len(names)} unreadable file(s) ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}); "
-        "the remaining slices form a complete series."
-    )
-    return [ordered[k] for k in keep], slices[keep]
+    names = list(dict.fromkeys([Path(ordered[k].path).name for k in sorted(failed)] + [Path(p).name for p in lost_at_scan]))
+    why = [next(iter(failed.values()))] if failed else []
+    return [ordered[k] for k in keep], slices[keep], names + why
+
+
+def _skipped_warning(skipped: list[str], gaps: bool) -> list[str]:
+    """``skipped``: file names, then (if known) the first reason, a sentence."""
+    names = [s for s in skipped if not s.endswith(".")]
+    if not names:
+        return []
+    why = "".join(f" {s}" for s in skipped if s.endswith("."))
+    outcome = "the gap they leave was filled as asked" if gaps else "the remaining slices form a complete series"
+    listed = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    return [f"Skipped {len(names)} unreadable file(s) ({listed}); {outcome}.{why}"]
 
 
 def _drop_duplicates(
@@ -213,7 +232,7 @@ def _drop_duplicates(
     return [ordered[k] for k in keep], slices[keep]
 
 
-def _facts(series: SeriesInfo, ordered: list[SliceHeader]) -> DicomFacts:
+def _facts(series: SeriesInfo, ordered: list[SliceHeader], filled_gaps: tuple[FilledGap, ...] = ()) -> DicomFacts:
     first = ordered[0]
     return DicomFacts(
         modality=series.modality,
@@ -226,4 +245,5 @@ def _facts(series: SeriesInfo, ordered: list[SliceHeader]) -> DicomFacts:
         study_instance_uid=series.study_uid,
         files=tuple(h.path for h in ordered),
         body_part=first.body_part,
+        filled_gaps=filled_gaps,
     )

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from kneeseg_app.core.dicom.gaps import find_gaps
 from kneeseg_app.core.dicom.geometry import (
     duplicate_runs,
     layout_stack,
@@ -367,7 +368,9 @@ def _geometry_findings(headers: list[SliceHeader]) -> tuple[str, str, list[Slice
     gaps = layout.gaps
     if plan.resample and gaps.max() - gaps.min() > 0.01:
         notes.append(f"uneven gaps {gaps.min():.2f}-{gaps.max():.2f} mm")
-    return ", ".join(notes), "", ordered
+    holes = find_gaps(layout, ordered)
+    problem = f"slices missing: a {holes[0].width_mm:.1f} mm gap {holes[0].where()}" if holes else ""
+    return ", ".join(notes), problem, ordered
 
 
 def rank_series(series: list[SeriesInfo]) -> list[SeriesInfo]:

@@ -32,6 +32,7 @@ from kneeseg_app.core.errors import (
     MixedImageSizesError,
     NotCTError,
     SingleSliceError,
+    SliceGapError,
     UnreadableFileError,
 )
 from kneeseg_app.core.progress import CancelToken
@@ -138,35 +139,89 @@ def test_gantry_tilt_is_resampled_from_the_true_slice_positions(tmp_path: Path, 
     assert np.median(_voxel_errors(naive, inside)) > 10  # over 1.4 mm off
 
 
-def test_a_missing_slice_is_filled_by_interpolation_with_a_warning_that_names_the_gap(tmp_path: Path) -> None:
+def test_a_missing_slice_is_refused_naming_the_gap_in_mm_and_where_it_is(tmp_path: Path) -> None:
+    CTSeries(n_slices=9, slice_step=1.0, origin=(-10.0, -12.0, 30.0)).write(tmp_path, skip=(4,))
+
+    with pytest.raises(SliceGapError, match=r"^Slices are missing: a 2\.0 mm gap between z = 33\.0 mm and z = 35\.0 mm.*1\.00 mm") as caught:
+        _read(tmp_path)
+
+    assert "--allow-gaps" in str(caught.value) and len(caught.value.gaps) == 1
+
+
+def test_a_missing_slice_is_filled_only_when_asked_and_the_invented_slice_is_recorded(tmp_path: Path) -> None:
     CTSeries(n_slices=9, slice_step=1.0).write(tmp_path, skip=(4,))
 
-    volume = _read(tmp_path)
+    volume = read_series(scan_folder(tmp_path).best(), allow_gaps=True)
 
     assert volume.shape == (9, 32, 32) and volume.spacing_zyx[0] == pytest.approx(1.0)
     assert "1.00, 1.00, 1.00, 2.00, 1.00" in volume.warnings[0]
-    assert "1 slice(s) appear missing" in volume.warnings[0]
+    assert "Interpolated 1 slice(s) across a 2.0 mm gap (z = 33.0 to 35.0 mm)" in volume.warnings[-1]
+    facts = volume.dicom
+    assert facts is not None and facts.interpolated_slices == (4,)
+    (gap,) = facts.filled_gaps
+    assert (gap.axis, gap.start_mm, gap.end_mm, gap.width_mm, gap.nominal_step_mm) == ("z", 33.0, 35.0, 2.0, 1.0)
     assert _voxel_errors(volume).max() <= 0.5
 
 
-def test_uneven_spacing_is_resampled_to_the_smallest_common_step(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("gap", "refused"), [(1.5, False), (1.6, True)])
+def test_the_gap_limit_is_one_and_a_half_nominal_steps(tmp_path: Path, gap: float, refused: bool) -> None:
+    depths = [0.0, 2.0, 4.0, 4.0 + 2.0 * gap, 6.0 + 2.0 * gap, 8.0 + 2.0 * gap]
+    CTSeries(positions=[(-10.0, -12.0, 30.0 + d) for d in depths], thickness=2.0).write(tmp_path)
+
+    if refused:
+        with pytest.raises(SliceGapError, match=r"a 3\.2 mm gap .* advances by 2\.00 mm"):
+            _read(tmp_path)
+    else:
+        assert "Uneven slice spacing" in _read(tmp_path).warnings[0]
+
+
+def test_sections_of_another_thickness_are_resampled_not_taken_for_gaps(tmp_path: Path) -> None:
     depths = [0.0, 1.0, 2.0, 3.0, 5.5, 8.0, 10.5]  # a 1 mm section then a 2.5 mm section
-    CTSeries(positions=[(-10.0, -12.0, 30.0 + d) for d in depths]).write(tmp_path)
+    CTSeries(positions=[(-10.0, -12.0, 30.0 + d) for d in depths], thicknesses=[1.0] * 4 + [2.5] * 3).write(tmp_path)
 
     volume = _read(tmp_path)
 
     assert volume.spacing_zyx[0] == pytest.approx(10.5 / 10)
     assert volume.shape[0] == 11
     assert "Uneven slice spacing" in volume.warnings[0]
+    assert volume.dicom is not None and volume.dicom.filled_gaps == ()
     assert _voxel_errors(volume).max() <= 1.0  # stored and resampled values are each rounded to 1 HU
 
 
-def test_a_gap_too_large_to_fill_is_refused(tmp_path: Path) -> None:
+def test_the_same_steps_in_slices_of_one_thickness_are_a_gap(tmp_path: Path) -> None:
+    depths = [0.0, 1.0, 2.0, 3.0, 5.5, 8.0, 10.5]
+    CTSeries(positions=[(-10.0, -12.0, 30.0 + d) for d in depths]).write(tmp_path)
+
+    with pytest.raises(SliceGapError, match=r"a 2\.5 mm gap between z = 33\.0 mm and z = 35\.5 mm and 2 more gap"):
+        _read(tmp_path)
+
+
+def test_a_tilted_series_with_a_thicker_second_section_reads_as_geometry_not_gaps(tmp_path: Path) -> None:
+    """The real GE head case in small: 4 mm then 7 mm along the tilted normal, with a 1.08 mm overlap between."""
+    tilt = 18.5
+    depths = [4.0 * k for k in range(6)] + [21.08 + 7.0 * k for k in range(5)]
+    along_z = [d / np.cos(np.radians(tilt)) for d in depths]  # the table moves along z; the normal is tilted
+    series = CTSeries(
+        positions=[(-10.0, -12.0, 30.0 + z) for z in along_z], orientation=tilted_axial(tilt),
+        thicknesses=[4.0] * 6 + [7.0] * 5, gantry_tilt=tilt,
+    )
+    series.write(tmp_path)
+
+    volume = _read(tmp_path)
+
+    assert "Gantry tilt of 18.5°" in volume.warnings[0] and "Uneven slice spacing" in volume.warnings[1]
+    assert volume.spacing_zyx[0] == pytest.approx(49.08 / 12)  # the 4 mm step, stretched to end on the last slice
+    assert volume.dicom is not None and volume.dicom.filled_gaps == ()
+
+
+def test_a_gap_of_many_steps_is_refused_and_filled_only_when_asked(tmp_path: Path) -> None:
     depths = [0.0, 1.0, 2.0, 14.0, 15.0, 16.0]
     CTSeries(positions=[(-10.0, -12.0, 30.0 + d) for d in depths]).write(tmp_path)
 
-    with pytest.raises(GeometryError, match="gap of 12.0 mm"):
+    with pytest.raises(GeometryError, match="a 12.0 mm gap between z = 32.0 mm and z = 44.0 mm"):
         _read(tmp_path)
+    volume = read_series(scan_folder(tmp_path).best(), allow_gaps=True)
+    assert volume.dicom is not None and volume.dicom.interpolated_slices == tuple(range(3, 14))
 
 
 def test_identical_duplicate_slices_are_removed_with_a_warning(tmp_path: Path) -> None:
@@ -232,11 +287,11 @@ def test_a_truncated_last_slice_is_skipped_with_a_warning(tmp_path: Path) -> Non
     assert _voxel_errors(volume).max() <= 0.5
 
 
-def test_a_truncated_slice_inside_the_series_raises_unreadable_file_error_naming_it(tmp_path: Path) -> None:
+def test_a_truncated_slice_inside_the_series_is_a_gap_naming_it(tmp_path: Path) -> None:
     paths = CTSeries(n_slices=6).write(tmp_path)
     truncate_pixels(paths[2])
 
-    with pytest.raises(UnreadableFileError, match=r"IM0003\.dcm .*hole"):
+    with pytest.raises(SliceGapError, match=r"a 2\.0 mm gap .*\(IM0003\.dcm could not be read\)"):
         _read(tmp_path)
 
 
@@ -247,8 +302,25 @@ def test_a_header_truncated_slice_is_skipped_only_if_the_rest_is_complete(tmp_pa
     truncate_header(middle[2])
 
     assert "Skipped 1 unreadable file(s)" in _read(tmp_path / "end").warnings[0]
-    with pytest.raises(UnreadableFileError, match="IM0003.dcm"):
+    with pytest.raises(SliceGapError, match=r"IM0003\.dcm could not be read"):
         _read(tmp_path / "middle")
+
+
+@pytest.mark.parametrize("cause", ["missing file", "corrupt pixels", "cut header", "cut header, no UIDs"])
+def test_one_gap_rule_whatever_left_the_hole(tmp_path: Path, cause: str) -> None:
+    """A missing middle slice is refused the same way, and filled the same way when asked, whatever its cause."""
+    series = CTSeries(n_slices=7, series_uid="" if "no UIDs" in cause else generate_uid())
+    paths = series.write(tmp_path, skip=(3,) if cause == "missing file" else ())
+    if cause == "corrupt pixels":
+        truncate_pixels(paths[3])
+    elif cause.startswith("cut header"):
+        truncate_header(paths[3])
+
+    with pytest.raises(SliceGapError, match=r"^Slices are missing: a 2\.0 mm gap between z = 32\.0 mm and z = 34\.0 mm"):
+        _read(tmp_path)
+    volume = read_series(scan_folder(tmp_path).best(), allow_gaps=True)
+    assert volume.shape == (7, 32, 32) and volume.dicom is not None and volume.dicom.interpolated_slices == (3,)
+    assert _voxel_errors(volume).max() <= 0.5
 
 
 def test_reading_reports_progress_and_stops_when_cancelled(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from kneeseg_app.core.dicom import read_series, scan_folder
-from kneeseg_app.core.errors import DuplicateSlicesError, NotCTError, SingleSliceError
+from kneeseg_app.core.errors import DuplicateSlicesError, NotCTError, SingleSliceError, SliceGapError
 from kneeseg_app.core.imageio import open_volume, read_label_map
 from kneeseg_app.core.volume import Volume
 
@@ -105,9 +105,16 @@ def test_broken_series_notavolume_is_refused_with_a_clear_message(real_dicom: Pa
         open_volume(real_dicom / "broken-series" / "notavolume" / "001")
 
 
-def test_broken_series_sliceincrement_001_fills_the_missing_slice_and_keeps_the_real_ones(real_dicom: Path) -> None:
+def test_broken_series_sliceincrement_001_is_refused_naming_the_gap(real_dicom: Path) -> None:
+    with pytest.raises(SliceGapError, match=r"^Slices are missing: a 10\.0 mm gap between z = 28\.1 mm and z = 38\.1 mm"):
+        open_volume(real_dicom / "broken-series" / "sliceincrement" / "001")
+
+
+def test_broken_series_sliceincrement_001_when_asked_fills_the_missing_slice_and_keeps_the_real_ones(real_dicom: Path) -> None:
     folder = real_dicom / "broken-series" / "sliceincrement" / "001"
-    volume = open_volume(folder)
+    volume = open_volume(folder, allow_gaps=True)
+
+    assert volume.dicom is not None and volume.dicom.interpolated_slices == (3,)
 
     assert volume.shape == (5, 512, 512) and volume.spacing_zyx[0] == pytest.approx(5.0, abs=1e-3)
     assert "gaps 5.00, 5.00, 10.00 mm" in volume.warnings[0] and "1 slice(s) appear missing" in volume.warnings[0]
@@ -123,7 +130,9 @@ def test_broken_series_sliceincrement_002_matches_the_reference_nifti_geometry(r
     the slices are 0.778 * cos(15.5°) = 0.750 mm apart along it, so its far end is 0.11 mm off.
     """
     folder = real_dicom / "broken-series" / "sliceincrement"
-    ours = open_volume(folder / "002")
+    with pytest.raises(SliceGapError, match="a 1.5 mm gap"):  # IM-0001-0004 is missing
+        open_volume(folder / "002")
+    ours = open_volume(folder / "002", allow_gaps=True)
     reference = Volume.from_sitk(sitk.ReadImage(str(folder / "002_ground_truth.nii.gz")))
 
     assert ours.shape == reference.shape == (5, 514, 512)
