@@ -1,0 +1,113 @@
+"""Angles and distances derived from femoral and tibial landmarks.
+
+Conventions (all angles in degrees):
+
+* posterior condylar angle: the transepicondylar axis against the posterior condylar axis in
+  the plane perpendicular to the femoral shaft; positive when the TEA is externally rotated;
+* aLDFA: the anatomical lateral distal femoral angle, between the femoral shaft axis and the
+  distal condylar line, lateral side, in the femur's coronal plane;
+* MPTA: medial proximal tibial angle, between the tibial shaft axis and the line through the
+  plateau centres, medial side, in the tibia's coronal plane;
+* Whiteside-TEA angle: Whiteside's AP line (notch apex to trochlear groove) against the TEA in
+  the femur's axial plane (about 90);
+* joint-line orientation: the plateau line against the scanner's left-right axis in the
+  coronal (x, z) plane; positive when the lateral plateau is higher;
+* joint space: the shortest distance between femur and tibia surfaces over each compartment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from kneeseg_app.core.anatomy.femur import FemurAnatomy
+from kneeseg_app.core.anatomy.frame import BoneCloud, unit
+from kneeseg_app.core.anatomy.tibia import TibiaAnatomy
+
+L, P, S = 0, 1, 2
+
+
+def _angle_2d(a: np.ndarray, b: np.ndarray) -> float:
+    """Unsigned angle between two 2D vectors."""
+    cos = float(np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+
+def femur_angles(fem: FemurAnatomy) -> dict[str, float | None]:
+    pts, frame = fem.points, fem.frame
+    out: dict[str, float | None] = {"posterior_condylar_angle_deg": None, "aldfa_deg": None, "whiteside_tea_deg": None}
+
+    def loc(name: str) -> np.ndarray | None:
+        return None if pts.get(name) is None else frame.local(pts[name])
+
+    em, el, pm, pl = loc("epicondyle_medial"), loc("epicondyle_lateral"), loc("posterior_medial"), loc("posterior_lateral")
+    if em is not None and el is not None and pm is not None and pl is not None:
+        tea = el - em
+        pca = pl - pm
+        out["posterior_condylar_angle_deg"] = float(np.degrees(np.arctan2(pca[P], pca[L]) - np.arctan2(tea[P], tea[L])))
+    dm, dl = loc("distal_medial"), loc("distal_lateral")
+    if dm is not None and dl is not None and fem.shaft.ok:
+        line = dl - dm
+        out["aldfa_deg"] = _angle_2d(np.array([0.0, 1.0]), line[[L, S]])
+    groove, notch = loc("trochlear_groove"), loc("notch_centre")
+    if groove is not None and notch is not None and em is not None and el is not None:
+        out["whiteside_tea_deg"] = _angle_2d((groove - notch)[[L, P]], (el - em)[[L, P]])
+    return out
+
+
+def tibia_angles(tib: TibiaAnatomy) -> dict[str, float | None]:
+    pts, frame = tib.points, tib.frame
+    out: dict[str, float | None] = {
+        "mpta_deg": None,
+        "slope_medial_deg": tib.slopes.get("medial") if tib.shaft.ok else None,
+        "slope_lateral_deg": tib.slopes.get("lateral") if tib.shaft.ok else None,
+        "joint_line_orientation_deg": None,
+    }
+    if pts.get("plateau_medial") is None or pts.get("plateau_lateral") is None:
+        return out
+    cm, cl = frame.local(pts["plateau_medial"]), frame.local(pts["plateau_lateral"])
+    if tib.shaft.ok:
+        out["mpta_deg"] = _angle_2d(np.array([0.0, 1.0]), (cm - cl)[[L, S]])
+    wm, wl = pts["plateau_medial"], pts["plateau_lateral"]
+    dx = abs(wl[0] - wm[0])
+    out["joint_line_orientation_deg"] = float(np.degrees(np.arctan2(wl[2] - wm[2], max(dx, 1e-9))))
+    return out
+
+
+def joint_space(femur: BoneCloud, tibia: BoneCloud, tib: TibiaAnatomy) -> dict[str, float | None]:
+    """Shortest femur-tibia distance within 12 mm (ML/AP) of each plateau centre, mm."""
+    out: dict[str, float | None] = {"joint_space_medial_mm": None, "joint_space_lateral_mm": None}
+    frame = tib.frame
+    fl = frame.local(femur.surface)
+    tl = frame.local(tibia.surface)
+    for name in ("medial", "lateral"):
+        c = tib.points.get(f"plateau_{name}")
+        if c is None:
+            continue
+        c = frame.local(c)
+        tsel = tl[(np.hypot(tl[:, L] - c[L], tl[:, P] - c[P]) < 12.0) & (tl[:, S] > c[S] - 6.0)]
+        fsel = fl[(np.hypot(fl[:, L] - c[L], fl[:, P] - c[P]) < 12.0) & (fl[:, S] < c[S] + 20.0)]
+        if len(tsel) == 0 or len(fsel) == 0:
+            continue
+        dist, _ = cKDTree(tsel).query(fsel, k=1)
+        out[f"joint_space_{name}_mm"] = float(dist.min())
+    return out
+
+
+def knee_measures(fem: FemurAnatomy | None, tib: TibiaAnatomy | None, femur: BoneCloud | None, tibia: BoneCloud | None) -> dict[str, float | None]:
+    """Every derived value of one knee (None where its inputs are missing)."""
+    out: dict[str, float | None] = {}
+    if fem is not None:
+        out.update(femur_angles(fem))
+        out.update(fem.sizes)
+    if tib is not None:
+        out.update(tibia_angles(tib))
+        out.update(tib.sizes)
+    if tib is not None and femur is not None and tibia is not None:
+        out.update(joint_space(femur, tibia, tib))
+    return out
+
+
+def femorotibial_angle(fem: FemurAnatomy, tib: TibiaAnatomy) -> float:
+    """Angle between the femoral and tibial shaft axes (deg, 0 = straight); for side checks."""
+    return float(np.degrees(np.arccos(np.clip(unit(fem.shaft.direction) @ unit(tib.shaft.direction), -1, 1))))

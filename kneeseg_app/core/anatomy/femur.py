@@ -1,0 +1,155 @@
+"""Landmarks of the distal femur, defined on a bone cloud in the femur's own frame.
+
+Frame: superior = the anatomical shaft axis (:func:`rules.fit_shaft`), lateral = the
+posterior condylar axis made perpendicular to it, posterior = their cross product. The
+rules (all distances from the distal condylar level ``s0``, the lowest femur point):
+
+* distal / posterior condyle points: centroid of the 1 / 0.5 mm patch of the lowest / most
+  posterior surface of each condyle (medial: l < notch - 4 mm; lateral: l > notch + 4 mm;
+  posterior points only below s0 + 28 mm, under posterior osteophytes);
+* epicondyles: 1.5 mm patch of the most medial / lateral surface between s0 + 18 and s0 + 50 mm
+  (above the condylar osteophytes);
+* trochlear groove: the deepest point of the anterior outline 22 mm above s0, within 15 mm
+  of the notch;
+* notch apex: the middle of the gap between the condyles (4-8 mm above s0, at the AP level of
+  the condyles' lowest 8 mm), at the roof of the notch;
+* sizes: AP = posterior-anterior extent below s0 + 28 mm; ML = medial-lateral extent below s0 + 12 mm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kneeseg_app.core.anatomy.frame import BoneCloud, BoneFrame, unit
+from kneeseg_app.core.anatomy.rules import ShaftFit, extreme_patch, fit_shaft, largest_gap, profile_peak
+
+L, P, S = 0, 1, 2
+GROOVE_LEVEL_MM = 22.0
+POSTERIOR_BAND_MM = 28.0
+"""Posterior condyle points and the AP size are sought below this height (above it: osteophytes, the metaphysis)."""
+
+
+@dataclass
+class FemurAnatomy:
+    """Femoral landmarks (LPS mm, None where not found), axes, sizes and how they were found."""
+
+    frame: BoneFrame
+    shaft: ShaftFit
+    points: dict[str, np.ndarray | None] = field(default_factory=dict)
+    sizes: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def femur_anatomy(cloud: BoneCloud, superior_hint: np.ndarray, lateral_hint: np.ndarray) -> FemurAnatomy:
+    """Find the femur's frame (shaft axis, posterior condylar axis) then its landmarks."""
+    sup, lat = unit(superior_hint), unit(lateral_hint)
+    shaft = fit_shaft(cloud, sup, proximal=True)
+    for _ in range(3):
+        if shaft.ok:
+            sup = shaft.direction
+        frame = BoneFrame.from_axes(cloud.surface.mean(axis=0), sup, lat)
+        local = frame.local(cloud.surface)
+        s0 = local[:, S].min()
+        notch_l = _notch_l(local, s0)
+        post = _posterior_points(local, s0, notch_l)
+        if post[0] is None or post[1] is None:
+            break
+        lat = frame.world(post[1]) - frame.world(post[0])
+        shaft = fit_shaft(cloud, sup, proximal=True) if shaft.ok else shaft
+    frame = BoneFrame.from_axes(cloud.surface.mean(axis=0), sup, lat)
+    return _landmarks(cloud, frame, shaft)
+
+
+def _notch_l(local: np.ndarray, s0: float) -> float:
+    distal = local[local[:, S] < s0 + 12.0]
+    return float(0.5 * (distal[:, L].min() + distal[:, L].max()))
+
+
+def _posterior_points(local: np.ndarray, s0: float, notch_l: float) -> tuple[np.ndarray | None, np.ndarray | None]:
+    low = local[local[:, S] < s0 + POSTERIOR_BAND_MM]
+    med = extreme_patch(low[low[:, L] < notch_l - 4.0], P, 1.0, 0.5)
+    lat = extreme_patch(low[low[:, L] > notch_l + 4.0], P, 1.0, 0.5)
+    return med, lat
+
+
+def _landmarks(cloud: BoneCloud, frame: BoneFrame, shaft: ShaftFit) -> FemurAnatomy:
+    local = frame.local(cloud.surface)
+    s0 = float(local[:, S].min())
+    notch_l = _notch_l(local, s0)
+    out: dict[str, np.ndarray | None] = {}
+    notes: dict[str, str] = {}
+    low = local[local[:, S] < s0 + 15.0]
+    out["distal_medial"] = extreme_patch(low[low[:, L] < notch_l - 4.0], S, -1.0, 1.0)
+    out["distal_lateral"] = extreme_patch(low[low[:, L] > notch_l + 4.0], S, -1.0, 1.0)
+    out["posterior_medial"], out["posterior_lateral"] = _posterior_points(local, s0, notch_l)
+    band = local[(local[:, S] > s0 + 18.0) & (local[:, S] < s0 + 50.0)]
+    out["epicondyle_medial"] = extreme_patch(band, L, -1.0, 1.5)
+    out["epicondyle_lateral"] = extreme_patch(band, L, 1.0, 1.5)
+    notch = _notch_apex(cloud, frame, local, s0, notch_l, out)
+    out["notch_centre"] = notch
+    if notch is not None:
+        notch_l = float(notch[L])
+    out["trochlear_groove"] = _groove(local, s0, notch_l)
+    if out["trochlear_groove"] is None:
+        notes["trochlear_groove"] = "no groove found in the anterior outline"
+    top = local[local[:, S] < s0 + POSTERIOR_BAND_MM]
+    bottom = local[local[:, S] < s0 + 12.0]
+    sizes = {
+        "femur_ap_mm": float(top[:, P].max() - top[:, P].min()),
+        "femur_ml_mm": float(bottom[:, L].max() - bottom[:, L].min()),
+    }
+    points = {name: (None if v is None else frame.world(v)) for name, v in out.items()}
+    origin = points["notch_centre"] if points["notch_centre"] is not None else frame.world(np.array([notch_l, 0.0, s0]))
+    return FemurAnatomy(frame.with_origin(origin), shaft, points, sizes, notes)
+
+
+def _groove(local: np.ndarray, s0: float, notch_l: float) -> np.ndarray | None:
+    level = s0 + GROOVE_LEVEL_MM
+    slab = local[np.abs(local[:, S] - level) < 1.5]
+    if len(slab) < 20:
+        return None
+    mid_p = np.median(slab[:, P])
+    front = slab[slab[:, P] < mid_p]
+    # depth = how far back the anterior surface lies: the deepest (most posterior) front point per bin
+    edges_l = front[:, L]
+    peak = _anterior_profile_peak(edges_l, front[:, P], notch_l)
+    if peak is None:
+        return None
+    return np.array([peak[0], peak[1], level])
+
+
+def _anterior_profile_peak(l: np.ndarray, p: np.ndarray, notch_l: float) -> tuple[float, float] | None:
+    """The groove: where the anterior surface (smallest p per bin) lies furthest back."""
+    lo, hi = notch_l - 15.0, notch_l + 15.0
+    sel = (l >= lo) & (l <= hi)
+    if sel.sum() < 10:
+        return None
+    edges = np.arange(lo, hi + 1.0, 1.0)
+    idx = np.digitize(l[sel], edges) - 1
+    front = np.full(len(edges), np.inf)
+    np.minimum.at(front, idx, p[sel])
+    ok = np.isfinite(front)
+    centres = edges + 0.5
+    return profile_peak(centres[ok], front[ok], lo, hi)
+
+
+def _notch_apex(
+    cloud: BoneCloud, frame: BoneFrame, local: np.ndarray, s0: float, notch_l: float, out: dict
+) -> np.ndarray | None:
+    inside = frame.local(cloud.inside)
+    condyles = inside[inside[:, S] < s0 + 8.0]
+    if len(condyles) < 20:
+        return None
+    p_level = float(condyles[:, P].mean())
+    slab = inside[(inside[:, S] > s0 + 4.0) & (inside[:, S] < s0 + 8.0) & (np.abs(inside[:, P] - p_level) < 3.0)]
+    gap = largest_gap(slab[:, L], notch_l - 20.0, notch_l + 20.0, notch_l)
+    if gap is None:
+        return None
+    mid_l = 0.5 * (gap[0] + gap[1])
+    column = local[(np.abs(local[:, L] - mid_l) < 1.5) & (np.abs(local[:, P] - p_level) < 2.0) & (local[:, S] > s0 + 2.0)]
+    if len(column) == 0:
+        return None
+    roof = extreme_patch(column, S, -1.0, 0.5)
+    return np.array([mid_l, p_level, roof[S]])

@@ -1,0 +1,107 @@
+"""Plan a knee CT from its bone labels: landmarks, axes and measurements per side (LPS mm).
+
+The label map is split into knees (:mod:`planning.sides`), each bone becomes a point cloud
+(its boundary and its voxels), the rules of :mod:`kneeseg_app.core.anatomy` find each bone's
+frame and landmarks, and every value is wrapped with how it was found and how sure it is
+(:mod:`planning.provenance`). Nothing here guesses a value the scan does not show: the hip,
+the ankle and axes of bones cut too short are reported as such.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from kneeseg_app.core.anatomy import BoneCloud, femur_anatomy, knee_measures, mask_points, tibia_anatomy
+from kneeseg_app.core.anatomy.derived import femorotibial_angle
+from kneeseg_app.core.errors import LabelMapError
+from kneeseg_app.core.planning.model import KneePlan, Plan
+from kneeseg_app.core.planning.provenance import femur_plan, measures_plan, tibia_plan
+from kneeseg_app.core.planning.sides import KneeRegion, fibula_side, split_knees
+from kneeseg_app.core.volume import Volume
+
+UP = np.array([0.0, 0.0, 1.0])
+MIN_VOXELS = 500
+
+
+def bone_cloud(labels: Volume, mask: np.ndarray, offset_zyx: np.ndarray) -> BoneCloud:
+    """The boundary and voxel centres of one bone (LPS mm) with the scan's slice limits."""
+    surface, inside = mask_points(mask, labels.index_to_lps, offset_zyx)
+    normal = labels.direction[:, 2] / np.linalg.norm(labels.direction[:, 2])
+    first = float(np.asarray(labels.origin_xyz) @ normal)
+    last = float(labels.index_to_lps(np.array([labels.shape[0] - 1, 0, 0])) @ normal)
+    return BoneCloud(surface, inside, normal, (min(first, last), max(first, last)), float(max(labels.spacing_zyx)))
+
+
+def plan_labels(labels: Volume, ct: Volume | None = None, side: str | None = None) -> Plan:
+    """Landmarks, axes and measurements of every knee in ``labels`` (1 femur, 2 tibia).
+
+    ``side`` ('left'/'right') fixes the side of a single-knee scan; otherwise it is read
+    from the CT's fibula, or from the femorotibial angle (low confidence).
+    """
+    start = time.perf_counter()
+    regions = split_knees(labels)
+    if not regions:
+        raise LabelMapError("The label map holds no femur (1) or tibia (2) voxels, so there is nothing to plan.")
+    knees = [_plan_region(labels, ct, region, side) for region in regions]
+    plan = Plan(
+        knees=knees,
+        labels_source=labels.source,
+        ct_source="" if ct is None else ct.source,
+        spacing_zyx=labels.spacing_zyx,
+        shape_zyx=labels.shape,
+    )
+    plan.seconds = time.perf_counter() - start
+    return plan
+
+
+def _plan_region(labels: Volume, ct: Volume | None, region: KneeRegion, side: str | None) -> KneePlan:
+    clouds = {
+        name: bone_cloud(labels, mask, region.offset_zyx)
+        for name, mask in (("femur", region.femur), ("tibia", region.tibia))
+        if mask is not None and int(mask.sum()) >= MIN_VOXELS
+    }
+    decided, how, confidence = _side(labels, ct, region, side)
+    fem, tib = _anatomy(clouds, decided or "left")
+    if decided is None:
+        decided, how = _side_from_angle(fem, tib, clouds)
+        confidence = "low"
+        if decided != "left" and decided is not None:
+            fem, tib = _anatomy(clouds, decided)
+    knee = KneePlan(side=decided, side_how=how, side_confidence=confidence)
+    if fem is not None:
+        knee.bones["femur"] = femur_plan(fem, clouds["femur"])
+    if tib is not None:
+        knee.bones["tibia"] = tibia_plan(tib, clouds["tibia"])
+    values = knee_measures(fem, tib, clouds.get("femur"), clouds.get("tibia"))
+    knee.measures = measures_plan(values, fem, tib, labels)
+    return knee
+
+
+def _anatomy(clouds: dict[str, BoneCloud], side: str):
+    lateral = np.array([1.0, 0.0, 0.0]) if side == "left" else np.array([-1.0, 0.0, 0.0])
+    fem = femur_anatomy(clouds["femur"], UP, lateral) if "femur" in clouds else None
+    tib = tibia_anatomy(clouds["tibia"], UP, lateral) if "tibia" in clouds else None
+    return fem, tib
+
+
+def _side(labels: Volume, ct: Volume | None, region: KneeRegion, side: str | None) -> tuple[str | None, str, str]:
+    if side is not None:
+        return side, "given by the user", "high"
+    if region.side is not None:
+        return region.side, region.how, "high"
+    if ct is not None:
+        found = fibula_side(ct, labels, region)
+        if found is not None:
+            return found, "single knee: the fibula (bone behind the tibia, not labelled) lies lateral", "medium"
+    return None, "", "low"
+
+
+def _side_from_angle(fem, tib, clouds) -> tuple[str | None, str]:
+    if fem is None or tib is None or not (fem.shaft.ok and tib.shaft.ok):
+        return None, "single knee, no CT and too little shaft to tell its side: medial/lateral names assume a left knee"
+    lean = float((fem.shaft.direction - tib.shaft.direction)[0])
+    angle = femorotibial_angle(fem, tib)
+    side = "left" if lean > 0 else "right"
+    return side, f"single knee without CT: the femoral shaft leans {angle:.1f} deg towards the patient's {side} (valgus), so it is a {side} knee; pass --side to be sure"

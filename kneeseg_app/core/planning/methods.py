@@ -1,0 +1,61 @@
+"""The rule behind every planning value, in words (written into plan.json and the report)."""
+
+from __future__ import annotations
+
+LANDMARKS = {
+    "femur": {
+        "epicondyle_medial": "most medial 1.5 mm patch of the femur surface 18-50 mm above the distal condylar level (clinical TEA end)",
+        "epicondyle_lateral": "most lateral 1.5 mm patch of the femur surface 18-50 mm above the distal condylar level",
+        "distal_medial": "lowest 1 mm patch of the medial condyle along the femoral shaft axis",
+        "distal_lateral": "lowest 1 mm patch of the lateral condyle along the femoral shaft axis",
+        "posterior_medial": "most posterior 0.5 mm patch of the medial condyle (below 28 mm)",
+        "posterior_lateral": "most posterior 0.5 mm patch of the lateral condyle (below 28 mm)",
+        "trochlear_groove": "deepest point of the anterior outline 22 mm above the distal condylar level (parabola vertex)",
+        "notch_centre": "apex of the intercondylar notch: middle of the gap between the condyles, at its roof",
+    },
+    "tibia": {
+        "plateau_medial": "medial plateau centre: half-way between rim and eminence (ML), middle of the outline (AP), on the surface",
+        "plateau_lateral": "lateral plateau centre: half-way between rim and eminence (ML), middle of the outline (AP), on the surface",
+        "plateau_lowest_medial": "lowest articular surface within 6 mm of the medial plateau centre",
+        "plateau_lowest_lateral": "lowest articular surface within 6 mm of the lateral plateau centre",
+        "eminence_medial": "highest 0.3 mm patch of the medial intercondylar tubercle",
+        "eminence_lateral": "highest 0.3 mm patch of the lateral intercondylar tubercle",
+        "tuberosity": "most anterior 1 mm patch of the tibia 18-70 mm below its top",
+    },
+}
+
+AXES = {
+    "femur": {
+        "femoral_shaft_axis": "line through the centroids of 2 mm slabs of the femoral diaphysis (55 mm above the condyles to the scan's end)",
+        "transepicondylar_axis": "lateral to medial epicondyle (clinical TEA; the medial sulcus is not sought)",
+        "posterior_condylar_axis": "medial to lateral posterior condyle point",
+        "distal_condylar_line": "medial to lateral distal condyle point",
+        "whiteside_line": "notch apex to trochlear groove (Whiteside's AP line)",
+        "femoral_mechanical_axis": "femoral head centre to notch apex",
+    },
+    "tibia": {
+        "tibial_shaft_axis": "line through the centroids of 2 mm slabs of the tibial diaphysis (55 mm below the top to the scan's end)",
+        "plateau_line": "medial to lateral plateau centre",
+        "plateau_plane_normal": "normal of the plane fitted to the articular surface within 10 mm of both centres",
+        "tibial_mechanical_axis": "plateau midpoint to ankle centre",
+    },
+}
+
+MEASURES = {
+    "femur_ap_mm": ("mm", "antero-posterior extent of the distal femur below 28 mm from the distal condylar level (sizing)"),
+    "femur_ml_mm": ("mm", "medio-lateral extent of the distal femur below 12 mm from the distal condylar level (sizing)"),
+    "tibia_ml_mm": ("mm", "medio-lateral extent of the tibia 8-10 mm below the plateau centres (sizing)"),
+    "tibia_ap_mm": ("mm", "antero-posterior extent of the tibia 8-10 mm below the plateau centres (sizing)"),
+    "posterior_condylar_angle_deg": ("deg", "TEA against the posterior condylar axis, perpendicular to the femoral shaft; + = TEA externally rotated"),
+    "aldfa_deg": ("deg", "anatomical lateral distal femoral angle: femoral shaft axis to distal condylar line, lateral side"),
+    "whiteside_tea_deg": ("deg", "Whiteside's line against the TEA in the femur's axial plane"),
+    "mpta_deg": ("deg", "medial proximal tibial angle: tibial shaft axis to plateau line, medial side"),
+    "slope_medial_deg": ("deg", "posterior slope of the medial plateau against the plane perpendicular to the tibial shaft"),
+    "slope_lateral_deg": ("deg", "posterior slope of the lateral plateau against the plane perpendicular to the tibial shaft"),
+    "joint_line_orientation_deg": ("deg", "plateau line against the scanner's left-right axis (coronal); + = lateral side higher"),
+    "joint_space_medial_mm": ("mm", "shortest femur-tibia distance within 12 mm of the medial plateau centre"),
+    "joint_space_lateral_mm": ("mm", "shortest femur-tibia distance within 12 mm of the lateral plateau centre"),
+    "distal_femoral_valgus_deg": ("deg", "femoral anatomical against mechanical axis (needs the hip)"),
+    "mldfa_deg": ("deg", "mechanical lateral distal femoral angle (needs the hip)"),
+    "hka_deg": ("deg", "hip-knee-ankle angle (needs the hip and the ankle)"),
+}
