@@ -53,9 +53,9 @@ class DicomFacts:
     series_instance_uid: str = ""
     study_instance_uid: str = ""
     files: tuple[str, ...] = ()
+    """Source files in slice order (needed to reference the series from a DICOM SEG)."""
     body_part: str = ""
     """Body Part Examined as the header says it (refuses a head CT before any work)."""
-    """Source files in slice order (needed to reference the series from a DICOM SEG)."""
     filled_gaps: tuple[FilledGap, ...] = ()
     """Gaps filled by interpolation on request (``allow_gaps``); empty when every slice is measured."""
 
