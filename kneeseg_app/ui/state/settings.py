@@ -1,20 +1,26 @@
 """Remembered choices (QSettings, organisation "KneeSeg"): typed accessors only.
 
-``AppSettings()`` uses the platform's per-user INI file; tests pass their own
-``QSettings(path, IniFormat)`` so they never touch the developer's settings.
+``AppSettings()`` uses ``settings.ini`` in the per-user config folder of
+:func:`kneeseg_app.core.paths.user_config_dir` (so ``KNEESEG_HOME`` moves it with the
+models and the cache); tests pass their own ``QSettings(path, IniFormat)``. Only plain
+values and Qt's own byte arrays are stored: nothing read back from the file is unpickled.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QByteArray, QSettings
 
-ORGANISATION = "KneeSeg"
-APPLICATION = "KneeSeg"
+from kneeseg_app.core.paths import user_config_dir
+
 MAX_RECENT = 8
 
 
+SETTINGS_FILE = "settings.ini"
+
+
 def default_qsettings() -> QSettings:
-    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION)
+    """The user's settings file, in the same per-user folder as everything else KneeSeg keeps."""
+    return QSettings(str(user_config_dir() / SETTINGS_FILE), QSettings.Format.IniFormat)
 
 
 class AppSettings:
@@ -92,9 +98,10 @@ class AppSettings:
 
     @property
     def geometry(self) -> bytes:
-        value = self.store.value("window/geometry", b"")
-        return bytes(value) if value else b""
+        """Qt's saveGeometry() bytes; anything else in the file (an old pickled value) is ignored."""
+        value = self.store.value("window/geometry", QByteArray())
+        return bytes(value.data()) if isinstance(value, QByteArray) else b""
 
     @geometry.setter
     def geometry(self, value: bytes) -> None:
-        self._set("window/geometry", value)
+        self._set("window/geometry", QByteArray(bytes(value)))
