@@ -10,7 +10,8 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from kneeseg_app.core.errors import OutputError
@@ -32,7 +33,10 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
     except OSError as exc:
         raise OutputError(f"Cannot create the folder {parent}: {exc.strerror or exc}.") from exc
     suffix = "".join(target.suffixes) or ".tmp"
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + suffix, dir=parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + suffix, dir=parent)
+    except OSError as exc:
+        raise OutputError(f"Cannot write {target}: the folder {parent} is not writable ({exc.strerror or exc}).") from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -113,3 +117,68 @@ def ensure_not_inside(
             raise OutputError(
                 f"Refusing to write {resolved.name} into the input folder {folder}; choose another location."
             )
+
+
+@dataclass(frozen=True)
+class PlannedOutput:
+    """One result a command will write, checked before any work starts."""
+
+    path: Path
+    """As the user gave it (messages name it so)."""
+    what: str
+    """For messages: 'the label map', 'the meshes', ..."""
+    files: tuple[str, ...] | None = None
+    """For a folder output: the names that will be written in it; None for a file output."""
+
+
+def check_outputs(
+    outputs: Sequence[PlannedOutput],
+    protected: Sequence[str | os.PathLike[str]],
+    overwrite: bool = False,
+) -> None:
+    """Refuse, naming the user's path, any output that could not be written; creates nothing.
+
+    Checked for each output: not inside the input, not clashing with another output, not
+    an existing file unless ``overwrite`` (never an existing folder where a file goes),
+    and a writable folder to land in: the nearest existing ancestor must be a folder the
+    process may write into (``os.access``: a read-only mount or an immutable folder fails
+    for root too, a folder that is only chmod'ed read-only does not stop root).
+    """
+    seen: dict[Path, PlannedOutput] = {}
+    for out in outputs:
+        if out.files is not None and out.path.exists() and not out.path.is_dir():
+            raise OutputError(f"Cannot write {out.what} into {out.path}: it is a file, not a folder.")
+        targets = [out.path / name for name in out.files] if out.files is not None else [out.path]
+        for target in targets:
+            resolved = target.resolve()
+            if resolved in seen:
+                other = seen[resolved]
+                raise OutputError(f"{out.what.capitalize()} {out.path} and {other.what} {other.path} would be the same file.")
+            seen[resolved] = out
+            _require_outside(target, out, protected)
+            _require_replaceable(target, out, overwrite)
+        _require_writable(out.path if out.files is not None else out.path.parent, out)
+
+
+def _require_outside(target: Path, out: PlannedOutput, protected: Sequence[str | os.PathLike[str]]) -> None:
+    try:
+        ensure_not_inside(target, protected)
+    except OutputError:
+        raise OutputError(f"Refusing to write {out.what} {out.path} inside the input; choose another location.") from None
+
+
+def _require_replaceable(target: Path, out: PlannedOutput, overwrite: bool) -> None:
+    if target.is_dir():
+        raise OutputError(f"Cannot write {out.what} {target}: a folder of that name exists.")
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target} already exists; choose another name or add --overwrite.")
+
+
+def _require_writable(folder: Path, out: PlannedOutput) -> None:
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"Cannot write {out.what} {out.path}: {existing} is a file, not a folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"Cannot write {out.what} {out.path}: the folder {existing} is read-only.")
