@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from kneeseg_app.commands import segment_checks
 from kneeseg_app.core.errors import OutputError
 
 
@@ -63,6 +64,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--seg", metavar="FILE", help="also write a DICOM SEG referencing the source series (DICOM input only)"
     )
+    parser.add_argument(
+        "--allow-gaps",
+        action="store_true",
+        help="fill slices missing inside the series by interpolation (recorded) instead of refusing the series",
+    )
+    segment_checks.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -113,6 +120,22 @@ def _check_output(out: Path, overwrite: bool, protected: list[str]) -> None:
     ensure_not_inside(out, protected)
 
 
+def _check_all_outputs(args: argparse.Namespace, bone_names: list[str]) -> None:
+    """Every requested output (--out, --meshes, --seg, --report) checked before any work: nothing is written
+    when one of them would fail after minutes of segmentation."""
+    from kneeseg_app.core.atomic import PlannedOutput, check_outputs
+
+    planned = [PlannedOutput(Path(args.out), "the label map")]
+    if args.meshes:
+        names = tuple(f"{name}.{args.mesh_format}" for name in bone_names)
+        planned.append(PlannedOutput(Path(args.meshes), "the bone surfaces", files=names))
+    if args.seg:
+        planned.append(PlannedOutput(Path(args.seg), "the DICOM SEG"))
+    if getattr(args, "report", None):
+        planned.append(PlannedOutput(Path(args.report), "the report"))
+    check_outputs(planned, [args.input], overwrite=args.overwrite)
+
+
 def metrics_table(metrics: dict[str, Any]) -> str:
     """A small fixed-width table of agreement metrics, one row per bone."""
     header = f"{'bone':<8}{'Dice':>7}{'Jaccard':>9}{'HD mm':>8}{'HD95 mm':>9}{'ASSD mm':>9}{'pred mL':>9}{'ref mL':>9}{'diff mL':>9}"
@@ -127,29 +150,41 @@ def metrics_table(metrics: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from kneeseg_app.core import imageio
+    from kneeseg_app.core.checks import check_result
     from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
-    from kneeseg_app.core.model.package import find_model
+    from kneeseg_app.core.model.discovery import find_model
 
+    started = time.perf_counter()
     out = Path(args.out)
     _check_output(out, args.overwrite, [args.input])
+    segment_checks.check_report_path(args)
+    mapping = segment_checks.label_mapping(args)
     package = find_model(args.model)
+    _check_all_outputs(args, list(package.label_names.values()))
     segmenter = Segmenter(package, SegmentOptions(tta=args.tta, threads=args.threads))
     progress = ProgressLine(sys.stderr)
 
-    ct = imageio.open_volume(args.input, args.series, progress=lambda s, f: progress("Reading CT", f))
+    ct = imageio.open_volume(
+        args.input, args.series, progress=lambda s, f: progress("Reading CT", f), allow_gaps=args.allow_gaps
+    )
     progress.finish()
     for warning in ct.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     reference = imageio.read_label_map(args.reference, reference=ct) if args.reference else None
+    if reference is not None:
+        reference = segment_checks.reference_in_model_labels(reference, package.label_names, mapping)
     if args.seg:
         from kneeseg_app.core.dicom.seg import dicom_seg_problem
 
         problem = dicom_seg_problem(ct)
         if problem:
             raise OutputError(problem)
+    segment_checks.run_input_checks(ct, args)
+    read_seconds = time.perf_counter() - started
 
     result = segmenter.run(ct, progress=progress)
     progress.finish()
+    quality = check_result(ct, result.labels, package.label_names, result.top_probability)
     written = imageio.write_label_map(result.labels, out, overwrite=args.overwrite, protected=[args.input])
 
     print(
@@ -158,15 +193,45 @@ def run(args: argparse.Namespace) -> int:
     )
     for bone, ml in result.volumes_ml.items():
         print(f"{bone:<8} {ml:8.1f} mL")
+    print(segment_checks.format_checks(quality))
     print(
         f"time     {result.seconds:.1f} s (network {result.stage_seconds.get('network', 0.0):.1f} s, TTA {'on' if result.settings['tta'] else 'off'})"
     )
     print(f"written  {written}")
+    status = segment_checks.exit_status(quality, args.strict)
+    outputs = _write_extras(args, result, ct, package, blocked=status != 0)
+    metrics = None
+    if reference is not None:
+        from kneeseg_app.core.metrics import compute_metrics
+
+        metrics = compute_metrics(result.labels.array, reference.array, ct.spacing_zyx, package.label_names)
+        print()
+        print(metrics_table(metrics))
+    timings = {"read": read_seconds, "segment": result.seconds, "checks": quality.seconds,
+               "total": time.perf_counter() - started}
+    report = segment_checks.write_json_report(
+        args, segment_checks.report_data(args, ct, package, result, quality, {"labels": str(written), **outputs},
+                                         timings, metrics, mapping))
+    if report is not None:
+        print(f"report   {report}")
+    return status
+
+
+def _write_extras(args: argparse.Namespace, result: Any, ct: Any, package: Any, blocked: bool) -> dict[str, Any]:
+    """Meshes and DICOM SEG, unless ``--strict`` blocks them for a failing result."""
+    outputs: dict[str, Any] = {"meshes": [], "seg": None}
+    if blocked and (args.meshes or args.seg):
+        print("not written: meshes / DICOM SEG of a result that failed its checks (--strict)", file=sys.stderr)
+        return outputs
     if args.meshes:
         from kneeseg_app.core.mesh import export_meshes
 
-        for path in export_meshes(result.labels, args.meshes, fmt=args.mesh_format, protected=[args.input]):
+        meshes = export_meshes(
+            result.labels, args.meshes, fmt=args.mesh_format, protected=[args.input], overwrite=args.overwrite
+        )
+        for path in meshes:
             print(f"mesh     {path}")
+            outputs["meshes"].append(str(path))
     if args.seg:
         from kneeseg_app.core.dicom.seg import write_dicom_seg
 
@@ -180,9 +245,5 @@ def run(args: argparse.Namespace) -> int:
             protected=[args.input],
         )
         print(f"DICOM SEG {seg}")
-    if reference is not None:
-        from kneeseg_app.core.metrics import compute_metrics
-
-        print()
-        print(metrics_table(compute_metrics(result.labels.array, reference.array, ct.spacing_zyx, package.label_names)))
-    return 0
+        outputs["seg"] = str(seg)
+    return outputs

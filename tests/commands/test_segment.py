@@ -145,6 +145,7 @@ def test_a_model_folder_may_be_given_as_a_path_and_a_nifti_as_input(model: Path,
     from kneeseg_app.core.volume import Volume
 
     hu = np.full((6, 40, 40), -1000, dtype=np.int16)
+    hu[:, 4:36, 4:36] = 40  # soft tissue around the bone: the input check wants CT values in HU
     hu[:, 10:30, 10:30] = 1400
     image = tmp_path / "input" / "ct.nii.gz"
     image.parent.mkdir()
