@@ -212,3 +212,34 @@ def test_volumes_nifti_and_stl_exports_carry_the_edits(qtbot, segmented, dialogs
     assert near.any()  # the painted ball is part of the exported femur surface
     model_femur = np.argwhere(editor.model == 1)
     assert np.linalg.norm(volume.index_to_lps(model_femur.astype(float)) - ball_centre, axis=1).min() > 10.0
+
+
+def test_metrics_and_surfaces_are_recomputed_from_the_edited_result(qtbot, segmented, dialogs, tmp_path) -> None:
+    window = segmented
+    model = window.session.result.labels
+    reference_path = tmp_path / "refs" / "reference.nii.gz"
+    reference_path.parent.mkdir()
+    sitk.WriteImage(model.to_sitk(), str(reference_path))
+    dialogs.open_file = str(reference_path)
+    window.flows.load_reference()
+    qtbot.waitUntil(lambda: window.session.metrics is not None, timeout=20000)
+    assert window.metrics_panel.value("femur", "dice") == pytest.approx(1.0)
+
+    controller, editor = window.editing.controller, window.session.editor
+    controller.update(tool=EditTool.ERASER, radius_mm=4.0, three_d=True)
+    view = window.viewer.views["Axial"]
+    width, height = window.viewer_state.geometry.plane_size_mm(view.spec)
+    cursor_scene = window.viewer_state.geometry.display_to_scene(view.spec, window.viewer_state.cursor)
+    QTest.mouseClick(view.canvas.viewport(), Qt.MouseButton.LeftButton, pos=pixel_at(view, *cursor_scene))
+    removed = int(np.count_nonzero((editor.model == 1) & (editor.labels == 0)))
+    assert removed > 0
+    qtbot.waitUntil(
+        lambda: window.session.metrics is not None and window.metrics_panel.value("femur", "dice") < 1.0, timeout=20000
+    )
+    femur_model = int(np.count_nonzero(editor.model == 1))
+    assert window.metrics_panel.value("femur", "dice") == pytest.approx(
+        2 * (femur_model - removed) / (2 * femur_model - removed)
+    )
+    # the 3D view is rebuilt from the edited result (offscreen there is no OpenGL: only its title shows it)
+    qtbot.waitUntil(lambda: window.viewer.view3d.title.text() == "3D: edited result", timeout=5000)
+    assert np.array_equal(window.session.result.labels.array, editor.labels)
