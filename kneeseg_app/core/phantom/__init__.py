@@ -26,9 +26,12 @@ import numpy as np
 
 from kneeseg_app.core.labels import LABEL_NAMES
 from kneeseg_app.core.phantom.draw import draw_params
+from kneeseg_app.core.phantom.draw_wide import draw_wide_params, merge_classic
 from kneeseg_app.core.phantom.params import PhantomParams
 from kneeseg_app.core.phantom.render import BONE_CODES, CANCELLOUS, CORTEX, MARROW, render
+from kneeseg_app.core.phantom.scanner import orient
 from kneeseg_app.core.phantom.scene import build_scene
+from kneeseg_app.core.phantom.variation import WideChoices
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 from kneeseg_app.core.volume import DicomFacts, Volume
 
@@ -77,14 +80,25 @@ def generate_phantom(
     with_tissues: bool = False,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    variation: str = "classic",
+    choices: WideChoices | None = None,
 ) -> Phantom:
     """Draw and render one knee CT phantom (deterministic per seed and arguments).
 
     ``shape_zyx``/``spacing_zyx`` fix the grid; when one is missing it is chosen so the
     volume shows ``coverage_mm`` (femur above, tibia below the joint line; drawn in
     80-150 mm each). ``with_tissues`` adds the tissue map used by tests (one more byte
-    per voxel).
+    per voxel). ``variation="wide"`` draws every axis of issue 12 (scanner, grid, pose,
+    implants, ...; :mod:`draw_wide`), with ``choices`` pinning any of them; the classic
+    default keeps the demo case and older data sets bit for bit.
     """
+    if variation == "wide":
+        classic = dict(osteoarthritis=osteoarthritis, both_legs=both_legs, noise_sd=noise_sd, flexion_deg=flexion_deg,
+                       side=side, patient_position=patient_position, kernel=kernel, coverage_mm=coverage_mm)
+        wide = draw_wide_params(seed, merge_classic(choices or WideChoices(), **classic), shape_zyx=shape_zyx, spacing_zyx=spacing_zyx)
+        return render_phantom(wide, with_tissues=with_tissues, progress=progress, cancel=cancel)
+    if variation != "classic":
+        raise ValueError(f"variation must be 'classic' or 'wide', got {variation!r}")
     params = draw_params(
         seed,
         shape_zyx=shape_zyx,
@@ -126,9 +140,12 @@ def render_phantom(
         patient_position=acq.patient_position,
     )
     source = f"phantom seed {params.seed}"
-    ct = Volume(out.ct, acq.spacing_zyx, acq.origin_xyz, np.eye(3), dicom=facts, source=source)
-    labels = ct.with_array(out.labels, dicom=None, source=f"{source} reference labels")
-    tissues = ct.with_array(out.tissues, dicom=None, source=f"{source} tissues") if out.tissues is not None else None
+    arrays, origin, direction = [out.ct, out.labels, out.tissues], acq.origin_xyz, np.eye(3)
+    if params.extras is not None and params.extras.oriented:
+        arrays, origin, direction = orient(arrays, acq.spacing_zyx, acq.origin_xyz, acq.patient_position)
+    ct = Volume(arrays[0], acq.spacing_zyx, origin, direction, dicom=facts, source=source)
+    labels = ct.with_array(arrays[1], dicom=None, source=f"{source} reference labels")
+    tissues = ct.with_array(arrays[2], dicom=None, source=f"{source} tissues") if arrays[2] is not None else None
     return Phantom(ct, labels, params, tissues, time.perf_counter() - start, scene.table_y)
 
 

@@ -79,6 +79,18 @@ def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     return _affine(linear, shift)
 
 
+def _coronal_rotation(leg: LegParams) -> np.ndarray:
+    """Tibia -> tibia map of a varus (+) or valgus (-) knee: turned about the AP axis through the
+    collapsed compartment, so the distal tibia swings medially (varus) and the other side opens."""
+    a = math.radians(leg.varus_deg)
+    c, s = math.cos(a), math.sin(a)
+    k = leg.shape
+    half = k.notch_half_width + (k.cond_half_width_med if a > 0 else k.cond_half_width_lat)
+    pivot = np.array([-half if a > 0 else half, 0.0, 0.0])
+    linear = np.array([[c, 0.0, -s], [0.0, 1.0, 0.0], [s, 0.0, c]])
+    return _affine(linear, pivot - linear @ pivot)
+
+
 def leg_frames(leg: LegParams) -> LegFrames:
     """Frames of a leg from its pose: position, axial rotation, abduction, flexion."""
     g = math.radians(leg.axial_rotation_deg)
@@ -95,10 +107,13 @@ def leg_frames(leg: LegParams) -> LegFrames:
     def bone(angle: float) -> Frame:
         return Frame(_compose(_sagittal_rotation(angle, axis_w), leg_m))
 
+    tibia = bone(tilt + flex)
+    if leg.varus_deg != 0.0:
+        tibia = Frame(_compose(_coronal_rotation(leg), tibia.matrix))
     return LegFrames(
         leg=Frame(leg_m),
         femur=bone(tilt),
-        tibia=bone(tilt + flex),
+        tibia=tibia,
         patella=bone(tilt + leg.patella_tracking * flex),
         mid=bone(tilt + 0.5 * flex),
         axis_w=axis_w,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kneeseg_app.core.phantom.variation import Extras, LongBones
+
 
 @dataclass(frozen=True)
 class Spur:
@@ -103,6 +105,10 @@ class LegParams:
     surface_wave_mm: float = 0.0
     physis_hu: float = 0.0
     """Brightness of the healed growth-plate line in the femur and tibia."""
+    varus_deg: float = 0.0
+    """Coronal deformity of the tibia against the femur (+ varus, - valgus), wide phantoms only."""
+    long: LongBones | None = None
+    """Hip and ankle anatomy for long scans (wide phantoms only)."""
 
     @property
     def min_gap_mm(self) -> float:
@@ -156,6 +162,8 @@ class TableParams:
     shell_mm: float
     half_width_mm: float
     compression_mm: float
+    side: float = 1.0
+    """+1: the table is behind the patient (supine), -1: in front (prone)."""
 
 
 @dataclass(frozen=True)
@@ -170,6 +178,8 @@ class PhantomParams:
     body_scale: float
     table: TableParams
     legs: tuple[LegParams, ...]
+    extras: Extras | None = None
+    """Wide-variation additions (scanner model, implants, vessels, aids); None = classic phantom."""
 
     @property
     def osteoarthritis(self) -> bool:

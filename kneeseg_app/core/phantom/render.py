@@ -52,7 +52,10 @@ def render(
             cancel.raise_if_cancelled()
         tis = tissues[k] if tissues is not None else None
         hu = _slab(scene, k, offsets, labels[k], tis)
-        _finish(scene, hu, noise_rng)
+        if scene.extras is not None:
+            hu = scene.extras.finish(hu, labels[k], noise_rng)
+        else:
+            _finish(scene, hu, noise_rng)
         ct[k] = hu
         if k % 16 == 0 or k == nz - 1:
             progress("Rendering phantom slices", (k + 1) / nz)
@@ -109,6 +112,8 @@ def _composite(scene: Scene, z: float, k: int, lab: np.ndarray | None, tis: np.n
         got = stack.at(z)
         if got is not None:
             _bones(scene, got, k, index, hu, lab, tis, width)
+    if scene.extras is not None:
+        scene.extras.composite(scene, z, hu, lab, tis, width)
     return hu
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from kneeseg_app.core.phantom import bones
+from kneeseg_app.core.phantom import bones, long_bones
 from kneeseg_app.core.phantom.frames import Frame, LegFrames, leg_frames
 from kneeseg_app.core.phantom.grid import FAR, Box, CoarseStack, FineGrid, box_around, coarse_factors, trim, union_box
 from kneeseg_app.core.phantom.params import LegParams, PhantomParams
@@ -42,6 +42,8 @@ class Scene:
     fov_mask: np.ndarray | None
     texture: np.ndarray
     table_y: float | None
+    extras: object | None = None
+    """Wide phantoms: implants, vessels, aids and the scanner model (:mod:`extras`)."""
 
 
 def build_scene(params: PhantomParams) -> Scene:
@@ -59,7 +61,12 @@ def build_scene(params: PhantomParams) -> Scene:
     soft, table_y = _soft_stack(grid, soft_factor, params, frames)  # type: ignore[arg-type]
     background, table_mask = _background(grid, params, table_y)
     texture = _trabecular_tile(np.random.default_rng([params.seed, 1]), acq.spacing_zyx)
-    return Scene(params, grid, soft, leg_stacks, background, table_mask, _fov_mask(grid, params), texture, table_y)
+    scene = Scene(params, grid, soft, leg_stacks, background, table_mask, _fov_mask(grid, params), texture, table_y)
+    if params.extras is not None:
+        from kneeseg_app.core.phantom.extras import attach
+
+        attach(scene, frames)
+    return scene
 
 
 # --------------------------------------------------------------------------- boxes
@@ -92,7 +99,7 @@ def _bone_local_boxes(leg: LegParams, fr: LegFrames, up: float, down: float) -> 
     r = k.fibula_head_radius
     pc = bones.patella_centre(k, fr.axis_w)
     su, sv, sw = k.patella_semi
-    return {
+    boxes = {
         "femur": (
             fr.femur,
             (-e - 12, -12 * s - k.trochlea_radius - 12, -10.0),
@@ -110,6 +117,9 @@ def _bone_local_boxes(leg: LegParams, fr: LegFrames, up: float, down: float) -> 
             (pc[0] + su + 8, pc[1] + sv + 8, pc[2] + sw + 8),
         ),
     }
+    if leg.long is None:
+        return boxes
+    return {name: (frame, *long_bones.widen_box(name, lo, hi, leg)) for name, (frame, lo, hi) in boxes.items()}
 
 
 # --------------------------------------------------------------------------- bones
@@ -128,6 +138,8 @@ def _bone_field(name: str, leg: LegParams, fr: LegFrames, u: np.ndarray, v: np.n
         shape, amplitude = bones.fibula(u, v, w, k), 0.5 * leg.surface_wave_mm
     else:
         shape, amplitude = bones.patella(u, v, w, k, fr.axis_w), 0.5 * leg.surface_wave_mm
+    if leg.long is not None:
+        shape = long_bones.extend_bone(name, shape, u, v, w, leg)
     if leg.surface_waves:
         shape = shape + bones.surface_waves(u, v, w, leg.surface_waves, amplitude)
     return shape
@@ -212,9 +224,10 @@ def _evaluate_bones(
         sl = leg_box.sub(box)
         sdf[name][sl] = np.minimum(field, FAR)
         if detailed:
-            cortex[name][sl], cancellous[name][sl] = _cortex_and_cancellous(name, leg, w)
+            cortex[name][sl], cancellous[name][sl] = long_bones.adjust_interior(name, leg, w, *_cortex_and_cancellous(name, leg, w))
             if name in ("femur", "tibia") and leg.physis_hu > 0:
                 physis[sl] += _physis(name, leg, fr, u, v, w)
+    long_bones.add_unlabelled(sdf, leg_box, grid, fr, leg, normalise)
     _keep_bones_apart(sdf, leg)
     if physis is not None:
         cancellous["physis"] = physis
@@ -325,7 +338,7 @@ def _soft_stack(
     if params.table.present:
         table_y = _table_height(body, ys, params)
         if table_y is not None:
-            support = table_support(xs, ys, params.table.x_lps, table_y, params.table.radius)
+            support = _support(xs, ys, params, table_y)
             body = smax(body, support[None, :, :], 3.0)
     muscle = smax(body + pick(fats), -pick(pockets), 4.0)
     muscle = smin(muscle, pick(vessels), 1.0)
@@ -358,7 +371,17 @@ def _table_height(body: np.ndarray, ys: np.ndarray, params: PhantomParams) -> fl
     rows = np.nonzero((body < 0).any(axis=(0, 2)))[0]
     if rows.size == 0:
         return None
+    if params.table.side < 0:  # prone: the table is in front of the patient
+        return float(ys[rows.min()]) + params.table.compression_mm
     return float(ys[rows.max()]) - params.table.compression_mm
+
+
+def _support(xs: np.ndarray, ys: np.ndarray, params: PhantomParams, table_y: float) -> np.ndarray:
+    """Signed distance to the table top, on whichever side of the patient the table is."""
+    tab = params.table
+    if tab.side < 0:
+        return table_support(xs, -ys, tab.x_lps, -table_y, tab.radius)
+    return table_support(xs, ys, tab.x_lps, table_y, tab.radius)
 
 
 # --------------------------------------------------------------------------- 2D layers and texture
@@ -376,7 +399,7 @@ def _background(grid: FineGrid, params: PhantomParams, table_y: float | None) ->
     xs = grid.axis(2, np.arange(nx))
     ys = grid.axis(1, np.arange(ny))
     width = params.acquisition.edge_width * min(grid.spacing[1], grid.spacing[2])
-    radial = table_support(xs, ys, tab.x_lps, table_y, tab.radius)
+    radial = _support(xs, ys, params, table_y)
     across = (np.abs(xs - tab.x_lps) - tab.half_width_mm).astype(np.float32)[None, :]
     top = tab.pad_mm
     layers = [

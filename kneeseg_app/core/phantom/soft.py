@@ -52,10 +52,19 @@ def _profile(w: Array, body_scale: float) -> list[Array]:
     return [table[i0] + t * (table[i0 + 1] - table[i0]) for table in _PROFILE]
 
 
+def _long_profile(w: Array, body_scale: float) -> list[Array]:
+    """Outline parameters from the heel to the buttock (long scans of wide phantoms)."""
+    from kneeseg_app.core.phantom import long_bones as lb
+
+    x = w * (1.0 / body_scale)
+    cols = (lb.LONG_OUTLINE_AU, lb.LONG_OUTLINE_AV, lb.LONG_OUTLINE_CU, lb.LONG_OUTLINE_CV)
+    return [np.interp(x, lb.LONG_OUTLINE_W, col).astype(np.float32) for col in cols]
+
+
 def _outline(u: Array, v: Array, w: Array, leg: LegParams, body_scale: float, fat_mm: float) -> tuple[Array, Array]:
     """Implicit skin surface of a leg in one bone frame, and the posterior direction cosine."""
     g = leg.soft.girth * body_scale
-    au, av, cu, cv = _profile(w, body_scale)
+    au, av, cu, cv = _profile(w, body_scale) if leg.long is None else _long_profile(w, body_scale)
     au = au * g + 0.6 * fat_mm
     av = av * g + 0.6 * fat_mm
     du, dv = u - cu * g, v - cv * g
