@@ -24,6 +24,18 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from kneeseg_app.core.model.manifest import manifest_to_json, write_manifest
+from kneeseg_app.core.model.schema import (
+    InferenceDefaults,
+    InputSpec,
+    Manifest,
+    NetworkFile,
+    Normalization,
+    Postprocessing,
+    TrainingInfo,
+    ValidationInfo,
+)
+
 NORMALIZATION = {"scheme": "CT", "lower": -1000.0, "upper": 2000.0, "mean": 300.0, "std": 500.0}
 FEMUR_HU = 300.0
 TIBIA_HU = 900.0
@@ -129,58 +141,36 @@ def _model(
     return model
 
 
-def manifest_dict(
+def threshold_manifest(
     name: str,
     files: Sequence[tuple[str, str]],
     dims: int = 2,
     patch_size: Sequence[int] = (64, 64),
     target_spacing: Sequence[float] = (1.0, 1.0),
     mirror_axes: Sequence[int] = (0, 1),
-    **overrides: Any,
-) -> dict[str, Any]:
-    """A complete schema-1 manifest; ``overrides`` replace top-level keys."""
-    manifest: dict[str, Any] = {
-        "schema_version": 1,
-        "name": name,
-        "version": "0.0.1",
-        "family": "nnunet-2d" if dims == 2 else "nnunet-3d",
-        "description": "tiny threshold network for tests",
-        "labels": {"0": "background", "1": "femur", "2": "tibia"},
-        "networks": [{"file": f, "sha256": sha, "fold": i} for i, (f, sha) in enumerate(files)],
-        "input": {
-            "orientation": "LPS",
-            "transpose_forward": [0, 1, 2],
-            "transpose_backward": [0, 1, 2],
-            "dims": dims,
-            "patch_size": list(patch_size),
-            "target_spacing": list(target_spacing),
-            "divisibility": [8] * dims,
-            "channels": ["CT"],
-        },
-        "normalization": dict(NORMALIZATION),
-        "resampling": {
-            "data_order": 3,
-            "data_order_z": 0,
-            "probabilities_order": 1,
-            "probabilities_order_z": 0,
-            "force_separate_z": None,
-            "separate_z_anisotropy_threshold": 3.0,
-        },
-        "inference": {
-            "tile_step_size": 0.5,
-            "gaussian": True,
-            "gaussian_sigma_scale": 0.125,
-            "mirror_axes": list(mirror_axes),
-            "default_tta": False,
-        },
-        "postprocessing": {"largest_component": [1, 2]},
-        "training": {"data": "none (hand-set weights)", "synthetic": True, "cases": 0},
-        "validation": {"cases": 0, "dice": {"femur": 1.0, "tibia": 1.0}},
-        "clinical_use": False,
-        "license": "test",
-    }
-    manifest.update(overrides)
-    return manifest
+) -> Manifest:
+    """A complete manifest for the threshold networks ``files`` ((name, sha256) pairs), built as the
+    trainer builds one (the schema's own dataclasses)."""
+    return Manifest(
+        name=name,
+        version="0.0.1",
+        family="nnunet-2d" if dims == 2 else "nnunet-3d",
+        description="tiny threshold network for tests",
+        labels={0: "background", 1: "femur", 2: "tibia"},
+        networks=tuple(NetworkFile(file=f, sha256=sha, fold=i) for i, (f, sha) in enumerate(files)),
+        input=InputSpec(
+            dims=dims,
+            patch_size=tuple(patch_size),
+            target_spacing=tuple(float(s) for s in target_spacing),
+            divisibility=(8,) * dims,
+        ),
+        normalization=Normalization(**NORMALIZATION),
+        inference=InferenceDefaults(mirror_axes=tuple(mirror_axes)),
+        postprocessing=Postprocessing(largest_component=(1, 2)),
+        training=TrainingInfo(data="none (hand-set weights)", synthetic=True, cases=0),
+        validation=ValidationInfo(cases=0, dice={"femur": 1.0, "tibia": 1.0}),
+        license="test",
+    )
 
 
 def write_model_package(
@@ -190,7 +180,11 @@ def write_model_package(
     dims: int = 2,
     **manifest_args: Any,
 ) -> Path:
-    """Write a package folder (ONNX files + manifest with their checksums); returns it."""
+    """Write a package folder (ONNX files + manifest with their checksums); returns it.
+
+    ``patch_size``, ``target_spacing`` and ``mirror_axes`` go to :func:`threshold_manifest`; any
+    other keyword replaces that top-level key of the JSON as given (unvalidated, so a test can
+    write a manifest the app must refuse)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     networks = list(networks) if networks is not None else [threshold_network(dims)]
@@ -199,8 +193,13 @@ def write_model_package(
         data = model.SerializeToString()
         (folder / f"fold_{i}.onnx").write_bytes(data)
         files.append((f"fold_{i}.onnx", hashlib.sha256(data).hexdigest()))
-    manifest = manifest_dict(name, files, dims=dims, **manifest_args)
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    own = {k: manifest_args.pop(k) for k in ("patch_size", "target_spacing", "mirror_axes") if k in manifest_args}
+    manifest = threshold_manifest(name, files, dims=dims, **own)
+    if not manifest_args:
+        write_manifest(folder, manifest)  # validated, as every writer of manifests is
+        return folder
+    raw = manifest_to_json(manifest) | manifest_args  # raw top-level keys: possibly invalid on purpose
+    (folder / "manifest.json").write_text(json.dumps(raw, indent=2), encoding="utf-8")
     return folder
 
 

@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from kneeseg_app.core.atomic import replace_folder
+from kneeseg_app.core.model.manifest import read_manifest, update_manifest
+from kneeseg_app.core.model.schema import MANIFEST
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 from trainer.casetable import read_case_table, write_case_table
 from trainer.evaluate import (
@@ -38,7 +40,7 @@ from trainer.evaluate import (
     package_predictor,
     write_report,
 )
-from trainer.export import ExportResult, ExportSettings, export_package, update_manifest
+from trainer.export import ExportResult, ExportSettings, export_package
 from trainer.manifest import PackageInfo
 from trainer.nnunet.env import Compute, NnunetFolders
 from trainer.nnunet.pipeline import (
@@ -205,11 +207,11 @@ def run_demo_recipe(
     tests = eval_cases_from_dataset(folders.raw / dataset)
     staging = out.with_name(f".{out.name}.staging")
     exported = _export(recipe, run_dir, staging, tests, step("export", 0.8, 0.9), cancel)
-    manifest = json.loads((staging / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(staging / MANIFEST)
     update_manifest(
         staging,
-        inference={**manifest["inference"], **recipe.fast_inference},
-        postprocessing={**manifest["postprocessing"], "min_fraction": recipe.keep_fraction},
+        inference=replace(manifest.inference, **recipe.fast_inference),
+        postprocessing=replace(manifest.postprocessing, min_fraction=recipe.keep_fraction),
     )
     clock["export"] = time.perf_counter() - clock["export"]
     step("evaluate", 0.9, 1.0)
@@ -222,9 +224,11 @@ def run_demo_recipe(
         result, f"app engine on {len(tests)} held-out phantoms (seeds from {recipe.test_seed})"
     )
     if recipe.demo_case:
-        validation["demo_case_dice"] = demo_case_dice(staging, threads)
+        validation = replace(validation, demo_case_dice=demo_case_dice(staging, threads))
     update_manifest(staging, validation=validation)
-    metrics = {bone: {m: validation[m][bone] for m in ("dice", "hd95_mm", "assd_mm")} for bone in ("femur", "tibia")}
+    metrics = {
+        bone: {m: getattr(validation, m)[bone] for m in ("dice", "hd95_mm", "assd_mm")} for bone in ("femur", "tibia")
+    }
     quality = quality_checks(metrics)
     _write_readme(staging / "README.md", recipe, exported, result, work / "evaluation", quality, clock)
     replace_folder(staging, out)
@@ -303,7 +307,7 @@ def _export(
         command=f"kneeseg-train demo-model --device {recipe.device} --epochs {recipe.epochs} --iterations {recipe.iterations}",
         license="CC-BY-4.0 (weights); trained on synthetic data",
         default=True,
-        extra={"recipe": {k: v for k, v in asdict(recipe).items() if k != "small"} | {"small": asdict(recipe.small)}},
+        recipe={k: v for k, v in asdict(recipe).items() if k != "small"} | {"small": asdict(recipe.small)},
     )
     folds = "best" if len(recipe.folds) > 1 else list(recipe.folds)
     settings = ExportSettings(folds=folds, check_images=[tests[0].image], overwrite=True)
@@ -319,7 +323,7 @@ def _write_readme(
     quality: dict[str, bool],
     clock: dict[str, float],
 ) -> None:
-    manifest = json.loads((path.parent / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(path.parent / MANIFEST)
     size_mb = sum(f.stat().st_size for f in path.parent.glob("*.onnx")) / 1e6
     lines = [
         f"# {recipe.name}",
@@ -330,14 +334,14 @@ def _write_readme(
         "## How it was made",
         "",
         f"`kneeseg-train demo-model --device {recipe.device} --epochs {recipe.epochs} --iterations {recipe.iterations}` "
-        f"(kneeseg {manifest['kneeseg_version']}, {platform.platform()}, {platform.processor() or platform.machine()}).",
+        f"(kneeseg {manifest.kneeseg_version}, {platform.platform()}, {platform.processor() or platform.machine()}).",
         "",
         f"* Training data: {recipe.train_cases} phantom cases (patients seeded from {recipe.train_seed}, a quarter with "
         f"their mirrored other knee), {recipe.shape_zyx[0]}x{recipe.shape_zyx[1]}x{recipe.shape_zyx[2]} voxels, "
         f"{int(recipe.oa_fraction * 100)} % osteoarthritic.",
         f"* Network: nnU-Net v2 2D, configuration `{recipe.small.name}` planned by nnU-Net's planner with "
         f"{recipe.small.base_features} base features (at most {recipe.small.max_features}), "
-        f"{recipe.small.spacing_mm} mm in-plane; patch {manifest['input']['patch_size']}; "
+        f"{recipe.small.spacing_mm} mm in-plane; patch {list(manifest.input.patch_size)}; "
         f"trainer `{recipe.trainer}`, fold(s) {', '.join(map(str, exported.folds))}.",
         f"* ONNX: {size_mb:.1f} MB; largest logit difference to torch {exported.onnx_max_abs_diff:.1e}; "
         "the app's engine reproduces nnUNetPredictor on a held-out phantom "

@@ -32,6 +32,7 @@ from kneeseg_app.core.imageio import open_volume, read_label_map
 from kneeseg_app.core.labels import BONE_NAMES
 from kneeseg_app.core.metrics import METRIC_INFO, BoneMetrics, compute_metrics
 from kneeseg_app.core.metrics.summary import SummaryRow, summarize, summarize_values
+from kneeseg_app.core.model.schema import ValidationInfo
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 from kneeseg_app.core.volume import Volume
 from trainer.errors import DatasetError
@@ -242,19 +243,19 @@ def summary_json(results: Sequence[ModelResult]) -> dict:
     }
 
 
-def manifest_validation(result: ModelResult, description: str) -> dict:
+def manifest_validation(result: ModelResult, description: str) -> ValidationInfo:
     """The manifest's validation block from a test-set evaluation (mean over cases)."""
 
     def means(metric: str) -> dict[str, float]:
         return {bone: round(result.row(bone, metric).mean, 4) for bone in BONES}
 
-    return {
-        "cases": len(result.cases),
-        "dice": means("dice"),
-        "hd95_mm": means("hd95_mm"),
-        "assd_mm": means("assd_mm"),
-        "source": description,
-    }
+    return ValidationInfo(
+        cases=len(result.cases),
+        dice=means("dice"),
+        hd95_mm=means("hd95_mm"),
+        assd_mm=means("assd_mm"),
+        source=description,
+    )
 
 
 def markdown(header: Sequence[str], rows: Sequence[Sequence[str]], title: str = "") -> str:

@@ -18,14 +18,13 @@ offline in torch 2.14 without onnxscript, which the dynamo exporter needs.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,9 @@ import numpy as np
 
 from kneeseg_app.core.atomic import replace_folder
 from kneeseg_app.core.errors import OutputError
+from kneeseg_app.core.model.manifest import write_manifest
 from kneeseg_app.core.model.package import file_sha256, load_model_package
+from kneeseg_app.core.model.schema import ChecksInfo, NetworkFile, ValidationInfo
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 from trainer.errors import ExportCheckError, TrainingError
 from trainer.manifest import PackageInfo, build_manifest
@@ -97,7 +98,7 @@ def export_package(
     out_dir: str | os.PathLike[str],
     info: PackageInfo,
     settings: ExportSettings | None = None,
-    validation: dict | None = None,
+    validation: ValidationInfo | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> ExportResult:
@@ -127,12 +128,11 @@ def export_package(
             loaded.mirror_axes,
             validation if validation is not None else cv_validation(run, folds),
         )
-        manifest["checks"] = {"onnx_max_abs_diff": max_diff}
-        _write_json(tmp / "manifest.json", manifest)
+        manifest = replace(manifest, checks=ChecksInfo(onnx_max_abs_diff=max_diff))
+        write_manifest(tmp, manifest)
         engine_dice = check_engine_against_nnunet(tmp, run, loaded, settings, scaled(progress, 0.4, 0.95), cancel)
-        manifest["checks"]["engine_vs_nnunet_dice"] = engine_dice
-        _write_json(tmp / "manifest.json", manifest)
-        load_model_package(tmp)  # the app's own validation of the final manifest
+        write_manifest(tmp, replace(manifest, checks=replace(manifest.checks, engine_vs_nnunet_dice=engine_dice)))
+        load_model_package(tmp)  # the app's own loader accepts the finished package
         replace_folder(tmp, target)
     finally:
         if tmp.exists():
@@ -141,17 +141,17 @@ def export_package(
     return ExportResult(target, folds, max_diff, engine_dice, time.perf_counter() - started)
 
 
-def cv_validation(run: TrainedRun, folds: Sequence[int]) -> dict:
+def cv_validation(run: TrainedRun, folds: Sequence[int]) -> ValidationInfo:
     """The manifest's validation block from nnU-Net's validation of the exported folds."""
     per_fold = [d for d in (run.validation_dice(f) for f in folds) if d is not None]
     if not per_fold:
-        return {}
+        return ValidationInfo()
     bones = [name for name in run.dataset_json["labels"] if name != "background"]
-    return {
-        "cases": int(sum(d.get("cases", 0) for d in per_fold)),
-        "dice": {b: round(float(np.mean([d[b] for d in per_fold if b in d])), 4) for b in bones},
-        "source": f"nnU-Net validation of fold(s) {', '.join(map(str, folds))}",
-    }
+    return ValidationInfo(
+        cases=int(sum(d.get("cases", 0) for d in per_fold)),
+        dice={b: round(float(np.mean([d[b] for d in per_fold if b in d])), 4) for b in bones},
+        source=f"nnU-Net validation of fold(s) {', '.join(map(str, folds))}",
+    )
 
 
 # ----- check 1: ONNX files ------------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def _export_folds(
     settings: ExportSettings,
     progress: ProgressCallback,
     cancel: CancelToken | None,
-) -> tuple[list[dict], float]:
+) -> tuple[list[NetworkFile], float]:
     patch = [int(p) for p in configuration["patch_size"]]
     networks, worst = [], 0.0
     for i, (fold, weights) in enumerate(zip(loaded.folds, loaded.weights)):
@@ -182,7 +182,7 @@ def _export_folds(
                 f"(allowed {bound:.0e}); no package was written."
             )
         worst = max(worst, diff)
-        networks.append({"file": path.name, "sha256": file_sha256(path), "fold": fold})
+        networks.append(NetworkFile(file=path.name, sha256=file_sha256(path), fold=fold))
     return networks, worst
 
 
@@ -312,24 +312,4 @@ def agreement(a: np.ndarray, b: np.ndarray, names: dict[int, str]) -> dict[str, 
     return out
 
 
-# ----- files ----------------------------------------------------------------------------------------------
-
-
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-
-
-def update_manifest(package_dir: str | os.PathLike[str], **sections: Any) -> dict:
-    """Replace top-level manifest sections (e.g. ``validation`` after a test-set evaluation), atomically."""
-    from kneeseg_app.core.atomic import write_atomic
-
-    path = Path(package_dir) / "manifest.json"
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    manifest.update(sections)
-    text = json.dumps(manifest, indent=2) + "\n"
-    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    load_model_package(path.parent)
-    return manifest
-
-
-__all__ = ["ExportResult", "ExportSettings", "PackageInfo", "agreement", "export_package", "update_manifest"]
+__all__ = ["ExportResult", "ExportSettings", "PackageInfo", "agreement", "export_package"]

@@ -19,20 +19,21 @@ The manifest's ``inference.precision`` is not changed: int8 stays an opt-in.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from kneeseg_app.core.errors import InputError, OutputError
-from kneeseg_app.core.model.package import Manifest, ModelPackage, file_sha256, load_model_package
+from kneeseg_app.core.model.manifest import update_manifest, write_manifest
+from kneeseg_app.core.model.package import ModelPackage, file_sha256, load_model_package
+from kneeseg_app.core.model.schema import ChecksInfo, Manifest, NetworkFile
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 from kneeseg_app.core.volume import Volume
 from trainer.errors import QuantizationError
@@ -40,8 +41,6 @@ from trainer.errors import QuantizationError
 DEFAULT_COUNT = 32
 """Calibration patches in all (min/max calibration settles within a few dozen patches)."""
 QUANTIZED_OPS = ("Conv", "ConvTranspose")
-CHECK_KEY = "int8_vs_float32_dice"
-"""Where the manifest's ``checks`` section records the int8 check (image -> bone -> Dice)."""
 
 
 @dataclass
@@ -92,16 +91,14 @@ def quantize_package(
     _check_arguments(calibration_images, count, max_dice_loss, check_image)
     package = load_model_package(package_dir)
     package.verify()  # quantise the networks the manifest vouches for, nothing else
-    raw = json.loads((package.path / "manifest.json").read_text(encoding="utf-8"))
     progress("Reading calibration images", 0.0)
     patches = calibration_patches(calibration_images, package.manifest, count, cancel)
     staging = _staging_folder(package.path)
     try:
-        networks = _quantize_all(package, raw["networks"], staging, patches, scaled(progress, 0.1, 0.6), cancel)
-        manifest = {**raw, "networks": networks}
-        _write_json(staging / "manifest.json", manifest)
+        networks = _quantize_all(package, staging, patches, scaled(progress, 0.1, 0.6), cancel)
         _link_float_networks(package.path, staging, networks)
-        staged = load_model_package(staging)  # the app's own validation of the new manifest
+        write_manifest(staging, replace(package.manifest, networks=networks))
+        staged = load_model_package(staging)  # the app's own loader accepts the new package
         dice = {}
         if check_image is not None:
             progress("Checking int8 against float32", 0.6)
@@ -110,17 +107,16 @@ def quantize_package(
                     staged, check_image, max_dice_loss, threads, scaled(progress, 0.6, 0.98), cancel
                 )
             }
-        _install(staging, package.path, networks, _checks(raw, dice) if dice or "checks" in raw else None)
+        _install(staging, package.path, networks, replace(package.manifest.checks, int8_vs_float32_dice=dice))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     progress("Quantised", 1.0)
     sizes = {
-        n["file"]: ((package.path / n["file"]).stat().st_size, (package.path / n["int8_file"]).stat().st_size)
-        for n in networks
+        n.file: ((package.path / n.file).stat().st_size, (package.path / n.int8_file).stat().st_size) for n in networks
     }
     return QuantizeResult(
         package.path,
-        {n["file"]: n["int8_file"] for n in networks},
+        {n.file: str(n.int8_file) for n in networks},
         sizes,
         len(patches),
         dice,
@@ -154,22 +150,22 @@ def int8_name(file: str) -> str:
 
 def _quantize_all(
     package: ModelPackage,
-    entries: Sequence[dict],
     staging: Path,
     patches: Sequence[np.ndarray],
     progress: ProgressCallback,
     cancel: CancelToken | None,
-) -> list[dict]:
+) -> tuple[NetworkFile, ...]:
     """Each network quantised into ``staging``; the manifest's network entries with their int8 files."""
+    entries = package.manifest.networks
     networks = []
     for i, entry in enumerate(entries):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        progress(f"Quantising {entry['file']}", i / len(entries))
-        out = staging / int8_name(entry["file"])
-        quantize_network(package.path / entry["file"], out, patches)
-        networks.append({**entry, "int8_file": out.name, "int8_sha256": file_sha256(out)})
-    return networks
+        progress(f"Quantising {entry.file}", i / len(entries))
+        out = staging / int8_name(entry.file)
+        quantize_network(package.path / entry.file, out, patches)
+        networks.append(replace(entry, int8_file=out.name, int8_sha256=file_sha256(out)))
+    return tuple(networks)
 
 
 # ----- calibration data ---------------------------------------------------------------------------------------
@@ -390,51 +386,35 @@ def check_int8(
     return dice
 
 
-def _link_float_networks(package: Path, staging: Path, networks: Sequence[dict]) -> None:
+def _link_float_networks(package: Path, staging: Path, networks: Sequence[NetworkFile]) -> None:
     """The float32 files in the staging folder too (hard links where possible), so it is a whole package."""
     for entry in networks:
         try:
-            os.link(package / entry["file"], staging / entry["file"])
+            os.link(package / entry.file, staging / entry.file)
         except OSError:
-            shutil.copy2(package / entry["file"], staging / entry["file"])
+            shutil.copy2(package / entry.file, staging / entry.file)
 
 
-def _checks(raw: dict, dice: dict[str, dict[str, float]]) -> dict:
-    """The manifest's ``checks`` with this run's int8 check (an older one describes older files)."""
-    checks = {k: v for k, v in dict(raw.get("checks") or {}).items() if k != CHECK_KEY}
-    if dice:
-        checks[CHECK_KEY] = dice
-    return checks
-
-
-def _install(staging: Path, package: Path, networks: Sequence[dict], checks: dict | None) -> None:
-    """Move the int8 files beside the float32 ones and record them; on failure restore what was there."""
-    from trainer.export import update_manifest
-
+def _install(staging: Path, package: Path, networks: Sequence[NetworkFile], checks: ChecksInfo) -> None:
+    """Move the int8 files beside the float32 ones and record them with this run's check (an older
+    check described older files, so it goes); on failure restore what was there."""
     moved: list[tuple[Path, Path | None]] = []
     try:
         for entry in networks:
-            target = package / entry["int8_file"]
+            target = package / str(entry.int8_file)
             backup = None
             if target.exists():  # an earlier int8 copy: keep it until the manifest names the new one
                 backup = staging / f"previous-{target.name}"
                 os.replace(target, backup)
             moved.append((target, backup))
-            os.replace(staging / entry["int8_file"], target)
-        sections: dict[str, Any] = {"networks": list(networks)}
-        if checks is not None:
-            sections["checks"] = checks
-        update_manifest(package, **sections)
+            os.replace(staging / str(entry.int8_file), target)
+        update_manifest(package, networks=tuple(networks), checks=checks)
     except BaseException:
         for target, backup in reversed(moved):
             target.unlink(missing_ok=True)
             if backup is not None:
                 os.replace(backup, target)
         raise
-
-
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 __all__ = [

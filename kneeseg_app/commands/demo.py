@@ -41,7 +41,7 @@ def run_headless_demo(out: Path | None = None, threads: int | None = None) -> in
     from kneeseg_app.core.imageio import open_volume, read_label_map, write_label_map
     from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
     from kneeseg_app.core.metrics import compute_metrics
-    from kneeseg_app.core.model.package import find_model
+    from kneeseg_app.core.model.discovery import find_model
 
     progress = ProgressLine(sys.stderr)
     case = demo_case(progress=progress)

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kneeseg_app.core import paths
-    from kneeseg_app.core.model.package import discover_models
+    from kneeseg_app.core.model.discovery import discover_models
 
     found = discover_models(args.dir)
     default = next((m for m in found.models if m.origin == "bundled" and m.manifest.default), None)

@@ -182,7 +182,7 @@ def check_model(model: str | None = None) -> tuple[CheckResult, ModelPackage | N
     holder: dict[str, ModelPackage] = {}
 
     def body() -> tuple[str, list[str]]:
-        from kneeseg_app.core.model.package import find_model
+        from kneeseg_app.core.model.discovery import find_model
 
         package = find_model(model)
         package.open_networks(threads=1)

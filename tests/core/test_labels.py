@@ -9,7 +9,7 @@ from kneeseg_app.core import labels
 from kneeseg_app.core.dicom import seg
 from kneeseg_app.core.labels import BONE_NAMES, FEMUR, LABEL_NAMES, LEFT, RIGHT, TIBIA
 from kneeseg_app.core.metrics import scores
-from kneeseg_app.core.model import package
+from kneeseg_app.core.model import schema
 from kneeseg_app.core.volume import Volume
 
 
@@ -43,7 +43,7 @@ def test_names_from_a_model_drop_background_and_accept_string_keys() -> None:
 def test_the_core_uses_the_one_table() -> None:
     """Metrics, model packages and the DICOM SEG writer share the table instead of their own copies."""
     assert scores.LABELS is LABEL_NAMES
-    assert package.REQUIRED_BONES == BONE_NAMES
+    assert schema.REQUIRED_BONES == BONE_NAMES
     assert not hasattr(seg, "DEFAULT_LABELS")
 
 

@@ -59,7 +59,8 @@ from kneeseg_app.core.inference.preprocess import (
     resize_slices,
 )
 from kneeseg_app.core.inference.settings import SegmentOptions, resolve_settings
-from kneeseg_app.core.model.package import Manifest, ModelPackage, OnnxNetwork
+from kneeseg_app.core.model.package import ModelPackage, OnnxNetwork
+from kneeseg_app.core.model.schema import Manifest
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 from kneeseg_app.core.volume import Volume
 

@@ -16,7 +16,7 @@ from kneeseg_app.core.inference.preprocess import (
     orientation_to,
     separate_z_decision,
 )
-from kneeseg_app.core.model.package import Manifest
+from kneeseg_app.core.model.schema import Manifest
 from kneeseg_app.core.volume import Volume
 
 

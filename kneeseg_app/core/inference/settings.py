@@ -8,7 +8,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from kneeseg_app.core.errors import InputError
-from kneeseg_app.core.model.package import PRECISIONS, ROI_KINDS, Manifest
+from kneeseg_app.core.model.schema import LIMITS, SPEED_OPTIONS, InferenceDefaults, Manifest
+
+_NNUNET = InferenceDefaults()
+"""The manifest schema's defaults: nnU-Net's maths (declared once, in kneeseg_app.core.model.schema)."""
 
 
 def default_threads() -> int:
@@ -69,17 +72,17 @@ class ResolvedSettings:
     slab_slices: int
     networks: int
     exact: bool = False
-    roi: str = "none"
-    roi_threshold_hu: float = 250.0
-    roi_margin_mm: float = 24.0
-    roi_slice_margin: int = 3
-    roi_min_size: tuple[int, ...] = ()
-    roi_tiling: str = "window"
-    skip_empty_slices: bool = False
-    precision: str = "float32"
-    resample_tolerance: float = 0.0
-    slice_stride: int = 1
-    slice_refine: float = 0.0
+    roi: str = _NNUNET.roi
+    roi_threshold_hu: float = _NNUNET.roi_threshold_hu
+    roi_margin_mm: float = _NNUNET.roi_margin_mm
+    roi_slice_margin: int = _NNUNET.roi_slice_margin
+    roi_min_size: tuple[int, ...] = _NNUNET.roi_min_size
+    roi_tiling: str = _NNUNET.roi_tiling
+    skip_empty_slices: bool = _NNUNET.skip_empty_slices
+    precision: str = _NNUNET.precision
+    resample_tolerance: float = _NNUNET.resample_tolerance
+    slice_stride: int = _NNUNET.slice_stride
+    slice_refine: float = _NNUNET.slice_refine
 
     @property
     def uses_bone_windows(self) -> bool:
@@ -90,15 +93,25 @@ class ResolvedSettings:
         return asdict(self)
 
 
-_EXACT_VALUES = {
-    "skip_air_tiles": False,
-    "roi": "none",
-    "skip_empty_slices": False,
-    "precision": "float32",
-    "resample_tolerance": 0.0,
-    "slice_stride": 1,
-}
+_EXACT_VALUES = {name: getattr(_NNUNET, name) for name in SPEED_OPTIONS}
 """What ``exact=True`` sets; a caller asking for anything else with it is refused."""
+
+_OPTION_NAMES = {
+    "tile_step_size": "tile step size",
+    "batch_size": "batch size",
+    "roi": "region option",
+    "precision": "precision",
+    "resample_tolerance": "resampling tolerance",
+    "slice_stride": "slice stride",
+}
+
+
+def _within_limits(name: str, value: Any) -> Any:
+    """``value`` if the manifest schema's limit for option ``name`` allows it; else InputError."""
+    limit = LIMITS[name]
+    if not limit.allows(value):
+        raise InputError(f"The {_OPTION_NAMES[name]} must be {limit.describe()}, not {value!r}.")
+    return value
 
 
 def _exact_conflicts(options: SegmentOptions) -> list[str]:
@@ -116,15 +129,13 @@ def resolve_settings(manifest: Manifest, options: SegmentOptions) -> ResolvedSet
                 f"The model allows mirroring along axes {list(mirror)} only, not {list(options.mirror_axes)}."
             )
         tta, mirror = options.tta is not False and bool(options.mirror_axes), tuple(options.mirror_axes)
-    step = inf.tile_step_size if options.tile_step_size is None else float(options.tile_step_size)
-    if not 0 < step <= 1:
-        raise InputError(f"The tile step size must be between 0 and 1, not {step}.")
+    step = _within_limits(
+        "tile_step_size", inf.tile_step_size if options.tile_step_size is None else float(options.tile_step_size)
+    )
     threads = default_threads() if options.threads is None else int(options.threads)
     if threads < 1:
         raise InputError(f"The number of threads must be at least 1, not {threads}.")
-    batch = inf.batch_size if options.batch_size is None else int(options.batch_size)
-    if batch < 1:
-        raise InputError(f"The batch size must be at least 1, not {batch}.")
+    batch = _within_limits("batch_size", inf.batch_size if options.batch_size is None else int(options.batch_size))
     patch_pixels = math.prod(manifest.input.patch_size[-2:])
     slab = options.slab_slices or max(batch, min(64, (24 * 512 * 512) // max(patch_pixels, 1)))
     speed = _speed_options(manifest, options)
@@ -158,18 +169,12 @@ def _speed_options(manifest: Manifest, options: SegmentOptions) -> dict[str, Any
         return dict(_EXACT_VALUES)
     inf = manifest.inference
     chosen = {k: getattr(inf, k) if getattr(options, k) is None else getattr(options, k) for k in _EXACT_VALUES}
-    if chosen["roi"] not in ROI_KINDS:
-        raise InputError(f"The region option must be one of {', '.join(ROI_KINDS)}, not '{chosen['roi']}'.")
-    if chosen["precision"] not in PRECISIONS:
-        raise InputError(f"The precision must be one of {', '.join(PRECISIONS)}, not '{chosen['precision']}'.")
+    for name in ("roi", "precision"):
+        _within_limits(name, chosen[name])
     if chosen["precision"] == "int8" and not all(n.int8_file for n in manifest.networks):
         raise InputError(f"The model {manifest.name} has no int8 networks; use float32.")
-    tolerance = float(chosen["resample_tolerance"])
-    if not 0 <= tolerance < 0.5:
-        raise InputError(f"The resampling tolerance must be between 0 and 0.5, not {tolerance}.")
-    stride = int(chosen["slice_stride"])
-    if not 1 <= stride <= 4:
-        raise InputError(f"The slice stride must be between 1 and 4, not {stride}.")
+    tolerance = _within_limits("resample_tolerance", float(chosen["resample_tolerance"]))
+    stride = _within_limits("slice_stride", int(chosen["slice_stride"]))
     return {
         **chosen,
         "skip_air_tiles": bool(chosen["skip_air_tiles"]),

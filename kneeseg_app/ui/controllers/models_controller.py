@@ -53,11 +53,11 @@ class ModelsController(QObject):
 
     def refresh(self, preferred: str = "") -> None:
         """Rescan the model folders; keep (or restore) the selection by name."""
-        from kneeseg_app.core.model import package as modelpkg
+        from kneeseg_app.core.model.discovery import discover_models
 
-        discovery = modelpkg.discover_models()
-        entries = [ModelEntry(model_name(p), Path(p.path), p) for p in discovery.models]
-        for path, reason in discovery.rejected:
+        found = discover_models()
+        entries = [ModelEntry(model_name(p), Path(p.path), p) for p in found.models]
+        for path, reason in found.rejected:
             entries.append(ModelEntry(Path(path).name, Path(path), None, str(reason)))
         self.entries = entries
         self.listChanged.emit()
@@ -67,9 +67,9 @@ class ModelsController(QObject):
     def default_name(self) -> str:
         """The engine's default model when usable, else the first usable one."""
         try:
-            from kneeseg_app.core.model import package as modelpkg
+            from kneeseg_app.core.model.discovery import find_model
 
-            name = model_name(modelpkg.find_model(None))
+            name = model_name(find_model(None))
             if self.find(name):
                 return name
         except Exception:  # noqa: BLE001 - no default model is a normal state, not an error
@@ -89,12 +89,12 @@ class ModelsController(QObject):
 
     def add_package(self, folder: str | Path) -> ModelEntry:
         """Validate a package folder and copy it into the per-user models folder."""
-        from kneeseg_app.core.model import package as modelpkg
+        from kneeseg_app.core.model.package import load_model_package
 
         folder = Path(folder)
         if folder.is_file() and folder.name == "manifest.json":
             folder = folder.parent
-        package = modelpkg.load_model_package(folder)  # raises ModelError with the reason
+        package = load_model_package(folder)  # raises ModelError with the reason
         name = model_name(package)
         target_root = paths.user_models_dir()
         target = target_root / name
@@ -106,7 +106,7 @@ class ModelsController(QObject):
         staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target_root))
         try:
             shutil.copytree(folder, staging / name)
-            modelpkg.load_model_package(staging / name)  # the copy is complete and valid
+            load_model_package(staging / name)  # the copy is complete and valid
             (staging / name).rename(target)
         except OSError as exc:
             raise ModelError(f"Cannot copy the model into {target_root}: {exc.strerror or exc}.") from exc

@@ -40,7 +40,7 @@ from kneeseg_app.core.inference.fast.roi import (
 from kneeseg_app.core.inference.predict import RunContext, TileCounter, TopClass, Window, make_window, predict_folds
 from kneeseg_app.core.inference.preprocess import bbox_slices, ct_normalize, map_slices, normalized_range, zoom_window
 from kneeseg_app.core.inference.sliding_window import compute_steps
-from kneeseg_app.core.model.package import Manifest, Normalization
+from kneeseg_app.core.model.schema import Manifest, Normalization
 
 if TYPE_CHECKING:
     from kneeseg_app.core.inference.plan import CasePlan
