@@ -101,6 +101,11 @@ class EditController(QObject):
         """True when a left click/drag in a slice view edits (otherwise it moves the crosshair)."""
         return self.editor is not None and self.settings.tool is not EditTool.NONE
 
+    @property
+    def brush_radius_mm(self) -> float:
+        """Radius of the brush outline the views draw under the mouse (0: no brush tool)."""
+        return self.settings.radius_mm if self.active and self.settings.tool in DRAG_TOOLS else 0.0
+
     def _on_event(self, event: EditEvent) -> None:
         self.labelsChanged.emit(event)
         if event.kind != "stroke":

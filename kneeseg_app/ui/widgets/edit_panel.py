@@ -65,6 +65,13 @@ class EditPanel(QWidget):
         layout.addWidget(self._brush_box())
         layout.addWidget(self._actions_box())
         layout.addWidget(self._history_box())
+        keys = QLabel(
+            "With a tool: left drag or click in a slice view edits; wheel scrolls, right drag sets the window. "
+            "Keys: B brush, E eraser, F fill, Esc no tool, Ctrl+Z undo, Ctrl+Y or Ctrl+Shift+Z redo."
+        )
+        keys.setWordWrap(True)
+        keys.setStyleSheet("color: gray;")
+        layout.addWidget(keys)
         layout.addStretch(1)
         controller.settingsChanged.connect(self._show_settings)
         controller.edited.connect(self.refresh_status)

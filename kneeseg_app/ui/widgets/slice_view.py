@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsEllipseItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from kneeseg_app.ui.state import window_level as wl
 from kneeseg_app.ui.state.display_geometry import AXIAL, CORONAL, SAGITTAL, ViewSpec
@@ -157,6 +157,11 @@ class SliceView(QWidget):
             item.setZValue(z)
             self.viewbox.addItem(item)
         self._shown_slice = -1
+        self.brush_outline = QGraphicsEllipseItem()
+        self.brush_outline.setPen(pg.mkPen("#ffffff", width=1, style=Qt.PenStyle.DashLine, cosmetic=True))
+        self.brush_outline.setZValue(11)
+        self.brush_outline.setVisible(False)
+        self.viewbox.addItem(self.brush_outline)
         self.lines = {}
         for axis in (a for a in range(3) if a != spec.slice_axis):
             vertical = axis == spec.col_axis
@@ -290,8 +295,13 @@ class SliceView(QWidget):
         return index if geometry.contains(index) else None
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
-        index = self.display_index_at(self.viewbox.mapSceneToView(scene_pos))
+        point = self.viewbox.mapSceneToView(scene_pos)
+        index = self.display_index_at(point)
         self.hovered.emit(self.state.readout(index) if index is not None else "")
+        radius = float(self.pointer_tool.brush_radius_mm) if self.editing() else 0.0
+        self.brush_outline.setVisible(radius > 0 and index is not None)
+        if radius > 0:  # the plane is drawn in mm: the brush's circle has its radius in mm
+            self.brush_outline.setRect(QRectF(point.x() - radius, point.y() - radius, 2 * radius, 2 * radius))
 
     def _on_key(self, ev: QKeyEvent) -> None:
         key = ev.key()

@@ -243,3 +243,21 @@ def test_metrics_and_surfaces_are_recomputed_from_the_edited_result(qtbot, segme
     # the 3D view is rebuilt from the edited result (offscreen there is no OpenGL: only its title shows it)
     qtbot.waitUntil(lambda: window.viewer.view3d.title.text() == "3D: edited result", timeout=5000)
     assert np.array_equal(window.session.result.labels.array, editor.labels)
+
+
+def test_the_brush_shows_its_size_under_the_mouse(qtbot, segmented) -> None:
+    window = segmented
+    view = window.viewer.views["Coronal"]
+    width, height = window.viewer_state.geometry.plane_size_mm(view.spec)
+    QTest.qWait(30)  # pyqtgraph drops moves closer than ~16 ms apart
+    QTest.mouseMove(view.canvas.viewport(), pixel_at(view, width / 2, height / 2))
+    assert not view.brush_outline.isVisible()  # no tool: the crosshair, no brush
+    window.editing.controller.update(tool=EditTool.BRUSH, radius_mm=5.0)
+    QTest.qWait(30)  # pyqtgraph drops moves closer than ~16 ms apart
+    QTest.mouseMove(view.canvas.viewport(), pixel_at(view, width / 3, height / 3))
+    assert view.brush_outline.isVisible()
+    assert view.brush_outline.rect().width() == pytest.approx(10.0)  # mm, as the plane is drawn
+    window.editing.controller.set_tool(EditTool.FILL)
+    QTest.qWait(30)  # pyqtgraph drops moves closer than ~16 ms apart
+    QTest.mouseMove(view.canvas.viewport(), pixel_at(view, width / 2, height / 2))
+    assert not view.brush_outline.isVisible()
