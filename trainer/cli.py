@@ -123,6 +123,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
         second_knee_fraction=args.second_knee_fraction,
         both_legs=bool(args.both_legs),
         image_format=args.format,
+        variation=args.variation,
+        synthseg_fraction=args.synthseg_fraction,
+        negative_fraction=args.negative_fraction,
     )
     table = synth_dataset(args.out, settings, _printer())
     print(f"Wrote {args.cases} phantom cases; case table: {table}")
@@ -421,6 +424,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--both-legs", action="store_true", help="show both knees in each volume")
     p.add_argument("--format", choices=("nifti", "dicom"), default="nifti")
+    p.add_argument("--variation", choices=("classic", "wide"), default="classic",
+                   help="'wide': draw every variation axis of the phantom (scanners, FOV, positions, implants, long scans)")
+    p.add_argument("--synthseg-fraction", type=float, default=0.0,
+                   help="share of cases whose image is synthesised SynthSeg-style from the tissue map (default 0)")
+    p.add_argument("--negative-fraction", type=float, default=0.0,
+                   help="share of cases without a knee (thigh, calf, hip, ankle, torso, arm, table, air), labels all 0")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("prepare", help="build an nnU-Net raw dataset and a patient-level test split from a case table")

@@ -11,6 +11,13 @@ Layout::
     OUT/labels/<case>.nii.gz        (0 background, 1 femur, 2 tibia)
     OUT/cases.csv                   case,image,labels,patient,seed,osteoarthritis,mirrored
     OUT/synth.json                  the command's settings (to reproduce it)
+
+``variation="wide"`` draws every variation axis of issue 12 (kernels, FOV, positions,
+implants, hip-to-ankle coverage, ...); ``synthseg_fraction`` of the cases get a
+SynthSeg-style image synthesised from their tissue map (random HU per tissue, bias,
+blur, resolution); ``negative_fraction`` of the cases are CT without a knee (thigh,
+calf, hip, ankle, torso, arm, empty table, air) with all-zero labels. Both add the
+columns ``kind`` and ``synthseg`` to the case table.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import os
 import shutil
 import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +37,18 @@ import SimpleITK as sitk
 from kneeseg_app.core.dicom.write import write_dicom_series
 from kneeseg_app.core.errors import OutputError
 from kneeseg_app.core.imageio import write_label_map
-from kneeseg_app.core.phantom import generate_phantom
+from kneeseg_app.core.phantom import Phantom, generate_phantom
+from kneeseg_app.core.phantom.negatives import generate_negative
+from kneeseg_app.core.phantom.synthseg import randomise_contrast
+from kneeseg_app.core.phantom.variation import NEGATIVE_KINDS
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 from kneeseg_app.core.volume import Volume
 from trainer.casetable import TABLE_NAME, CaseRow, write_case_table
 
 FORMATS = ("nifti", "dicom")
+VARIATIONS = ("classic", "wide")
+NEGATIVE_SEED_OFFSET = 500_000
+"""Negatives are seeded apart from the knees, so a knee and a negative never share a seed."""
 
 
 @dataclass(frozen=True)
@@ -51,13 +64,18 @@ class SynthSettings:
     both_legs: bool | None = False
     image_format: str = "nifti"
     case_prefix: str = "knee"
+    variation: str = "classic"
+    synthseg_fraction: float = 0.0
+    negative_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if self.cases < 1:
             raise ValueError("at least one case is needed")
         if self.image_format not in FORMATS:
             raise ValueError(f"image format must be one of {FORMATS}")
-        for name in ("osteoarthritis_fraction", "second_knee_fraction"):
+        if self.variation not in VARIATIONS:
+            raise ValueError(f"variation must be one of {VARIATIONS}")
+        for name in ("osteoarthritis_fraction", "second_knee_fraction", "synthseg_fraction", "negative_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
 
@@ -69,6 +87,9 @@ class SynthCase:
     seed: int
     osteoarthritis: bool
     mirrored: bool
+    kind: str = "knee"
+    """"knee" or one of NEGATIVE_KINDS."""
+    synthseg: bool = False
 
 
 def plan_cases(settings: SynthSettings) -> list[SynthCase]:
@@ -76,8 +97,10 @@ def plan_cases(settings: SynthSettings) -> list[SynthCase]:
     rng = np.random.default_rng(settings.seed)
     patients: list[tuple[int, bool]] = []  # (seed, has a second knee)
     total = 0
-    while total < settings.cases:
-        pair = total + 2 <= settings.cases and bool(rng.random() < settings.second_knee_fraction)
+    negatives = int(round(settings.negative_fraction * settings.cases))
+    knees = settings.cases - negatives
+    while total < knees:
+        pair = total + 2 <= knees and bool(rng.random() < settings.second_knee_fraction)
         patients.append((settings.seed + len(patients), pair))
         total += 2 if pair else 1
     n_oa = int(round(settings.osteoarthritis_fraction * len(patients)))
@@ -88,6 +111,13 @@ def plan_cases(settings: SynthSettings) -> list[SynthCase]:
         for mirrored in (False, True)[: 1 + pair]:
             case = f"{settings.case_prefix}{len(cases):04d}"
             cases.append(SynthCase(case, patient, seed, index in oa, mirrored))
+    kinds = np.random.default_rng([settings.seed, 4]).choice(len(NEGATIVE_KINDS), size=negatives)
+    for i, kind in enumerate(kinds):
+        seed = settings.seed + NEGATIVE_SEED_OFFSET + i
+        cases.append(SynthCase(f"{settings.case_prefix}{len(cases):04d}", f"N{seed:06d}", seed, False, False, NEGATIVE_KINDS[int(kind)]))
+    if settings.synthseg_fraction > 0:
+        flags = np.random.default_rng([settings.seed, 3]).random(len(cases)) < settings.synthseg_fraction
+        cases = [replace(c, synthseg=bool(f)) for c, f in zip(cases, flags)]
     return cases
 
 
@@ -112,7 +142,7 @@ def synth_dataset(
     try:
         cases = plan_cases(settings)
         rows = _write_cases(tmp, cases, settings, workers, progress, cancel)
-        write_case_table(rows, tmp / TABLE_NAME, extra={c.case: _extra(c) for c in cases})
+        write_case_table(rows, tmp / TABLE_NAME, extra={c.case: _extra(c, settings) for c in cases})
         (tmp / "synth.json").write_text(json.dumps(_settings_json(settings), indent=2) + "\n", encoding="utf-8")
         if target.exists():
             target.rmdir()
@@ -154,14 +184,30 @@ def _write_cases(
         return [f.result() for f in futures]
 
 
+def _draw_case(case: SynthCase, settings: SynthSettings) -> Phantom:
+    """The phantom (knee or negative) of one case, its image SynthSeg-randomised when asked."""
+    if case.kind == "knee":
+        phantom = generate_phantom(
+            case.seed,
+            shape_zyx=settings.shape_zyx,
+            spacing_zyx=settings.spacing_zyx,
+            osteoarthritis=case.osteoarthritis,
+            both_legs=settings.both_legs,
+            variation=settings.variation,
+            with_tissues=case.synthseg,
+        )
+    else:
+        phantom = generate_negative(case.kind, case.seed, with_tissues=case.synthseg, shape_zyx=settings.shape_zyx,
+                                    spacing_zyx=settings.spacing_zyx)
+    if case.synthseg and phantom.tissues is not None:
+        rng = np.random.default_rng([case.seed, 5, int(case.mirrored)])
+        phantom.ct = phantom.ct.with_array(randomise_contrast(phantom.tissues.array, phantom.ct.spacing_zyx, rng))
+        phantom.tissues = None
+    return phantom
+
+
 def _write_case(root: Path, case: SynthCase, settings: SynthSettings) -> CaseRow:
-    phantom = generate_phantom(
-        case.seed,
-        shape_zyx=settings.shape_zyx,
-        spacing_zyx=settings.spacing_zyx,
-        osteoarthritis=case.osteoarthritis,
-        both_legs=settings.both_legs,
-    )
+    phantom = _draw_case(case, settings)
     ct, labels = phantom.ct, phantom.labels
     if case.mirrored:
         ct, labels = mirror_left_right(ct), mirror_left_right(labels)
@@ -194,12 +240,15 @@ def mirror_left_right(volume: Volume) -> Volume:
     return volume.with_array(np.ascontiguousarray(volume.array[:, :, ::-1]), dicom=volume.dicom, source=volume.source)
 
 
-def _extra(case: SynthCase) -> dict[str, str]:
-    return {
+def _extra(case: SynthCase, settings: SynthSettings) -> dict[str, str]:
+    extra = {
         "seed": str(case.seed),
         "osteoarthritis": str(int(case.osteoarthritis)),
         "mirrored": str(int(case.mirrored)),
     }
+    if settings.negative_fraction > 0 or settings.synthseg_fraction > 0:
+        extra.update(kind=case.kind, synthseg=str(int(case.synthseg)))
+    return extra
 
 
 def _settings_json(settings: SynthSettings) -> dict:

@@ -70,3 +70,33 @@ def test_drawing_in_parallel_processes_gives_the_same_dataset(tmp_path: Path) ->
     for one, two in zip(serial, parallel):
         assert np.array_equal(open_volume(one.image).array, open_volume(two.image).array)
         assert np.array_equal(read_label_map(one.labels).array, read_label_map(two.labels).array)
+
+
+def test_negatives_and_synthseg_cases_are_planned_as_asked() -> None:
+    settings = SynthSettings(20, seed=7, negative_fraction=0.25, synthseg_fraction=0.5, variation="wide")
+    cases = plan_cases(settings)
+    assert len(cases) == 20 and cases == plan_cases(settings)
+    negatives = [c for c in cases if c.kind != "knee"]
+    assert len(negatives) == 5 and all(c.patient.startswith("N") for c in negatives)
+    assert {c.seed for c in negatives}.isdisjoint({c.seed for c in cases if c.kind == "knee"})
+    assert 4 <= sum(c.synthseg for c in cases) <= 16
+    assert plan_cases(SynthSettings(12, seed=40)) == plan_cases(SynthSettings(12, seed=40, variation="wide")), "fractions 0: the old plan"
+
+
+def test_wide_dataset_with_negatives_and_synthseg_images(tmp_path: Path) -> None:
+    settings = SynthSettings(3, seed=11, shape_zyx=SMALL, second_knee_fraction=0.0, variation="wide",
+                             negative_fraction=0.34, synthseg_fraction=1.0)
+    table = synth_dataset(tmp_path / "d", settings)
+    rows = read_case_table(table)
+    with open(table, newline="") as handle:
+        extra = {r["case"]: r for r in csv.DictReader(handle)}
+    for row in rows:
+        labels = read_label_map(table.parent / row.labels)
+        image = open_volume(table.parent / row.image)
+        assert image.shape == SMALL and labels.same_grid(image)
+        if extra[row.case]["kind"] == "knee":
+            assert set(np.unique(labels.array)) == {0, 1, 2}
+        else:
+            assert not labels.array.any(), "a CT without a knee has no femur or tibia"
+    assert sum(e["kind"] != "knee" for e in extra.values()) == 1
+    assert all(e["synthseg"] == "1" for e in extra.values())

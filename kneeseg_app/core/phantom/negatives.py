@@ -49,23 +49,25 @@ class Blob:
     inner_hu: float = 0.0
 
 
-def negative_params(kind: str, seed: int, choices: WideChoices = WideChoices()) -> PhantomParams:
-    """Scanner, grid and table of a negative, drawn like a wide knee phantom's."""
+def negative_params(kind: str, seed: int, choices: WideChoices = WideChoices(), shape_zyx: tuple[int, int, int] | None = None,
+                    spacing_zyx: tuple[float, float, float] | None = None) -> PhantomParams:
+    """Scanner, grid and table of a negative, drawn like a wide knee phantom's (``shape_zyx`` pins the grid)."""
     if kind not in NEGATIVE_KINDS:
         raise ValueError(f"negative kind must be one of {NEGATIVE_KINDS}, got {kind!r}")
     if kind in ("thigh", "calf", "hip", "ankle"):
         # A nearly straight leg near the centre keeps the far end of the leg inside the field of view.
         straight = replace(choices, coverage_mm=(500.0, 450.0), flexion_deg=choices.flexion_deg if choices.flexion_deg is not None else 5.0 * (seed % 3),
                            off_centre=choices.off_centre if choices.off_centre is not None else 0.1 * (seed % 4))
-        params = draw_wide_params(seed, straight)
-        return _leg_part_grid(params, kind)
+        params = draw_wide_params(seed, straight, shape_zyx=shape_zyx, spacing_zyx=spacing_zyx)
+        return _leg_part_grid(params, kind, shape_zyx is not None)
     coverage = choices.coverage_mm or (100.0, 100.0)
     legs = choices.legs or "one"
-    return draw_wide_params(seed, replace(choices, coverage_mm=coverage, legs=legs, implant=choices.implant or "none"))
+    pinned = replace(choices, coverage_mm=coverage, legs=legs, implant=choices.implant or "none")
+    return draw_wide_params(seed, pinned, shape_zyx=shape_zyx, spacing_zyx=spacing_zyx)
 
 
-def _leg_part_grid(params: PhantomParams, kind: str) -> PhantomParams:
-    """Move the slices away from the joint (keeping their count and spacing)."""
+def _leg_part_grid(params: PhantomParams, kind: str, keep_count: bool) -> PhantomParams:
+    """Move the slices away from the joint (``keep_count``: as many slices as the grid asked for)."""
     leg = params.legs[0]
     acq = params.acquisition
     lb = leg.long
@@ -75,20 +77,25 @@ def _leg_part_grid(params: PhantomParams, kind: str) -> PhantomParams:
         lo, hi = -lb.tibia_length - 60.0, -lb.tibia_length + 100.0
     else:
         lo, hi = LEG_RANGES[kind]
-    sz = max(acq.spacing_zyx[0], (hi - lo) / 200.0)
-    nz = int(round((hi - lo) / sz)) + 1
+    if keep_count:
+        nz = acq.shape_zyx[0]
+        sz = (hi - lo) / max(nz - 1, 1)
+    else:
+        sz = max(acq.spacing_zyx[0], (hi - lo) / 200.0)
+        nz = int(round((hi - lo) / sz)) + 1
     origin = (acq.origin_xyz[0], acq.origin_xyz[1], leg.knee_lps[2] + lo)
     spacing = (sz, acq.spacing_zyx[1], acq.spacing_zyx[2])
     return replace(params, acquisition=replace(acq, shape_zyx=(nz, acq.shape_zyx[1], acq.shape_zyx[2]), spacing_zyx=spacing, origin_xyz=origin))
 
 
 def generate_negative(kind: str, seed: int, choices: WideChoices = WideChoices(), *, exact_labels: bool = False,
-                      with_tissues: bool = False) -> "Phantom":
+                      with_tissues: bool = False, shape_zyx: tuple[int, int, int] | None = None,
+                      spacing_zyx: tuple[float, float, float] | None = None) -> "Phantom":
     """A no-knee CT of ``kind`` (one of NEGATIVE_KINDS) with all-zero labels."""
     from kneeseg_app.core.phantom import Phantom, render_phantom
 
     start = time.perf_counter()
-    params = negative_params(kind, seed, choices)
+    params = negative_params(kind, seed, choices, shape_zyx, spacing_zyx)
     if kind in ("thigh", "calf", "hip", "ankle"):
         phantom = render_phantom(params, with_tissues=with_tissues)
         if not exact_labels:
