@@ -21,12 +21,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kneeseg_app.core import paths
-    from kneeseg_app.core.model.discovery import discover_models
+    from kneeseg_app.core.model.discovery import default_model, discover_models
 
     found = discover_models(args.dir)
-    default = next((m for m in found.models if m.origin == "bundled" and m.manifest.default), None)
-    if default is None and found.models:
-        default = next((m for m in found.models if m.origin == "bundled"), found.models[0])
+    default = default_model(found) if found.models else None  # what `kneeseg segment` would use
     failed = 0
     if not found.models:
         print(f"No usable model found (looked in {paths.bundled_models_dir()} and {paths.user_models_dir()}).")

@@ -38,6 +38,20 @@ def test_lists_models_with_their_manifest_facts_and_the_rejected_with_reasons(fo
     assert f"{broken}: it needs a newer KneeSeg" in out
 
 
+def test_a_manifest_with_a_misspelt_key_is_listed_as_rejected_naming_the_key(folders, capsys) -> None:
+    bundled, user = folders
+    write_model_package(bundled / "good", name="good")
+    typo = write_model_package(user / "typo", name="typo", inference={"skip_empty_slice": True})
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "typo 0.0.1" not in out
+    rejected = out.split("Cannot be used:", 1)[1]
+    assert (
+        f"{typo}: its manifest.json has an unknown key 'inference.skip_empty_slice' "
+        "(did you mean 'skip_empty_slices'?)" in rejected
+    )
+
+
 def test_check_opens_every_network_and_reports_a_damaged_one(folders, capsys) -> None:
     bundled, user = folders
     write_model_package(bundled / "good", name="good")
