@@ -71,7 +71,7 @@ def _open_dicom_file(path: Path, progress: ProgressCallback, cancel: CancelToken
         if any(os.path.realpath(f) == resolved for f in info.files):
             return read_series(info, scaled(progress, 0.1, 1.0), cancel, allow_gaps=allow_gaps)
     if str(path) in scan.unreadable_files:
-        raise InputError(f"The DICOM file {path.name} cannot be read (truncated or corrupt).")
+        raise InputError(f"The DICOM file {path.name} cannot be read: {scan.why_unreadable(str(path))}.")
     raise SingleSliceError(f"The file {path.name} is a single DICOM object, not a 3D volume.")
 
 
