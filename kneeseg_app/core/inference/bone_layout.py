@@ -1,0 +1,351 @@
+"""Post-processing by anatomy: which pieces are femur and tibia, decided from the CT and the pose.
+
+The largest-component rule trusts size alone, so a large false "femur" on the table or
+along the image border wins over the real femur, and bands of slices with swapped labels
+near the joint are cut out of the condyles and the plateau. Here every piece of bone the
+network found (femur and tibia together, 26-connected) is judged by what a bone is:
+
+* dense: its mean CT number is at least :data:`MIN_BONE_HU` (air, table foam and soft
+  tissue are not);
+* inside the body: most of it lies in the patient's outline (tissue above
+  :data:`BODY_HU`, opened so the table's thin shell and straps fall away, holes filled,
+  the large outlines of each slice only), so nothing on the table or in the air survives;
+* large: at least :data:`MINOR_FRACTION` of the largest such piece (stray islands go).
+
+The remaining pieces are grouped into legs by their patient left/right position (LPS x,
+through the volume's direction, so any scan orientation works). In each leg the pieces
+are ordered from superior to inferior and relabelled as a whole: those above the joint
+femur, those below tibia, the joint chosen where it disagrees least with the network's
+labels. A band of slices the network gave the other bone's label therefore returns to the
+bone it belongs to instead of being cut away. A leg whose femur and tibia touch (a closed
+joint) is first split where an erosion of a few millimetres separates them; if nothing
+separates them the network's labels are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from kneeseg_app.core.inference.fast.roi import fill_holes_2d
+from kneeseg_app.core.inference.postprocess import keep_largest_component, label_bbox
+from kneeseg_app.core.progress import CancelToken
+from kneeseg_app.core.volume import Volume
+
+MIN_BONE_HU = 100.0
+"""A piece of femur or tibia (cortex, cancellous bone and marrow together) is denser than this."""
+BODY_HU = -400.0
+"""Tissue threshold of the body outline (fat is about -100 HU, table foam below -750 HU)."""
+BODY_OPENING_MM = 4.0
+"""Thin structures (table shell, straps, cables) are cut off the body outline by an opening this wide."""
+MIN_INSIDE_BODY = 0.5
+"""A piece with less than this fraction of its voxels inside the body is not bone of the patient."""
+MINOR_FRACTION = 0.1
+"""Pieces smaller than this fraction of the largest bone piece are dropped (patella, fibula, islands)."""
+LEG_GAP_MM = 45.0
+"""Pieces whose left/right centres differ by more than this belong to different legs."""
+SPLIT_EROSION_MM = 4.0
+"""How deep an erosion may go to separate a femur and tibia that touch."""
+MIXED_FRACTION = 0.1
+"""A piece holds both bones when the smaller label has at least this share of it."""
+SWAP_ZONE_MM = 30.0
+"""Slice-wise swaps are looked for this far from the joint of a piece that holds both bones."""
+PURE_SLICE = 0.9
+"""A slice of a piece is one bone's when this share of its voxels has that label."""
+SAME_BONE_FRACTION = 0.25
+"""In one leg, a part given the same bone as a larger part is kept when at least this fraction of it
+(a fibula or patella the network called tibia or femur is smaller and goes)."""
+_BODY_STEP_MM = 3.0
+_FULL = ndimage.generate_binary_structure(3, 3)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One connected piece of bone labels and what decides its fate."""
+
+    index: int
+    voxels: int
+    mean_hu: float
+    inside_body: float
+    centre_lps: tuple[float, float, float]
+    femur_voxels: int
+
+
+def body_mask_2d(plane: np.ndarray, step: int, opening_px: int) -> np.ndarray:
+    """The patient's outline in one slice on a grid sub-sampled by ``step``.
+
+    Every outline at least a fifth the size of the largest is kept, so both legs count.
+    """
+    tissue = np.asarray(plane[::step, ::step]) > BODY_HU
+    if opening_px > 0:
+        disk = _disk(opening_px)
+        tissue = ndimage.binary_opening(tissue, structure=disk)
+    tissue = fill_holes_2d(tissue)
+    outlines, count = ndimage.label(tissue)
+    if count <= 1:
+        return tissue
+    sizes = np.bincount(outlines.ravel())
+    sizes[0] = 0
+    return np.isin(outlines, np.flatnonzero(sizes >= 0.2 * sizes.max()))
+
+
+def _disk(radius: int) -> np.ndarray:
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    return (yy**2 + xx**2) <= radius**2
+
+
+def measure_pieces(
+    ct: Volume, labels: np.ndarray, box: tuple[slice, ...], femur: int, tibia: int
+) -> tuple[np.ndarray, list[Piece]]:
+    """Label the bone pieces inside ``box`` and measure density, body share and position."""
+    region = labels[box]
+    pieces, count = ndimage.label((region == femur) | (region == tibia), structure=_FULL)
+    if count == 0:
+        return pieces, []
+    flat = pieces.ravel()
+    where = np.flatnonzero(flat)
+    ids = flat[where]
+    hu = np.asarray(ct.array[box], dtype=np.float32).ravel()[where]
+    voxels = np.bincount(ids, minlength=count + 1)
+    hu_sum = np.bincount(ids, weights=hu, minlength=count + 1)
+    femur_voxels = np.bincount(ids, weights=region.ravel()[where] == femur, minlength=count + 1)
+    inside = np.bincount(ids, weights=_inside_body(ct, box, pieces > 0).ravel()[where], minlength=count + 1)
+    coords = np.unravel_index(where, pieces.shape)
+    centres = (
+        np.stack([np.bincount(ids, weights=c + s.start, minlength=count + 1) for c, s in zip(coords, box)], axis=1)
+        / np.maximum(voxels, 1)[:, None]
+    )
+    lps = ct.index_to_lps(centres)
+    return pieces, [
+        Piece(
+            i,
+            int(voxels[i]),
+            float(hu_sum[i] / voxels[i]),
+            float(inside[i] / voxels[i]),
+            tuple(lps[i]),
+            int(femur_voxels[i]),
+        )
+        for i in range(1, count + 1)
+    ]
+
+
+def _inside_body(ct: Volume, box: tuple[slice, ...], bone: np.ndarray) -> np.ndarray:
+    """Which bone voxels of ``box`` lie inside the body outline of their slice (whole-slice outline)."""
+    step = max(1, int(round(_BODY_STEP_MM / max(min(ct.spacing_zyx[1:]), 1e-3))))
+    opening = max(1, int(round(BODY_OPENING_MM / (step * min(ct.spacing_zyx[1:])) / 2)))
+    out = np.zeros(bone.shape, dtype=bool)
+    ys = np.arange(box[1].start, box[1].stop) // step
+    xs = np.arange(box[2].start, box[2].stop) // step
+    for k, z in enumerate(range(box[0].start, box[0].stop)):
+        if bone[k].any():
+            body = body_mask_2d(ct.array[z], step, opening)
+            out[k] = body[np.ix_(ys, xs)] & bone[k]
+    return out
+
+
+def group_legs(pieces: list[Piece]) -> list[list[Piece]]:
+    """Pieces grouped by their patient left/right centre (gaps wider than :data:`LEG_GAP_MM`)."""
+    ordered = sorted(pieces, key=lambda p: p.centre_lps[0])
+    legs: list[list[Piece]] = []
+    for piece in ordered:
+        if legs and piece.centre_lps[0] - legs[-1][-1].centre_lps[0] <= LEG_GAP_MM:
+            legs[-1].append(piece)
+        else:
+            legs.append([piece])
+    return legs
+
+
+def joint_split(femur_counts: np.ndarray, tibia_counts: np.ndarray) -> int:
+    """Number of top items (ordered superior to inferior) to call femur: the split that disagrees
+    least with the network's labels (femur voxels below plus tibia voxels above)."""
+    above_tibia = np.concatenate([[0], np.cumsum(tibia_counts)])
+    below_femur = np.concatenate([np.cumsum(femur_counts[::-1])[::-1], [0]])
+    return int(np.argmin(above_tibia + below_femur))
+
+
+def split_touching(mask: np.ndarray, spacing_zyx: tuple[float, float, float]) -> np.ndarray | None:
+    """Parts of one piece where a shallow erosion separates it (femur and tibia touching), or None.
+
+    Each voxel joins the nearest eroded core, so the parts cover the piece exactly.
+    """
+    steps = max(1, int(round(SPLIT_EROSION_MM / min(spacing_zyx))))
+    core = mask
+    for _ in range(steps):
+        core = ndimage.binary_erosion(core)
+        cores, count = ndimage.label(core, structure=_FULL)
+        if count < 2:
+            continue
+        sizes = np.bincount(cores.ravel())
+        sizes[0] = 0
+        big = np.flatnonzero(sizes >= MIXED_FRACTION * sizes.max())
+        if len(big) < 2:
+            continue
+        seeds = np.where(np.isin(cores, big), cores, 0)
+        _, nearest = ndimage.distance_transform_edt(seeds == 0, sampling=spacing_zyx, return_indices=True)
+        parts = seeds[tuple(nearest)]
+        parts[~mask] = 0
+        return parts
+    return None
+
+
+@dataclass(frozen=True)
+class LayoutResult:
+    """What the anatomy rule changed: voxels dropped per label, voxels moved to the other bone, legs."""
+
+    removed: dict[int, int]
+    relabelled: int
+    legs: int
+
+
+@dataclass
+class _Part:
+    box: tuple[slice, ...]
+    mask: np.ndarray
+    superior_mm: float
+    femur: int
+    tibia: int
+
+    @property
+    def size(self) -> int:
+        return self.femur + self.tibia
+
+
+def apply_bone_layout(
+    labels: np.ndarray, ct: Volume, femur: int, tibia: int, cancel: CancelToken | None = None
+) -> LayoutResult:
+    """Keep the dense pieces inside the body and label them femur or tibia by leg and joint, in place."""
+    boxes = [b for b in (label_bbox(labels, femur), label_bbox(labels, tibia)) if b is not None]
+    if not boxes:
+        return LayoutResult({femur: 0, tibia: 0}, 0, 0)
+    box = tuple(slice(min(b[a].start for b in boxes), max(b[a].stop for b in boxes)) for a in range(3))
+    region = labels[box]
+    pieces_map, pieces = measure_pieces(ct, labels, box, femur, tibia)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    bone = [p for p in pieces if p.mean_hu >= MIN_BONE_HU and p.inside_body >= MIN_INSIDE_BODY]
+    largest = max((p.voxels for p in bone), default=0)
+    major = [p for p in bone if p.voxels >= MINOR_FRACTION * largest]
+    decided = np.zeros(region.shape, dtype=np.uint8)
+    extents = ndimage.find_objects(pieces_map)
+    legs = group_legs(major)
+    for leg in legs:
+        decided |= _decide_leg(leg, extents, pieces_map, region, box, ct, (femur, tibia))
+    was_bone = (region == femur) | (region == tibia)
+    removed = {label: int(np.count_nonzero((region == label) & (decided == 0))) for label in (femur, tibia)}
+    relabelled = int(np.count_nonzero(was_bone & (decided > 0) & (decided != region)))
+    region[was_bone] = decided[was_bone]
+    return LayoutResult(removed, relabelled, len(legs))
+
+
+def _decide_leg(
+    leg: list[Piece],
+    extents: list[tuple[slice, ...] | None],
+    pieces_map: np.ndarray,
+    region: np.ndarray,
+    box: tuple[slice, ...],
+    ct: Volume,
+    bones: tuple[int, int],
+) -> np.ndarray:
+    """One leg's femur and tibia: whole parts by the joint, or whole slices when the bones cannot be parted;
+    then each bone keeps its large components only."""
+    femur, tibia = bones
+    out = np.zeros(region.shape, dtype=np.uint8)
+    parts = [part for piece in leg for part in _parts_of(piece, extents, pieces_map, region, box, ct, femur)]
+    parts.sort(key=lambda part: -part.superior_mm)
+    if len(parts) == 1 and min(parts[0].femur, parts[0].tibia) >= MIXED_FRACTION * parts[0].size:
+        _fix_swapped_slices(parts[0], region, out, ct, femur, tibia)
+    else:
+        k = joint_split(np.array([p.femur for p in parts]), np.array([p.tibia for p in parts]))
+        for i, part in enumerate(parts):
+            out[part.box][part.mask] = femur if i < k else tibia
+    for bone in bones:
+        keep_largest_component(out, bone, SAME_BONE_FRACTION)
+    return out
+
+
+def _parts_of(
+    piece: Piece,
+    extents: list[tuple[slice, ...] | None],
+    pieces_map: np.ndarray,
+    region: np.ndarray,
+    box: tuple[slice, ...],
+    ct: Volume,
+    femur: int,
+) -> list[_Part]:
+    """The piece itself, or its halves when it holds both bones and an erosion separates them."""
+    local = extents[piece.index - 1]
+    assert local is not None
+    mask = pieces_map[local] == piece.index
+    femur_share = piece.femur_voxels / piece.voxels
+    split = None
+    if MIXED_FRACTION <= femur_share <= 1 - MIXED_FRACTION:
+        split = split_touching(mask, ct.spacing_zyx)
+    masks = [mask] if split is None else [split == i for i in np.unique(split[split > 0])]
+    offset = np.array([b.start + s.start for b, s in zip(box, local)], dtype=np.float64)
+    labels = region[local]
+    out = []
+    for part in masks:
+        centre = np.array([c.mean() for c in np.nonzero(part)]) + offset
+        n_femur = int(np.count_nonzero(part & (labels == femur)))
+        out.append(_Part(local, part, float(ct.index_to_lps(centre)[2]), n_femur, int(part.sum()) - n_femur))
+    return out
+
+
+def superior_axis(direction: np.ndarray) -> tuple[int, float]:
+    """The array axis (z, y, x order) closest to the patient's superior direction, and its sign."""
+    itk_axis = int(np.argmax(np.abs(direction[2])))
+    return 2 - itk_axis, float(np.sign(direction[2, itk_axis]) or 1.0)
+
+
+def swapped_slices(
+    femur_counts: np.ndarray, tibia_counts: np.ndarray, slice_mm: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Slices (ordered inferior to superior) of one leg's bone whose label is the wrong bone's.
+
+    The joint is the deepest narrowing of the bone (wider above and below) within
+    :data:`SWAP_ZONE_MM` of the label change;
+    a slice within that zone that is all tibia above it, or all femur below it, is swapped.
+    Returns masks of slices to make femur and to make tibia.
+    """
+    area = femur_counts + tibia_counts
+    n = len(area)
+    split = joint_split(femur_counts[::-1], tibia_counts[::-1])  # superior first, as joint_split wants
+    change = n - split
+    zone = max(1, int(round(SWAP_ZONE_MM / slice_mm)))
+    lo, hi = max(change - zone, 0), min(change + zone, n)
+    smooth = np.convolve(area.astype(float), np.array([0.25, 0.5, 0.25]), mode="same")
+    candidates = np.arange(lo, hi)
+    candidates = candidates[area[lo:hi] > 0]
+    if candidates.size == 0:
+        empty = np.zeros(n, dtype=bool)
+        return empty, empty
+    running_max_below = np.maximum.accumulate(smooth)
+    running_max_above = np.maximum.accumulate(smooth[::-1])[::-1]
+    dip = np.minimum(running_max_below, running_max_above) - smooth
+    joint = int(candidates[np.argmax(dip[candidates])])
+    index = np.arange(n)
+    near = (index >= lo) & (index < hi) & (area > 0)
+    to_femur = near & (index > joint) & (tibia_counts >= PURE_SLICE * area)
+    to_tibia = near & (index < joint) & (femur_counts >= PURE_SLICE * area)
+    return to_femur, to_tibia
+
+
+def _fix_swapped_slices(
+    part: _Part, region: np.ndarray, decided: np.ndarray, ct: Volume, femur: int, tibia: int
+) -> None:
+    """Keep the network's labels of a piece holding both bones, except whole slices on the wrong side."""
+    axis, sign = superior_axis(ct.direction)
+    labels = np.where(part.mask, region[part.box], 0)
+    out = decided[part.box]
+    view = np.moveaxis(labels, axis, 0)[:: int(sign)]
+    target = np.moveaxis(out, axis, 0)[:: int(sign)]
+    mask = np.moveaxis(part.mask, axis, 0)[:: int(sign)]
+    f = (view == femur).sum(axis=(1, 2))
+    t = (view == tibia).sum(axis=(1, 2))
+    to_femur, to_tibia = swapped_slices(f, t, ct.spacing_zyx[axis])
+    fixed = view.copy()
+    fixed[to_femur] = np.where(mask[to_femur], femur, 0)
+    fixed[to_tibia] = np.where(mask[to_tibia], tibia, 0)
+    target[mask] = fixed[mask]

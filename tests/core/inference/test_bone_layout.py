@@ -1,0 +1,148 @@
+"""The anatomy rule keeps the bones in the leg, labels them by leg and joint, and never lets a
+false piece on the table or in the air win over them (where the largest-component rule does)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kneeseg_app.core.inference.bone_layout import (
+    apply_bone_layout,
+    group_legs,
+    joint_split,
+    superior_axis,
+    swapped_slices,
+)
+from kneeseg_app.core.inference.postprocess import apply_postprocessing
+from kneeseg_app.core.volume import Volume
+
+FEMUR, TIBIA = 1, 2
+SHAPE = (40, 64, 96)  # 2 mm slices, 2 mm pixels: z 0 is inferior (identity direction)
+JOINT = 20
+
+
+def _leg(ct: np.ndarray, labels: np.ndarray, x: int, gap: int = 1) -> None:
+    """A leg around column ``x``: soft tissue, a femur above and a tibia below the joint."""
+    zz, yy, xx = np.indices(SHAPE)
+    ct[((yy - 30) ** 2 + (xx - x) ** 2) <= 13**2] = 40
+    bone = ((yy - 30) ** 2 + (xx - x) ** 2) <= 7**2
+    femur = bone & (zz >= JOINT + gap)
+    tibia = bone & (zz < JOINT)
+    ct[femur | tibia] = 700
+    labels[femur], labels[tibia] = FEMUR, TIBIA
+
+
+def _scene(legs: tuple[int, ...] = (30,), gap: int = 1) -> tuple[Volume, np.ndarray]:
+    ct = np.full(SHAPE, -1000, dtype=np.int16)
+    labels = np.zeros(SHAPE, dtype=np.uint8)
+    ct[:, 50:54, :] = -900  # table foam core
+    ct[:, 50, :] = ct[:, 53, :] = 300  # its dense carbon shells
+    for x in legs:
+        _leg(ct, labels, x, gap)
+    return Volume(ct, (2.0, 2.0, 2.0)), labels
+
+
+def _dice(pred: np.ndarray, ref: np.ndarray, label: int) -> float:
+    a, b = pred == label, ref == label
+    return 2.0 * (a & b).sum() / (a.sum() + b.sum())
+
+
+def test_a_dense_blob_on_the_table_larger_than_the_femur_never_wins() -> None:
+    ct, truth = _scene()
+    pred = truth.copy()
+    ct.array[:, 50:54, 40:90] = 700  # dense, but on the table, outside the body
+    pred[:, 50:54, 40:90] = FEMUR
+    largest = pred.copy()
+    apply_postprocessing(largest, [FEMUR, TIBIA])
+    assert _dice(largest, truth, FEMUR) == 0.0  # the old rule keeps the blob, deletes the femur
+    result = apply_bone_layout(pred, ct, FEMUR, TIBIA)
+    assert (pred == truth).all()
+    assert result.removed[FEMUR] == 4 * 50 * SHAPE[0]
+
+
+def test_a_strip_of_air_along_the_image_edge_is_dropped() -> None:
+    ct, truth = _scene()
+    pred = truth.copy()
+    pred[:, :, :6] = FEMUR  # larger than the femur, in the air
+    apply_bone_layout(pred, ct, FEMUR, TIBIA)
+    assert (pred == truth).all()
+
+
+def test_bands_swapped_next_to_the_joint_return_to_their_bone() -> None:
+    ct, truth = _scene()
+    pred = truth.copy()
+    above, below = pred[JOINT + 1 : JOINT + 6], pred[JOINT - 5 : JOINT]
+    above[above == FEMUR] = TIBIA  # condyles called tibia
+    below[below == TIBIA] = FEMUR  # plateau called femur
+    largest = pred.copy()
+    apply_postprocessing(largest, [FEMUR, TIBIA])
+    assert _dice(largest, truth, FEMUR) < 0.9  # the old rule cuts the bands out
+    result = apply_bone_layout(pred, ct, FEMUR, TIBIA)
+    assert (pred == truth).all()
+    assert result.relabelled > 0 and result.legs == 1
+
+
+def test_whole_slices_swapped_in_bones_that_touch_are_fixed_at_the_narrowing() -> None:
+    ct, truth = _scene(gap=0)
+    zz, yy, xx = np.indices(SHAPE)
+    waist = (np.abs(zz - JOINT) <= 1) & (((yy - 30) ** 2 + (xx - 30) ** 2) > 4**2)
+    ct.array[waist & (truth > 0)] = 40  # the joint: the bones touch only in a narrow waist
+    truth[waist] = 0
+    pred = truth.copy()
+    band = pred[JOINT - 8 : JOINT - 1]
+    band[band == TIBIA] = FEMUR
+    apply_bone_layout(pred, ct, FEMUR, TIBIA)
+    assert _dice(pred, truth, TIBIA) > 0.97 and _dice(pred, truth, FEMUR) > 0.97
+
+
+def test_two_legs_are_cleaned_each_by_its_own_joint() -> None:
+    ct, truth = _scene(legs=(22, 72))
+    pred = truth.copy()
+    right = pred[JOINT - 4 : JOINT, :, :48]
+    right[right == TIBIA] = FEMUR  # one leg disagrees with the other in these slices
+    result = apply_bone_layout(pred, ct, FEMUR, TIBIA)
+    assert result.legs == 2
+    assert (pred == truth).all()
+
+
+def test_femur_is_superior_in_patient_space_whatever_the_array_order() -> None:
+    ct, truth = _scene()
+    flipped = Volume(ct.array[::-1].copy(), ct.spacing_zyx, direction=np.diag([1.0, 1.0, -1.0]))
+    pred = truth[::-1].copy()
+    band = pred[SHAPE[0] - JOINT - 5 : SHAPE[0] - JOINT]  # condyles (now low indices' side) called tibia
+    band[band == FEMUR] = TIBIA
+    apply_bone_layout(pred, flipped, FEMUR, TIBIA)
+    assert (pred == truth[::-1]).all()
+    assert superior_axis(flipped.direction) == (0, -1.0)
+
+
+def test_soft_tissue_called_bone_is_dropped_and_nothing_left_is_fine() -> None:
+    ct, truth = _scene()
+    pred = np.zeros_like(truth)
+    pred[5:15, 25:35, 25:30] = TIBIA
+    ct.array[5:15, 25:35, 25:30] = 40  # muscle
+    result = apply_bone_layout(pred, ct, FEMUR, TIBIA)
+    assert not pred.any() and result.legs == 0
+    assert apply_bone_layout(pred, ct, FEMUR, TIBIA).removed == {FEMUR: 0, TIBIA: 0}
+
+
+@pytest.mark.parametrize(
+    ("femur", "tibia", "expected"),
+    [([90, 10, 0], [0, 5, 80], 2), ([0, 0], [50, 60], 0), ([50, 60], [0, 0], 2), ([60, 10], [20, 90], 1)],
+)
+def test_joint_split_disagrees_least_with_the_labels(femur: list[int], tibia: list[int], expected: int) -> None:
+    assert joint_split(np.array(femur), np.array(tibia)) == expected
+
+
+def test_swapped_slices_are_the_pure_ones_on_the_wrong_side_of_the_narrowing() -> None:
+    area = np.array([30, 30, 40, 50, 60, 20, 60, 70, 70, 60])  # inferior to superior, joint at 5
+    femur = np.array([0, 0, 0, 50, 60, 10, 60, 70, 70, 60])  # two plateau slices called femur
+    to_femur, to_tibia = swapped_slices(femur, area - femur, slice_mm=2.0)
+    assert np.flatnonzero(to_tibia).tolist() == [3, 4] and not to_femur.any()
+
+
+def test_legs_are_grouped_by_left_right_position() -> None:
+    from kneeseg_app.core.inference.bone_layout import Piece
+
+    pieces = [Piece(i, 100, 500.0, 1.0, (x, 0.0, z), 50) for i, (x, z) in enumerate([(-90, 0), (-80, -50), (85, 5)])]
+    assert [[p.index for p in leg] for leg in group_legs(pieces)] == [[0, 1], [2]]
