@@ -320,3 +320,54 @@ def write_presentation_state(folder: str | Path, study_uid: str = CTSeries.study
     ds.SeriesDescription = "Annotations"
     ds.SeriesNumber = 302
     return write_dataset(ds, Path(folder) / "pr.dcm")
+
+
+# ----- files a decoder must not be trusted with --------------------------------
+def write_short_pixel_data(folder: str | Path, series: CTSeries | None = None, keep_fraction: float = 0.14) -> list[Path]:
+    """A series whose middle slice's Pixel Data holds only ``keep_fraction`` of the bytes its header announces.
+
+    The element's own length says so (the file is not cut off), as in fo-dicom's GH1376
+    test file: a decoder that trusts rows x columns fills the rest with whatever memory held.
+    """
+    series = series or CTSeries(n_slices=5)
+    paths = series.write(folder)
+    middle = paths[len(paths) // 2]
+    ds = pydicom.dcmread(middle)
+    data = bytes(ds.PixelData)
+    ds.PixelData = data[: int(len(data) * keep_fraction) // 2 * 2]
+    ds.save_as(middle, enforce_file_format=True)
+    return paths
+
+
+def write_single_short_pixel_data(path: str | Path, keep_fraction: float = 0.14) -> Path:
+    """One CT slice (128x128) whose Pixel Data element holds too few bytes (a GH1376-like file)."""
+    series = CTSeries(n_slices=1, rows=128, columns=128)
+    ds = series.dataset(0, series.slice_positions()[0])
+    data = bytes(ds.PixelData)
+    ds.PixelData = data[: int(len(data) * keep_fraction) // 2 * 2]
+    return write_dataset(ds, path)
+
+
+def write_elscint_compressed(folder: str | Path, n_slices: int = 4) -> list[Path]:
+    """Slices as ELSCINT1 scanners store them with PMSCT_RLE1: private compressed bytes, a short Pixel Data."""
+    series = CTSeries(n_slices=n_slices)
+    paths = []
+    for k, position in enumerate(series.slice_positions()):
+        ds = series.dataset(k, position)
+        block = ds.private_block(0x07A1, "ELSCINT1", create=True)
+        block.add_new(0x11, "CS", "PMSCT_RLE1")
+        block.add_new(0x0A, "OB", b"\x00\x80" * 100)  # stands in for the private run-length stream
+        ds.PixelData = bytes(200)
+        paths.append(write_dataset(ds, Path(folder) / f"EL{k + 1:04d}"))
+    return paths
+
+
+def write_header_only(folder: str | Path, n_slices: int = 3) -> list[Path]:
+    """A 'headers only' export: complete image headers, no Pixel Data element at all."""
+    series = CTSeries(n_slices=n_slices)
+    paths = []
+    for k, position in enumerate(series.slice_positions()):
+        ds = series.dataset(k, position)
+        del ds.PixelData
+        paths.append(write_dataset(ds, Path(folder) / f"HDR{k + 1:04d}"))
+    return paths

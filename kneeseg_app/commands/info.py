@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from kneeseg_app.core.dicom import ScanResult, SeriesInfo, read_series, scan_folder
+from kneeseg_app.core.dicom.scan import set_aside_lines
 from kneeseg_app.core.imageio import open_volume
 
 _COLUMNS = ("#", "description", "modality", "slices", "thickness", "kernel", "size", "notes")
@@ -25,13 +26,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("path", metavar="PATH", help="DICOM folder (searched recursively) or image file")
     parser.add_argument("--series", metavar="UID_OR_INDEX", help="use this series (number in the list, or its UID)")
     parser.add_argument("--all", action="store_true", help="read and describe every candidate series")
+    parser.add_argument(
+        "--allow-gaps", action="store_true", help="fill slices missing inside a series by interpolation instead of refusing"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.is_dir():
-        print(open_volume(path).describe())
+        print(open_volume(path, allow_gaps=args.allow_gaps).describe())
         return 0
     scan = scan_folder(path)
     print(format_scan(scan))
@@ -39,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     for info in chosen:
         print()
         print(f"Series {_index_of(scan, info)}: {info.label}")
-        print(read_series(info).describe())
+        print(read_series(info, allow_gaps=args.allow_gaps).describe())
     return 0
 
 
@@ -60,7 +64,7 @@ def format_scan(scan: ScanResult) -> str:
             lines.append("  (* = used unless --series says otherwise)")
     if scan.others:
         lines.append("Not image volumes:")
-        lines += [f"  - {o.summary()}" for o in scan.others]
+        lines += [f"  - {line}" for line in set_aside_lines(scan.others)]
     if scan.unreadable_files:
         names = ", ".join(Path(p).name for p in scan.unreadable_files[:3])
         more = ", ..." if len(scan.unreadable_files) > 3 else ""

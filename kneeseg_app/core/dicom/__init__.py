@@ -10,8 +10,11 @@ ranking), ``dicom_geometry`` (true slice positions to a regular grid) and
 
 from __future__ import annotations
 
+from kneeseg_app.core.dicom.elements import route_pydicom_messages
 from kneeseg_app.core.dicom.headers import SliceHeader
 from kneeseg_app.core.dicom.read import read_series
 from kneeseg_app.core.dicom.scan import ScanResult, SeriesInfo, scan_folder
+
+route_pydicom_messages()
 
 __all__ = ["ScanResult", "SeriesInfo", "SliceHeader", "read_series", "scan_folder"]

@@ -2,18 +2,22 @@
 
 A surgeon's CD holds thousands of slices plus viewers, PDFs and DICOMDIRs; scanning
 must stay fast, so every file is sniffed (132 bytes) before pydicom parses its
-header with ``stop_before_pixels`` and a short tag list.
+header with ``stop_before_pixels`` and a short tag list. The Pixel Data element's
+length is read from its element header (never its value), and an Enhanced CT file is
+expanded into one header per frame (dicom.frames).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
 import pydicom
 from pydicom.errors import InvalidDicomError
+
+from kneeseg_app.core.dicom.elements import ends_cleanly, pixel_element
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # the DICOMDIR itself
 
@@ -37,6 +41,12 @@ HEADER_TAGS = [
     "PatientPosition",
     "GantryDetectorTilt",
     "NumberOfFrames",
+    "BitsAllocated",
+    "SamplesPerPixel",
+    "SharedFunctionalGroupsSequence",
+    "PerFrameFunctionalGroupsSequence",
+    0x07A10010,  # private creator of the ELSCINT1 block
+    0x07A11011,  # ELSCINT1 Tamar Compression Type: PMSCT_RLE1 / PMSCT_RGB1
     "BodyPartExamined",
 ]
 
@@ -100,6 +110,19 @@ class SliceHeader:
     gantry_tilt_deg: float | None = None
     number_of_frames: int = 1
     has_pixel_data: bool = False
+    transfer_syntax: str = ""
+    bits_allocated: int = 0
+    samples_per_pixel: int = 1
+    pixel_data_length: int | None = None
+    """Declared length of the Pixel Data value (bytes); None when undefined (compressed) or unknown (deflated)."""
+    pixel_data_available: int | None = None
+    """Bytes of that value the file really holds (less when the file is cut short)."""
+    private_compression: str = ""
+    """A manufacturer's private pixel compression no decoder knows (e.g. "ELSCINT's PMSCT_RLE1")."""
+    frame: int | None = None
+    """For one frame of a multi-frame file: its index (0-based); None for a classic single-slice file."""
+    rescale: tuple[float, float] | None = None
+    """(slope, intercept) of a frame, from its functional groups; classic slices are rescaled by GDCM."""
     body_part: str = ""
 
 
@@ -110,6 +133,13 @@ class HeaderResult:
     kind: FileKind
     header: SliceHeader | None = None
     reason: str = ""
+    frames: tuple[SliceHeader, ...] = ()
+    """One header per frame of an Enhanced (multi-frame) CT with functional groups; () otherwise."""
+
+    @property
+    def slices(self) -> tuple[SliceHeader, ...]:
+        """The headers this file contributes to a series: its frames, or itself."""
+        return self.frames or ((self.header,) if self.header is not None else ())
 
 
 def looks_like_dicom(path: str) -> bool:
@@ -132,9 +162,14 @@ def read_header(path: str) -> HeaderResult:
         size = os.path.getsize(path)
         with open(path, "rb") as fp:
             ds = pydicom.dcmread(fp, stop_before_pixels=True, specific_tags=HEADER_TAGS, force=True)
+            syntax = _text(getattr(ds, "file_meta", None), "TransferSyntaxUID")
             offset = fp.tell()
             has_pixels = offset < size and fp.read(4) in _PIXEL_TAGS
-        if _text(getattr(ds, "file_meta", None), "TransferSyntaxUID") == _DEFLATED:
+            element = None
+            if has_pixels and syntax != _DEFLATED:
+                fp.seek(offset)
+                element = pixel_element(fp, size, syntax)
+        if syntax == _DEFLATED:
             has_pixels = True
     except InvalidDicomError as exc:
         return HeaderResult(FileKind.NOT_DICOM, reason=str(exc))
@@ -147,10 +182,35 @@ def read_header(path: str) -> HeaderResult:
         # force=True parses almost anything; without SOP class or modality it is not DICOM we can use
         return HeaderResult(FileKind.NOT_DICOM)
     header = _header_from_dataset(path, ds, sop, has_pixels)
+    header = replace(
+        header,
+        transfer_syntax=syntax,
+        pixel_data_length=element.declared if element else None,
+        pixel_data_available=element.available if element else None,
+        private_compression=_private_compression(ds),
+    )
     if not has_pixels and (header.rows or is_pixel_sop_class(sop)):
         # keep what was parsed: the series UID tells which series lost a slice
-        return HeaderResult(FileKind.UNREADABLE, header, reason="the file ends before its pixel data (truncated)")
-    return HeaderResult(FileKind.DICOM, header)
+        return HeaderResult(FileKind.UNREADABLE, header, reason=_no_pixels_reason(path))
+    from kneeseg_app.core.dicom.frames import frame_headers  # frames decodes pixels; headers must not need it at import
+
+    return HeaderResult(FileKind.DICOM, header, frames=tuple(frame_headers(header, ds)))
+
+
+HEADER_ONLY_REASON = "it holds a DICOM header but no pixel data (a header-only export)"
+TRUNCATED_REASON = "the file ends before its pixel data (truncated)"
+
+
+def _no_pixels_reason(path: str) -> str:
+    return HEADER_ONLY_REASON if ends_cleanly(path) else TRUNCATED_REASON
+
+
+def _private_compression(ds: Any) -> str:
+    """Name of a private pixel compression announced in the header, '' for none."""
+    creator, scheme = _private_text(ds, 0x07A10010), _private_text(ds, 0x07A11011)
+    if "ELSCINT" in creator.upper() and scheme.upper().startswith("PMSCT"):
+        return f"ELSCINT's private {scheme.upper()} compression"
+    return ""
 
 
 def _header_from_dataset(path: str, ds: Any, sop: str, has_pixels: bool) -> SliceHeader:
@@ -175,9 +235,23 @@ def _header_from_dataset(path: str, ds: Any, sop: str, has_pixels: bool) -> Slic
         patient_position=_text(ds, "PatientPosition"),
         gantry_tilt_deg=_float(ds, "GantryDetectorTilt"),
         number_of_frames=_integer(ds, "NumberOfFrames") or 1,
+        bits_allocated=_integer(ds, "BitsAllocated") or 0,
+        samples_per_pixel=_integer(ds, "SamplesPerPixel") or 1,
         has_pixel_data=has_pixels,
         body_part=_text(ds, "BodyPartExamined"),
     )
+
+
+def _private_text(ds: Any, tag: int) -> str:
+    """A private element's value as text (read as bytes when its VR is unknown)."""
+    try:
+        element = ds.get(tag)
+        value = getattr(element, "value", None)
+    except Exception:  # noqa: BLE001 - a malformed value is treated as absent
+        return ""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", errors="replace")
+    return "" if value is None else str(value).strip(" \0")
 
 
 def _raw(ds: Any, keyword: str) -> Any:

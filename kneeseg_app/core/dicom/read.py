@@ -1,8 +1,8 @@
 """Read one chosen DICOM series into a :class:`Volume` in HU with checked geometry.
 
-Pixels are decoded by SimpleITK/GDCM one file at a time (every transfer syntax GDCM
-knows, JPEG 2000 included; progress, cancellation and the name of a broken file come
-for free). Geometry never comes from the reader's guess: it is computed from each
+Pixels are decoded by dicom.pixels (SimpleITK/GDCM one file at a time, every transfer
+syntax GDCM knows, each file's pixel data length checked first; the frames of an
+Enhanced CT file once per file). Geometry never comes from the reader's guess: it is computed from each
 slice's ImagePositionPatient/ImageOrientationPatient (dicom_geometry), and the volume
 is resampled, with a warning, when the slices are not a regular stack. Slices that
 cannot be read are set aside, and the one gap rule (dicom.gaps) decides, the same way
@@ -15,7 +15,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
 
 from kneeseg_app.core.dicom.gaps import filled, filled_warning, find_gaps, require_no_gaps
 from kneeseg_app.core.dicom.geometry import (
@@ -27,6 +26,7 @@ from kneeseg_app.core.dicom.geometry import (
     resample_stack,
 )
 from kneeseg_app.core.dicom.headers import FileKind, SliceHeader, read_header
+from kneeseg_app.core.dicom.pixels import read_pixels
 from kneeseg_app.core.dicom.scan import SINGLE_SLICE_REASON, SeriesInfo, not_ct_message, single_slice_message
 from kneeseg_app.core.errors import (
     DuplicateSlicesError,
@@ -37,9 +37,6 @@ from kneeseg_app.core.errors import (
 )
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 from kneeseg_app.core.volume import DicomFacts, FilledGap, Volume
-
-_INT16 = np.iinfo(np.int16)
-
 
 def read_series(
     series: SeriesInfo,
@@ -107,69 +104,8 @@ def _headers_of(files: tuple[str, ...]) -> list[SliceHeader]:
             raise UnreadableFileError(
                 f"The file {Path(path).name} is not a readable DICOM image ({result.kind.value})."
             )
-        headers.append(result.header)
+        headers.extend(result.slices)
     return headers
-
-
-def read_pixels(
-    headers: list[SliceHeader],
-    progress: ProgressCallback = no_progress,
-    cancel: CancelToken | None = None,
-) -> tuple[np.ndarray, dict[int, str]]:
-    """Decode every slice in order into one (k, rows, columns) array of HU.
-
-    int16 while every slice holds whole HU within int16 (CT almost always), else float32;
-    failed slices are left as zeros and returned as {index: reason}.
-    """
-    rows, columns = headers[0].rows, headers[0].columns
-    out = np.zeros((len(headers), rows, columns), dtype=np.int16)
-    failed: dict[int, str] = {}
-    for k, header in enumerate(headers):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        try:
-            pixels = decode_slice(header.path, rows, columns)
-        except UnreadableFileError as exc:
-            failed[k] = str(exc)
-            continue
-        if out.dtype == np.int16 and not _fits_int16(pixels):
-            out = out.astype(np.float32)
-        out[k] = pixels
-        progress("Reading slices", (k + 1) / len(headers))
-    return out, failed
-
-
-def decode_slice(path: str, rows: int, columns: int) -> np.ndarray:
-    """One slice in HU (GDCM applies RescaleSlope/Intercept), shape (rows, columns)."""
-    reader = sitk.ImageFileReader()
-    reader.SetImageIO("GDCMImageIO")
-    reader.SetFileName(path)
-    try:
-        image = reader.Execute()
-    except RuntimeError as exc:
-        raise UnreadableFileError(
-            f"The file {Path(path).name} cannot be decoded (truncated, corrupt or an unsupported compression)."
-        ) from exc
-    if image.GetNumberOfComponentsPerPixel() != 1:
-        raise UnreadableFileError(f"The file {Path(path).name} is a colour image, not a CT slice.")
-    pixels = sitk.GetArrayFromImage(image)
-    if pixels.size != rows * columns:
-        raise UnreadableFileError(
-            f"The file {Path(path).name} holds {pixels.size} pixels where its header announces {columns}x{rows}."
-        )
-    pixels = pixels.reshape(rows, columns)
-    return pixels if pixels.dtype != np.float64 else pixels.astype(np.float32)
-
-
-def _fits_int16(pixels: np.ndarray) -> bool:
-    if pixels.dtype == np.int16:
-        return True
-    if pixels.size == 0:
-        return True
-    low, high = float(pixels.min()), float(pixels.max())
-    if low < _INT16.min or high > _INT16.max:
-        return False
-    return bool(np.issubdtype(pixels.dtype, np.integer) or np.array_equal(pixels, np.rint(pixels)))
 
 
 def _lost_depths(

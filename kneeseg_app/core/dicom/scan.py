@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from kneeseg_app.core.dicom.classify import SINGLE_SLICE_REASON, is_ct_storage, not_volume_reason
 from kneeseg_app.core.dicom.gaps import find_gaps
 from kneeseg_app.core.dicom.geometry import (
     duplicate_runs,
@@ -32,30 +33,8 @@ from kneeseg_app.core.errors import (
 )
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 
-_SOP = "1.2.840.10008.5.1.4.1.1."
-_NOT_IMAGE_SOP = (
-    (_SOP + "66.4", "a DICOM SEG segmentation, not an image"),
-    (_SOP + "88.67", "a radiation dose report, not an image"),
-    (_SOP + "88.", "a structured report, not an image"),
-    (_SOP + "481.3", "an RT structure set (contours), not an image"),
-    (_SOP + "481.2", "an RT dose grid, not a CT image"),
-    (_SOP + "11.", "a presentation state (display settings), not an image"),
-    (_SOP + "104.", "an encapsulated document, not an image"),
-    (_SOP + "7", "a secondary capture (screenshot), not an image volume"),
-)
-_NOT_IMAGE_MODALITY = {
-    "SEG": "a DICOM SEG segmentation, not an image",
-    "SR": "a structured report, not an image",
-    "RTSTRUCT": "an RT structure set (contours), not an image",
-    "RTDOSE": "an RT dose grid, not a CT image",
-    "RTPLAN": "an RT plan, not an image",
-    "PR": "a presentation state (display settings), not an image",
-    "KO": "a key-object selection note, not an image",
-    "REG": "a registration object, not an image",
-    "DOC": "an encapsulated document, not an image",
-}
-_LOCALIZER_TYPES = ("LOCALIZER", "SCOUT", "TOPOGRAM", "SURVIEW")
-_FEW_SLICES_FOR_A_SCOUT = 3
+_GROUP_SHARED_REASONS = 3
+"""Set-aside objects sharing one reason are listed in one line when there are more than this many."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +98,12 @@ class ScanResult:
     skipped_files: int = 0
     """Files that are not DICOM at all (viewers, PDFs, NIfTI next to the series)."""
     dicom_files: int = 0
+    unreadable_reasons: dict[str, str] = field(default_factory=dict)
+    """Why each unreadable file could not be used (header-only, truncated, ...), by path."""
+
+    def why_unreadable(self, path: str) -> str:
+        """The reason for one unreadable file, in words ('truncated or corrupt' when nothing better is known)."""
+        return self.unreadable_reasons.get(path) or "it is truncated or corrupt"
 
     def best(self) -> SeriesInfo:
         """The series to open, or a typed error saying why the folder holds none."""
@@ -132,9 +117,10 @@ class ScanResult:
         if self.others and all(o.not_volume_reason == SINGLE_SLICE_REASON for o in self.others):
             raise SingleSliceError(single_slice_message(self.others[0]))
         if not self.others:
+            first = self.unreadable_files[0]
             raise NoImageSeriesError(
                 f"None of the {len(self.unreadable_files)} DICOM file(s) in {self.folder} could be read "
-                f"(first: {Path(self.unreadable_files[0]).name})."
+                f"(first: {Path(first).name}: {self.why_unreadable(first)})."
             )
         found = "; ".join(sorted({o.not_volume_reason for o in self.others}))
         raise NoImageSeriesError(f"{self.folder} holds no CT image volume, only: {found}.")
@@ -156,7 +142,6 @@ class ScanResult:
         )
 
 
-SINGLE_SLICE_REASON = "a single slice is not a volume"
 
 
 def not_ct_message(modality: str) -> str:
@@ -171,6 +156,24 @@ def single_slice_message(info: SeriesInfo) -> str:
     """The one sentence shown when a series has one slice."""
     name = Path(info.files[0]).name if info.files else "?"
     return f"The series '{info.description or name}' has a single slice ({name}); one slice is not a 3D volume."
+
+
+def set_aside_lines(others: list[SeriesInfo]) -> list[str]:
+    """One line per object set aside, except that many objects with one reason share a line.
+
+    A folder of 1,000 single-slice exports reads as one line, not 1,000 identical ones.
+    """
+    by_reason: dict[str, list[SeriesInfo]] = {}
+    for info in others:
+        by_reason.setdefault(info.not_volume_reason, []).append(info)
+    lines = []
+    for reason, members in by_reason.items():
+        if len(members) > _GROUP_SHARED_REASONS:
+            files = sum(m.n_slices for m in members)
+            lines.append(f"{len(members)} series ({files} file(s)): {reason} (first: {members[0].label})")
+        else:
+            lines.extend(m.summary() for m in members)
+    return lines
 
 
 def _empty_message(result: ScanResult) -> str:
@@ -194,15 +197,19 @@ def scan_folder(
     headers: list[SliceHeader] = []
     unreadable: list[str] = []
     broken: list[SliceHeader] = []
-    skipped = 0
+    reasons: dict[str, str] = {}
+    skipped = dicom_files = 0
     for i, path in enumerate(paths):
         if cancel is not None:
             cancel.raise_if_cancelled()
         result = read_header(path)
         if result.kind is FileKind.DICOM and result.header is not None:
-            headers.append(result.header)
+            headers.extend(result.slices)
+            dicom_files += 1
         elif result.kind is FileKind.UNREADABLE:
             unreadable.append(path)
+            if result.header is not None:
+                reasons[path] = result.reason  # our own sentence; parser exceptions stay unnamed
             if result.header is not None and result.header.series_uid:
                 broken.append(result.header)
         elif result.kind is FileKind.NOT_DICOM:
@@ -216,7 +223,8 @@ def scan_folder(
         others=others,
         unreadable_files=unreadable,
         skipped_files=skipped,
-        dicom_files=len(headers),
+        dicom_files=dicom_files,
+        unreadable_reasons=reasons,
     )
 
 
@@ -297,7 +305,7 @@ def describe_stack(key: str, headers: list[SliceHeader], several: bool = False) 
         series_uid=first.series_uid,
         study_uid=first.study_uid,
         description=description,
-        modality=first.modality or ("CT" if first.sop_class_uid == _SOP + "2" else ""),
+        modality=first.modality or ("CT" if is_ct_storage(first.sop_class_uid) else ""),
         n_slices=len(headers),
         slice_thickness_mm=Counter(thicknesses).most_common(1)[0][0] if thicknesses else None,
         convolution_kernel=first.convolution_kernel,
@@ -316,35 +324,6 @@ def describe_stack(key: str, headers: list[SliceHeader], several: bool = False) 
         key=key,
         headers=tuple(ordered),
     )
-
-
-def not_volume_reason(headers: list[SliceHeader], orientation: str) -> str:
-    """Why a stack is not an image volume, or '' when it is one."""
-    first = headers[0]
-    for prefix, reason in _NOT_IMAGE_SOP:
-        if first.sop_class_uid.startswith(prefix):
-            return reason
-    if first.modality in _NOT_IMAGE_MODALITY:
-        return _NOT_IMAGE_MODALITY[first.modality]
-    types = " ".join(first.image_type)
-    description = first.description.lower()
-    if any(t in types for t in _LOCALIZER_TYPES):
-        return "a localizer (scout view), not a volume"
-    if "SCREEN SAVE" in types:
-        return "a secondary capture (screenshot), not an image volume"
-    if "DOSE" in types or "dose report" in description or "dose info" in description:
-        return "a radiation dose report, not an image"
-    if not first.rows or not first.has_pixel_data:
-        return "no image data"
-    if first.number_of_frames > 1:
-        return "a multi-frame (enhanced) object; export the series as classic single-slice images"
-    if first.position is None or first.orientation is None:
-        return "no slice position or orientation in the headers"
-    if first.modality in ("CT", "") and not orientation.endswith("axial") and len(headers) <= _FEW_SLICES_FOR_A_SCOUT:
-        return f"a localizer (scout view): {len(headers)} {orientation} slice(s), not a volume"
-    if len(headers) == 1:
-        return SINGLE_SLICE_REASON
-    return ""
 
 
 def _geometry_findings(headers: list[SliceHeader]) -> tuple[str, str, list[SliceHeader]]:

@@ -22,6 +22,7 @@ from dicom_factory import (
 )
 
 from kneeseg_app.core.dicom import read_series, scan_folder
+from kneeseg_app.core.dicom.scan import set_aside_lines
 from kneeseg_app.core.errors import (
     Cancelled,
     EmptyFolderError,
@@ -229,14 +230,44 @@ def test_copied_folder_with_a_missing_series_uid_groups_by_folder_and_series_num
     assert [s.n_slices for s in result.series] == [5, 5]
 
 
-def test_a_few_non_axial_ct_slices_without_localizer_type_are_taken_for_a_scout(tmp_path: Path) -> None:
-    CTSeries(n_slices=2, orientation=CORONAL, image_type=("ORIGINAL", "PRIMARY", "AXIAL")).write(tmp_path / "scout")
+def test_a_few_non_axial_ct_slices_are_set_aside_as_too_few_without_being_called_a_localizer(tmp_path: Path) -> None:
+    CTSeries(n_slices=2, orientation=CORONAL, image_type=("ORIGINAL", "PRIMARY", "AXIAL")).write(tmp_path / "few")
     CTSeries(n_slices=5).write(tmp_path / "ct")
 
     result = scan_folder(tmp_path)
 
     assert [s.n_slices for s in result.series] == [5]
-    assert result.others[0].not_volume_reason == "a localizer (scout view): 2 coronal slice(s), not a volume"
+    assert result.others[0].not_volume_reason == "only 2 coronal slices, too few for a volume"
+
+
+def test_a_coronal_cone_beam_slice_is_a_single_slice_not_a_localizer(tmp_path: Path) -> None:
+    CTSeries(
+        n_slices=1, orientation=CORONAL, description="CBCT Knee 0.2", image_type=("ORIGINAL", "PRIMARY", "VOLUME"),
+        pixel_spacing=(0.2, 0.2),
+    ).write(tmp_path)
+
+    (info,) = scan_folder(tmp_path).others
+
+    assert info.not_volume_reason == "a single slice is not a volume"
+    with pytest.raises(SingleSliceError, match="single slice"):
+        scan_folder(tmp_path).best()
+
+
+def test_a_scout_named_so_only_in_its_description_is_still_a_localizer(tmp_path: Path) -> None:
+    CTSeries(n_slices=1, orientation=CORONAL, description="Topogram 0.6 T20f", image_type=("ORIGINAL", "PRIMARY")).write(tmp_path)
+
+    assert "localizer" in scan_folder(tmp_path).others[0].not_volume_reason
+
+
+def test_a_thousand_single_slice_series_are_listed_in_one_line(tmp_path: Path) -> None:
+    for k in range(1000):
+        CTSeries(n_slices=1, rows=4, columns=4, description=f"Export {k}").write(tmp_path / f"S{k:04d}")
+    write_seg(tmp_path / "derived")
+
+    lines = set_aside_lines(scan_folder(tmp_path).others)
+
+    assert lines[0] == "1000 series (1000 file(s)): a single slice is not a volume (first: Export 0)"
+    assert len(lines) == 2 and "DICOM SEG" in lines[1]
 
 
 def test_a_folder_whose_dicom_files_are_all_broken_says_so(tmp_path: Path) -> None:
@@ -244,6 +275,6 @@ def test_a_folder_whose_dicom_files_are_all_broken_says_so(tmp_path: Path) -> No
         truncate_header(path)
 
     with pytest.raises(
-        NoImageSeriesError, match=r"None of the 2 DICOM file\(s\) .* could be read \(first: IM0001.dcm\)"
+        NoImageSeriesError, match=r"None of the 2 DICOM file\(s\) .* could be read \(first: IM0001.dcm: the file ends before"
     ):
         scan_folder(tmp_path).best()
