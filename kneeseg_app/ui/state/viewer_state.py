@@ -31,6 +31,7 @@ class ViewerState(QObject):
     cursorChanged = Signal(object)  # display index (S, P, L)
     windowChanged = Signal(object)  # WindowLevel
     overlayChanged = Signal()
+    labelsEdited = Signal(object)  # array box (tuple of slices) of the result's labels changed in place
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -77,6 +78,18 @@ class ViewerState(QObject):
         if names:
             self.label_names = {int(k): v for k, v in names.items() if int(k) != 0}
         self.overlayChanged.emit()
+
+    def labels_edited(self, box: tuple[slice, ...] | None) -> None:
+        """The shown result's labels changed in place (an edit): views showing ``box`` redraw them."""
+        self.labelsEdited.emit(box)
+
+    def shows(self, view: ViewSpec, box: tuple[slice, ...] | None) -> bool:
+        """True when the slice ``view`` shows now crosses the array box (None: anywhere)."""
+        if box is None or self.geometry is None:
+            return True
+        axis = self.geometry.perm[view.slice_axis]
+        index = self.geometry.to_array_index(self.cursor)[axis]
+        return bool(box[axis].start <= index < box[axis].stop)
 
     def set_reference(self, reference: Volume | None) -> None:
         """Show a reference segmentation (outlined) on the current CT."""

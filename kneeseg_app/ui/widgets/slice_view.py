@@ -187,6 +187,7 @@ class SliceView(QWidget):
         state.cursorChanged.connect(self._on_cursor)
         state.windowChanged.connect(self._on_window)
         state.overlayChanged.connect(self._draw_overlays)
+        state.labelsEdited.connect(self._on_labels_edited)
 
     # ----- state -> screen -----------------------------------------------
     def _on_volume(self) -> None:
@@ -240,13 +241,18 @@ class SliceView(QWidget):
         self.ct_item.setImage(np.ascontiguousarray(image), autoLevels=False, levels=(window.low, window.high))
         self.ct_item.setRect(self._plane_rect())
 
-    def _draw_overlays(self) -> None:
+    def _on_labels_edited(self, box) -> None:
+        """Redraw the result only, and only where this view's slice crosses the edit (fast while painting)."""
+        if self.state.shows(self.spec, box):
+            self._draw_overlays(reference=False)
+
+    def _draw_overlays(self, reference: bool = True) -> None:
         if self.state.geometry is None:
             return
-        for item, rgba in (
-            (self.result_item, self.state.result_rgba(self.spec)),
-            (self.reference_item, self.state.reference_rgba(self.spec)),
-        ):
+        layers = [(self.result_item, self.state.result_rgba(self.spec))]
+        if reference:
+            layers.append((self.reference_item, self.state.reference_rgba(self.spec)))
+        for item, rgba in layers:
             if rgba is None:
                 item.clear()
                 item.setVisible(False)

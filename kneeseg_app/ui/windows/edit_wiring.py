@@ -56,7 +56,7 @@ class EditWiring:
 
     def _connect(self) -> None:
         w, c = self.w, self.controller
-        c.labelsChanged.connect(lambda _event: w.viewer_state.overlayChanged.emit())
+        c.labelsChanged.connect(lambda event: w.viewer_state.labels_edited(event.box))
         c.message.connect(lambda text: w.statusBar().showMessage(text, 8000))
         c.settingsChanged.connect(self._show_tool)
         w.session.resultChanged.connect(self._on_result)
