@@ -190,7 +190,8 @@ def check_inside_body(bones: list[BoneMeasure]) -> CheckResult:
                 outside.append((bone, piece))
     if not outside:
         return CheckResult("inside_body", "Inside the body", Status.PASS, "Every labelled piece lies inside the body.")
-    parts = [f"{p.volume_ml:.1f} mL of {b.name} on slice(s) {p.slices[0]}-{p.slices[1]}" for b, p in outside]
+    parts = [f"{p.volume_ml:.1f} mL of {b.name} on slice(s) {slice_ranges(range(p.slices[0], p.slices[1] + 1))}"
+             for b, p in outside]
     message = f"Labelled bone lies in air outside the body ({'; '.join(parts)}): that is not bone."
     slices = tuple(sorted({s for _, p in outside for s in range(p.slices[0], p.slices[1] + 1)}))
     details = {"pieces": [{"bone": b.name, "volume_ml": round(p.volume_ml, 2), "slices": list(p.slices),

@@ -27,8 +27,9 @@ class Status(str, Enum):
 class CheckResult:
     """One quality check of one result.
 
-    ``slices`` are indices along the volume's slice axis (array axis 0), so the window
-    can jump to them; ``details`` holds the measured numbers for the JSON report.
+    ``slices`` are 0-based indices along the volume's slice axis (array axis 0), so the
+    window can jump to them (messages name them counted from 1, see :func:`slice_ranges`);
+    ``details`` holds the measured numbers for the JSON report.
     """
 
     check_id: str
@@ -86,8 +87,9 @@ def worst(statuses: Iterable[Status]) -> Status:
 
 
 def slice_ranges(slices: Iterable[int]) -> str:
-    """'12-15, 40' for a person reading a message (indices as the window numbers them)."""
-    values = sorted(set(int(s) for s in slices))
+    """'13-16, 41' for a person reading a message: slice *numbers*, counted from 1 as the window
+    shows them, for 0-based slice indices (the ``slices`` of a check stay 0-based)."""
+    values = sorted(set(int(s) + 1 for s in slices))
     parts: list[str] = []
     start = prev = None
     for v in values:

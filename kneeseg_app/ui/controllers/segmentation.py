@@ -13,7 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from kneeseg_app.core.errors import ModelError
+from kneeseg_app.core.checks.input import check_input
+from kneeseg_app.core.errors import KneeSegError, ModelError
 from kneeseg_app.core.volume import Volume
 from kneeseg_app.ui.controllers.workers import Task
 
@@ -76,6 +77,11 @@ class SegmentController(QObject):
             return False
         if package is None:
             self.failed.emit("No model", ModelError("Choose a usable model in the Model panel first."))
+            return False
+        try:  # not a knee CT (head, MR values, a label map): refused before any work, as in the CLI
+            check_input(volume)
+        except KneeSegError as exc:
+            self.failed.emit("Not a knee CT", exc)
             return False
         name = str(getattr(getattr(package, "manifest", None), "name", "") or getattr(package, "name", "model"))
         task = Task(lambda p, c: run_segmentation(package, volume, options, p, c), name=name, parent=self)

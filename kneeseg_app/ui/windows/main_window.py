@@ -43,6 +43,7 @@ from kneeseg_app.ui.widgets.metrics_panel import MetricsPanel
 from kneeseg_app.ui.widgets.model_panel import ModelPanel
 from kneeseg_app.ui.widgets.run_panel import RunPanel
 from kneeseg_app.ui.widgets.viewer_panel import ViewerPanel
+from kneeseg_app.ui.windows.checks_wiring import ChecksWiring
 from kneeseg_app.ui.windows.edit_wiring import EditWiring
 from kneeseg_app.ui.windows.window_actions import WindowActions
 
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         self.editing = EditWiring(self)
+        self.checks = ChecksWiring(self)
         self._restore_settings()
         self.setAcceptDrops(True)
         QTimer.singleShot(0, self.refresh_models)

@@ -161,6 +161,8 @@ class WindowActions:
         if result is None:
             self.dialogs.info("Nothing to export", "Run a segmentation first; the surfaces are made from its result.")
             return False
+        if not self.failing_result_confirmed("bone surfaces (STL)"):
+            return False
         folder = self.dialogs.choose_folder("Folder for the bone surfaces (STL)", self.w.settings.last_folder)
         if not folder:
             return False
@@ -200,6 +202,12 @@ class WindowActions:
         task.failed.connect(lambda exc: self.dialogs.exception("Cannot export the surfaces", exc))
         self.w.export_task = task.start()
         return True
+
+    def failing_result_confirmed(self, what: str) -> bool:
+        """True unless the result failed its quality checks and the user declines exporting ``what``."""
+        checks = getattr(self.w, "checks", None)
+        question = checks.quality.export_question(what) if checks is not None else None
+        return question is None or self.dialogs.confirm("Export a result that failed its checks?", question)
 
     def _write(self, title: str, write) -> Path | None:
         try:
