@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from kneeseg_app.core.inference.bone_layout import apply_bone_layout
 from kneeseg_app.core.inference.plan import CasePlan, plan_case, slab_path_is_exact
 from kneeseg_app.core.inference.postprocess import apply_postprocessing, volumes_ml
 from kneeseg_app.core.inference.predict import (
@@ -141,11 +142,11 @@ class Segmenter:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
         removed: dict[str, int] = {}
-        if self.settings.postprocess and self.manifest.postprocessing.largest_component:
+        post = self.manifest.postprocessing
+        if self.settings.postprocess and (post.largest_component or post.rule == "anatomy"):
             report("Post-processing", 0.95)
             with clock("postprocess"):
-                post = self.manifest.postprocessing
-                dropped = apply_postprocessing(labels, post.largest_component, cancel, post.min_fraction)
+                dropped = self._postprocess(labels, volume, cancel)
             removed = {self.package.label_names[k]: v for k, v in dropped.items()}
         volumes = volumes_ml(labels, volume.spacing_zyx, self.package.label_names)
         report("Done", 1.0)
@@ -159,6 +160,14 @@ class Segmenter:
             removed_voxels=removed,
             top_probability=top,
         )
+
+    def _postprocess(self, labels: np.ndarray, volume: Volume, cancel: CancelToken) -> dict[int, int]:
+        """The package's rule: largest components, or femur and tibia decided by anatomy (needs the CT)."""
+        post = self.manifest.postprocessing
+        if post.rule == "anatomy":
+            ids = {name.lower(): k for k, name in self.package.label_names.items()}
+            return apply_bone_layout(labels, volume, ids["femur"], ids["tibia"], cancel).removed
+        return apply_postprocessing(labels, post.largest_component, cancel, post.min_fraction)
 
     def _segment(self, plan: CasePlan, source: np.ndarray, labels: np.ndarray, context: RunContext) -> None:
         """Pick the path: bone windows (speed option), exact slabs (2D) or the whole volume."""

@@ -263,7 +263,15 @@ def _parse_postprocessing(raw: Mapping[str, Any], labels: Mapping[int, str]) -> 
     fraction = _number(sec, "min_fraction", "postprocessing.", 0.0)
     if not 0 <= fraction <= 1:
         raise InvalidManifest("'postprocessing.min_fraction' must be between 0 and 1")
-    return Postprocessing(largest_component=largest, min_fraction=fraction)
+    rule = sec.get("rule", "largest")
+    if rule not in POSTPROCESSING_RULES:
+        raise InvalidManifest(f"'postprocessing.rule' must be one of {', '.join(POSTPROCESSING_RULES)}")
+    if rule == "anatomy" and not {"femur", "tibia"} <= {n.lower() for n in labels.values()}:
+        raise InvalidManifest("'postprocessing.rule' anatomy needs labels named femur and tibia")
+    return Postprocessing(largest_component=largest, min_fraction=fraction, rule=rule)
+
+
+POSTPROCESSING_RULES = ("largest", "anatomy")
 
 
 def _optional_int(sec: Mapping[str, Any], key: str) -> int | None:

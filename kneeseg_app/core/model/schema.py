@@ -174,6 +174,10 @@ class Postprocessing:
     min_fraction: float = 0.0
     """Components at least this fraction of the largest are kept too (0: largest only, nnU-Net's rule;
     0.25 keeps the other knee of a two-leg scan)."""
+    rule: str = "largest"
+    """'largest' (the components above) or 'anatomy' (femur and tibia decided from density, the body
+    outline, the leg and the joint: kneeseg_app/core/inference/bone_layout.py; needs labels named
+    femur and tibia)."""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,9 @@ false piece on the table or in the air win over them (where the largest-componen
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -13,8 +16,13 @@ from kneeseg_app.core.inference.bone_layout import (
     superior_axis,
     swapped_slices,
 )
+from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
 from kneeseg_app.core.inference.postprocess import apply_postprocessing
+from kneeseg_app.core.model.package import load_model_package
 from kneeseg_app.core.volume import Volume
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from onnx_factory import write_model_package  # noqa: E402
 
 FEMUR, TIBIA = 1, 2
 SHAPE = (40, 64, 96)  # 2 mm slices, 2 mm pixels: z 0 is inferior (identity direction)
@@ -146,3 +154,17 @@ def test_legs_are_grouped_by_left_right_position() -> None:
 
     pieces = [Piece(i, 100, 500.0, 1.0, (x, 0.0, z), 50) for i, (x, z) in enumerate([(-90, 0), (-80, -50), (85, 5)])]
     assert [[p.index for p in leg] for leg in group_legs(pieces)] == [[0, 1], [2]]
+
+
+def test_the_engine_applies_the_rule_the_package_asks_for(tmp_path: Path) -> None:
+    """Threshold network: 300-900 HU is femur, above 900 tibia; a dense table blob is 'femur' too."""
+    ct, truth = _scene()
+    ct.array[truth == TIBIA] = 1200
+    ct.array[:, 50:54, 40:90] = 500
+    by_rule = {}
+    for rule in ("largest", "anatomy"):
+        post = {"largest_component": [1, 2], "rule": rule}
+        package = load_model_package(write_model_package(tmp_path / rule, postprocessing=post))
+        by_rule[rule] = Segmenter(package, SegmentOptions(threads=1)).run(ct).labels.array
+    assert _dice(by_rule["largest"], truth, FEMUR) < 0.5
+    assert _dice(by_rule["anatomy"], truth, FEMUR) > 0.9 and _dice(by_rule["anatomy"], truth, TIBIA) > 0.9
