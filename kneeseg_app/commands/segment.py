@@ -45,6 +45,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="test-time mirroring: slower, slightly more accurate (default: as the model says)",
     )
     parser.add_argument(
+        "--exact",
+        action="store_true",
+        help="nnU-Net's own result: its settings, no speed options, no post-processing (slower; for comparisons)",
+    )
+    parser.add_argument(
         "--threads", type=int, metavar="N", help="CPU threads for the network (default: physical cores, at most 4)"
     )
     parser.add_argument(
@@ -161,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
     mapping = segment_checks.label_mapping(args)
     package = find_model(args.model)
     _check_all_outputs(args, list(package.label_names.values()))
-    segmenter = Segmenter(package, SegmentOptions(tta=args.tta, threads=args.threads))
+    options = SegmentOptions(tta=args.tta, threads=args.threads, exact=args.exact, postprocess=not args.exact)
+    segmenter = Segmenter(package, options)
     progress = ProgressLine(sys.stderr)
 
     ct = imageio.open_volume(
@@ -207,11 +213,18 @@ def run(args: argparse.Namespace) -> int:
         metrics = compute_metrics(result.labels.array, reference.array, ct.spacing_zyx, package.label_names)
         print()
         print(metrics_table(metrics))
-    timings = {"read": read_seconds, "segment": result.seconds, "checks": quality.seconds,
-               "total": time.perf_counter() - started}
+    timings = {
+        "read": read_seconds,
+        "segment": result.seconds,
+        "checks": quality.seconds,
+        "total": time.perf_counter() - started,
+    }
     report = segment_checks.write_json_report(
-        args, segment_checks.report_data(args, ct, package, result, quality, {"labels": str(written), **outputs},
-                                         timings, metrics, mapping))
+        args,
+        segment_checks.report_data(
+            args, ct, package, result, quality, {"labels": str(written), **outputs}, timings, metrics, mapping
+        ),
+    )
     if report is not None:
         print(f"report   {report}")
     return status
