@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from kneeseg_app import __version__
-from kneeseg_app.commands import demo, info, models, segment, selftest
+from kneeseg_app.commands import demo, info, models, plan, segment, selftest
 from kneeseg_app.core.errors import KneeSegError
 
-COMMANDS = (info, segment, models, demo, selftest)
+COMMANDS = (info, segment, models, plan, demo, selftest)
 
 log = logging.getLogger("kneeseg")
 

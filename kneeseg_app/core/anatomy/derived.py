@@ -40,7 +40,12 @@ def femur_angles(fem: FemurAnatomy) -> dict[str, float | None]:
     def loc(name: str) -> np.ndarray | None:
         return None if pts.get(name) is None else frame.local(pts[name])
 
-    em, el, pm, pl = loc("epicondyle_medial"), loc("epicondyle_lateral"), loc("posterior_medial"), loc("posterior_lateral")
+    em, el, pm, pl = (
+        loc("epicondyle_medial"),
+        loc("epicondyle_lateral"),
+        loc("posterior_medial"),
+        loc("posterior_lateral"),
+    )
     if em is not None and el is not None and pm is not None and pl is not None:
         tea = el - em
         pca = pl - pm
@@ -94,7 +99,9 @@ def joint_space(femur: BoneCloud, tibia: BoneCloud, tib: TibiaAnatomy) -> dict[s
     return out
 
 
-def knee_measures(fem: FemurAnatomy | None, tib: TibiaAnatomy | None, femur: BoneCloud | None, tibia: BoneCloud | None) -> dict[str, float | None]:
+def knee_measures(
+    fem: FemurAnatomy | None, tib: TibiaAnatomy | None, femur: BoneCloud | None, tibia: BoneCloud | None
+) -> dict[str, float | None]:
     """Every derived value of one knee (None where its inputs are missing)."""
     out: dict[str, float | None] = {}
     if fem is not None:

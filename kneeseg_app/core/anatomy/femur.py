@@ -57,7 +57,6 @@ def femur_anatomy(cloud: BoneCloud, superior_hint: np.ndarray, lateral_hint: np.
         if post[0] is None or post[1] is None:
             break
         lat = frame.world(post[1]) - frame.world(post[0])
-        shaft = fit_shaft(cloud, sup, proximal=True) if shaft.ok else shaft
     frame = BoneFrame.from_axes(cloud.surface.mean(axis=0), sup, lat)
     return _landmarks(cloud, frame, shaft)
 
@@ -120,14 +119,14 @@ def _groove(local: np.ndarray, s0: float, notch_l: float) -> np.ndarray | None:
     return np.array([peak[0], peak[1], level])
 
 
-def _anterior_profile_peak(l: np.ndarray, p: np.ndarray, notch_l: float) -> tuple[float, float] | None:
+def _anterior_profile_peak(ml: np.ndarray, p: np.ndarray, notch_l: float) -> tuple[float, float] | None:
     """The groove: where the anterior surface (smallest p per bin) lies furthest back."""
     lo, hi = notch_l - 15.0, notch_l + 15.0
-    sel = (l >= lo) & (l <= hi)
+    sel = (ml >= lo) & (ml <= hi)
     if sel.sum() < 10:
         return None
     edges = np.arange(lo, hi + 1.0, 1.0)
-    idx = np.digitize(l[sel], edges) - 1
+    idx = np.digitize(ml[sel], edges) - 1
     front = np.full(len(edges), np.inf)
     np.minimum.at(front, idx, p[sel])
     ok = np.isfinite(front)
@@ -148,7 +147,9 @@ def _notch_apex(
     if gap is None:
         return None
     mid_l = 0.5 * (gap[0] + gap[1])
-    column = local[(np.abs(local[:, L] - mid_l) < 1.5) & (np.abs(local[:, P] - p_level) < 2.0) & (local[:, S] > s0 + 2.0)]
+    column = local[
+        (np.abs(local[:, L] - mid_l) < 1.5) & (np.abs(local[:, P] - p_level) < 2.0) & (local[:, S] > s0 + 2.0)
+    ]
     if len(column) == 0:
         return None
     roof = extreme_patch(column, S, -1.0, 0.5)

@@ -84,7 +84,9 @@ class BoneCloud:
         return (pos - self.scan_range[0] < margin) | (self.scan_range[1] - pos < margin)
 
 
-def mask_points(mask: np.ndarray, index_to_world, offset_zyx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def mask_points(
+    mask: np.ndarray, index_to_world, offset_zyx: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Surface and interior points of a boolean (z, y, x) mask.
 
     Surface points are the mid-points between each inside voxel and an outside 6-neighbour:

@@ -60,8 +60,13 @@ def fit_shaft(cloud: BoneCloud, superior: np.ndarray, proximal: bool) -> ShaftFi
     """
     sup = unit(superior)
     fit = ShaftFit(cloud.inside.mean(axis=0), sup, 0.0, 0, 0.0)
+    # the diaphysis moves little while the axis settles: keep only points that may be in it
+    s0 = cloud.inside @ sup
+    e0 = cloud.surface @ sup
+    keep = s0 >= e0.min() + SHAFT_START_MM - 25.0 if proximal else s0 <= e0.max() - SHAFT_START_MM + 25.0
+    candidates = cloud.inside[keep]
     for _ in range(4):
-        s_inside = cloud.inside @ sup
+        s_inside = candidates @ sup
         s_surface = cloud.surface @ sup
         if proximal:  # femur: the shaft lies above the distal end
             start = s_surface.min() + SHAFT_START_MM
@@ -69,7 +74,7 @@ def fit_shaft(cloud: BoneCloud, superior: np.ndarray, proximal: bool) -> ShaftFi
         else:  # tibia: the shaft lies below the plateau
             start = s_surface.max() - SHAFT_START_MM
             chosen = s_inside <= start
-        new = _slab_line(cloud, cloud.inside[chosen], s_inside[chosen], sup)
+        new = _slab_line(cloud, candidates[chosen], s_inside[chosen], sup)
         if new is None:
             return fit
         change = float(np.degrees(np.arccos(np.clip(abs(new.direction @ sup), -1, 1))))
@@ -102,17 +107,19 @@ def _slab_line(cloud: BoneCloud, points: np.ndarray, s: np.ndarray, sup: np.ndar
     return ShaftFit(centre, unit(direction), span, int(good.sum()), float(np.sqrt((resid**2).sum(axis=1).mean())))
 
 
-def profile_peak(l: np.ndarray, depth: np.ndarray, lo: float, hi: float, bin_mm: float = 1.0) -> tuple[float, float] | None:
-    """Where a profile (deepest ``depth`` per ``l`` bin) peaks between ``lo`` and ``hi``: (l, depth).
+def profile_peak(
+    ml: np.ndarray, depth: np.ndarray, lo: float, hi: float, bin_mm: float = 1.0
+) -> tuple[float, float] | None:
+    """Where a profile (largest ``depth`` per ``ml`` bin) peaks between ``lo`` and ``hi``: (ml, depth).
 
     The peak is the vertex of a parabola fitted to the bins within 4 mm of the best bin, so
     it moves smoothly rather than jumping from bin to bin.
     """
-    sel = (l >= lo) & (l <= hi)
+    sel = (ml >= lo) & (ml <= hi)
     if sel.sum() < 10:
         return None
     edges = np.arange(lo, hi + bin_mm, bin_mm)
-    idx = np.digitize(l[sel], edges) - 1
+    idx = np.digitize(ml[sel], edges) - 1
     best = np.full(len(edges), -np.inf)
     np.maximum.at(best, idx, depth[sel])
     centres = edges + bin_mm / 2
@@ -128,7 +135,9 @@ def profile_peak(l: np.ndarray, depth: np.ndarray, lo: float, hi: float, bin_mm:
     return x, float(np.polyval([a, b, c], x))
 
 
-def largest_gap(values: np.ndarray, lo: float, hi: float, around: float, bin_mm: float = 0.5) -> tuple[float, float] | None:
+def largest_gap(
+    values: np.ndarray, lo: float, hi: float, around: float, bin_mm: float = 0.5
+) -> tuple[float, float] | None:
     """The empty interval (no ``values``) between lo and hi that is widest, preferring one containing ``around``."""
     edges = np.arange(lo, hi + bin_mm, bin_mm)
     counts, _ = np.histogram(values, bins=edges)

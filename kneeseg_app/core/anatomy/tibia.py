@@ -114,7 +114,9 @@ def _landmarks(cloud: BoneCloud, frame: BoneFrame, shaft: ShaftFit) -> TibiaAnat
     origin = points.get("plateau_medial")
     if origin is not None and points.get("plateau_lateral") is not None:
         origin = 0.5 * (points["plateau_medial"] + points["plateau_lateral"])
-    anatomy = TibiaAnatomy(frame.with_origin(origin if origin is not None else frame.origin), shaft, points, slopes, sizes)
+    anatomy = TibiaAnatomy(
+        frame.with_origin(origin if origin is not None else frame.origin), shaft, points, slopes, sizes
+    )
     return anatomy
 
 

@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from kneeseg_app.core.anatomy import BoneCloud, FemurAnatomy, TibiaAnatomy, femur_anatomy, knee_measures, mask_points, tibia_anatomy
+from kneeseg_app.core.anatomy import (
+    BoneCloud,
+    FemurAnatomy,
+    TibiaAnatomy,
+    femur_anatomy,
+    knee_measures,
+    mask_points,
+    tibia_anatomy,
+)
 from kneeseg_app.core.phantom.frames import Frame, leg_frames
 from kneeseg_app.core.phantom.grid import FAR, CoarseStack, FineGrid, coarse_factors
 from kneeseg_app.core.phantom.params import PhantomParams

@@ -101,7 +101,12 @@ def _side(labels: Volume, ct: Volume | None, region: KneeRegion, side: str | Non
 def _side_from_angle(fem, tib, clouds) -> tuple[str | None, str]:
     if fem is None or tib is None or not (fem.shaft.ok and tib.shaft.ok):
         return None, "single knee, no CT and too little shaft to tell its side: medial/lateral names assume a left knee"
-    lean = float((fem.shaft.direction - tib.shaft.direction)[0])
+    # the femoral shaft leans laterally against the tibial one: measure along the knee's ML axis
+    # (the posterior condylar axis, found here as if the knee were a left one: pointing to +x)
+    lean = float((fem.shaft.direction - tib.shaft.direction) @ fem.frame.lateral)
     angle = femorotibial_angle(fem, tib)
     side = "left" if lean > 0 else "right"
-    return side, f"single knee without CT: the femoral shaft leans {angle:.1f} deg towards the patient's {side} (valgus), so it is a {side} knee; pass --side to be sure"
+    return (
+        side,
+        f"single knee without CT: the femoral shaft leans {angle:.1f} deg towards the patient's {side} (valgus), so it is a {side} knee; pass --side to be sure",
+    )

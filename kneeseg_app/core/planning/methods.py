@@ -42,17 +42,38 @@ AXES = {
 }
 
 MEASURES = {
-    "femur_ap_mm": ("mm", "antero-posterior extent of the distal femur below 28 mm from the distal condylar level (sizing)"),
-    "femur_ml_mm": ("mm", "medio-lateral extent of the distal femur below 12 mm from the distal condylar level (sizing)"),
+    "femur_ap_mm": (
+        "mm",
+        "antero-posterior extent of the distal femur below 28 mm from the distal condylar level (sizing)",
+    ),
+    "femur_ml_mm": (
+        "mm",
+        "medio-lateral extent of the distal femur below 12 mm from the distal condylar level (sizing)",
+    ),
     "tibia_ml_mm": ("mm", "medio-lateral extent of the tibia 8-10 mm below the plateau centres (sizing)"),
     "tibia_ap_mm": ("mm", "antero-posterior extent of the tibia 8-10 mm below the plateau centres (sizing)"),
-    "posterior_condylar_angle_deg": ("deg", "TEA against the posterior condylar axis, perpendicular to the femoral shaft; + = TEA externally rotated"),
-    "aldfa_deg": ("deg", "anatomical lateral distal femoral angle: femoral shaft axis to distal condylar line, lateral side"),
+    "posterior_condylar_angle_deg": (
+        "deg",
+        "TEA against the posterior condylar axis, perpendicular to the femoral shaft; + = TEA externally rotated",
+    ),
+    "aldfa_deg": (
+        "deg",
+        "anatomical lateral distal femoral angle: femoral shaft axis to distal condylar line, lateral side",
+    ),
     "whiteside_tea_deg": ("deg", "Whiteside's line against the TEA in the femur's axial plane"),
     "mpta_deg": ("deg", "medial proximal tibial angle: tibial shaft axis to plateau line, medial side"),
-    "slope_medial_deg": ("deg", "posterior slope of the medial plateau against the plane perpendicular to the tibial shaft"),
-    "slope_lateral_deg": ("deg", "posterior slope of the lateral plateau against the plane perpendicular to the tibial shaft"),
-    "joint_line_orientation_deg": ("deg", "plateau line against the scanner's left-right axis (coronal); + = lateral side higher"),
+    "slope_medial_deg": (
+        "deg",
+        "posterior slope of the medial plateau against the plane perpendicular to the tibial shaft",
+    ),
+    "slope_lateral_deg": (
+        "deg",
+        "posterior slope of the lateral plateau against the plane perpendicular to the tibial shaft",
+    ),
+    "joint_line_orientation_deg": (
+        "deg",
+        "plateau line against the scanner's left-right axis (coronal); + = lateral side higher",
+    ),
     "joint_space_medial_mm": ("mm", "shortest femur-tibia distance within 12 mm of the medial plateau centre"),
     "joint_space_lateral_mm": ("mm", "shortest femur-tibia distance within 12 mm of the lateral plateau centre"),
     "distal_femoral_valgus_deg": ("deg", "femoral anatomical against mechanical axis (needs the hip)"),

@@ -7,8 +7,9 @@ rounded to 0.01 mm / 1e-5; missing values are ``null`` with a ``status`` saying 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -88,7 +89,9 @@ def plan_dict(plan: Plan, outputs: dict[str, Any] | None = None) -> dict[str, An
     }
 
 
-def write_plan(data: dict[str, Any], path: str | Path, protected: Sequence[str | Path] = (), overwrite: bool = True) -> Path:
+def write_plan(
+    data: dict[str, Any], path: str | Path, protected: Sequence[str | Path] = (), overwrite: bool = True
+) -> Path:
     """Write plan.json atomically (never into a protected input folder)."""
     path = Path(path)
     ensure_not_inside(path, list(protected))

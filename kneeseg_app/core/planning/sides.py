@@ -33,8 +33,25 @@ class KneeRegion:
 
 
 def _bbox(mask: np.ndarray) -> tuple[slice, ...] | None:
-    found = ndimage.find_objects(mask.astype(np.uint8))
-    return found[0] if found and found[0] is not None else None
+    """Bounding box of the True voxels (projections: far faster than labelling the volume)."""
+    out = []
+    for axis in range(3):
+        other = tuple(a for a in range(3) if a != axis)
+        hit = np.flatnonzero(mask.any(axis=other))
+        if hit.size == 0:
+            return None
+        out.append(slice(int(hit[0]), int(hit[-1]) + 1))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One connected piece of one bone: its label value, box in the crop, mask in that box, centroid."""
+
+    value: int
+    box: tuple[slice, ...]
+    mask: np.ndarray
+    centroid: np.ndarray
 
 
 def split_knees(labels: Volume) -> list[KneeRegion]:
@@ -48,35 +65,41 @@ def split_knees(labels: Volume) -> list[KneeRegion]:
     pieces = _pieces(crop)
     if not pieces:
         return []
-    xs = np.array([labels.index_to_lps(offset + p[2])[0] for p in pieces])
+    xs = np.array([labels.index_to_lps(offset + p.centroid)[0] for p in pieces])
     groups = _two_groups(xs, pieces)
     if groups is None:
-        return [_region(crop, offset, pieces, None, "one knee in the scan")]
+        return [_region(offset, pieces, None, "one knee in the scan")]
     right, left = groups
     how = "two knees: the one at the patient's right (smaller LPS x) is the right knee"
-    return [_region(crop, offset, [pieces[i] for i in right], "right", how), _region(crop, offset, [pieces[i] for i in left], "left", how)]
+    return [
+        _region(offset, [pieces[i] for i in right], "right", how),
+        _region(offset, [pieces[i] for i in left], "left", how),
+    ]
 
 
-def _pieces(crop: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """Connected bone pieces (label, mask, centroid index) above the size share, per bone."""
+def _pieces(crop: np.ndarray) -> list[Piece]:
+    """Connected bone pieces holding at least :data:`MIN_SHARE` of their bone's largest piece."""
     out = []
     for value in (FEMUR, TIBIA):
-        mask = crop == value
-        comp, n = ndimage.label(mask)
+        comp, n = ndimage.label(crop == value)
         if n == 0:
             continue
-        sizes = np.bincount(comp.ravel())[1:]
-        keep = np.nonzero(sizes >= MIN_SHARE * sizes.max())[0] + 1
-        centroids = ndimage.center_of_mass(mask, comp, keep)
-        for index, centre in zip(keep, centroids):
-            out.append((value, comp == index, np.asarray(centre)))
+        sizes = np.bincount(comp.ravel())
+        sizes[0] = 0
+        boxes = ndimage.find_objects(comp)
+        for index in np.flatnonzero(sizes >= MIN_SHARE * sizes.max()):
+            box = boxes[index - 1]
+            mask = comp[box] == index
+            idx = np.argwhere(mask[:, ::4, ::4]) * np.array([1, 4, 4])
+            start = np.array([s.start for s in box], dtype=np.float64)
+            out.append(Piece(value, box, mask, start + idx.mean(axis=0)))
     return out
 
 
-def _two_groups(xs: np.ndarray, pieces: list) -> tuple[list[int], list[int]] | None:
+def _two_groups(xs: np.ndarray, pieces: list[Piece]) -> tuple[list[int], list[int]] | None:
     """Split the pieces at the widest x gap when it is a real separation (two knees)."""
-    femurs = [i for i, p in enumerate(pieces) if p[0] == FEMUR]
-    tibias = [i for i, p in enumerate(pieces) if p[0] == TIBIA]
+    femurs = [p for p in pieces if p.value == FEMUR]
+    tibias = [p for p in pieces if p.value == TIBIA]
     if len(femurs) < 2 and len(tibias) < 2:
         return None
     order = np.argsort(xs)
@@ -89,16 +112,16 @@ def _two_groups(xs: np.ndarray, pieces: list) -> tuple[list[int], list[int]] | N
     return right, left
 
 
-def _region(crop: np.ndarray, offset: np.ndarray, pieces: list, side: str | None, how: str) -> KneeRegion:
-    masks = {}
-    for value in (FEMUR, TIBIA):
-        mine = [p[1] for p in pieces if p[0] == value]
-        masks[value] = np.logical_or.reduce(mine) if mine else None
-    present = [m for m in masks.values() if m is not None]
-    box = _bbox(np.logical_or.reduce(present))
-    sub = {v: (None if m is None else np.ascontiguousarray(m[box])) for v, m in masks.items()}
-    start = offset + np.array([s.start for s in box], dtype=np.float64)
-    return KneeRegion(side, sub[FEMUR], sub[TIBIA], start, how)
+def _region(offset: np.ndarray, pieces: list[Piece], side: str | None, how: str) -> KneeRegion:
+    lo = np.min([[s.start for s in p.box] for p in pieces], axis=0)
+    hi = np.max([[s.stop for s in p.box] for p in pieces], axis=0)
+    masks: dict[int, np.ndarray | None] = {FEMUR: None, TIBIA: None}
+    for p in pieces:
+        if masks[p.value] is None:
+            masks[p.value] = np.zeros(tuple(hi - lo), bool)
+        target = tuple(slice(s.start - a, s.stop - a) for s, a in zip(p.box, lo))
+        masks[p.value][target] |= p.mask
+    return KneeRegion(side, masks[FEMUR], masks[TIBIA], offset + lo, how)
 
 
 def fibula_side(ct: Volume, labels: Volume, region: KneeRegion, lateral_sign_x: float = 1.0) -> str | None:

@@ -1,0 +1,280 @@
+"""Accuracy of the planning landmarks against phantom truth, and the speed of ``kneeseg plan``.
+
+Run:  PYTHONPATH=. python benchmarks/bench_planning.py accuracy [--cases 24] [--out DIR]
+      PYTHONPATH=. python benchmarks/bench_planning.py speed [--repeats 3] [--out DIR]
+
+accuracy  draws phantoms (healthy and osteoarthritic, straight and flexed, rotated, one and
+          two knees; 0.7 x 0.7 x 1.0 mm voxels), plans their reference labels (with the CT,
+          as ``kneeseg plan --ct``) with :func:`plan_labels` and compares every landmark, angle and size with the truth of
+          :mod:`kneeseg_app.core.phantom.truth` (the same rules on the continuous bone shapes,
+          from the true axes). Writes accuracy.md / accuracy.csv (per value: median, 90th
+          percentile, worst, n) and cases.csv.
+speed     times ``kneeseg plan`` on a segmented 512 x 512 x 300 two-knee phantom: the core
+          (plan_labels), and the command end to end (reading NIfTI labels and CT, plan.json,
+          with and without the HTML report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from kneeseg_app.core.phantom import draw_params, render_phantom
+from kneeseg_app.core.phantom.truth import phantom_truth
+from kneeseg_app.core.planning import plan_labels
+
+LANDMARKS = (
+    "epicondyle_medial",
+    "epicondyle_lateral",
+    "distal_medial",
+    "distal_lateral",
+    "posterior_medial",
+    "posterior_lateral",
+    "trochlear_groove",
+    "notch_centre",
+    "plateau_medial",
+    "plateau_lateral",
+    "plateau_lowest_medial",
+    "plateau_lowest_lateral",
+    "eminence_medial",
+    "eminence_lateral",
+    "tuberosity",
+)
+ANGLES = (
+    "posterior_condylar_angle_deg",
+    "aldfa_deg",
+    "whiteside_tea_deg",
+    "mpta_deg",
+    "slope_medial_deg",
+    "slope_lateral_deg",
+    "joint_line_orientation_deg",
+)
+SIZES = ("femur_ap_mm", "femur_ml_mm", "tibia_ml_mm", "tibia_ap_mm", "joint_space_medial_mm", "joint_space_lateral_mm")
+AXES = ("femoral_shaft_axis", "tibial_shaft_axis")
+SPACING = (1.0, 0.7, 0.7)
+
+
+def case_list(n: int) -> list[dict]:
+    """A fixed, varied set: OA / healthy, 0-30 deg flexion, +-25 deg rotation, one / two knees."""
+    cases = []
+    for i in range(n):
+        cases.append(
+            {
+                "seed": 500 + i,
+                "oa": i % 2 == 1,
+                "flexion": (0.0, 12.0, 25.0, 5.0)[i % 4],
+                "both": i % 3 == 2,
+                "rotation": (None, 25.0, -20.0, None, None, 35.0)[i % 6],
+            }
+        )
+    return cases
+
+
+def make_phantom(case: dict):
+    params = draw_params(
+        case["seed"],
+        spacing_zyx=SPACING,
+        osteoarthritis=case["oa"],
+        flexion_deg=case["flexion"],
+        both_legs=case["both"],
+        coverage_mm=(115.0, 115.0),
+    )
+    if case["rotation"] is not None:
+        params = replace(params, legs=tuple(replace(leg, axial_rotation_deg=case["rotation"]) for leg in params.legs))
+    return render_phantom(params)
+
+
+def _axis_angle(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.degrees(np.arccos(np.clip(abs(a @ b) / np.linalg.norm(a) / np.linalg.norm(b), -1, 1))))
+
+
+def compare(plan, truth) -> list[dict]:
+    """One row per (knee, value): estimate, truth, error."""
+    rows = []
+    for knee in plan.knees:
+        leg = truth.leg(knee.side)
+        if leg is None:
+            continue
+        for name in LANDMARKS:
+            f, t = knee.finding(name), leg.point(name)
+            if f is not None and f.point is not None and t is not None:
+                rows.append(
+                    {
+                        "side": knee.side,
+                        "value": name,
+                        "kind": "landmark mm",
+                        "error": float(np.linalg.norm(f.point - t)),
+                    }
+                )
+        for name, bone in zip(AXES, ("femur", "tibia")):
+            f, anat = knee.finding(name), getattr(leg, bone)
+            if f is not None and f.direction is not None and anat is not None:
+                rows.append(
+                    {
+                        "side": knee.side,
+                        "value": name,
+                        "kind": "axis deg",
+                        "error": _axis_angle(f.direction, anat.shaft.direction),
+                    }
+                )
+        for name, kind in [(n, "angle deg") for n in ANGLES] + [(n, "size mm") for n in SIZES]:
+            f, t = knee.measures.get(name), leg.measures.get(name)
+            if f is not None and f.value is not None and t is not None:
+                rows.append(
+                    {
+                        "side": knee.side,
+                        "value": name,
+                        "kind": kind,
+                        "error": abs(f.value - t),
+                        "estimate": f.value,
+                        "truth": t,
+                    }
+                )
+    return rows
+
+
+def accuracy(n_cases: int, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    all_rows, case_rows = [], []
+    sides_ok = sides_total = 0
+    for case in case_list(n_cases):
+        start = time.perf_counter()
+        phantom = make_phantom(case)
+        truth = phantom_truth(phantom.params)
+        plan = plan_labels(phantom.labels, phantom.ct)
+        rows = compare(plan, truth)
+        for r in rows:
+            r["seed"] = case["seed"]
+        all_rows += rows
+        true_sides = sorted(leg.side for leg in phantom.params.legs)
+        found_sides = sorted(str(k.side) for k in plan.knees)
+        sides_total += 1
+        sides_ok += true_sides == found_sides
+        worst = max((r["error"] for r in rows if r["kind"] == "landmark mm"), default=float("nan"))
+        case_rows.append(
+            {
+                **case,
+                "sides_true": "+".join(true_sides),
+                "sides_found": "+".join(found_sides),
+                "worst_landmark_mm": round(worst, 2),
+                "plan_s": round(plan.seconds, 2),
+                "case_s": round(time.perf_counter() - start, 1),
+            }
+        )
+        print(case_rows[-1], flush=True)
+    _write_csv(out / "cases.csv", case_rows)
+    _write_csv(out / "accuracy_rows.csv", all_rows)
+    table = summary_table(all_rows)
+    text = (
+        f"{n_cases} phantoms ({sum(c['oa'] for c in case_list(n_cases))} osteoarthritic, "
+        f"{sum(c['both'] for c in case_list(n_cases))} with both knees, flexion 0-25 deg, rotation -20..+35 deg), "
+        f"voxels {SPACING[2]} x {SPACING[1]} x {SPACING[0]} mm; sides right in {sides_ok}/{sides_total} scans.\n\n{table}\n"
+    )
+    (out / "accuracy.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+def summary_table(rows: list[dict]) -> str:
+    groups: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        groups.setdefault((r["kind"], r["value"]), []).append(r["error"])
+    lines = ["| value | unit | n | median error | 90th pct | worst |", "|---|---|---|---|---|---|"]
+    for (kind, name), errs in sorted(groups.items()):
+        e = np.asarray(errs)
+        lines.append(
+            f"| {name} | {kind} | {len(e)} | {np.median(e):.2f} | {np.percentile(e, 90):.2f} | {e.max():.2f} |"
+        )
+    for kind in ("landmark mm", "axis deg", "angle deg", "size mm"):
+        e = np.asarray([r["error"] for r in rows if r["kind"] == kind])
+        if len(e):
+            lines.append(
+                f"| **all {kind.split()[0]}s** | {kind} | {len(e)} | **{np.median(e):.2f}** | {np.percentile(e, 90):.2f} | **{e.max():.2f}** |"
+            )
+    return "\n".join(lines)
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def speed(repeats: int, out: Path) -> None:
+    """Time the core and the command on a 512 x 512 x 300 segmented case (both knees)."""
+    from kneeseg_app.core.imageio import write_label_map
+    from kneeseg_app.core.phantom import generate_phantom
+
+    out.mkdir(parents=True, exist_ok=True)
+    phantom = generate_phantom(77, shape_zyx=(300, 512, 512), spacing_zyx=(0.7, 0.78, 0.78), both_legs=True)
+    core = []
+    for _ in range(repeats):
+        core.append(plan_labels(phantom.labels).seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        labels_path, ct_path = Path(tmp) / "labels.nii.gz", Path(tmp) / "ct.nii.gz"
+        write_label_map(phantom.labels, labels_path)
+        write_label_map(phantom.ct, ct_path)
+        runs = {"plan.json": [], "plan.json + report": []}
+        for _ in range(repeats):
+            for name, extra in (("plan.json", []), ("plan.json + report", ["--report", str(Path(tmp) / "plan.html")])):
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "kneeseg_app",
+                    "plan",
+                    str(labels_path),
+                    "--ct",
+                    str(ct_path),
+                    "--out",
+                    str(Path(tmp) / "plan.json"),
+                    *extra,
+                ]
+                start = time.perf_counter()
+                subprocess.run(cmd, check=True, capture_output=True)
+                runs[name].append(time.perf_counter() - start)
+    lines = [
+        f"512 x 512 x 300 voxels (0.78 x 0.78 x 0.7 mm), both knees, median of {repeats} runs:",
+        "",
+        "| what | seconds |",
+        "|---|---|",
+        f"| plan_labels (core: split, clouds, landmarks, measures) | {statistics.median(core):.2f} |",
+    ]
+    for name, values in runs.items():
+        lines.append(
+            f"| `kneeseg plan` end to end ({name}; process start, NIfTI read of labels and CT) | {statistics.median(values):.2f} |"
+        )
+    text = "\n".join(lines) + "\n"
+    (out / "speed.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    a = sub.add_parser("accuracy")
+    a.add_argument("--cases", type=int, default=24)
+    a.add_argument("--out", type=Path, default=Path("bench-planning"))
+    s = sub.add_parser("speed")
+    s.add_argument("--repeats", type=int, default=3)
+    s.add_argument("--out", type=Path, default=Path("bench-planning"))
+    args = parser.parse_args()
+    if args.what == "accuracy":
+        accuracy(args.cases, args.out)
+    else:
+        speed(args.repeats, args.out)
+
+
+if __name__ == "__main__":
+    main()
