@@ -102,33 +102,38 @@ def _line_window(ex: ExtrasScene, frame, a_local: np.ndarray, b_local: np.ndarra
 
 
 def _vessels(ex: ExtrasScene, leg: LegParams, fr: LegFrames, zw: float, hu: np.ndarray, tis: np.ndarray | None, width: float) -> None:
-    """Contrast in the popliteal/femoral artery and calcified plaques in its wall (mid frame)."""
+    """Contrast in the popliteal/femoral artery and calcified plaques in its wall.
+
+    The artery runs behind the femur in the femur's frame and behind the tibia in the
+    tibia's, so it follows the knee when it bends and never crosses a bone.
+    """
     vessels = ex.params.extras.vessels
     if vessels.contrast_hu is None and not vessels.plaques:
         return
     s, r = leg.shape.scale, leg.shape.cond_radius
     axis_u, axis_v, radius = -4.0 * s, r + 10.0 * s, 3.5 * s
-    a = np.array([axis_u, axis_v, fr.axis_w - 150.0])
-    b = np.array([axis_u, axis_v, fr.axis_w + 250.0])
-    win = _line_window(ex, fr.mid, a, b, zw, 12.0)
-    if win is None:
-        return
-    rows, cols = win
-    u, v, w = _coords(ex.grid, fr.mid, rows, cols, zw)
-    h = hu[rows, cols]
-    if vessels.contrast_hu is not None:
-        lumen = np.sqrt((u - axis_u) ** 2 + (v - axis_v) ** 2) - radius
-        lumen = np.maximum(lumen, np.maximum(w - b[2], a[2] - w))
-        _blend(h, ramp(lumen, width), vessels.contrast_hu)
-        if tis is not None:
-            tis[rows, cols][lumen < 0] = CONTRAST
-    for along, angle, size in vessels.plaques:
-        centre = np.array([axis_u + radius * math.cos(angle), axis_v + radius * math.sin(angle), fr.axis_w + along])
-        plaque = np.sqrt((u - centre[0]) ** 2 + (v - centre[1]) ** 2 + ((w - centre[2]) * 0.6) ** 2) - size
-        if float(plaque.min()) < width:
-            _blend(h, ramp(plaque, width), vessels.calcification_hu)
+    for frame, lo, hi in ((fr.femur, fr.axis_w, fr.axis_w + 250.0), (fr.tibia, fr.axis_w - 150.0, fr.axis_w)):
+        a, b = np.array([axis_u, axis_v, lo]), np.array([axis_u, axis_v, hi])
+        win = _line_window(ex, frame, a, b, zw, 12.0)
+        if win is None:
+            continue
+        rows, cols = win
+        u, v, w = _coords(ex.grid, frame, rows, cols, zw)
+        h = hu[rows, cols]
+        if vessels.contrast_hu is not None:
+            lumen = np.maximum(np.sqrt((u - axis_u) ** 2 + (v - axis_v) ** 2) - radius, np.maximum(w - hi, lo - w))
+            _blend(h, ramp(lumen, width), vessels.contrast_hu)
             if tis is not None:
-                tis[rows, cols][plaque < 0] = CALCIFICATION
+                tis[rows, cols][lumen < 0] = CONTRAST
+        for along, angle, size in vessels.plaques:
+            centre = np.array([axis_u + radius * math.cos(angle), axis_v + radius * math.sin(angle), fr.axis_w + along])
+            if not lo - size <= centre[2] <= hi + size:
+                continue
+            plaque = np.sqrt((u - centre[0]) ** 2 + (v - centre[1]) ** 2 + ((w - centre[2]) * 0.6) ** 2) - size
+            if float(plaque.min()) < width:
+                _blend(h, ramp(plaque, width), vessels.calcification_hu)
+                if tis is not None:
+                    tis[rows, cols][plaque < 0] = CALCIFICATION
 
 
 def _fabella(ex: ExtrasScene, leg: LegParams, fr: LegFrames, size: float, zw: float, hu: np.ndarray, tis: np.ndarray | None, width: float) -> None:

@@ -62,7 +62,8 @@ def negative_params(kind: str, seed: int, choices: WideChoices = WideChoices(), 
         return _leg_part_grid(params, kind, shape_zyx is not None)
     coverage = choices.coverage_mm or (100.0, 100.0)
     legs = choices.legs or "one"
-    pinned = replace(choices, coverage_mm=coverage, legs=legs, implant=choices.implant or "none")
+    table = choices.table or {"table": ("curved", "flat", "mattress")[seed % 3], "air": "none"}.get(kind)
+    pinned = replace(choices, coverage_mm=coverage, legs=legs, implant=choices.implant or "none", table=table)
     return draw_wide_params(seed, pinned, shape_zyx=shape_zyx, spacing_zyx=spacing_zyx)
 
 

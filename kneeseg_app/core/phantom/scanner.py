@@ -46,6 +46,8 @@ class ScannerState:
     metal: np.ndarray
     """Metal fraction of the slice being rendered (filled by the implant renderer)."""
     streak_hu: float = 0.0
+    streak_rng: np.random.Generator | None = None
+    """Own stream for the streaks' photon noise, so metal never shifts the noise of other slices."""
 
 
 def circle_outside(shape_yx: tuple[int, int], spacing_yx: tuple[float, float]) -> np.ndarray:
@@ -77,14 +79,15 @@ def prepare(shape_yx: tuple[int, int], spacing_yx: tuple[float, float], acq: Acq
     probe = np.random.default_rng([seed, 77]).standard_normal(shape_yx).astype(np.float32)
     filtered = sfft.irfft2(sfft.rfft2(probe) * h_noise, s=shape_yx)
     gain = acq.noise_sd / max(float(filtered.std()), 1e-6)
-    return ScannerState(h_image, h_noise, gain, circle_outside(shape_yx, spacing_yx), np.zeros(shape_yx, np.float32))
+    outside = circle_outside(shape_yx, spacing_yx)
+    return ScannerState(h_image, h_noise, gain, outside, np.zeros(shape_yx, np.float32), 0.0, np.random.default_rng([seed, 78]))
 
 
 def finish_slice(state: ScannerState, hu: np.ndarray, lab: np.ndarray | None, acq: Acquisition, scanner: Scanner,
                  rng: np.random.Generator, noise: np.ndarray | None = None) -> np.ndarray:
     """Streaks, kernel and noise, calibration, stored range and padding: int16-ready HU."""
     if state.streak_hu > 0 and float(state.metal.max()) > 0.5:
-        hu = hu + metal_streaks(state.metal, state.streak_hu, rng)
+        hu = hu + metal_streaks(state.metal, state.streak_hu, state.streak_rng or rng)
     spectrum = sfft.rfft2(hu)
     spectrum *= state.h_image
     if acq.noise_sd > 0:
