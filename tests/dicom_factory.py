@@ -371,3 +371,113 @@ def write_header_only(folder: str | Path, n_slices: int = 3) -> list[Path]:
         del ds.PixelData
         paths.append(write_dataset(ds, Path(folder) / f"HDR{k + 1:04d}"))
     return paths
+
+
+# ----- Enhanced (multi-frame) CT --------------------------------------------------
+ENHANCED_CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2.1"
+ENHANCED_ENCODINGS = ("explicit", "implicit", "deflated", "rle", "jpeg-lossless", "jpeg2000")
+
+
+def write_enhanced_ct(
+    series: CTSeries,
+    path: str | Path,
+    encoding: str = "explicit",
+    per_frame_rescale: list[tuple[float, float]] | None = None,
+    frame_order: list[int] | None = None,
+) -> Path:
+    """The slices of ``series`` as one Enhanced CT file with per-frame functional groups.
+
+    Positions go in each frame's Plane Position; orientation, pixel spacing and thickness
+    in the shared groups; the rescale is shared unless ``per_frame_rescale`` gives one per
+    frame. ``frame_order`` stores the slices in another order (scanners do). Encodings:
+    see ENHANCED_ENCODINGS (JPEG frames are encoded by GDCM through SimpleITK).
+    """
+    positions = series.slice_positions()
+    order = [int(k) for k in frame_order] if frame_order else list(range(len(positions)))
+    rescales = per_frame_rescale or [series.rescale] * len(positions)
+    stored = []
+    for k in order:
+        slope, intercept = rescales[k]
+        hu = series.intensity(series.pixel_lps(positions[k]))
+        stored.append(np.rint((hu - intercept) / slope).astype(np.int16))
+    ds = _base_dataset(ENHANCED_CT_STORAGE, series.modality, series.study_uid, series.series_uid)
+    ds.SeriesDescription = series.description
+    ds.SeriesNumber = series.series_number
+    ds.InstanceNumber = 1
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL", "NONE"]
+    ds.NumberOfFrames = len(order)
+    ds.SharedFunctionalGroupsSequence = [
+        _item(
+            PlaneOrientationSequence=[_item(ImageOrientationPatient=[_ds(v) for v in series.orientation])],
+            PixelMeasuresSequence=[_item(PixelSpacing=[_ds(v) for v in series.pixel_spacing], SliceThickness=_ds(series.thickness))],
+            **({} if per_frame_rescale else {"PixelValueTransformationSequence": [_rescale_item(*series.rescale)]}),
+        )
+    ]
+    ds.PerFrameFunctionalGroupsSequence = [
+        _item(
+            PlanePositionSequence=[_item(ImagePositionPatient=[_ds(v) for v in positions[k]])],
+            FrameContentSequence=[_item(InStackPositionNumber=int(k) + 1)],
+            **({"PixelValueTransformationSequence": [_rescale_item(*rescales[k])]} if per_frame_rescale else {}),
+        )
+        for k in order
+    ]
+    _set_pixels(ds, np.concatenate(stored, axis=0))
+    ds.Rows, ds.Columns = series.rows, series.columns
+    _encode(ds, np.stack(stored), encoding)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def _item(**values: object) -> Dataset:
+    item = Dataset()
+    for keyword, value in values.items():
+        setattr(item, keyword, value)
+    return item
+
+
+def _rescale_item(slope: float, intercept: float) -> Dataset:
+    return _item(RescaleSlope=_ds(slope), RescaleIntercept=_ds(intercept), RescaleType="HU")
+
+
+def _encode(ds: FileDataset, frames: np.ndarray, encoding: str) -> None:
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import (
+        DeflatedExplicitVRLittleEndian,
+        ImplicitVRLittleEndian,
+        JPEG2000Lossless,
+        JPEGLosslessSV1,
+        RLELossless,
+    )
+
+    if encoding == "explicit":
+        return
+    if encoding in ("implicit", "deflated"):
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if encoding == "implicit" else DeflatedExplicitVRLittleEndian
+        return
+    if encoding == "rle":
+        ds.compress(RLELossless, frames)
+        return
+    syntax, compressor = {"jpeg-lossless": (JPEGLosslessSV1, "JPEG"), "jpeg2000": (JPEG2000Lossless, "JPEG2000")}[encoding]
+    ds.PixelData = encapsulate([_gdcm_frame(frame, compressor) for frame in frames])
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = syntax
+
+
+def _gdcm_frame(frame: np.ndarray, compressor: str) -> bytes:
+    """One frame compressed by GDCM (SimpleITK writes a one-slice file; its fragment is the frame)."""
+    import tempfile
+
+    import SimpleITK as sitk
+    from pydicom.encaps import generate_frames
+
+    with tempfile.TemporaryDirectory() as folder:
+        target = str(Path(folder) / "frame.dcm")
+        writer = sitk.ImageFileWriter()
+        writer.SetImageIO("GDCMImageIO")
+        writer.SetFileName(target)
+        writer.UseCompressionOn()
+        writer.SetCompressor(compressor)
+        writer.Execute(sitk.GetImageFromArray(frame[None]))
+        return next(generate_frames(pydicom.dcmread(target).PixelData, number_of_frames=1))

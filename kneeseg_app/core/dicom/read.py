@@ -82,9 +82,14 @@ def read_series(
         origin_xyz=origin,
         direction=direction,
         dicom=_facts(series, ordered, records),
-        source=os.path.commonpath([h.path for h in ordered]) if len(ordered) > 1 else str(Path(ordered[0].path).parent),
+        source=_source_folder(ordered),
         warnings=warnings,
     )
+
+
+def _source_folder(ordered: list[SliceHeader]) -> str:
+    files = list(dict.fromkeys(h.path for h in ordered))
+    return os.path.commonpath(files) if len(files) > 1 else str(Path(files[0]).parent)
 
 
 def _require_ct_volume(series: SeriesInfo) -> None:
@@ -179,7 +184,7 @@ def _facts(series: SeriesInfo, ordered: list[SliceHeader], filled_gaps: tuple[Fi
         patient_position=first.patient_position,
         series_instance_uid=series.series_uid,
         study_instance_uid=series.study_uid,
-        files=tuple(h.path for h in ordered),
+        files=tuple(dict.fromkeys(h.path for h in ordered)),  # an Enhanced CT file once, not once per frame
         body_part=first.body_part,
         filled_gaps=filled_gaps,
     )
