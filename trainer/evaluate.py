@@ -20,7 +20,6 @@ import io
 import json
 import math
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from kneeseg_app.core.atomic import write_atomic
-from kneeseg_app.core.imageio import open_volume, read_label_map
+from kneeseg_app.core.errors import Cancelled
+from kneeseg_app.core.evaluation import EvalCase, LoadedCase, Predictor, engine_predictor, evaluate_cases, unique_names
 from kneeseg_app.core.labels import BONE_NAMES
-from kneeseg_app.core.metrics import METRIC_INFO, BoneMetrics, compute_metrics
+from kneeseg_app.core.metrics import METRIC_INFO, BoneMetrics
 from kneeseg_app.core.metrics.summary import SummaryRow, summarize, summarize_values
 from kneeseg_app.core.model.schema import ValidationInfo
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
@@ -40,13 +40,6 @@ from trainer.errors import DatasetError
 TABLE1_METRICS = ("assd_mm", "dice", "hausdorff_mm")
 TABLE2_METRICS = ("dice", "jaccard", "precision", "recall", "hausdorff_mm", "hd95_mm", "assd_mm")
 BONES = BONE_NAMES
-
-
-@dataclass(frozen=True)
-class EvalCase:
-    case: str
-    image: Path
-    labels: Path
 
 
 @dataclass
@@ -67,7 +60,7 @@ class ModelResult:
 
 
 Predict = Callable[[Path, Volume], np.ndarray]
-"""A model under test: (image path, image volume) -> label array on the image's grid."""
+"""nnU-Net's predictor under test: (image path, image volume) -> label array on the image's grid."""
 
 
 def eval_cases_from_dataset(dataset_dir: str | os.PathLike[str]) -> list[EvalCase]:
@@ -84,21 +77,17 @@ def eval_cases_from_dataset(dataset_dir: str | os.PathLike[str]) -> list[EvalCas
     return cases
 
 
-def package_predictor(
-    package_dir: str | os.PathLike[str], tta: bool = False, threads: int | None = None
-) -> tuple[str, Predict]:
+def package_predictor(package_dir: str | os.PathLike[str], tta: bool = False, threads: int | None = None) -> Predictor:
     """A model package run by the app's engine, as the app runs it (with its post-processing)."""
-    from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
+    from kneeseg_app.core.inference.engine import SegmentOptions
     from kneeseg_app.core.model.package import load_model_package
 
-    package = load_model_package(package_dir)
-    segmenter = Segmenter(package, SegmentOptions(tta=tta, threads=threads))
-    return package.name, lambda path, volume: segmenter.run(volume).labels.array
+    return engine_predictor(load_model_package(package_dir), SegmentOptions(tta=tta, threads=threads))
 
 
 def nnunet_run_predictor(
     run_folder: str | os.PathLike[str], folds: str | Sequence[int] = "best", tta: bool = False, threads: int = 1
-) -> tuple[str, Predict]:
+) -> Predictor:
     """nnU-Net's own nnUNetPredictor for a trained run (no post-processing, as nnU-Net predicts)."""
     from trainer.export import resolve_folds
     from trainer.nnunet.run import TrainedRun, load_networks, nnunet_predict_file, nnunet_predictor
@@ -107,45 +96,40 @@ def nnunet_run_predictor(
     chosen = resolve_folds(run, folds, "final")
     predictor = nnunet_predictor(run, load_networks(run, chosen), tta=tta, threads=threads)
     name = f"nnUNetPredictor {run.trainer} {run.configuration} fold {'+'.join(map(str, chosen))}"
-    return name, lambda path, volume: np.asarray(nnunet_predict_file(predictor, path))
+    return file_predictor(name, lambda path, volume: np.asarray(nnunet_predict_file(predictor, path)))
+
+
+def file_predictor(name: str, predict: Predict) -> Predictor:
+    """A predictor that reads the image file itself (nnU-Net), as the one evaluation runner needs it."""
+    return Predictor(name, lambda case, progress, cancel: predict(case.case.image, case.ct))
 
 
 def evaluate(
-    models: Sequence[tuple[str, Predict]],
+    models: Sequence[Predictor],
     cases: Sequence[EvalCase],
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> list[ModelResult]:
-    """Run every model on every case and score it against the reference labels."""
+    """Run every model on every case and score it against the reference labels.
+
+    The runner is the app's (:func:`kneeseg_app.core.evaluation.evaluate_cases`): the same
+    reading, grid check, timing and metrics as the batch window and the self-test.
+    """
+    names = unique_names([m.name for m in models])
+    named = [Predictor(name, m.predict, m.label_names) for m, name in zip(models, names)]
+    run = evaluate_cases(cases, named, progress, cancel, keep_going=False)
+    if run.cancelled:
+        raise Cancelled("Evaluation cancelled.")
     results = []
-    names = unique_names([name for name, _ in models])
-    for m, ((_, predict), name) in enumerate(zip(models, names)):
-        result = ModelResult(name)
-        for c, case in enumerate(cases):
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            progress(f"{name}: {case.case}", (m * len(cases) + c) / (len(models) * len(cases)))
-            volume = open_volume(case.image)
-            reference = read_label_map(case.labels, reference=volume)
-            wall, cpu = time.perf_counter(), time.process_time()
-            labels = predict(case.image, volume)
-            result.seconds.append(time.perf_counter() - wall)
-            result.cpu_seconds.append(time.process_time() - cpu)
-            result.cases.append(case.case)
-            result.metrics.append(compute_metrics(labels, reference.array, volume.spacing_zyx))
-        results.append(result)
-    progress("Evaluated", 1.0)
-    return results
-
-
-def unique_names(names: Sequence[str]) -> list[str]:
-    """Model names made unique for table columns ('a', 'a (2)', ...)."""
-    seen: dict[str, int] = {}
-    out = []
     for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
-    return out
+        result = ModelResult(name)
+        for score in run.for_model(name):
+            result.cases.append(score.case_id)
+            result.metrics.append(score.metrics)
+            result.seconds.append(score.seconds)
+            result.cpu_seconds.append(score.cpu_seconds)
+        results.append(result)
+    return results
 
 
 def write_report(results: Sequence[ModelResult], out_dir: str | os.PathLike[str], plots: bool = True) -> Path:
@@ -309,6 +293,9 @@ def write_boxplots(results: Sequence[ModelResult], out: Path) -> list[Path]:
 __all__ = [
     "ModelResult",
     "EvalCase",
+    "LoadedCase",
+    "file_predictor",
+    "unique_names",
     "evaluate",
     "manifest_validation",
     "nnunet_run_predictor",

@@ -14,16 +14,20 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from kneeseg_app.core.atomic import atomic_path, ensure_not_inside
+from kneeseg_app.core.atomic import atomic_path
 from kneeseg_app.core.dicom.headers import looks_like_dicom
 from kneeseg_app.core.dicom.read import read_series
 from kneeseg_app.core.dicom.scan import SeriesInfo, scan_folder
 from kneeseg_app.core.errors import EmptyFolderError, InputError, LabelMapError, OutputError, SingleSliceError
+from kneeseg_app.core.grid import grid_difference, require_same_grid
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
+from kneeseg_app.core.protection import refuse_input_folders
 from kneeseg_app.core.volume import Volume
 
 VOLUME_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 LABEL_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha")
+
+__all__ = ["grid_difference", "open_volume", "read_label_map", "require_same_grid", "write_label_map"]
 
 
 def volume_suffix(path: str | os.PathLike[str]) -> str:
@@ -63,7 +67,9 @@ def open_volume(
     raise InputError(f"{target.name} is neither a DICOM file nor a NIfTI, NRRD or MHA volume.")
 
 
-def _open_dicom_file(path: Path, progress: ProgressCallback, cancel: CancelToken | None, allow_gaps: bool = False) -> Volume:
+def _open_dicom_file(
+    path: Path, progress: ProgressCallback, cancel: CancelToken | None, allow_gaps: bool = False
+) -> Volume:
     """A lone DICOM file stands for its series: the files of the same series in its folder."""
     scan = scan_folder(path.parent, scaled(progress, 0.0, 0.1), cancel)
     resolved = os.path.realpath(path)
@@ -111,9 +117,22 @@ def _read_image(path: Path) -> sitk.Image:
     return image
 
 
+def is_dicom_seg_path(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a DICOM object (a DICOM SEG when given as a reference), not a volume file."""
+    target = Path(path)
+    return target.is_file() and not volume_suffix(target) and looks_like_dicom(str(target))
+
+
 def read_label_map(path: str | os.PathLike[str], reference: Volume | None = None) -> Volume:
-    """A label map (uint8) checked for whole non-negative labels and, given a CT, for the same grid."""
+    """A label map (uint8) checked for whole non-negative labels and, given a CT, for the same grid.
+
+    The one reader of references for the CLI (``--reference``), the window, the batch and
+    the trainer: NIfTI/NRRD/MHA files, or a DICOM SEG of ``reference`` (which needs the CT,
+    as its frames are placed on the CT's slices).
+    """
     path = Path(path)
+    if is_dicom_seg_path(path):
+        return _read_dicom_seg(path, reference)
     labels = read_volume_file(path)
     array = labels.array
     if np.issubdtype(array.dtype, np.floating) and not np.array_equal(array, np.rint(array)):
@@ -130,33 +149,14 @@ def read_label_map(path: str | os.PathLike[str], reference: Volume | None = None
     return labels
 
 
-def require_same_grid(labels: Volume, reference: Volume, what: str = "The label map") -> None:
-    """Raise LabelMapError, saying how, unless ``labels`` lies on ``reference``'s voxels."""
-    tolerance = 0.05 * min(reference.spacing_zyx)
-    if labels.same_grid(reference, tol_mm=tolerance):
-        return
-    raise LabelMapError(f"{what} does not lie on the CT's grid: {grid_difference(labels, reference)}.")
+def _read_dicom_seg(path: Path, reference: Volume | None) -> Volume:
+    from kneeseg_app.core.dicom.seg import read_dicom_seg
 
-
-def grid_difference(a: Volume, b: Volume) -> str:
-    """The first way two grids differ, in words (size, spacing, orientation, position)."""
-    if a.shape != b.shape:
-        return f"it is {_size(a)} voxels, the CT is {_size(b)}"
-    if not np.allclose(a.spacing_zyx, b.spacing_zyx, rtol=1e-3):
-        return f"its spacing is {_spacing(a)} mm, the CT's is {_spacing(b)} mm"
-    if not np.allclose(a.direction, b.direction, atol=1e-4):
-        return "its axes point in different directions than the CT's (another orientation)"
-    offset = float(np.linalg.norm(np.subtract(a.origin_xyz, b.origin_xyz)))
-    return f"it is shifted by {offset:.2f} mm from the CT"
-
-
-def _size(v: Volume) -> str:
-    z, y, x = v.shape
-    return f"{x}x{y}x{z}"
-
-
-def _spacing(v: Volume) -> str:
-    return "x".join(f"{s:.3f}" for s in v.spacing_xyz)
+    if reference is None:
+        raise LabelMapError(f"{path.name} is a DICOM file; a DICOM SEG can only be read together with its CT.")
+    labels = read_dicom_seg(path, reference)
+    require_same_grid(labels, reference, what=path.name)
+    return labels
 
 
 def write_label_map(
@@ -173,7 +173,7 @@ def write_label_map(
     target = Path(path)
     if target.name.lower().endswith(".nhdr") or not any(target.name.lower().endswith(s) for s in LABEL_SUFFIXES):
         raise OutputError(f"{target.name}: choose a .nii.gz, .nii, .nrrd or .mha file name for the label map.")
-    ensure_not_inside(target, [*protected, *_dicom_folders(labels)])
+    refuse_input_folders(target, protected, labels)
     array = labels.array
     if array.size and (not np.issubdtype(array.dtype, np.integer) and not np.array_equal(array, np.rint(array))):
         raise LabelMapError("The label map holds fractional values; labels must be whole numbers.")
@@ -187,9 +187,3 @@ def write_label_map(
             # ITK's message names the hidden temporary file, which means nothing to the user
             raise OutputError(f"Cannot write {target}: the image writer failed (disk full or no permission?).") from exc
     return target
-
-
-def _dicom_folders(volume: Volume) -> list[str]:
-    if volume.dicom is None:
-        return []
-    return sorted({str(Path(f).parent) for f in volume.dicom.files})

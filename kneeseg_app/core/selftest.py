@@ -211,15 +211,14 @@ def demo_case_metrics(
     (``validation.demo_case_dice``) so that an installed copy must reproduce it.
     """
     from kneeseg_app.core.demo import demo_case
-    from kneeseg_app.core.imageio import open_volume, read_label_map
-    from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
-    from kneeseg_app.core.metrics import compute_metrics
+    from kneeseg_app.core.evaluation import EvalCase, engine_predictor, load_case, score_case
+    from kneeseg_app.core.inference.engine import SegmentOptions
 
     case = demo_case(progress=scaled(progress, 0.0, 0.1))
-    ct = open_volume(case.dicom_dir, progress=scaled(progress, 0.1, 0.2))
-    result = Segmenter(package, SegmentOptions(threads=threads)).run(ct, progress=scaled(progress, 0.2, 0.95))
-    reference = read_label_map(case.reference_path, reference=ct)
-    return compute_metrics(result.labels.array, reference.array, ct.spacing_zyx), result, ct
+    loaded = load_case(EvalCase("demo", case.dicom_dir, case.reference_path), scaled(progress, 0.1, 0.2))
+    predictor = engine_predictor(package, SegmentOptions(threads=threads))
+    score, result = score_case(loaded, predictor, scaled(progress, 0.2, 0.95))
+    return score.metrics, result, loaded.ct
 
 
 def _segment_demo(

@@ -33,10 +33,12 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, SegmentationStorage, generate_uid
 from pydicom.valuerep import format_number_as_ds
 
-from kneeseg_app.core.atomic import ensure_not_inside, write_atomic
+from kneeseg_app.core.atomic import write_atomic
 from kneeseg_app.core.errors import KneeSegError, LabelMapError, OutputError, UnreadableFileError
+from kneeseg_app.core.grid import on_same_grid
 from kneeseg_app.core.labels import LABEL_NAMES
 from kneeseg_app.core.progress import ProgressCallback, no_progress
+from kneeseg_app.core.protection import refuse_input_folders
 from kneeseg_app.core.volume import Volume
 
 LABEL_MAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
@@ -118,12 +120,12 @@ def write_dicom_seg(
     """
     labels_map = dict(LABEL_NAMES if labels_map is None else labels_map)
     files = _require_dicom_files(source)
-    if not labels.same_grid(source):
+    if not on_same_grid(labels, source):
         raise LabelMapError(
             "The label map does not lie on the CT's voxel grid, so it cannot be saved as a DICOM SEG of that CT."
         )
     path = Path(path)
-    ensure_not_inside(path, [*protected, *sorted({str(Path(f).parent) for f in files})])
+    refuse_input_folders(path, protected, source)
     progress("Reading the CT's DICOM headers", 0.0)
     headers = [_read_header(f) for f in files]
     _require_original_slices(source, headers)

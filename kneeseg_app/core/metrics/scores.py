@@ -55,6 +55,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from kneeseg_app.core.errors import GeometryError, LabelMapError
+from kneeseg_app.core.grid import on_same_grid
 from kneeseg_app.core.labels import LABEL_NAMES
 from kneeseg_app.core.volume import Volume
 
@@ -163,7 +164,7 @@ def compare_label_volumes(
     prediction: Volume, reference: Volume, labels: Mapping[int, str] = LABELS
 ) -> dict[str, BoneMetrics]:
     """:func:`compute_metrics` for two label :class:`~kneeseg_app.core.volume.Volume` s on one grid."""
-    if not prediction.same_grid(reference):
+    if not on_same_grid(prediction, reference):
         raise LabelMapError(
             "The prediction and the reference segmentation are not on the same voxel grid "
             "(size, spacing, origin or orientation differ), so they cannot be compared."

@@ -11,7 +11,9 @@ Case layouts accepted (documented in the batch dialog):
    an image path may be a DICOM folder) and optionally ``case``.
 
 Every case x model gives one :class:`CaseOutcome`; a failing case is recorded with its
-reason and the batch goes on. Summaries use :func:`kneeseg_app.core.metrics.summarize`.
+reason and the batch goes on. Running and scoring is the core's one evaluation runner
+(:mod:`kneeseg_app.core.evaluation`, as the self-test and ``kneeseg-train evaluate``);
+summaries use :func:`kneeseg_app.core.metrics.summarize`.
 """
 
 from __future__ import annotations
@@ -19,16 +21,15 @@ from __future__ import annotations
 import csv
 import io
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kneeseg_app.core.atomic import write_atomic
-from kneeseg_app.core.errors import Cancelled, InputError, KneeSegError
-from kneeseg_app.core.labels import names_or_default
-from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
+from kneeseg_app.core.errors import InputError
+from kneeseg_app.core.evaluation import CaseScore, EvalCase, LoadedCase, Predictor, evaluate_cases
+from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 from kneeseg_app.ui.state.model_info import label_names, model_name
 
 LABEL_STEMS = ("labels", "label", "reference", "seg", "segmentation", "mask", "gt")
@@ -36,27 +37,11 @@ IMAGE_STEMS = ("image", "ct", "img")
 VOLUME_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 
 
-@dataclass(frozen=True)
-class BatchCase:
-    case_id: str
-    image: Path
-    """An image file or a DICOM folder."""
-    labels: Path
+BatchCase = EvalCase
+"""One case of a batch: an image file or DICOM folder and its reference labels."""
 
-
-@dataclass
-class CaseOutcome:
-    """One model on one case: metrics per bone, or the reason it failed."""
-
-    case_id: str
-    model: str
-    metrics: dict[str, Any] = field(default_factory=dict)
-    seconds: float = math.nan
-    error: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.error
+CaseOutcome = CaseScore
+"""One model on one case: metrics per bone, or the reason it failed."""
 
 
 @dataclass
@@ -177,12 +162,14 @@ Segment = Callable[[Any, Any, ProgressCallback, CancelToken], Any]
 def engine_segment(options: Any = None) -> Segment:
     """The real engine as a batch ``Segment`` function."""
 
+    segmenters: dict[int, Any] = {}
+
     def segment(package: Any, volume: Any, progress: ProgressCallback, cancel: CancelToken) -> Any:
         from kneeseg_app.core.inference import engine
 
-        return engine.Segmenter(package, options or engine.SegmentOptions()).run(
-            volume, progress=progress, cancel=cancel
-        )
+        if id(package) not in segmenters:  # networks are opened once per model, not per case
+            segmenters[id(package)] = engine.Segmenter(package, options or engine.SegmentOptions())
+        return segmenters[id(package)].run(volume, progress=progress, cancel=cancel)
 
     return segment
 
@@ -195,57 +182,21 @@ def run_batch(
     cancel: CancelToken | None = None,
     on_outcome: Callable[[CaseOutcome], None] = lambda outcome: None,
 ) -> BatchResult:
-    """Segment every case with every model and compare with its reference."""
-    from kneeseg_app.core import imageio, metrics
-
-    cancel = cancel or CancelToken()
-    result = BatchResult()
-    steps = max(1, len(cases) * len(packages))
-    for c, case in enumerate(cases):
-        try:
-            cancel.raise_if_cancelled()
-            volume = imageio.open_volume(case.image, cancel=cancel)
-            reference = imageio.read_label_map(case.labels, reference=volume)
-        except Cancelled:
-            result.cancelled = True
-            return result
-        except Exception as exc:  # noqa: BLE001 - one bad case must not stop the batch
-            for package in packages:
-                outcome = CaseOutcome(case.case_id, model_name(package), error=_sentence(exc))
-                result.outcomes.append(outcome)
-                on_outcome(outcome)
-            continue
-        for m, package in enumerate(packages):
-            step = c * len(packages) + m
-            report = scaled(progress, step / steps, (step + 1) / steps)
-            name = model_name(package)
-            try:
-                start = time.perf_counter()
-                seg = segment(package, volume, _labelled(report, f"{case.case_id} · {name}"), cancel)
-                seconds = float(getattr(seg, "seconds", time.perf_counter() - start))
-                labels = names_or_default(label_names(package))
-                scores = metrics.compute_metrics(seg.labels.array, reference.array, volume.spacing_zyx, labels)
-                outcome = CaseOutcome(case.case_id, name, scores, seconds)
-            except Cancelled:
-                result.cancelled = True
-                return result
-            except Exception as exc:  # noqa: BLE001
-                outcome = CaseOutcome(case.case_id, name, error=_sentence(exc))
-            result.outcomes.append(outcome)
-            on_outcome(outcome)
-    progress("Batch finished", 1.0)
-    return result
+    """Segment every case with every model and compare with its reference (the core's runner)."""
+    predictors = [_predictor(package, segment) for package in packages]
+    run = evaluate_cases(cases, predictors, progress, cancel, on_score=on_outcome, keep_going=True)
+    if not run.cancelled:
+        progress("Batch finished", 1.0)
+    return BatchResult(run.scores, run.cancelled)
 
 
-def _labelled(report: ProgressCallback, prefix: str) -> ProgressCallback:
-    """Progress whose stage names the case and model ('case01 · model: Network')."""
-    return lambda stage, fraction: report(f"{prefix}: {stage}", fraction)
+def _predictor(package: Any, segment: Segment) -> Predictor:
+    """A package run through ``segment``, scored with the label names of that package."""
 
+    def predict(case: LoadedCase, progress: ProgressCallback, cancel: CancelToken) -> Any:
+        return segment(package, case.ct, progress, cancel)
 
-def _sentence(exc: BaseException) -> str:
-    if isinstance(exc, KneeSegError):
-        return str(exc)
-    return f"unexpected error ({type(exc).__name__}: {str(exc)[:160]})"
+    return Predictor(model_name(package), predict, label_names(package) or None)
 
 
 def box_stats(values: Sequence[float]) -> tuple[float, float, float, float, float] | None:

@@ -7,25 +7,17 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from kneeseg_app.core.errors import LabelMapError
 from kneeseg_app.core.labels import names_or_default
 from kneeseg_app.core.volume import Volume
 from kneeseg_app.ui.controllers.workers import Task
 
 
 def load_reference(path: Path, ct: Volume) -> Volume:
-    """A reference label map on the CT's grid (LabelMapError with the reason if not)."""
-    if Path(path).suffix.lower() == ".dcm":  # a DICOM SEG object
-        from kneeseg_app.core.dicom import seg as dicom_seg
+    """A reference label map (NIfTI/NRRD/MHA or DICOM SEG) on the CT's grid, read and checked
+    by the core's one reader (LabelMapError with the reason if not)."""
+    from kneeseg_app.core import imageio
 
-        labels = dicom_seg.read_dicom_seg(path, ct)
-    else:
-        from kneeseg_app.core import imageio
-
-        labels = imageio.read_label_map(path, reference=ct)
-    if labels.shape != ct.shape:
-        raise LabelMapError(f"The segmentation {Path(path).name} does not have the size of the CT shown.")
-    return labels
+    return imageio.read_label_map(path, reference=ct)
 
 
 def compute_case_metrics(

@@ -1,6 +1,7 @@
 """Saving results: label maps in the source geometry, screenshots, metrics tables. Qt-free.
 
-Every writer refuses the user's input folders (``ensure_not_inside``) and writes
+Every writer refuses the user's input folders (the core's one rule,
+:mod:`kneeseg_app.core.protection`, checked once per save by the writer) and writes
 atomically; whether to overwrite an existing file is asked by the window first.
 """
 
@@ -10,8 +11,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kneeseg_app.core.atomic import ensure_not_inside, write_atomic
+from kneeseg_app.core.atomic import write_atomic
 from kneeseg_app.core.errors import OutputError
+from kneeseg_app.core.protection import refuse_input_folders
 
 LABEL_FORMATS = "NIfTI (*.nii.gz *.nii);;NRRD (*.nrrd);;MetaImage (*.mha)"
 LABEL_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha")
@@ -34,7 +36,6 @@ def save_label_map(labels: Any, path: str | Path, protected: Sequence[Path], ove
     from kneeseg_app.core import imageio
 
     path = with_suffix(path, LABEL_SUFFIXES, ".nii.gz")
-    ensure_not_inside(path, list(protected))
     return imageio.write_label_map(labels, path, overwrite=overwrite, protected=tuple(protected))
 
 
@@ -45,14 +46,14 @@ def save_metrics_csv(
     from kneeseg_app.core import metrics as core_metrics
 
     path = with_suffix(path, (".csv",), ".csv")
-    ensure_not_inside(path, list(protected))
+    refuse_input_folders(path, protected)
     return core_metrics.write_cases_csv([case_id], [metrics], path, overwrite=overwrite)
 
 
 def save_image(save: Callable[[str], bool], path: str | Path, protected: Sequence[Path], overwrite: bool) -> Path:
     """Write a PNG through ``save(tmp_path) -> ok`` (e.g. QPixmap.save), atomically."""
     path = with_suffix(path, (".png",), ".png")
-    ensure_not_inside(path, list(protected))
+    refuse_input_folders(path, protected)
 
     def write(tmp: Path) -> None:
         if not save(str(tmp)):

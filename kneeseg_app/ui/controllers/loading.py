@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, scaled
+from kneeseg_app.core.protection import input_folders
 from kneeseg_app.ui.controllers.workers import Task
 from kneeseg_app.ui.state.session import LoadedCase
 
@@ -33,10 +34,9 @@ def scan_warnings(scan: Any) -> list[str]:
     return notes
 
 
-def protected_for(path: Path) -> tuple[Path, ...]:
-    """Input locations that results must never be written into."""
-    path = Path(path)
-    return (path,) if path.is_dir() else (path, path.parent)
+def protected_for(path: Path, volume: Any = None) -> tuple[Path, ...]:
+    """Input folders that results must never be written into (the core's one rule)."""
+    return input_folders((path,), volume)
 
 
 class LoadController(QObject):
@@ -117,7 +117,7 @@ class LoadController(QObject):
         case = LoadedCase(
             volume=volume,
             source=source,
-            protected=protected_for(source),
+            protected=protected_for(source, volume),
             series=series,
             reference_path=context.get("reference_path"),
             description=context.get("description") or "",

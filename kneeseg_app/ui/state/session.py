@@ -12,6 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from kneeseg_app.core.protection import input_folders
 from kneeseg_app.core.volume import Volume
 from kneeseg_app.ui.state.edited_result import EditedResult
 
@@ -96,7 +97,7 @@ class CaseSession(QObject):
         paths = list(self.case.protected) if self.case else []
         if self.reference_path is not None:
             paths.append(self.reference_path)
-        return tuple(paths)
+        return input_folders(paths)
 
     def set_case(self, case: LoadedCase | None) -> None:
         self.case = case

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from kneeseg_app.core.atomic import ensure_not_inside
+from kneeseg_app.core.protection import refuse_input_folders
 from kneeseg_app.ui.controllers import exporting
 from kneeseg_app.ui.controllers.loading import IMAGE_FILE_FILTER, LABEL_FILE_FILTER
 
@@ -106,7 +106,7 @@ class WindowActions:
             return None
         target = exporting.with_suffix(chosen, suffixes, suffix)
         try:
-            ensure_not_inside(target, list(self.w.session.protected_paths))
+            refuse_input_folders(target, self.w.session.protected_paths)
         except Exception as exc:  # noqa: BLE001 - OutputError: say it, ask again later
             self.dialogs.exception("Choose another folder", exc)
             return None
@@ -168,7 +168,7 @@ class WindowActions:
             return False
         names = {k: v for k, v in self.w.viewer_state.label_names.items() if k != 0}
         try:
-            ensure_not_inside(folder, list(self.w.session.protected_paths))
+            refuse_input_folders(folder, self.w.session.protected_paths)
         except Exception as exc:  # noqa: BLE001
             self.dialogs.exception("Choose another folder", exc)
             return False
