@@ -1,6 +1,6 @@
 """What undo costs: memory held by the edit history on a full-size case (512 x 512 x 600).
 
-Run:  PYTHONPATH=. python benchmarks/bench_editing.py [--out DIR]
+Run:  PYTHONPATH=. python benchmarks/bench_editing.py [--out DIR] [--window]
 
 The session: a knee-like label map (femur and tibia, uint8, 157 MB) with five loose
 fragments, a CT (int16) for the HU limit, then 50 brush strokes as a user makes them
@@ -163,11 +163,62 @@ def report(rows: list[dict], out: Path) -> str:
     return text
 
 
+def paint_latency(moves: int = 40) -> str:
+    """Milliseconds per mouse move of a 5 mm brush drag in the three linked views (Qt, offscreen)."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    from kneeseg_app.core.volume import Volume
+    from kneeseg_app.ui.app import configure_pyqtgraph
+    from kneeseg_app.ui.controllers.editing import EditController, EditTool
+    from kneeseg_app.ui.state.display_geometry import AXIAL
+    from kneeseg_app.ui.state.viewer_state import ViewerState
+    from kneeseg_app.ui.widgets.viewer_panel import ViewerPanel
+
+    configure_pyqtgraph()
+    labels, ct = make_case()
+    state = ViewerState()
+    panel = ViewerPanel(state)
+    panel.resize(1200, 900)
+    panel.show()
+    volume = Volume(ct, SPACING)
+    state.set_volume(volume)
+    editor = LabelEditor(labels, SPACING, ct=ct)
+    state.set_labels(volume.with_array(editor.labels))
+    controller = EditController(state)
+    controller.attach(editor)
+    controller.labelsChanged.connect(lambda event: state.labels_edited(event.box))
+    controller.update(tool=EditTool.BRUSH, radius_mm=5.0, active_label=2)
+    app.processEvents()
+    z = state.cursor[0]
+    controller.pointer_press(AXIAL, (float(z), 150.0, 150.0))
+    times = []
+    for i in range(moves):
+        t0 = time.perf_counter()
+        controller.pointer_move(AXIAL, (float(z), 150.0 + 2 * i, 150.0 + 2 * i))
+        app.processEvents()
+        times.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    controller.pointer_release(AXIAL)
+    app.processEvents()
+    release = time.perf_counter() - t0
+    return (
+        f"Painting in the window ({SHAPE[2]} x {SHAPE[1]} x {SHAPE[0]}, {moves} moves of a 5 mm brush, "
+        f"QT_QPA_PLATFORM={__import__('os').environ.get('QT_QPA_PLATFORM', '')}): "
+        f"median {1000 * statistics.median(times):.1f} ms a move (max {1000 * max(times):.1f}), "
+        f"release (one undo step) {1000 * release:.1f} ms."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
+    parser.add_argument("--window", action="store_true", help="also time painting in the Qt views")
     args = parser.parse_args()
     print(report(run(), args.out))
+    if args.window:
+        print()
+        print(paint_latency())
 
 
 if __name__ == "__main__":

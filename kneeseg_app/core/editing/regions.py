@@ -95,29 +95,60 @@ def flood_fill(
     return Change(box, components == components[local], int(value))  # type: ignore[arg-type]
 
 
-def _components_of(labels: np.ndarray, seed: Index, connectivity: int) -> tuple[int, Box, np.ndarray, int]:
+def piece_at(labels: np.ndarray, seed: Index, connectivity: int = FULL) -> tuple[int, Box, np.ndarray]:
+    """(label, box, mask over box) of the connected piece of bone around ``seed``.
+
+    Components are labelled in a box around the click that grows, side by side, only where
+    the piece reaches a side of the box inside the image (each such side moves out by the
+    box's size along that axis): a small fragment costs a small box, a whole bone about its
+    own box - never the box of all pieces of that label, which may span the scan.
+    """
     _check_index(labels.shape, seed)
     value = int(labels[seed])
     if value == 0:
         raise EditError("Click on a bone to pick one of its pieces.")
-    box = label_box(labels, value)
-    assert box is not None
     structure = ndimage.generate_binary_structure(3, connectivity)
-    components, _ = ndimage.label(labels[box] == value, structure=structure)
-    local = tuple(int(s) - b.start for s, b in zip(seed, box))
-    return value, box, components, int(components[local])
+    shape, centre = np.asarray(labels.shape), np.asarray(seed)
+    lo, hi = np.maximum(centre - 8, 0), np.minimum(centre + 9, shape)
+    while True:
+        box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+        components, _ = ndimage.label(labels[box] == value, structure=structure)
+        mask = components == components[tuple(centre - lo)]
+        grow_lo, grow_hi = _sides_reached(mask, lo, hi, shape)
+        if not (grow_lo.any() or grow_hi.any()):
+            tight = label_box(mask, True)  # the piece's own box
+            assert tight is not None
+            box = tuple(slice(b.start + t.start, b.start + t.stop) for b, t in zip(box, tight))
+            return value, box, mask[tight]  # type: ignore[return-value]
+        size = np.maximum(hi - lo, 16)
+        lo = np.where(grow_lo, np.maximum(lo - size, 0), lo)
+        hi = np.where(grow_hi, np.minimum(hi + size, shape), hi)
+
+
+def _sides_reached(
+    mask: np.ndarray, lo: np.ndarray, hi: np.ndarray, shape: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per axis: does the piece reach the box's low / high side where the image goes on?"""
+    low = np.array([lo[a] > 0 and bool(np.take(mask, 0, axis=a).any()) for a in range(3)])
+    high = np.array([hi[a] < shape[a] and bool(np.take(mask, -1, axis=a).any()) for a in range(3)])
+    return low, high
 
 
 def remove_island(labels: np.ndarray, seed: Index, connectivity: int = FULL) -> Change:
     """The connected piece of the clicked bone, set to background."""
-    _, box, components, chosen = _components_of(labels, seed, connectivity)
-    return Change(box, components == chosen, 0)
+    _, box, mask = piece_at(labels, seed, connectivity)
+    return Change(box, mask, 0)
 
 
-def keep_island(labels: np.ndarray, seed: Index, connectivity: int = FULL) -> Change:
+def keep_island(labels: np.ndarray, seed: Index, connectivity: int = FULL) -> Change | None:
     """Every other piece of the clicked bone, set to background (the clicked one stays)."""
-    _, box, components, chosen = _components_of(labels, seed, connectivity)
-    return Change(box, (components > 0) & (components != chosen), 0)
+    value, piece_box, piece = piece_at(labels, seed, connectivity)
+    box = label_box(labels, value)
+    assert box is not None
+    others = labels[box] == value
+    inner = tuple(slice(p.start - b.start, p.stop - b.start) for p, b in zip(piece_box, box))
+    others[inner] &= ~piece
+    return Change(box, others, 0)  # type: ignore[arg-type]
 
 
 def keep_largest_island(labels: np.ndarray, value: int, connectivity: int = FULL) -> Change | None:

@@ -115,3 +115,16 @@ def test_fill_holes_per_slice_closes_a_canal_open_at_both_ends() -> None:
     assert ed.fill_holes(1, axis=0, slice_index=3) == 16
     assert ed.fill_holes(1, axis=0) == 9 * 16
     assert (ed.labels[:, 4:16, 4:16] == 1).all()
+
+
+def test_a_piece_reaching_far_from_the_click_is_found_whole() -> None:
+    model = np.zeros((40, 200, 200), dtype=np.uint8)
+    model[20, 100, 3:200] = 1  # a long bar to the image's edge, far beyond the first search box
+    model[5:35, 100, 150] = 1  # crossing it at x = 150 and running along z
+    model[20, 100:199, 60] = 1  # and a branch along y
+    model[2, 2, 2] = 1  # another piece of the same bone
+    ed = LabelEditor(model, SPACING)
+    assert ed.remove_island((20, 100, 10)) == np.count_nonzero(model) - 1
+    assert ed.labels[2, 2, 2] == 1 and np.count_nonzero(ed.labels) == 1
+    ed.undo()
+    assert ed.keep_island((20, 100, 10)) == 1
