@@ -95,3 +95,22 @@ def test_detaching_leaves_the_tool(qtbot) -> None:
     controller.set_tool(EditTool.ERASER)
     controller.attach(None)
     assert controller.settings.tool is EditTool.NONE and not controller.active
+
+
+def test_interpolate_smooth_and_holes_act_on_the_active_bone_in_the_last_view_used(qtbot) -> None:
+    state, controller, editor = setup(qtbot)
+    controller.update(tool=EditTool.BRUSH, radius_mm=4.0, active_label=1)
+    for z in (2, 7):
+        controller.pointer_press(AXIAL, (float(z), 15.0, 20.0))
+        controller.pointer_release(AXIAL)
+    disk = editor.labels[2] == 1
+    assert controller.interpolate() == 4 * int(disk.sum())
+    assert all(np.array_equal(editor.labels[z] == 1, disk) for z in range(2, 8))
+    controller.update(tool=EditTool.ERASER, radius_mm=0.5)
+    controller.pointer_press(AXIAL, (4.0, 15.0, 20.0))  # a small hole in slice 4 (0.5 mm: 3 voxels of 0.5 x 0.8)
+    controller.pointer_release(AXIAL)
+    assert editor.labels[4, 14:17, 20].tolist() == [0, 0, 0]
+    assert controller.fill_holes(per_slice=True) == 3 and (editor.labels[4, 14:17, 20] == 1).all()
+    state.set_cursor((4, 15, 20))
+    assert controller.smooth(this_slice_only=True) >= 0
+    assert set(np.nonzero(editor.labels != editor.model)[0]) <= set(range(2, 8))
