@@ -43,10 +43,13 @@ Left click / drag: move the cursor (all views follow)<br>
 Right drag: window (left/right) and level (up/down)<br>
 Middle drag or Shift + left drag: pan<br>
 Wheel: next/previous slice &nbsp;·&nbsp; Ctrl + wheel: zoom<br>
-Double-click a view's name: show it alone / all views<br><br>
+Double-click a view's name: show it alone / all views<br>
+With an edit tool (Edit tab): left drag / click paints, erases, fills or picks a piece<br><br>
 <b>Keys</b> (in the view under the mouse)<br>
 Up/Down, Left/Right: one slice &nbsp;·&nbsp; PageUp/PageDown: ten slices<br>
-+ / -: zoom &nbsp;·&nbsp; Home: fit the image<br><br>
++ / -: zoom &nbsp;·&nbsp; Home: fit the image<br>
+B: brush &nbsp;·&nbsp; E: eraser &nbsp;·&nbsp; F: fill &nbsp;·&nbsp; Esc: no tool
+&nbsp;·&nbsp; Ctrl+Z: undo &nbsp;·&nbsp; Ctrl+Y / Ctrl+Shift+Z: redo<br><br>
 Positions are shown in LPS patient coordinates (DICOM): x grows to the patient's Left,
 y to Posterior, z to Superior. Views use the radiological convention."""
 
