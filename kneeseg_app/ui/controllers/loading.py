@@ -1,7 +1,8 @@
 """Opening cases in the background: folder scan, series choice, volume read. No widgets.
 
 Decisions live here (which series, what to warn about, what is protected from
-writes); the window only supplies ``choose_series`` (a dialog) and shows the signals.
+writes); the window only supplies ``choose_series`` (a dialog), ``ask_fill_gap`` (a
+yes/no question naming a gap of missing slices) and shows the signals.
 The core readers are imported when first used, so the window opens quickly.
 """
 
@@ -20,6 +21,8 @@ from kneeseg_app.ui.state.session import LoadedCase
 
 SeriesChooser = Callable[[Any], Any]
 """``chooser(scan_result) -> SeriesInfo | None`` (None: the user cancelled)."""
+GapQuestion = Callable[[str], bool]
+"""``ask(question) -> True`` to fill a gap of missing slices by interpolation."""
 
 IMAGE_FILE_FILTER = "Images (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm);;All files (*)"
 LABEL_FILE_FILTER = "Label maps (*.nii *.nii.gz *.nrrd *.mha *.mhd *.dcm);;All files (*)"
@@ -49,9 +52,12 @@ class LoadController(QObject):
     cancelled = Signal()
     idle = Signal()
 
-    def __init__(self, choose_series: SeriesChooser, parent: QObject | None = None) -> None:
+    def __init__(
+        self, choose_series: SeriesChooser, parent: QObject | None = None, ask_fill_gap: GapQuestion | None = None
+    ) -> None:
         super().__init__(parent)
         self.choose_series = choose_series
+        self.ask_fill_gap = ask_fill_gap
         self.task: Task | None = None
 
     @property
@@ -76,6 +82,7 @@ class LoadController(QObject):
                 f"Reading {path.name}",
                 lambda p, c: _open_file(path, p, c),
                 lambda vol: self._finish(path, vol, None, [], context),
+                gapped=lambda p, c: _open_file(path, p, c, allow_gaps=True),
             )
 
     def open_demo(self) -> None:
@@ -111,6 +118,7 @@ class LoadController(QObject):
             f"Reading {getattr(chosen, 'description', '') or folder.name}",
             lambda p, c: _read_series(chosen, p, c),
             lambda vol: self._finish(folder, vol, chosen, notes, context),
+            gapped=lambda p, c: _read_series(chosen, p, c, allow_gaps=True),
         )
 
     def _finish(self, source: Path, volume: Any, series: Any, notes: list[str], context: dict) -> None:
@@ -127,16 +135,15 @@ class LoadController(QObject):
         self.idle.emit()
 
     # ----- task plumbing -------------------------------------------------------
-    def _start(self, label: str, work, on_done: Callable[[Any], None], title: str = "") -> None:
+    def _start(self, label: str, work, on_done: Callable[[Any], None], title: str = "", gapped: Any = None) -> None:
+        """Run ``work`` in the background; ``gapped`` is the same work filling gaps, offered when slices are missing."""
         if self.task is not None and self.task.running:
             self.task.cancel()
         task = Task(work, name=label, parent=self)
         current = lambda: task is self.task  # noqa: E731 - a replaced task's late signals are dropped
         task.progress.connect(lambda stage, f: current() and self.progress.emit(stage, f))
         task.finished.connect(lambda result: current() and on_done(result))
-        task.failed.connect(
-            lambda exc: current() and self._fail(title or f"Cannot open {label.split(' ', 1)[-1]}", exc)
-        )
+        task.failed.connect(lambda exc: current() and self._failed(label, title, exc, on_done, gapped))
         task.cancelled.connect(lambda: current() and self._on_cancelled())
         self.task = task
         self.started.emit(label)
@@ -146,9 +153,32 @@ class LoadController(QObject):
         self.cancelled.emit()
         self.idle.emit()
 
+    def _failed(self, label: str, title: str, exc: BaseException, on_done: Callable[[Any], None], gapped: Any) -> None:
+        """Slices missing: ask whether to fill the gap (the answer re-reads with interpolation); else report."""
+        question = gap_question(exc) if gapped is not None and self.ask_fill_gap is not None else ""
+        if question and self.ask_fill_gap(question):  # type: ignore[misc]
+            self._start(label, gapped, on_done, title)
+            return
+        self._fail(title or f"Cannot open {label.split(' ', 1)[-1]}", exc)
+
     def _fail(self, title: str, exc: BaseException) -> None:
         self.failed.emit(title, exc)
         self.idle.emit()
+
+
+def gap_question(exc: BaseException) -> str:
+    """The question put to the user for a series with missing slices, naming the gap; '' for other errors."""
+    from kneeseg_app.core.errors import SliceGapError
+
+    if not isinstance(exc, SliceGapError) or not exc.gaps:
+        return ""
+    gap: Any = exc.gaps[0]
+    more = f" (and {len(exc.gaps) - 1} more gap(s))" if len(exc.gaps) > 1 else ""
+    return (
+        f"Slices are missing: a {gap.width_mm:.1f} mm gap {gap.where()}{more}, where the series advances by "
+        f"{gap.nominal_step_mm:.2f} mm. Fill it by interpolating between the slices on either side? "
+        "The filled slices are invented, not measured; they are listed with the result."
+    )
 
 
 def _scan(folder: Path, progress: ProgressCallback, cancel: CancelToken) -> Any:
@@ -157,13 +187,13 @@ def _scan(folder: Path, progress: ProgressCallback, cancel: CancelToken) -> Any:
     return dicom.scan_folder(folder, progress=scaled(progress, 0.0, 1.0), cancel=cancel)
 
 
-def _read_series(series: Any, progress: ProgressCallback, cancel: CancelToken) -> Any:
+def _read_series(series: Any, progress: ProgressCallback, cancel: CancelToken, allow_gaps: bool = False) -> Any:
     from kneeseg_app.core import dicom
 
-    return dicom.read_series(series, progress=progress, cancel=cancel)
+    return dicom.read_series(series, progress=progress, cancel=cancel, allow_gaps=allow_gaps)
 
 
-def _open_file(path: Path, progress: ProgressCallback, cancel: CancelToken) -> Any:
+def _open_file(path: Path, progress: ProgressCallback, cancel: CancelToken, allow_gaps: bool = False) -> Any:
     from kneeseg_app.core import imageio
 
-    return imageio.open_volume(path, progress=progress, cancel=cancel)
+    return imageio.open_volume(path, progress=progress, cancel=cancel, allow_gaps=allow_gaps)

@@ -59,7 +59,11 @@ class MainWindow(QMainWindow):
         self.dialogs = dialogs or DialogService(self)
         self.session = CaseSession(self)
         self.viewer_state = ViewerState(self)
-        self.loader = LoadController(lambda scan: self.dialogs.choose_series(scan.series, scan.others, 0), self)
+        self.loader = LoadController(
+            lambda scan: self.dialogs.choose_series(scan.series, scan.others, 0),
+            self,
+            ask_fill_gap=lambda question: self.dialogs.confirm("Slices are missing", question),
+        )
         self.segmenter = SegmentController(self)
         self.comparison = ComparisonController(self)
         self.models = ModelsController(remember=self._remember_model, parent=self)
