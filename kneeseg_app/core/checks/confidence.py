@@ -58,11 +58,18 @@ def summarize_confidence(top_bytes: np.ndarray, labels: np.ndarray, voxel_ml: fl
         top = top_bytes[start : start + _SLAB]
         lab = labels[start : start + _SLAB]
         low = top < low_byte
-        matters = low | (lab > 0)
-        low_per_slice[start : start + _SLAB] = np.count_nonzero(low.reshape(low.shape[0], -1), axis=1)
-        bone += int(np.count_nonzero(lab))
-        count += int(np.count_nonzero(matters))
-        total += float(top[matters].sum(dtype=np.int64))
+        low_counts = np.count_nonzero(low.reshape(low.shape[0], -1), axis=1)
+        low_per_slice[start : start + _SLAB] = low_counts
+        has_bone = lab.reshape(lab.shape[0], -1).max(axis=1) > 0
+        if has_bone.any():  # only slices with bone need the combined mask
+            matters = low[has_bone] | (lab[has_bone] > 0)
+            bone += int(np.count_nonzero(lab[has_bone]))
+            count += int(np.count_nonzero(matters))
+            total += float(top[has_bone][matters].sum(dtype=np.int64))
+        rest = ~has_bone & (low_counts > 0)
+        if rest.any():
+            count += int(low_counts[rest].sum())
+            total += float(top[rest][low[rest]].sum(dtype=np.int64))
     mean = total / count / 255.0 if count else 1.0
     ranked = np.argsort(-low_per_slice, kind="stable")[:10]
     worst = tuple(sorted(int(s) for s in ranked if low_per_slice[s] > 0))
