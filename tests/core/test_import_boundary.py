@@ -38,6 +38,7 @@ def _modules_loaded_by(import_line: str) -> set[str]:
         "import kneeseg_app.cli",
         "import kneeseg_app.core.dicom, kneeseg_app.core.imageio, kneeseg_app.core.metrics",
         "import kneeseg_app.core.inference.engine, kneeseg_app.core.model.package, kneeseg_app.core.phantom",
+        "import kneeseg_app.core.model.discovery, kneeseg_app.core.model.manifest, kneeseg_app.core.mesh",
     ],
 )
 def test_core_and_cli_load_no_qt_and_no_torch(import_line: str) -> None:
