@@ -48,10 +48,14 @@ def bench_checks(seeds: list[int], slices: int, repeats: int) -> None:
         phantom = generate_phantom(seed, shape_zyx=(slices, 512, 512))
         top = probability_map(phantom.labels.array)
         report = check_result(phantom.ct, phantom.labels, {1: "femur", 2: "tibia"}, top)
-        median, best = timed(lambda: check_result(phantom.ct, phantom.labels, {1: "femur", 2: "tibia"}, top), repeats)
+        median, best = timed(
+            lambda p=phantom, t=top: check_result(p.ct, p.labels, {1: "femur", 2: "tibia"}, t), repeats
+        )
         legs = "both legs" if phantom.params.both_legs else "one leg"
-        print(f"checks   seed {seed:3d} {slices}x512x512 ({legs}): median {median:.3f} s, min {best:.3f} s, "
-              f"verdict {report.status.value}")
+        print(
+            f"checks   seed {seed:3d} {slices}x512x512 ({legs}): median {median:.3f} s, min {best:.3f} s, "
+            f"verdict {report.status.value}"
+        )
 
 
 def bench_argmax(repeats: int, n_slices: int = 100) -> None:
@@ -68,8 +72,10 @@ def bench_argmax(repeats: int, n_slices: int = 100) -> None:
 
     plain, _ = timed(lambda: run(False), repeats)
     with_top, _ = timed(lambda: run(True), repeats)
-    print(f"argmax   {n_slices} slices of 512x512, 3 channels: labels only {plain:.3f} s, "
-          f"with top-class probability {with_top:.3f} s (+{with_top - plain:.3f} s)")
+    print(
+        f"argmax   {n_slices} slices of 512x512, 3 channels: labels only {plain:.3f} s, "
+        f"with top-class probability {with_top:.3f} s (+{with_top - plain:.3f} s)"
+    )
 
 
 def main() -> None:

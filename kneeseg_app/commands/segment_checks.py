@@ -25,16 +25,19 @@ _MARK = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL"}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of the checks: report, strict, reference label mapping."""
     parser.add_argument(
-        "--report", metavar="FILE.json",
+        "--report",
+        metavar="FILE.json",
         help="also write a JSON report: input, model, settings, volumes, timings and every check (docs/segment-report.md)",
     )
     parser.add_argument(
-        "--strict", action="store_true",
+        "--strict",
+        action="store_true",
         help="exit with status 3 when a quality check fails (warnings keep 0); meshes and DICOM SEG of a failing "
         "result are then not written (the label map and the report are, for inspection)",
     )
     parser.add_argument(
-        "--reference-labels", metavar="MAP",
+        "--reference-labels",
+        metavar="MAP",
         help="which reference label is which model label, e.g. 3=1,4=2 (reference 3 is femur, 4 tibia); "
         "other reference labels count as background",
     )
@@ -105,16 +108,26 @@ def exit_status(report: QualityReport, strict: bool) -> int:
     return EXIT_CHECK_FAILED if strict and report.status.value == "fail" else 0
 
 
-def report_data(args: argparse.Namespace, ct: Volume, package: Any, result: Any, quality: QualityReport,
-                outputs: dict[str, Any], timings: dict[str, float], metrics: dict[str, Any] | None,
-                mapping: dict[int, int] | None) -> Any:
+def report_data(
+    args: argparse.Namespace,
+    ct: Volume,
+    package: Any,
+    result: Any,
+    quality: QualityReport,
+    outputs: dict[str, Any],
+    timings: dict[str, float],
+    metrics: dict[str, Any] | None,
+    mapping: dict[int, int] | None,
+) -> Any:
     """Gather one run's facts for :func:`write_json_report`."""
     from kneeseg_app.core.checks.report import ModelFacts, ReportData
 
     reference = None
     if args.reference:
-        reference = {"path": str(Path(args.reference).resolve()),
-                     "label_mapping": {str(k): v for k, v in mapping.items()} if mapping else None}
+        reference = {
+            "path": str(Path(args.reference).resolve()),
+            "label_mapping": {str(k): v for k, v in mapping.items()} if mapping else None,
+        }
     return ReportData(
         input_path=str(args.input),
         ct=ct,

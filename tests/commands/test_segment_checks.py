@@ -44,8 +44,9 @@ def threshold_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A network that labels by HU only: on a knee it makes a result that fails its checks."""
     bundled = tmp_path / "bundled"
     monkeypatch.setattr(paths, "bundled_models_dir", lambda: bundled)
-    return write_model_package(bundled / "threshold", name="threshold", patch_size=(64, 64),
-                               target_spacing=(0.8, 0.8), default=True)
+    return write_model_package(
+        bundled / "threshold", name="threshold", patch_size=(64, 64), target_spacing=(0.8, 0.8), default=True
+    )
 
 
 def _segment(*args: str) -> int:
@@ -71,7 +72,9 @@ def test_mr_values_in_a_nifti_are_refused(phantom, tmp_path: Path, capsys) -> No
     assert not (tmp_path / "l.nii.gz").exists()
 
 
-def test_a_reference_with_foreign_labels_is_refused_unless_mapped(phantom, phantom_files, tmp_path: Path, capsys) -> None:
+def test_a_reference_with_foreign_labels_is_refused_unless_mapped(
+    phantom, phantom_files, tmp_path: Path, capsys
+) -> None:
     ct, _ = phantom_files
     atlas = phantom.labels.with_array(np.where(phantom.labels.array > 0, phantom.labels.array + 2, 0).astype(np.uint8))
     atlas.array[0, 0, :5] = 7  # one more, unmapped structure
@@ -80,8 +83,17 @@ def test_a_reference_with_foreign_labels_is_refused_unless_mapped(phantom, phant
     assert _segment(str(ct), "--out", str(out), "--reference", str(tmp_path / "atlas.nii.gz")) == 2
     assert "--reference-labels" in capsys.readouterr().err
     assert not out.exists()
-    code = _segment(str(ct), "--out", str(out), "--reference", str(tmp_path / "atlas.nii.gz"),
-                    "--reference-labels", "3=1,4=2", "--report", str(tmp_path / "r.json"))
+    code = _segment(
+        str(ct),
+        "--out",
+        str(out),
+        "--reference",
+        str(tmp_path / "atlas.nii.gz"),
+        "--reference-labels",
+        "3=1,4=2",
+        "--report",
+        str(tmp_path / "r.json"),
+    )
     assert code == 0
     assert "Dice" in capsys.readouterr().out
     report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
@@ -93,7 +105,10 @@ def test_reference_labels_without_a_reference_or_malformed_are_one_line(phantom_
     ct, ref = phantom_files
     assert _segment(str(ct), "--out", str(tmp_path / "l.nii.gz"), "--reference-labels", "3=1") == 2
     assert "needs --reference" in capsys.readouterr().err
-    assert _segment(str(ct), "--out", str(tmp_path / "l.nii.gz"), "--reference", str(ref), "--reference-labels", "3:1") == 2
+    assert (
+        _segment(str(ct), "--out", str(tmp_path / "l.nii.gz"), "--reference", str(ref), "--reference-labels", "3:1")
+        == 2
+    )
     assert "REFERENCE=MODEL" in capsys.readouterr().err
 
 
@@ -109,7 +124,9 @@ def test_a_failing_result_is_printed_reported_and_exits_3_only_when_strict(
     assert printed.index("femur") < printed.index("checks") < printed.index("written")
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert report["status"] == "fail"
-    code = _segment(str(ct), "--out", str(out), "--overwrite", "--strict", "--meshes", str(meshes), "--report", str(report_path))
+    code = _segment(
+        str(ct), "--out", str(out), "--overwrite", "--strict", "--meshes", str(meshes), "--report", str(report_path)
+    )
     assert code == 3
     assert out.exists() and report_path.exists() and not meshes.exists()
     assert "--strict" in capsys.readouterr().err
@@ -117,8 +134,16 @@ def test_a_failing_result_is_printed_reported_and_exits_3_only_when_strict(
 
 def _paths(value: object, prefix: str = "") -> set[str]:
     """Every field path of a JSON value, lists as '[]'; free-form maps stop at their own path."""
-    free_form = {"settings", "volumes_ml", "removed_voxels", "timings_s.stages", "model.labels", "metrics",
-                 "reference.label_mapping", "checks.checks[].details"}
+    free_form = {
+        "settings",
+        "volumes_ml",
+        "removed_voxels",
+        "timings_s.stages",
+        "model.labels",
+        "metrics",
+        "reference.label_mapping",
+        "checks.checks[].details",
+    }
     found: set[str] = set()
     if isinstance(value, dict) and prefix not in free_form:
         for key, item in value.items():
@@ -131,17 +156,24 @@ def _paths(value: object, prefix: str = "") -> set[str]:
     return found
 
 
-def test_the_written_report_matches_its_documented_schema(
-    phantom, phantom_files, tmp_path: Path, capsys
-) -> None:
+def test_the_written_report_matches_its_documented_schema(phantom, phantom_files, tmp_path: Path, capsys) -> None:
     """Every field the report holds is documented in docs/segment-report.md, and every documented one is there."""
     from kneeseg_app.core.dicom.write import write_dicom_series
 
     write_dicom_series(phantom.ct, tmp_path / "dicom")
     _, ref = phantom_files
     report_path = tmp_path / "r.json"
-    code = _segment(str(tmp_path / "dicom"), "--out", str(tmp_path / "l.nii.gz"), "--reference", str(ref),
-                    "--meshes", str(tmp_path / "m"), "--report", str(report_path))
+    code = _segment(
+        str(tmp_path / "dicom"),
+        "--out",
+        str(tmp_path / "l.nii.gz"),
+        "--reference",
+        str(ref),
+        "--meshes",
+        str(tmp_path / "m"),
+        "--report",
+        str(report_path),
+    )
     assert code == 0
     report = json.loads(report_path.read_text(encoding="utf-8"))
     doc = DOC.read_text(encoding="utf-8")
@@ -177,8 +209,14 @@ def test_the_bundled_model_on_phantoms_passes_every_check(tmp_path: Path, capsys
         folder.mkdir()
         sitk.WriteImage(p.ct.to_sitk(), str(folder / "ct.nii.gz"))
         report_path = tmp_path / f"r{seed}.json"
-        code = _segment(str(folder / "ct.nii.gz"), "--out", str(tmp_path / f"l{seed}.nii.gz"), "--strict",
-                        "--report", str(report_path))
+        code = _segment(
+            str(folder / "ct.nii.gz"),
+            "--out",
+            str(tmp_path / f"l{seed}.nii.gz"),
+            "--strict",
+            "--report",
+            str(report_path),
+        )
         report = json.loads(report_path.read_text(encoding="utf-8"))
         problems = [c["message"] for c in report["checks"]["checks"] if c["status"] != "pass"]
         assert code == 0 and problems == [], f"seed {seed}: {problems}"
@@ -214,8 +252,14 @@ def test_an_nrrd_label_map_given_as_input_is_refused(real_dicom: Path, tmp_path:
 @pytest.mark.slow
 def test_an_abdomen_ct_fails_its_checks_with_the_bundled_model(real_dicom: Path, tmp_path: Path, capsys) -> None:
     report_path = tmp_path / "r.json"
-    code = _segment(str(real_dicom / "siemens-jpeg2000-abdomen"), "--out", str(tmp_path / "l.nii.gz"),
-                    "--strict", "--report", str(report_path))
+    code = _segment(
+        str(real_dicom / "siemens-jpeg2000-abdomen"),
+        "--out",
+        str(tmp_path / "l.nii.gz"),
+        "--strict",
+        "--report",
+        str(report_path),
+    )
     assert code == 3
     report = json.loads(report_path.read_text(encoding="utf-8"))
     failed = {c["id"] for c in report["checks"]["checks"] if c["status"] == "fail"}

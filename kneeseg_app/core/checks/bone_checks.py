@@ -54,8 +54,10 @@ def check_knee_found(bones: list[BoneMeasure]) -> CheckResult:
         return CheckResult("knee_found", "Knee found", Status.FAIL, message, details=details)
     if missing:
         present = "tibia" if missing[0] == "femur" else "femur"
-        message = (f"No knee found: only the {present} was segmented ({found[present]:.0f} mL, {missing[0]} "
-                   f"{found[missing[0]]:.1f} mL), but a knee CT shows both bones meeting at the joint.")
+        message = (
+            f"No knee found: only the {present} was segmented ({found[present]:.0f} mL, {missing[0]} "
+            f"{found[missing[0]]:.1f} mL), but a knee CT shows both bones meeting at the joint."
+        )
         return CheckResult("knee_found", "Knee found", Status.FAIL, message, details=details)
     message = f"Femur ({found['femur']:.0f} mL) and tibia ({found['tibia']:.0f} mL) were both found."
     return CheckResult("knee_found", "Knee found", Status.PASS, message, details=details)
@@ -74,15 +76,21 @@ def check_volume(bones: list[BoneMeasure], slice_mm: float) -> CheckResult:
             length = _length_mm(piece, slice_mm)
             mean_area = piece.volume_ml * 10.0 / length
             key = f"{bone.name}_{leg + 1}" if leg else bone.name
-            details[key] = {"volume_ml": round(piece.volume_ml, 1), "length_mm": round(length, 1),
-                            "mean_area_cm2": round(mean_area, 1), "max_area_cm2": round(piece.max_area_cm2, 1)}
+            details[key] = {
+                "volume_ml": round(piece.volume_ml, 1),
+                "length_mm": round(length, 1),
+                "mean_area_cm2": round(mean_area, 1),
+                "max_area_cm2": round(piece.max_area_cm2, 1),
+            }
             status = _range_status(mean_area, MEAN_AREA_CM2)
             status = worst([status, _above_status(piece.max_area_cm2, MAX_AREA_CM2)])
             statuses.append(status)
             if status is not Status.PASS:
                 slices.extend(range(piece.slices[0], piece.slices[1] + 1))
-                problems.append(f"the {bone.name} measures {piece.volume_ml:.0f} mL over {length:.0f} mm "
-                                f"({mean_area:.0f} cm\u00b2 per slice on average, up to {piece.max_area_cm2:.0f} cm\u00b2)")
+                problems.append(
+                    f"the {bone.name} measures {piece.volume_ml:.0f} mL over {length:.0f} mm "
+                    f"({mean_area:.0f} cm\u00b2 per slice on average, up to {piece.max_area_cm2:.0f} cm\u00b2)"
+                )
     status = worst(statuses)
     if status is Status.PASS:
         message = "Each bone's volume fits the length of leg scanned."
@@ -109,10 +117,16 @@ def check_density(bones: list[BoneMeasure]) -> CheckResult:
     """Bone is dense: a label holding little above 300 HU, or much air, is not bone."""
     statuses, problems, details = [], [], {}
     for bone in (b for b in bones if b.present):
-        details[bone.name] = {"dense_fraction": round(bone.dense_fraction, 3), "air_fraction": round(bone.air_fraction, 4),
-                              "hu_p90": round(bone.hu_p90, 0)}
-        dense = Status.FAIL if bone.dense_fraction < DENSE_SHARE["fail"] else (
-            Status.WARN if bone.dense_fraction < DENSE_SHARE["warn"] else Status.PASS)
+        details[bone.name] = {
+            "dense_fraction": round(bone.dense_fraction, 3),
+            "air_fraction": round(bone.air_fraction, 4),
+            "hu_p90": round(bone.hu_p90, 0),
+        }
+        dense = (
+            Status.FAIL
+            if bone.dense_fraction < DENSE_SHARE["fail"]
+            else (Status.WARN if bone.dense_fraction < DENSE_SHARE["warn"] else Status.PASS)
+        )
         air = _above_status(bone.air_fraction, AIR_SHARE)
         if dense is not Status.PASS:
             problems.append(f"only {bone.dense_fraction:.0%} of the {bone.name} is dense bone (above 300 HU)")
@@ -143,9 +157,17 @@ def check_continuity(bones: list[BoneMeasure]) -> CheckResult:
             problems.append(f"the {bone.name} nearly vanishes on slice(s) {slice_ranges(dips)}")
     status = Status.FAIL if fail_slices else (Status.WARN if dip_slices else Status.PASS)
     if status is Status.PASS:
-        return CheckResult("continuity", "Bone continuity", status, "Every bone is present on every slice between its ends.", details=details)
+        return CheckResult(
+            "continuity",
+            "Bone continuity",
+            status,
+            "Every bone is present on every slice between its ends.",
+            details=details,
+        )
     message = f"Part of a bone is missing: {'; '.join(problems)}; a real bone does not stop and start again."
-    return CheckResult("continuity", "Bone continuity", status, message, tuple(sorted(set(fail_slices + dip_slices))), details)
+    return CheckResult(
+        "continuity", "Bone continuity", status, message, tuple(sorted(set(fail_slices + dip_slices))), details
+    )
 
 
 def _gaps_and_dips(area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -171,7 +193,9 @@ def check_edges(bones: list[BoneMeasure]) -> CheckResult:
     touching = [b for b in bones if b.edge_slices]
     details = {b.name: {"edge_slices": list(b.edge_slices)} for b in bones if b.present}
     if not touching:
-        return CheckResult("image_edge", "Inside the image", Status.PASS, "No bone touches the side of the image.", details=details)
+        return CheckResult(
+            "image_edge", "Inside the image", Status.PASS, "No bone touches the side of the image.", details=details
+        )
     parts = [f"the {b.name} on slice(s) {slice_ranges(b.edge_slices)}" for b in touching]
     message = f"Bone touches the side of the image ({'; '.join(parts)}), so it may be cut off and its volume too small."
     slices = tuple(sorted({s for b in touching for s in b.edge_slices}))
@@ -185,15 +209,28 @@ def check_inside_body(bones: list[BoneMeasure]) -> CheckResult:
         for piece in bone.components:
             if piece.volume_ml < MIN_PIECE_ML and piece.voxels < 50:
                 continue
-            wrapped = not np.isnan(piece.surrounding_air_fraction) and piece.surrounding_air_fraction > OUTSIDE_AIR_SHARE
+            wrapped = (
+                not np.isnan(piece.surrounding_air_fraction) and piece.surrounding_air_fraction > OUTSIDE_AIR_SHARE
+            )
             if piece.air_fraction > OUTSIDE_AIR_SHARE or wrapped:
                 outside.append((bone, piece))
     if not outside:
         return CheckResult("inside_body", "Inside the body", Status.PASS, "Every labelled piece lies inside the body.")
-    parts = [f"{p.volume_ml:.1f} mL of {b.name} on slice(s) {slice_ranges(range(p.slices[0], p.slices[1] + 1))}"
-             for b, p in outside]
+    parts = [
+        f"{p.volume_ml:.1f} mL of {b.name} on slice(s) {slice_ranges(range(p.slices[0], p.slices[1] + 1))}"
+        for b, p in outside
+    ]
     message = f"Labelled bone lies in air outside the body ({'; '.join(parts)}): that is not bone."
     slices = tuple(sorted({s for _, p in outside for s in range(p.slices[0], p.slices[1] + 1)}))
-    details = {"pieces": [{"bone": b.name, "volume_ml": round(p.volume_ml, 2), "slices": list(p.slices),
-                           "air_fraction": round(p.air_fraction, 3)} for b, p in outside]}
+    details = {
+        "pieces": [
+            {
+                "bone": b.name,
+                "volume_ml": round(p.volume_ml, 2),
+                "slices": list(p.slices),
+                "air_fraction": round(p.air_fraction, 3),
+            }
+            for b, p in outside
+        ]
+    }
     return CheckResult("inside_body", "Inside the body", Status.FAIL, message, slices, details)

@@ -35,9 +35,13 @@ class ConfidenceSummary:
     """Slices holding the most low-confidence voxels (at most 10)."""
 
     def as_dict(self) -> dict[str, object]:
-        return {"mean_top_probability": round(self.mean_top_probability, 4), "low_confidence_ml": round(self.low_confidence_ml, 2),
-                "low_probability_threshold": LOW_PROBABILITY, "bone_ml": round(self.bone_ml, 2),
-                "worst_slices": list(self.worst_slices)}
+        return {
+            "mean_top_probability": round(self.mean_top_probability, 4),
+            "low_confidence_ml": round(self.low_confidence_ml, 2),
+            "low_probability_threshold": LOW_PROBABILITY,
+            "bone_ml": round(self.bone_ml, 2),
+            "worst_slices": list(self.worst_slices),
+        }
 
 
 def top_probability_bytes(probability: np.ndarray) -> np.ndarray:
@@ -80,8 +84,13 @@ def check_confidence(summary: ConfidenceSummary | None) -> CheckResult:
     """Warn or fail when the network itself was unsure of much of what it labelled."""
     title = "Model confidence"
     if summary is None:
-        return CheckResult("confidence", title, Status.PASS, "The model's confidence was not recorded for this result.",
-                           details={"recorded": False})
+        return CheckResult(
+            "confidence",
+            title,
+            Status.PASS,
+            "The model's confidence was not recorded for this result.",
+            details={"recorded": False},
+        )
     share = summary.low_confidence_ml / summary.bone_ml if summary.bone_ml > 0 else 0.0
     details = {"recorded": True, **summary.as_dict(), "low_confidence_share": round(share, 4)}
     mean = summary.mean_top_probability

@@ -15,12 +15,53 @@ import numpy as np
 from kneeseg_app.core.errors import InputError, NotKneeCTError, ReferenceLabelsError
 from kneeseg_app.core.volume import Volume
 
-NOT_KNEE_BODY_PARTS = frozenset({
-    "HEAD", "BRAIN", "SKULL", "FACE", "SINUS", "ORBIT", "IAC", "EAR", "JAW", "TMJ", "MANDIBLE", "MAXILLA", "DENTAL",
-    "NECK", "CSPINE", "TSPINE", "LSPINE", "SSPINE", "SPINE", "CHEST", "THORAX", "LUNG", "HEART", "CARDIAC", "CORONARY",
-    "BREAST", "ABDOMEN", "LIVER", "KIDNEY", "PANCREAS", "COLON", "CHESTABDOMEN", "HEADNECK", "NECKCHEST",
-    "SHOULDER", "CLAVICLE", "ARM", "UPPERARM", "ELBOW", "FOREARM", "WRIST", "HAND", "FINGER",
-})
+NOT_KNEE_BODY_PARTS = frozenset(
+    {
+        "HEAD",
+        "BRAIN",
+        "SKULL",
+        "FACE",
+        "SINUS",
+        "ORBIT",
+        "IAC",
+        "EAR",
+        "JAW",
+        "TMJ",
+        "MANDIBLE",
+        "MAXILLA",
+        "DENTAL",
+        "NECK",
+        "CSPINE",
+        "TSPINE",
+        "LSPINE",
+        "SSPINE",
+        "SPINE",
+        "CHEST",
+        "THORAX",
+        "LUNG",
+        "HEART",
+        "CARDIAC",
+        "CORONARY",
+        "BREAST",
+        "ABDOMEN",
+        "LIVER",
+        "KIDNEY",
+        "PANCREAS",
+        "COLON",
+        "CHESTABDOMEN",
+        "HEADNECK",
+        "NECKCHEST",
+        "SHOULDER",
+        "CLAVICLE",
+        "ARM",
+        "UPPERARM",
+        "ELBOW",
+        "FOREARM",
+        "WRIST",
+        "HAND",
+        "FINGER",
+    }
+)
 """DICOM Body Part Examined values (spaces, '_' and '-' removed) that cannot show a knee. Pelvis, hip and
 whole-body values are let through: long-leg protocols start there."""
 
@@ -101,8 +142,9 @@ def check_ct_values(array: np.ndarray, what: str) -> None:
 
 
 def _few_distinct_integers(sample: np.ndarray, low: float, high: float) -> list[float] | None:
-    """The distinct values when there are at most MAX_LABEL_VALUES whole numbers, else None."""
-    if high - low > 4096:
+    """The distinct values when there are at most MAX_LABEL_VALUES whole numbers from 0 up, else None
+    (a label map never holds negative values; a toy CT of air and bone is judged by its HU instead)."""
+    if low < 0 or high > 65535:
         return None
     if np.issubdtype(sample.dtype, np.floating) and not np.array_equal(sample, np.rint(sample)):
         return None
@@ -122,7 +164,9 @@ def parse_label_mapping(text: str) -> dict[int, int]:
     for part in (p.strip() for p in text.split(",")):
         match = re.fullmatch(r"(\d+)\s*=\s*(\d+)", part)
         if not match:
-            raise InputError(f"--reference-labels: '{part}' is not REFERENCE=MODEL with two label numbers (e.g. 3=1,4=2).")
+            raise InputError(
+                f"--reference-labels: '{part}' is not REFERENCE=MODEL with two label numbers (e.g. 3=1,4=2)."
+            )
         source, target = int(match.group(1)), int(match.group(2))
         if source in mapping:
             raise InputError(f"--reference-labels: label {source} is mapped twice.")
@@ -139,7 +183,9 @@ def label_values(array: np.ndarray) -> list[int]:
     return [int(v) for v in np.flatnonzero(np.bincount(array.ravel(), minlength=256)) if v]
 
 
-def match_reference_labels(reference: Volume, model_labels: dict[int, str], mapping: dict[int, int] | None = None) -> Volume:
+def match_reference_labels(
+    reference: Volume, model_labels: dict[int, str], mapping: dict[int, int] | None = None
+) -> Volume:
     """The reference with its labels in the model's numbering, or ReferenceLabelsError.
 
     Without ``mapping`` every reference label must be one of the model's. With it, the
@@ -157,7 +203,9 @@ def match_reference_labels(reference: Volume, model_labels: dict[int, str], mapp
         return reference
     bad_target = sorted({t for t in mapping.values() if t not in model_labels})
     if bad_target:
-        raise ReferenceLabelsError(f"--reference-labels maps to label {bad_target[0]}, which the model does not have ({model_text}).")
+        raise ReferenceLabelsError(
+            f"--reference-labels maps to label {bad_target[0]}, which the model does not have ({model_text})."
+        )
     missing = [s for s in mapping if s not in present]
     if missing:
         raise ReferenceLabelsError(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from kneeseg_app.core.checks.bone_checks import MIN_PIECE_ML, major_pieces
 from kneeseg_app.core.checks.measure import BoneMeasure, ComponentMeasure
 from kneeseg_app.core.checks.outcome import CheckResult, Status, worst
+from kneeseg_app.core.labels import side_of_x
 
 SAME_LEG_MM = 60.0
 """A femur and a tibia whose centres are further apart than this left-right are not one leg."""
@@ -35,8 +36,9 @@ def _side_names(pieces: list[ComponentMeasure]) -> list[str]:
     """'left' / 'right' / 'unknown' for each piece, from LPS x."""
     xs = [p.centroid_lps[0] for p in pieces]
     if len(pieces) == 2 and abs(xs[0] - xs[1]) > SAME_LEG_MM:
-        return ["left" if x == max(xs) else "right" for x in xs]
-    return ["left" if x > SIDE_GUESS_MM else "right" if x < -SIDE_GUESS_MM else "unknown" for x in xs]
+        midline = (xs[0] + xs[1]) / 2.0
+        return [side_of_x(x, midline) for x in xs]
+    return [side_of_x(x, 0.0) if abs(x) > SIDE_GUESS_MM else "unknown" for x in xs]
 
 
 def pair_legs(bones: list[BoneMeasure]) -> list[Leg]:
@@ -70,7 +72,9 @@ def check_components(bones: list[BoneMeasure]) -> CheckResult:
         alone = [leg.side for leg in legs if getattr(leg, lack) is None and getattr(leg, have) is not None]
         if alone:
             statuses.append(Status.FAIL)
-            problems.append(f"{_count(len(alone), have)} ({', '.join(alone)}) {'has' if len(alone) == 1 else 'have'} no {lack} next to {'it' if len(alone) == 1 else 'them'}")
+            problems.append(
+                f"{_count(len(alone), have)} ({', '.join(alone)}) {'has' if len(alone) == 1 else 'have'} no {lack} next to {'it' if len(alone) == 1 else 'them'}"
+            )
     if len(legs) > 2:
         statuses.append(Status.FAIL)
         problems.append(f"{len(legs)} separate legs were found, but a person has two")
@@ -80,10 +84,14 @@ def check_components(bones: list[BoneMeasure]) -> CheckResult:
         if fragments:
             statuses.append(Status.WARN)
             total = sum(p.volume_ml for p in fragments)
-            problems.append(f"{len(fragments)} loose piece(s) of {bone.name} ({total:.1f} mL) lie apart from the main bone")
+            problems.append(
+                f"{len(fragments)} loose piece(s) of {bone.name} ({total:.1f} mL) lie apart from the main bone"
+            )
             slices += [s for p in fragments for s in range(p.slices[0], p.slices[1] + 1)]
-    details = {"legs": [_leg_dict(leg) for leg in legs],
-               "pieces": {b.name: [round(p.volume_ml, 2) for p in b.components[:20]] for b in bones}}
+    details = {
+        "legs": [_leg_dict(leg) for leg in legs],
+        "pieces": {b.name: [round(p.volume_ml, 2) for p in b.components[:20]] for b in bones},
+    }
     status = worst(statuses)
     if status is Status.PASS:
         where = ", ".join(leg.side for leg in legs) or "no"
@@ -98,17 +106,23 @@ def _count(n: int, bone: str) -> str:
 
 
 def _leg_dict(leg: Leg) -> dict[str, object]:
-    return {"side": leg.side,
-            "femur_ml": round(leg.femur.volume_ml, 1) if leg.femur else None,
-            "tibia_ml": round(leg.tibia.volume_ml, 1) if leg.tibia else None}
+    return {
+        "side": leg.side,
+        "femur_ml": round(leg.femur.volume_ml, 1) if leg.femur else None,
+        "tibia_ml": round(leg.tibia.volume_ml, 1) if leg.tibia else None,
+    }
 
 
 def check_joint(bones: list[BoneMeasure]) -> CheckResult:
     """The femur lies above the tibia (superior in LPS) and the two meet at the knee joint."""
     legs = [leg for leg in pair_legs(bones) if leg.femur is not None and leg.tibia is not None]
     if not legs:
-        return CheckResult("joint", "Femur above tibia", Status.FAIL,
-                           "No femur and tibia of one leg were found, so there is no knee joint to check.")
+        return CheckResult(
+            "joint",
+            "Femur above tibia",
+            Status.FAIL,
+            "No femur and tibia of one leg were found, so there is no knee joint to check.",
+        )
     statuses, problems, details, slices = [], [], [], []
     for leg in legs:
         status, problem, numbers = _one_joint(leg.femur, leg.tibia)  # type: ignore[arg-type]
@@ -118,10 +132,19 @@ def check_joint(bones: list[BoneMeasure]) -> CheckResult:
             problems.append(problem if len(legs) == 1 else f"{leg.side} leg: {problem}")
             slices += [leg.femur.slices[0], leg.femur.slices[1], leg.tibia.slices[0], leg.tibia.slices[1]]  # type: ignore[union-attr]
     status = worst(statuses)
-    message = ("The femur lies above the tibia and they meet at the knee joint." if status is Status.PASS
-               else f"{'; '.join(problems)}.")
-    return CheckResult("joint", "Femur above tibia", status, message[0].upper() + message[1:], tuple(sorted(set(slices))),
-                       {"legs": details})
+    message = (
+        "The femur lies above the tibia and they meet at the knee joint."
+        if status is Status.PASS
+        else f"{'; '.join(problems)}."
+    )
+    return CheckResult(
+        "joint",
+        "Femur above tibia",
+        status,
+        message[0].upper() + message[1:],
+        tuple(sorted(set(slices))),
+        {"legs": details},
+    )
 
 
 def _one_joint(femur: ComponentMeasure, tibia: ComponentMeasure) -> tuple[Status, str, dict[str, float]]:
@@ -129,9 +152,17 @@ def _one_joint(femur: ComponentMeasure, tibia: ComponentMeasure) -> tuple[Status
     t_low, t_high = tibia.superior_range_mm
     f_centre, t_centre = femur.centroid_lps[2], tibia.centroid_lps[2]
     gap = f_low - t_high
-    numbers = {"femur_centre_s_mm": round(f_centre, 1), "tibia_centre_s_mm": round(t_centre, 1), "joint_gap_mm": round(gap, 1)}
+    numbers = {
+        "femur_centre_s_mm": round(f_centre, 1),
+        "tibia_centre_s_mm": round(t_centre, 1),
+        "joint_gap_mm": round(gap, 1),
+    }
     if f_centre <= t_centre:
-        return Status.FAIL, "the bone labelled femur lies below the one labelled tibia (labels swapped or not a knee)", numbers
+        return (
+            Status.FAIL,
+            "the bone labelled femur lies below the one labelled tibia (labels swapped or not a knee)",
+            numbers,
+        )
     if t_high >= f_centre or f_low <= t_centre:
         return Status.FAIL, "femur and tibia lie side by side rather than one above the other, unlike a knee", numbers
     if gap > JOINT_GAP_MM["fail"]:

@@ -88,15 +88,24 @@ def label_box(labels: np.ndarray) -> tuple[slice, slice, slice] | None:
     sub = labels[z_hit[0] : z_hit[-1] + 1]
     rows = np.flatnonzero(sub.max(axis=(0, 2)))
     cols = np.flatnonzero(sub.max(axis=(0, 1)))
-    return (slice(int(z_hit[0]), int(z_hit[-1]) + 1), slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+    return (
+        slice(int(z_hit[0]), int(z_hit[-1]) + 1),
+        slice(int(rows[0]), int(rows[-1]) + 1),
+        slice(int(cols[0]), int(cols[-1]) + 1),
+    )
 
 
 def measure_bones(ct: Volume, labels: np.ndarray, names: dict[int, str]) -> list[BoneMeasure]:
     """Measure every named label of ``labels`` (on ``ct``'s grid)."""
     box = label_box(labels)
     if box is not None:  # room for the surroundings shell at the box's sides
-        box = (box[0], *(slice(max(b.start - SHELL_PIXELS, 0), min(b.stop + SHELL_PIXELS, n))
-                         for b, n in zip(box[1:], labels.shape[1:])))  # type: ignore[assignment]
+        box = (
+            box[0],
+            *(
+                slice(max(b.start - SHELL_PIXELS, 0), min(b.stop + SHELL_PIXELS, n))
+                for b, n in zip(box[1:], labels.shape[1:])
+            ),
+        )  # type: ignore[assignment]
     return [_measure_bone(ct, labels, box, label, name) for label, name in sorted(names.items())]
 
 
@@ -109,16 +118,20 @@ def _own_box(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
     rows = np.flatnonzero(sub.any(axis=(0, 2)))
     cols = np.flatnonzero(sub.any(axis=(0, 1)))
     grow = SHELL_PIXELS
-    return (slice(int(z[0]), int(z[-1]) + 1),
-            slice(max(int(rows[0]) - grow, 0), min(int(rows[-1]) + 1 + grow, mask.shape[1])),
-            slice(max(int(cols[0]) - grow, 0), min(int(cols[-1]) + 1 + grow, mask.shape[2])))
+    return (
+        slice(int(z[0]), int(z[-1]) + 1),
+        slice(max(int(rows[0]) - grow, 0), min(int(rows[-1]) + 1 + grow, mask.shape[1])),
+        slice(max(int(cols[0]) - grow, 0), min(int(cols[-1]) + 1 + grow, mask.shape[2])),
+    )
 
 
 def _empty(ct: Volume, label: int, name: str) -> BoneMeasure:
     return BoneMeasure(label, name, 0, 0.0, np.zeros(ct.shape[0]), (), float("nan"), 0.0, 0.0, ())
 
 
-def _measure_bone(ct: Volume, labels: np.ndarray, box: tuple[slice, slice, slice] | None, label: int, name: str) -> BoneMeasure:
+def _measure_bone(
+    ct: Volume, labels: np.ndarray, box: tuple[slice, slice, slice] | None, label: int, name: str
+) -> BoneMeasure:
     if box is None:
         return _empty(ct, label, name)
     mask = labels[box] == label
@@ -151,8 +164,14 @@ def _measure_bone(ct: Volume, labels: np.ndarray, box: tuple[slice, slice, slice
     )
 
 
-def _components(ct: Volume, mask: np.ndarray, coords: tuple[np.ndarray, ...], zyx: list[np.ndarray],
-                hu: np.ndarray, offset: list[int]) -> tuple[ComponentMeasure, ...]:
+def _components(
+    ct: Volume,
+    mask: np.ndarray,
+    coords: tuple[np.ndarray, ...],
+    zyx: list[np.ndarray],
+    hu: np.ndarray,
+    offset: list[int],
+) -> tuple[ComponentMeasure, ...]:
     """Connected pieces (26-neighbourhood) with per-piece numbers from one bincount each."""
     cc, n = ndimage.label(mask, structure=_FULL)
     ids = cc[coords]
@@ -168,24 +187,28 @@ def _components(ct: Volume, mask: np.ndarray, coords: tuple[np.ndarray, ...], zy
     dense = per((hu > DENSE_HU).astype(np.float64))
     max_area = _max_slice_counts(ids, zyx[0], n) * (ct.spacing_zyx[1] * ct.spacing_zyx[2] / 100.0)
     order = np.argsort(-sizes, kind="stable")
-    surround = {int(k): _surrounding_air(ct, cc, int(k) + 1, local_boxes[k], offset) for k in order[:SURROUNDINGS_CHECKED]}
+    surround = {
+        int(k): _surrounding_air(ct, cc, int(k) + 1, local_boxes[k], offset) for k in order[:SURROUNDINGS_CHECKED]
+    }
     del cc
     out = []
     for k in order:
         centroid_zyx = [float(s[k] / sizes[k]) for s in sums]
         box = boxes[k]
-        out.append(ComponentMeasure(
-            voxels=int(sizes[k]),
-            volume_ml=float(sizes[k] * ct.voxel_volume_ml),
-            centroid_lps=tuple(float(v) for v in ct.index_to_lps(centroid_zyx)),  # type: ignore[arg-type]
-            box=box,  # type: ignore[arg-type]
-            air_fraction=float(air[k] / sizes[k]),
-            surrounding_air_fraction=surround.get(int(k), float("nan")),
-            dense_fraction=float(dense[k] / sizes[k]),
-            superior_range_mm=_superior_range(ct, box),  # type: ignore[arg-type]
-            max_area_cm2=float(max_area[k]),
-            slices=(int(box[0].start), int(box[0].stop) - 1),
-        ))
+        out.append(
+            ComponentMeasure(
+                voxels=int(sizes[k]),
+                volume_ml=float(sizes[k] * ct.voxel_volume_ml),
+                centroid_lps=tuple(float(v) for v in ct.index_to_lps(centroid_zyx)),  # type: ignore[arg-type]
+                box=box,  # type: ignore[arg-type]
+                air_fraction=float(air[k] / sizes[k]),
+                surrounding_air_fraction=surround.get(int(k), float("nan")),
+                dense_fraction=float(dense[k] / sizes[k]),
+                superior_range_mm=_superior_range(ct, box),  # type: ignore[arg-type]
+                max_area_cm2=float(max_area[k]),
+                slices=(int(box[0].start), int(box[0].stop) - 1),
+            )
+        )
     return tuple(out)
 
 
@@ -206,8 +229,15 @@ def _surrounding_air(ct: Volume, cc: np.ndarray, component: int, local: tuple[sl
 
 def _superior_range(ct: Volume, box: tuple[slice, slice, slice]) -> tuple[float, float]:
     """Lowest and highest S coordinate (mm) of a box's corner voxels (exact for axis-aligned scans)."""
-    corners = np.array([[z, y, x] for z in (box[0].start, box[0].stop - 1)
-                        for y in (box[1].start, box[1].stop - 1) for x in (box[2].start, box[2].stop - 1)], dtype=np.float64)
+    corners = np.array(
+        [
+            [z, y, x]
+            for z in (box[0].start, box[0].stop - 1)
+            for y in (box[1].start, box[1].stop - 1)
+            for x in (box[2].start, box[2].stop - 1)
+        ],
+        dtype=np.float64,
+    )
     s = ct.index_to_lps(corners)[:, 2]
     return float(s.min()), float(s.max())
 

@@ -6,12 +6,13 @@ looks wrong is still shown, with the reasons why it should not be trusted.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any, Iterable
+from enum import StrEnum
+from typing import Any
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Outcome of one check; ordered pass < warn < fail."""
 
     PASS = "pass"
@@ -78,7 +79,11 @@ class QualityReport:
         return tuple(sorted({s for c in self.checks if c.status is not Status.PASS for s in c.slices}))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"status": self.status.value, "seconds": round(self.seconds, 4), "checks": [c.as_dict() for c in self.checks]}
+        return {
+            "status": self.status.value,
+            "seconds": round(self.seconds, 4),
+            "checks": [c.as_dict() for c in self.checks],
+        }
 
 
 def worst(statuses: Iterable[Status]) -> Status:

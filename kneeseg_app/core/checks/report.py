@@ -38,10 +38,16 @@ class ModelFacts:
     labels: dict[int, str]
 
     @classmethod
-    def of(cls, package: Any) -> "ModelFacts":
+    def of(cls, package: Any) -> ModelFacts:
         """From a :class:`~kneeseg_app.core.model.package.ModelPackage`."""
-        return cls(package.name, str(package.manifest.version), str(package.path), str(getattr(package, "origin", "")),
-                   bool(getattr(package.manifest, "clinical_use", False)), dict(package.label_names))
+        return cls(
+            package.name,
+            str(package.manifest.version),
+            str(package.path),
+            str(getattr(package, "origin", "")),
+            bool(getattr(package.manifest, "clinical_use", False)),
+            dict(package.label_names),
+        )
 
 
 @dataclass
@@ -79,8 +85,14 @@ def input_dict(path: str, ct: Volume) -> dict[str, Any]:
             "patient_position": facts.patient_position,
             "files": len(facts.files),
             "filled_gaps": [
-                {"axis": g.axis, "start_mm": round(g.start_mm, 3), "end_mm": round(g.end_mm, 3),
-                 "width_mm": round(g.width_mm, 3), "nominal_step_mm": round(g.nominal_step_mm, 4), "slices": list(g.planes)}
+                {
+                    "axis": g.axis,
+                    "start_mm": round(g.start_mm, 3),
+                    "end_mm": round(g.end_mm, 3),
+                    "width_mm": round(g.width_mm, 3),
+                    "nominal_step_mm": round(g.nominal_step_mm, 4),
+                    "slices": list(g.planes),
+                }
                 for g in getattr(facts, "filled_gaps", ())
             ],
         }
@@ -100,7 +112,7 @@ def input_dict(path: str, ct: Volume) -> dict[str, Any]:
 def report_dict(data: ReportData, now: _dt.datetime | None = None) -> dict[str, Any]:
     """The report as a JSON-ready dict (key order as documented)."""
     quality = data.quality
-    created = (now or _dt.datetime.now(_dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = (now or _dt.datetime.now(_dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     report = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -108,14 +120,21 @@ def report_dict(data: ReportData, now: _dt.datetime | None = None) -> dict[str, 
         "created_utc": created,
         "status": quality.status.value if quality is not None else None,
         "input": input_dict(data.input_path, data.ct),
-        "model": {"name": data.model.name, "version": data.model.version, "path": data.model.path,
-                  "origin": data.model.origin, "clinical_use": data.model.clinical_use,
-                  "labels": {str(k): v for k, v in sorted(data.model.labels.items())}},
+        "model": {
+            "name": data.model.name,
+            "version": data.model.version,
+            "path": data.model.path,
+            "origin": data.model.origin,
+            "clinical_use": data.model.clinical_use,
+            "labels": {str(k): v for k, v in sorted(data.model.labels.items())},
+        },
         "settings": dict(data.settings),
         "volumes_ml": {k: round(v, 3) for k, v in data.volumes_ml.items()},
         "removed_voxels": dict(data.removed_voxels),
-        "timings_s": {**{k: round(v, 3) for k, v in data.timings_s.items()},
-                      "stages": {k: round(v, 3) for k, v in data.stage_seconds.items()}},
+        "timings_s": {
+            **{k: round(v, 3) for k, v in data.timings_s.items()},
+            "stages": {k: round(v, 3) for k, v in data.stage_seconds.items()},
+        },
         "checks": quality.as_dict() if quality is not None else None,
         "outputs": dict(data.outputs),
         "reference": data.reference,
@@ -137,8 +156,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def write_report(path: str | os.PathLike[str], report: dict[str, Any], overwrite: bool = False,
-                 protected: list[str] | None = None) -> Path:
+def write_report(
+    path: str | os.PathLike[str], report: dict[str, Any], overwrite: bool = False, protected: list[str] | None = None
+) -> Path:
     """Write the report atomically as UTF-8 JSON (never into a protected input folder)."""
     ensure_not_inside(Path(path), protected or [])
     text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -25,7 +25,17 @@ from kneeseg_app.core.checks.measure import measure_bones
 from kneeseg_app.core.checks.outcome import CheckResult, QualityReport, Status
 from kneeseg_app.core.volume import Volume
 
-CHECK_ORDER = ("knee_found", "volume", "density", "continuity", "image_edge", "inside_body", "components", "joint", "confidence")
+CHECK_ORDER = (
+    "knee_found",
+    "volume",
+    "density",
+    "continuity",
+    "image_edge",
+    "inside_body",
+    "components",
+    "joint",
+    "confidence",
+)
 """Every check id, in the order they are shown and reported."""
 
 

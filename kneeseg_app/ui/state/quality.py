@@ -81,8 +81,10 @@ class ResultQuality:
         if self.report is None or self.report.status is not Status.FAIL:
             return None
         titles = ", ".join(c.title.lower() for c in self.report.failed)
-        return (f"This result failed {len(self.report.failed)} quality check(s) ({titles}), so it may not be a "
-                f"correct femur and tibia. Export the {what} anyway?")
+        return (
+            f"This result failed {len(self.report.failed)} quality check(s) ({titles}), so it may not be a "
+            f"correct femur and tibia. Export the {what} anyway?"
+        )
 
     def flagged_slices(self) -> tuple[int, ...]:
         return self.report.flagged_slices() if self.report is not None else ()

@@ -37,7 +37,9 @@ def test_a_knee_ct_in_hu_passes_as_dicom_and_as_a_file(phantom) -> None:
 
 
 def test_a_label_map_given_as_the_ct_is_refused(phantom) -> None:
-    with pytest.raises(NotKneeCTError, match=r"scan.nii.gz holds only 3 different values \(0, 1, 2\): it is a label map"):
+    with pytest.raises(
+        NotKneeCTError, match=r"scan.nii.gz holds only 3 different values \(0, 1, 2\): it is a label map"
+    ):
         check_input(_as_file(phantom.ct, phantom.labels.array))
 
 
@@ -105,8 +107,16 @@ def test_mapping_is_parsed_from_the_command_line_form() -> None:
     assert parse_label_mapping(" 3 = 1 , 4=2 ") == {3: 1, 4: 2}
 
 
-@pytest.mark.parametrize("text, words", [("3-1", "not REFERENCE=MODEL"), ("", "not REFERENCE=MODEL"),
-                                         ("3=1,3=2", "mapped twice"), ("300=1", "up to 255"), ("a=b", "not REFERENCE")])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("3-1", "not REFERENCE=MODEL"),
+        ("", "not REFERENCE=MODEL"),
+        ("3=1,3=2", "mapped twice"),
+        ("300=1", "up to 255"),
+        ("a=b", "not REFERENCE"),
+    ],
+)
 def test_a_malformed_mapping_is_one_clear_sentence(text: str, words: str) -> None:
     with pytest.raises(InputError, match=words):
         parse_label_mapping(text)
@@ -117,7 +127,9 @@ def test_a_reference_in_the_models_labels_is_taken_as_is(phantom) -> None:
 
 
 def test_a_reference_with_other_labels_is_refused_unless_mapped(phantom) -> None:
-    shifted = phantom.labels.with_array(np.where(phantom.labels.array > 0, phantom.labels.array + 2, 0).astype(np.uint8))
+    shifted = phantom.labels.with_array(
+        np.where(phantom.labels.array > 0, phantom.labels.array + 2, 0).astype(np.uint8)
+    )
     with pytest.raises(ReferenceLabelsError, match=r"label\(s\) 3, 4 .* --reference-labels"):
         match_reference_labels(shifted, MODEL)
     mapped = match_reference_labels(shifted, MODEL, {3: 1, 4: 2})

@@ -156,7 +156,8 @@ def test_confidence_is_judged_from_the_probability_map(phantom) -> None:
     confidence = report.get("confidence")
     assert confidence.status is Status.FAIL
     assert confidence.details["low_confidence_ml"] == pytest.approx(
-        np.count_nonzero(phantom.labels.array) * phantom.ct.voxel_volume_ml, rel=1e-3)
+        np.count_nonzero(phantom.labels.array) * phantom.ct.voxel_volume_ml, rel=1e-3
+    )
     assert confidence.slices
 
 

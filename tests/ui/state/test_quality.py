@@ -41,14 +41,18 @@ def test_a_failed_result_raises_the_banner_marks_slices_and_asks_before_export(p
     gap = int(femur_slices[len(femur_slices) // 2])
     labels[gap][labels[gap] == 1] = 0
     quality = ResultQuality()
-    quality.set_report(evaluate(phantom.ct, _Result(phantom.labels.with_array(labels)), {1: "femur", 2: "tibia"}), edited=True)
+    quality.set_report(
+        evaluate(phantom.ct, _Result(phantom.labels.with_array(labels)), {1: "femur", 2: "tibia"}), edited=True
+    )
     assert quality.status == "fail"
     assert quality.banner_text().startswith("\u2716 Do not trust this result: Part of a bone is missing")
     assert gap in quality.flagged_slices()
     assert quality.flags_of_slice(gap) == ["Bone continuity"]
     assert quality.flags_of_slice(0) == []
     question = quality.export_question("bone surfaces (STL)")
-    assert question is not None and "bone continuity" in question and "Export the bone surfaces (STL) anyway?" in question
+    assert (
+        question is not None and "bone continuity" in question and "Export the bone surfaces (STL) anyway?" in question
+    )
     row = next(r for r in quality.rows() if r.title == "Bone continuity")
     assert f"(slices {gap + 1})" in row.text  # counted from 1, as the window's slice counter
     assert "edited" in quality.summary()

@@ -60,7 +60,9 @@ def test_a_failing_result_shows_the_banner_marks_its_slices_and_export_asks(
     wait_idle(qtbot, window)
 
 
-def test_a_ct_that_is_not_a_knee_is_refused_before_segmenting(qtbot, window, dialogs, threshold_model, tmp_path) -> None:
+def test_a_ct_that_is_not_a_knee_is_refused_before_segmenting(
+    qtbot, window, dialogs, threshold_model, tmp_path
+) -> None:
     import SimpleITK as sitk
 
     from kneeseg_app.core.volume import Volume
