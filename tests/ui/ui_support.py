@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import SimpleITK as sitk
+
+from kneeseg_app.core.volume import Volume
 
 FEMUR_HU = 600.0  # the threshold test network calls 300..900 HU femur and > 900 HU tibia
 TIBIA_HU = 1300.0
@@ -78,3 +82,28 @@ def wait_idle(qtbot, window, timeout: int = 20000) -> None:
     qtbot.waitUntil(
         lambda: not window.loader.busy and not window.segmenter.running and not window.comparison.busy, timeout=timeout
     )
+
+
+# ----- batch cases (the batch logic and the batch window share them) -----
+
+
+def knee_volume(label_shift_mm: float = 0.0) -> tuple[Volume, Volume]:
+    """The toy knee CT on a 0.8 x 0.8 x 2 mm grid, and its labels (moved along x if asked)."""
+    shape = (36, 64, 64)
+    ct = Volume(np.zeros(shape, np.int16), (2.0, 0.8, 0.8), (-25.6, -25.6, 0.0))
+    points = ct.index_to_lps(np.stack(np.indices(shape), axis=-1).astype(float))
+    hu = knee_hu(points)
+    points[..., 0] -= label_shift_mm
+    truth = knee_hu(points)
+    labels = np.where(truth == FEMUR_HU, 1, 0) + np.where(truth == TIBIA_HU, 2, 0)
+    return ct.with_array(hu.astype(np.int16)), ct.with_array(labels.astype(np.uint8))
+
+
+def write_case(
+    folder: Path, image_name: str = "image.nii.gz", labels_name: str = "labels.nii.gz", shift_mm: float = 0.0
+) -> None:
+    """A case folder; ``shift_mm`` moves the reference labels against the CT (a worse case)."""
+    ct, labels = knee_volume(shift_mm)
+    folder.mkdir(parents=True, exist_ok=True)
+    sitk.WriteImage(ct.to_sitk(), str(folder / image_name))
+    sitk.WriteImage(labels.to_sitk(), str(folder / labels_name))

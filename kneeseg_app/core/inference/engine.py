@@ -86,6 +86,9 @@ class SegmentationResult:
     top_probability: np.ndarray | None = None
     """Per voxel (source grid, uint8): the chosen class's softmax probability x 255; 255 where the
     network did not run (air far from bone). Read by the result checks' confidence check."""
+    label_names: dict[int, str] = field(default_factory=dict)
+    """Foreground label -> bone name of the model that made this result: overlays, metrics and
+    exports name the bones by it, not by whichever model is selected later."""
 
 
 # ----------------------------------------------------------------------------
@@ -159,6 +162,7 @@ class Segmenter:
             settings=self.settings.as_dict(),
             removed_voxels=removed,
             top_probability=top,
+            label_names=dict(self.package.label_names),
         )
 
     def _postprocess(self, labels: np.ndarray, volume: Volume, cancel: CancelToken) -> dict[int, int]:

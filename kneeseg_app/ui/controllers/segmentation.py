@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from kneeseg_app.core.checks.input import check_input
 from kneeseg_app.core.errors import KneeSegError, ModelError
+from kneeseg_app.core.inference.settings import default_threads
 from kneeseg_app.core.volume import Volume
 from kneeseg_app.ui.controllers.workers import Task
 
@@ -23,13 +24,26 @@ from kneeseg_app.ui.controllers.workers import Task
 class RunOptions:
     """What the user chose in the segmentation panel."""
 
-    tta: bool = False
+    tta: bool | None = None
+    """None: as the model's manifest says (``default_tta``), as the CLI does; True/False: the user's choice."""
     threads: int = 0
-    """0: let the engine decide (all cores)."""
+    """0: the engine's default (:func:`automatic_threads`, the one rule in core)."""
 
 
 def available_threads() -> int:
+    """The most threads the box offers (every logical core)."""
     return max(1, os.cpu_count() or 1)
+
+
+def automatic_threads() -> int:
+    """The threads a run with ``threads=0`` really uses: the engine's own default."""
+    return default_threads()
+
+
+def model_default_tta(package: Any) -> bool:
+    """Whether ``package``'s manifest asks for test-time mirroring by default (False without a model)."""
+    inference = getattr(getattr(package, "manifest", None), "inference", None)
+    return bool(getattr(inference, "default_tta", False))
 
 
 def run_segmentation(package: Any, volume: Volume, options: RunOptions, progress, cancel) -> Any:

@@ -14,7 +14,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kneeseg_app.ui.controllers.segmentation import RunOptions, SegmentController, available_threads, describe_result
+from kneeseg_app.ui.controllers.segmentation import (
+    RunOptions,
+    SegmentController,
+    automatic_threads,
+    available_threads,
+    describe_result,
+    model_default_tta,
+)
 
 
 class RunPanel(QWidget):
@@ -31,7 +38,12 @@ class RunPanel(QWidget):
         self.threads = QSpinBox()
         self.threads.setObjectName("threads")
         self.threads.setRange(0, available_threads())
-        self.threads.setSpecialValueText("all cores")
+        self.threads.setSpecialValueText(f"automatic ({automatic_threads()})")
+        self.threads.setToolTip(
+            f"Automatic uses {automatic_threads()} thread(s): the physical cores, at most 4, so the computer stays usable."
+        )
+        self._tta_choice: bool | None = None
+        """The user's TTA choice; None while the box shows the selected model's default."""
         self.segment = QPushButton("Segment femur and tibia")
         self.segment.setObjectName("segment")
         self.segment.setStyleSheet("font-weight: bold; padding: 6px;")
@@ -69,7 +81,7 @@ class RunPanel(QWidget):
 
         self.segment.clicked.connect(lambda: self.runRequested.emit(self.options()))
         self.cancel.clicked.connect(self._on_cancel)
-        self.tta.toggled.connect(lambda _: self.optionsChanged.emit(self.options()))
+        self.tta.clicked.connect(self._on_tta_clicked)
         self.threads.valueChanged.connect(lambda _: self.optionsChanged.emit(self.options()))
         controller.started.connect(self._on_started)
         controller.progress.connect(self._on_progress)
@@ -80,11 +92,23 @@ class RunPanel(QWidget):
         self._last_stage = ""
 
     def options(self) -> RunOptions:
-        return RunOptions(tta=self.tta.isChecked(), threads=int(self.threads.value()))
+        """TTA stays None (the model's default, shown by the box) until the user clicks the box."""
+        return RunOptions(tta=self._tta_choice, threads=int(self.threads.value()))
 
     def set_options(self, options: RunOptions) -> None:
-        self.tta.setChecked(options.tta)
+        self._tta_choice = options.tta
+        if options.tta is not None:
+            self.tta.setChecked(options.tta)
         self.threads.setValue(min(options.threads, self.threads.maximum()))
+
+    def set_model(self, package: object | None) -> None:
+        """A model was selected: the TTA box shows its ``default_tta`` (the user's earlier click is forgotten)."""
+        self._tta_choice = None
+        self.tta.setChecked(model_default_tta(package))
+
+    def _on_tta_clicked(self, checked: bool) -> None:
+        self._tta_choice = bool(checked)
+        self.optionsChanged.emit(self.options())
 
     def set_ready(self, ready: bool, reason: str = "") -> None:
         """Enable Segment only when a CT and a usable model are there."""

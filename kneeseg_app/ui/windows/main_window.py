@@ -33,7 +33,6 @@ from kneeseg_app.ui.controllers.models_controller import ModelsController
 from kneeseg_app.ui.controllers.segmentation import RunOptions, SegmentController
 from kneeseg_app.ui.controllers.surfaces import SurfaceController
 from kneeseg_app.ui.controllers.workers import task_pool
-from kneeseg_app.ui.state.model_info import label_names
 from kneeseg_app.ui.state.session import CaseSession, LoadedCase
 from kneeseg_app.ui.state.settings import AppSettings
 from kneeseg_app.ui.state.viewer_state import ViewerState
@@ -226,6 +225,7 @@ class MainWindow(QMainWindow):
         s.referenceChanged.connect(self._on_reference)
         s.metricsChanged.connect(self.metrics_panel.show_metrics)
         self.models.selectionChanged.connect(lambda _: self._update_ready())
+        self.models.selectionChanged.connect(lambda _: self.run_panel.set_model(self.models.package))
         self.run_panel.runRequested.connect(self.segment)
         self.run_panel.optionsChanged.connect(self._remember_options)
         self.display_panel.presetChosen.connect(lambda name: setattr(self.settings, "window_preset", name))
@@ -239,7 +239,8 @@ class MainWindow(QMainWindow):
         self.surfaces.started.connect(lambda: self.viewer.view3d.show_message("Building the bone surfaces…"))
 
     def _restore_settings(self) -> None:
-        self.run_panel.set_options(RunOptions(tta=self.settings.tta, threads=self.settings.threads))
+        # TTA is not restored: it follows the selected model's default_tta, as in the CLI
+        self.run_panel.set_options(RunOptions(tta=None, threads=self.settings.threads))
         preset = self.settings.window_preset
         if preset:
             try:
@@ -311,7 +312,8 @@ class MainWindow(QMainWindow):
         self.session.set_result(result, model_name)
 
     def _on_result(self, result: Any) -> None:
-        names = label_names(self.models.package) if result is not None and self.models.package else {}
+        # the names of the model that made the result, not of the one selected now
+        names = dict(getattr(result, "label_names", None) or {}) if result is not None else {}
         self.viewer_state.set_labels(result.labels if result is not None else None, names or None)
         self.metrics_panel.set_label_names(self.viewer_state.label_names)
         if result is not None:
@@ -374,7 +376,6 @@ class MainWindow(QMainWindow):
         self.settings.model = name
 
     def _remember_options(self, options: RunOptions) -> None:
-        self.settings.tta = options.tta
         self.settings.threads = options.threads
 
     def _fill_recent(self) -> None:

@@ -4,40 +4,15 @@ from __future__ import annotations
 
 import csv
 import math
-from pathlib import Path
 
-import numpy as np
 import pytest
 import SimpleITK as sitk
-from ui_support import FEMUR_HU, TIBIA_HU, knee_hu
+from ui_support import write_case
 
 from kneeseg_app.core.errors import InputError
 from kneeseg_app.core.progress import CancelToken
-from kneeseg_app.core.volume import Volume
 from kneeseg_app.ui.controllers import batch_logic
 from kneeseg_app.ui.controllers.batch_logic import BatchCase, box_stats, engine_segment, find_cases, run_batch
-
-
-def knee_volume(label_shift_mm: float = 0.0) -> tuple[Volume, Volume]:
-    """The toy knee CT on a 0.8 x 0.8 x 2 mm grid, and its labels (moved along x if asked)."""
-    shape = (36, 64, 64)
-    ct = Volume(np.zeros(shape, np.int16), (2.0, 0.8, 0.8), (-25.6, -25.6, 0.0))
-    points = ct.index_to_lps(np.stack(np.indices(shape), axis=-1).astype(float))
-    hu = knee_hu(points)
-    points[..., 0] -= label_shift_mm
-    truth = knee_hu(points)
-    labels = np.where(truth == FEMUR_HU, 1, 0) + np.where(truth == TIBIA_HU, 2, 0)
-    return ct.with_array(hu.astype(np.int16)), ct.with_array(labels.astype(np.uint8))
-
-
-def write_case(
-    folder: Path, image_name: str = "image.nii.gz", labels_name: str = "labels.nii.gz", shift_mm: float = 0.0
-) -> None:
-    """A case folder; ``shift_mm`` moves the reference labels against the CT (a worse case)."""
-    ct, labels = knee_volume(shift_mm)
-    folder.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(ct.to_sitk(), str(folder / image_name))
-    sitk.WriteImage(labels.to_sitk(), str(folder / labels_name))
 
 
 def test_a_folder_of_case_folders_is_found_with_images_and_labels(tmp_path) -> None:

@@ -6,7 +6,7 @@ import csv
 
 from onnx_factory import slow_network, write_model_package
 from PySide6.QtCore import Qt
-from test_batch_logic import write_case
+from ui_support import write_case
 
 from kneeseg_app.core import paths
 from kneeseg_app.ui.controllers.models_controller import ModelsController

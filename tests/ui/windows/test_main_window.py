@@ -186,7 +186,9 @@ def test_settings_are_remembered_for_the_next_start(
     qtbot.addWidget(again)
     qtbot.waitUntil(lambda: again.models.selected is not None, timeout=5000)
     assert again.models.selected.name == "test-threshold-2d"
-    assert again.run_panel.options().tta and again.run_panel.options().threads == 1
+    assert again.run_panel.options().threads == 1
+    # TTA is not carried over: it follows the selected model's default_tta (False here), as in the CLI
+    assert again.run_panel.options().tta is None and not again.run_panel.tta.isChecked()
     assert again.viewer_state.preset == "Soft tissue"
     assert app_settings.recent[0] == str(knee_dicom)
     assert app_settings.last_folder == str(knee_dicom.parent)
