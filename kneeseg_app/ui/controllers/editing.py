@@ -115,6 +115,10 @@ class EditController(QObject):
     def update(self, **changes: Any) -> None:
         """Change settings (tool, radius_mm, active_label...) and tell the panel."""
         new = replace(self.settings, **changes)
+        if self.editor is None and new.tool is not EditTool.NONE:
+            new = replace(new, tool=EditTool.NONE)  # nothing to edit: the views keep the crosshair
+            if changes.get("tool", EditTool.NONE) is not EditTool.NONE:
+                self.message.emit("Segment the CT first: the tools edit the model's result.")
         if new != self.settings:
             if new.tool != self.settings.tool:
                 self.end_drag()

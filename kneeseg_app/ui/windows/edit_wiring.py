@@ -53,12 +53,14 @@ class EditWiring:
         self.actions: dict[str, QAction] = {}
         self._build_menu()
         self._connect()
+        self._enable_actions(False)
 
     def _connect(self) -> None:
         w, c = self.w, self.controller
         c.labelsChanged.connect(lambda event: w.viewer_state.labels_edited(event.box))
         c.message.connect(lambda text: w.statusBar().showMessage(text, 8000))
         c.settingsChanged.connect(self._show_tool)
+        c.availabilityChanged.connect(self._enable_actions)
         w.session.resultChanged.connect(self._on_result)
         w.session.resultEdited.connect(self._on_edited)
 
@@ -89,6 +91,10 @@ class EditWiring:
         action.triggered.connect(lambda _checked=False: slot())
         menu.addAction(action)
         self.actions[key] = action
+
+    def _enable_actions(self, available: bool) -> None:
+        for key, action in self.actions.items():
+            action.setEnabled(available or key == f"tool_{EditTool.NONE.value}")
 
     # ----- reactions ----------------------------------------------------------------------
     def _on_result(self, result: Any) -> None:

@@ -114,3 +114,14 @@ def test_interpolate_smooth_and_holes_act_on_the_active_bone_in_the_last_view_us
     state.set_cursor((4, 15, 20))
     assert controller.smooth(this_slice_only=True) >= 0
     assert set(np.nonzero(editor.labels != editor.model)[0]) <= set(range(2, 8))
+
+
+def test_without_a_result_no_tool_can_be_chosen(qtbot) -> None:
+    controller = EditController(ViewerState())
+    messages: list[str] = []
+    controller.message.connect(messages.append)
+    controller.set_tool(EditTool.BRUSH)
+    assert controller.settings.tool is EditTool.NONE and not controller.active
+    assert "Segment the CT first" in messages[-1]
+    controller.update(radius_mm=6.0)  # sizes can still be set beforehand
+    assert controller.settings.radius_mm == 6.0 and len(messages) == 1

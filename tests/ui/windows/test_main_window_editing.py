@@ -267,3 +267,16 @@ def test_the_brush_shows_its_size_under_the_mouse(qtbot, segmented) -> None:
     QTest.qWait(30)  # pyqtgraph drops moves closer than ~16 ms apart
     QTest.mouseMove(view.canvas.viewport(), pixel_at(view, width / 2, height / 2))
     assert not view.brush_outline.isVisible()
+
+
+def test_the_edit_tools_wait_for_a_result(qtbot, window, threshold_model, knee_dicom) -> None:
+    assert window.tabs.tabText(1) == "Edit"
+    assert not window.editing.actions["tool_brush"].isEnabled() and not window.editing.actions["undo"].isEnabled()
+    assert not window.editing.panel.tool_buttons[EditTool.BRUSH].isEnabled()
+    open_and_segment(qtbot, window, knee_dicom)
+    assert window.editing.actions["tool_brush"].isEnabled()
+    assert window.editing.panel.tool_buttons[EditTool.BRUSH].isEnabled()
+    window.open_path(knee_dicom)  # another case: its result is gone, and so are the tools
+    wait_loaded(qtbot, window)
+    qtbot.waitUntil(lambda: window.session.result is None, timeout=5000)
+    assert not window.editing.actions["tool_brush"].isEnabled() and window.editing.controller.editor is None
