@@ -237,7 +237,8 @@ class EditPanel(QWidget):
         volumes = ", ".join(f"{name} {ml:.1f} mL" for name, ml in editor.volumes_ml(self._names).items())
         changed = editor.voxels_changed_since_model
         edited = f"{changed:,} voxels differ from the model's result" if changed else "the model's result, unedited"
-        self.status.setText(f"{volumes}\n{edited}; {editor.history.undo_count} steps to undo")
+        steps = editor.history.undo_count
+        self.status.setText(f"{volumes}\n{edited}; {steps} step{'' if steps == 1 else 's'} to undo")
 
     def _on_available(self, available: bool) -> None:
         self.hint.setVisible(not available)
