@@ -8,7 +8,7 @@ network found (femur and tibia together, 26-connected) is judged by what a bone 
 * dense: its mean CT number is at least :data:`MIN_BONE_HU` (air, table foam and soft
   tissue are not);
 * inside the body: most of it lies in the patient's outline (tissue above
-  :data:`BODY_HU`, opened so the table's thin shell and straps fall away, holes filled,
+  :data:`~kneeseg_app.core.inference.fast.roi.BODY_HU`, opened so the table's thin shell and straps fall away, holes filled,
   the large outlines of each slice only), so nothing on the table or in the air survives;
 * large: at least :data:`MINOR_FRACTION` of the largest such piece (stray islands go).
 
@@ -29,17 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from kneeseg_app.core.inference.fast.roi import fill_holes_2d
+from kneeseg_app.core.inference.fast.roi import body_grid, body_mask_2d
 from kneeseg_app.core.inference.postprocess import keep_largest_component, label_bbox
 from kneeseg_app.core.progress import CancelToken
 from kneeseg_app.core.volume import Volume
 
 MIN_BONE_HU = 100.0
 """A piece of femur or tibia (cortex, cancellous bone and marrow together) is denser than this."""
-BODY_HU = -400.0
-"""Tissue threshold of the body outline (fat is about -100 HU, table foam below -750 HU)."""
-BODY_OPENING_MM = 4.0
-"""Thin structures (table shell, straps, cables) are cut off the body outline by an opening this wide."""
 MIN_INSIDE_BODY = 0.5
 """A piece with less than this fraction of its voxels inside the body is not bone of the patient."""
 MINOR_FRACTION = 0.1
@@ -57,7 +53,6 @@ PURE_SLICE = 0.9
 SAME_BONE_FRACTION = 0.25
 """In one leg, a part given the same bone as a larger part is kept when at least this fraction of it
 (a fibula or patella the network called tibia or femur is smaller and goes)."""
-_BODY_STEP_MM = 3.0
 _FULL = ndimage.generate_binary_structure(3, 3)
 
 
@@ -71,29 +66,6 @@ class Piece:
     inside_body: float
     centre_lps: tuple[float, float, float]
     femur_voxels: int
-
-
-def body_mask_2d(plane: np.ndarray, step: int, opening_px: int) -> np.ndarray:
-    """The patient's outline in one slice on a grid sub-sampled by ``step``.
-
-    Every outline at least a fifth the size of the largest is kept, so both legs count.
-    """
-    tissue = np.asarray(plane[::step, ::step]) > BODY_HU
-    if opening_px > 0:
-        disk = _disk(opening_px)
-        tissue = ndimage.binary_opening(tissue, structure=disk)
-    tissue = fill_holes_2d(tissue)
-    outlines, count = ndimage.label(tissue)
-    if count <= 1:
-        return tissue
-    sizes = np.bincount(outlines.ravel())
-    sizes[0] = 0
-    return np.isin(outlines, np.flatnonzero(sizes >= 0.2 * sizes.max()))
-
-
-def _disk(radius: int) -> np.ndarray:
-    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
-    return (yy**2 + xx**2) <= radius**2
 
 
 def measure_pieces(
@@ -133,8 +105,7 @@ def measure_pieces(
 
 def _inside_body(ct: Volume, box: tuple[slice, ...], bone: np.ndarray) -> np.ndarray:
     """Which bone voxels of ``box`` lie inside the body outline of their slice (whole-slice outline)."""
-    step = max(1, int(round(_BODY_STEP_MM / max(min(ct.spacing_zyx[1:]), 1e-3))))
-    opening = max(1, int(round(BODY_OPENING_MM / (step * min(ct.spacing_zyx[1:])) / 2)))
+    step, opening = body_grid(ct.spacing_zyx[1:])
     out = np.zeros(bone.shape, dtype=bool)
     ys = np.arange(box[1].start, box[1].stop) // step
     xs = np.arange(box[2].start, box[2].stop) // step

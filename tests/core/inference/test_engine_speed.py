@@ -156,14 +156,16 @@ def test_a_bone_the_first_pass_only_glimpses_is_still_segmented_whole(package, t
         assert dice(fast, exact, value) >= 0.999
 
 
-def test_without_any_bone_candidate_every_slice_is_run_on_the_whole_plane(package, monkeypatch) -> None:
-    volume = knee(bone_slices=slice(0, 0))
-    volume.array[volume.array > 200] = 100  # nothing dense: the first pass finds nothing
+def test_without_any_bone_candidate_every_slice_is_run_over_the_body(package, tmp_path: Path, monkeypatch) -> None:
+    volume = knee()
+    blind = with_inference(package, tmp_path, roi_threshold_hu=3000.0)  # the first pass finds nothing
     calls = counting(monkeypatch)
-    segment(package, volume, exact=True)
+    exact = segment(package, volume, exact=True)
     n_exact, calls["images"] = calls["images"], 0
-    segment(package, volume, roi="bones", skip_empty_slices=True)
-    assert calls["images"] >= n_exact
+    fast = segment(blind, volume, roi="bones", skip_empty_slices=True)
+    assert volume.shape[0] <= calls["images"] < n_exact  # every slice, not the air beside the body
+    for value in (1, 2):
+        assert dice(fast, exact, value) >= 0.999
 
 
 # ----- skipped slices ----------------------------------------------------------------------

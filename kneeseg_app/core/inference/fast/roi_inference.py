@@ -21,7 +21,6 @@ gives the measured cost in Dice.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,43 +28,30 @@ import numpy as np
 from kneeseg_app.core.inference.fast.roi import (
     AxisMap,
     Box,
-    bone_boxes,
+    dense_label_box,
+    first_pass,
     grow,
-    input_range,
+    intersect,
     network_range,
     runs,
     slices_near_bone,
+    touches_inner_edge,
     union,
 )
-from kneeseg_app.core.inference.predict import RunContext, TileCounter, TopClass, Window, make_window, predict_folds
-from kneeseg_app.core.inference.preprocess import bbox_slices, ct_normalize, map_slices, normalized_range, zoom_window
+from kneeseg_app.core.inference.fast.slice_stride import disagree, interpolate_slices, strided_slices
+from kneeseg_app.core.inference.fast.window_io import SlabJob, network_input, window_labels
+from kneeseg_app.core.inference.predict import RunContext, TileCounter, Window, make_window, predict_folds
+from kneeseg_app.core.inference.preprocess import bbox_slices, normalized_range
 from kneeseg_app.core.inference.sliding_window import compute_steps
-from kneeseg_app.core.model.schema import Manifest, Normalization
+from kneeseg_app.core.model.schema import Manifest
 
 if TYPE_CHECKING:
     from kneeseg_app.core.inference.plan import CasePlan
     from kneeseg_app.core.inference.settings import ResolvedSettings
 
-SPLINE_REACH = 12
-"""Extra input pixels around a window for spline orders > 1 (prefilter edge effect < 1e-6)."""
-
-
-@dataclass(frozen=True)
-class SlabJob:
-    """One slab: its slices, the part of the plane it labels, the network window."""
-
-    start: int
-    stop: int
-    source: Box
-    """Labelled region of the cropped plane (source pixels)."""
-    window: tuple[tuple[int, int], tuple[int, int]]
-    """Network input region in resampled pixels (may reach outside the image: padding)."""
-    grid_steps: tuple[tuple[int, ...], tuple[int, ...]] | None = None
-    """'grid' tiling: tile offsets inside the window (a part of nnU-Net's whole-plane grid)."""
-
-    @property
-    def window_shape(self) -> tuple[int, int]:
-        return (self.window[0][1] - self.window[0][0], self.window[1][1] - self.window[1][0])
+FALLBACK_SHARE = 0.7
+"""Bone windows costing more than this share of the plain path (every slice over the body) are
+not worth their overhead: the plain path runs instead."""
 
 
 class BoneWindowPath:
@@ -79,6 +65,10 @@ class BoneWindowPath:
         self._windows: dict[tuple[int, int], Window] = {}
         self._slabs = 0
         self._widened = 0
+        self._bodies: list[Box | None] | None = None
+        self._budget = 0
+        self.capped = False
+        """Whether the tile budget stopped a widening or a followed slab (the result may miss bone)."""
         self._top: np.ndarray | None = None
 
     # ----- planning -----------------------------------------------------------
@@ -120,22 +110,46 @@ class BoneWindowPath:
             steps.append(tuple(s - chosen[0] for s in chosen))
         return SlabJob(start, stop, source, tuple(window), tuple(steps))  # type: ignore[arg-type]
 
-    def plan_jobs(self, plan: CasePlan, boxes: list[Box | None]) -> tuple[list[SlabJob], np.ndarray]:
-        """Slab jobs for the slices to run, and which slices they are."""
-        n, h, w = plan.cropped_shape
-        full: Box = (0, h, 0, w)
+    def plan_jobs(
+        self, plan: CasePlan, boxes: list[Box | None], bodies: list[Box | None] | None = None
+    ) -> tuple[list[SlabJob], np.ndarray]:
+        """Slab jobs for the slices to run, and which slices they are.
+
+        Windows never reach beyond the body (``bodies``: per-slice outline boxes; None = the
+        whole plane). When the bone windows would cost more than :data:`FALLBACK_SHARE` of
+        running every slice over the body, every slice is run over the body instead.
+        """
+        n = plan.cropped_shape[0]
+        self._bodies = bodies
         if all(b is None for b in boxes):  # the first pass found nothing: trust the network
-            boxes = [full] * n
+            return self._plain_jobs(plan), np.ones(n, dtype=bool)
         m = self.settings.roi_slice_margin
         flags = slices_near_bone(boxes, m) if self.settings.skip_empty_slices else np.ones(n, dtype=bool)
         jobs = []
         for start, stop in runs(flags, self._slab_length()):
-            source = full
+            source = self.region(plan, start, stop)
             if self.settings.roi == "bones":
                 around = union(boxes[max(start - m, 0) : stop + m])
-                source = full if around is None else grow(around, self._margin_px(plan), (h, w))
+                if around is not None:
+                    source = intersect(grow(around, self._margin_px(plan), plan.cropped_shape[1:]), source)
             jobs.append(self.job(plan, start, stop, source))
+        plain = self._plain_jobs(plan)
+        self._budget = sum(self._tiles(j) for j in plain)
+        if sum(self._tiles(j) for j in jobs) > FALLBACK_SHARE * self._budget:
+            return plain, np.ones(n, dtype=bool)
         return jobs, flags
+
+    def _plain_jobs(self, plan: CasePlan) -> list[SlabJob]:
+        """Every slice, over the body (the plain path, less the air and table beside the patient)."""
+        flags = np.ones(plan.cropped_shape[0], dtype=bool)
+        return [self.job(plan, a, b, self.region(plan, a, b)) for a, b in runs(flags, self._slab_length())]
+
+    def region(self, plan: CasePlan, start: int, stop: int) -> Box:
+        """The most a slab's window may cover: its slices' body outlines plus the margin (else the plane)."""
+        _, h, w = plan.cropped_shape
+        m = self.settings.roi_slice_margin
+        around = None if self._bodies is None else union(self._bodies[max(start - m, 0) : stop + m])
+        return (0, h, 0, w) if around is None else grow(around, self._margin_px(plan), (h, w))
 
     def _slab_length(self) -> int:
         """Slab length; with a slice stride s, a multiple of s plus one (both ends are run)."""
@@ -194,10 +208,11 @@ class BoneWindowPath:
         self._top = None if self.context.top is None else plan.network_view(self.context.top)[bbox_slices(plan.crop)]
         n = self.manifest.normalization
         with ctx.clock("prepare"):
-            boxes = bone_boxes(cropped, plan.spacing[1:], settings.roi_threshold_hu, ctx.cancel)
+            boxes, bodies = first_pass(cropped, plan.spacing[1:], settings.roi_threshold_hu, ctx.cancel)
             data_clip = None if plan.data_separate[0] else normalized_range(cropped, n.lower, n.upper, n.mean, n.std)
-            jobs, done = self.plan_jobs(plan, boxes)
+            jobs, done = self.plan_jobs(plan, boxes, bodies)
         counter = TileCounter(ctx.report, sum(self._tiles(j) for j in jobs))
+        self._budget += counter.total
         for job in jobs:
             self._run_checked(plan, cropped, out, job, data_clip, counter)
         if settings.skip_empty_slices:
@@ -212,23 +227,28 @@ class BoneWindowPath:
         data_clip: tuple[float, float] | None,
         counter: TileCounter,
     ) -> None:
-        """Run a job; if a bone reaches the window's edge, run the slab on the whole plane.
+        """Run a job; if a bone reaches the window's edge, run the slab on its whole region (the body).
 
-        When most slabs so far needed that (a network that labels far outside the bones),
-        the rest go to the whole plane straight away instead of twice.
+        Only labels on dense pixels count as bone there. When most slabs so far needed the
+        region (a network that labels far outside the bones), the rest go to it straight
+        away instead of twice. Never beyond the run's tile budget (:meth:`_afford`).
         """
-        _, h, w = plan.cropped_shape
-        full: Box = (0, h, 0, w)
-        if self._widened >= 2 and 2 * self._widened > self._slabs and job.source != full:
-            counter.total += self._tiles(self.job(plan, job.start, job.stop, full)) - self._tiles(job)
-            job = self.job(plan, job.start, job.stop, full)
+        wide = self.region(plan, job.start, job.stop)
+        most_widened = self._widened >= 2 and 2 * self._widened > self._slabs and job.source != wide
+        if most_widened and self._afford(
+            counter, self._tiles(self.job(plan, job.start, job.stop, wide)) - self._tiles(job)
+        ):
+            job = self.job(plan, job.start, job.stop, wide)
         self._slabs += 1
         slab_labels, slab_top = self._run(plan, cropped, job, data_clip, counter)
-        if touches_inner_edge(slab_labels, job.source, (h, w)):
+        y0, y1, x0, x1 = job.source
+        hu = cropped[job.start : job.stop, y0:y1, x0:x1]
+        if job.source != wide and touches_inner_edge(slab_labels, job.source, plan.cropped_shape[1:], hu):
             self._widened += 1
-            job = self.job(plan, job.start, job.stop, full)
-            counter.total += self._tiles(job)
-            slab_labels, slab_top = self._run(plan, cropped, job, data_clip, counter)
+            widened = self.job(plan, job.start, job.stop, wide)
+            if self._afford(counter, self._tiles(widened)):
+                job = widened
+                slab_labels, slab_top = self._run(plan, cropped, job, data_clip, counter)
         y0, y1, x0, x1 = job.source
         out[job.start : job.stop, y0:y1, x0:x1] = slab_labels
         if self._top is not None and slab_top is not None:
@@ -243,19 +263,43 @@ class BoneWindowPath:
         data_clip: tuple[float, float] | None,
         counter: TileCounter,
     ) -> None:
-        """Run skipped slices next to run slices that hold bone, until none is left."""
-        n, h, w = plan.cropped_shape
+        """Run skipped slices next to run slices that hold bone (labels on dense pixels), until none
+        is left or the budget is spent; each over the box of that bone in its neighbours, widened
+        by the margin (widened again to the body when the bone reaches its edge)."""
+        n = plan.cropped_shape[0]
         step = max(self.settings.roi_slice_margin, 1)
+        has_bone = np.zeros(n, dtype=bool)
+        fresh = done.copy()
         while True:
-            has_bone = np.array([bool(done[i]) and bool(out[i].any()) for i in range(n)])
+            for i in np.flatnonzero(fresh):
+                has_bone[i] = dense_label_box(out[i : i + 1], cropped[i : i + 1]) is not None
             grow_into = slices_near_bone([(0, 1, 0, 1) if b else None for b in has_bone], step) & ~done
             if not grow_into.any():
                 return
             for start, stop in runs(grow_into, self._slab_length()):
-                job = self.job(plan, start, stop, (0, h, 0, w))
-                counter.total += self._tiles(job)
+                a, b = max(start - step, 0), min(stop + step, n)
+                seen = dense_label_box(out[a:b], cropped[a:b])
+                region = self.region(plan, start, stop)
+                source = (
+                    region
+                    if seen is None
+                    else intersect(grow(seen, self._margin_px(plan), plan.cropped_shape[1:]), region)
+                )
+                job = self.job(plan, start, stop, source)
+                if not self._afford(counter, self._tiles(job)):
+                    return
                 self._run_checked(plan, cropped, out, job, data_clip, counter)
                 done[start:stop] = True
+            fresh = grow_into
+
+    def _afford(self, counter: TileCounter, tiles: int) -> bool:
+        """Add ``tiles`` to the run if the budget allows: the planned windows plus the plain path
+        over the body, so a false positive can never cost more than one extra plain run."""
+        if counter.total + tiles > self._budget:
+            self.capped = True
+            return False
+        counter.total += tiles
+        return True
 
     def _run(
         self,
@@ -276,7 +320,7 @@ class BoneWindowPath:
         if len(picks) < k:
             logits = self._fill_between(cropped, job, maps, data_clip, picks, logits, counter)
         with ctx.clock("resample_back"):
-            return self._labels(logits, job, maps, res.probabilities_order)
+            return window_labels(logits, job, maps, res.probabilities_order, ctx)
 
     def _predict(
         self,
@@ -290,7 +334,7 @@ class BoneWindowPath:
         """Logits (C, len(picks), window) of the job's slices ``picks`` (offsets in the slab)."""
         ctx = self.context
         with ctx.clock("preprocess"):
-            image = self._network_input(cropped, job, maps, data_clip, picks)
+            image = network_input(cropped, job, maps, data_clip, picks, self.manifest, ctx)
         window = self._window_for(job, maps)
         return predict_folds(ctx.networks, ctx.predictor, image, window, 2, self.settings.batch_size, None, counter)
 
@@ -311,127 +355,8 @@ class BoneWindowPath:
         refine = self.settings.slice_refine
         if refine > 0:
             labels = computed.argmax(axis=0)
-            extra = [i for i in range(k) if i not in set(picks.tolist()) and _disagree(labels, picks, i) > refine]
+            extra = [i for i in range(k) if i not in set(picks.tolist()) and disagree(labels, picks, i) > refine]
             if extra:
                 counter.total += len(extra) * len(self.context.networks)
                 logits[:, extra] = self._predict(cropped, job, maps, data_clip, np.array(extra), counter)
         return logits
-
-    def _network_input(
-        self,
-        cropped: np.ndarray,
-        job: SlabJob,
-        maps: tuple[AxisMap, AxisMap],
-        data_clip: tuple[float, float] | None,
-        picks: np.ndarray,
-    ) -> np.ndarray:
-        """Normalised, resampled CT of the job's network window (zeros outside the image)."""
-        order = self.manifest.resampling.data_order
-        reach = SPLINE_REACH if order > 1 else 2
-        (iy0, iy1), (ix0, ix1) = (input_range(job.window[a], maps[a], reach) for a in range(2))
-        n = self.manifest.normalization
-        slices = job.start + np.asarray(picks)
-        raw = np.stack([np.asarray(cropped[z, iy0:iy1, ix0:ix1], dtype=np.float32) for z in slices])
-        normalized = ct_normalize(raw, n.lower, n.upper, n.mean, n.std)
-        if data_clip is None:  # nnU-Net's separate-z path clips each slice to its own range
-            return _zoom_per_slice_range(
-                normalized, cropped, slices, job.window, (iy0, ix0), maps, order, n, self.context
-            )
-        return zoom_window(
-            normalized, (iy0, ix0), maps, job.window, order, data_clip, self.context.cancel, self.context.pool
-        )
-
-    def _labels(
-        self, logits: np.ndarray, job: SlabJob, maps: tuple[AxisMap, AxisMap], order: int
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Logits (C, k, window) resampled to ``job.source`` and arg-maxed, slice by slice (with the
-        top-class probability bytes when the run records them)."""
-        y0, y1, x0, x1 = job.source
-        back = (AxisMap(maps[0].n_out, maps[0].n_in), AxisMap(maps[1].n_out, maps[1].n_in))
-        start = (job.window[0][0], job.window[1][0])
-        target = ((y0, y1), (x0, x1))
-        k = logits.shape[1]
-        out = np.zeros((k, y1 - y0, x1 - x0), dtype=np.uint8)
-        top = None if self.context.top is None else np.empty_like(out)
-        cancel = self.context.cancel
-
-        def one(i: int) -> None:
-            cancel.raise_if_cancelled()
-            running = TopClass(out[i], None if top is None else top[i])
-            for c in range(logits.shape[0]):
-                running.add(zoom_window(logits[c, i : i + 1], start, back, target, order)[0], c)
-            running.finish()
-
-        map_slices(one, k, self.context.pool)
-        return out, top
-
-
-def strided_slices(k: int, stride: int) -> np.ndarray:
-    """Offsets of the slices run in a slab of ``k``: every ``stride``-th, and always the last."""
-    picks = list(range(0, k, max(stride, 1)))
-    if picks[-1] != k - 1:
-        picks.append(k - 1)
-    return np.array(picks)
-
-
-def interpolate_slices(computed: np.ndarray, picks: np.ndarray, k: int) -> np.ndarray:
-    """(C, k, ...) logits, linear along the slices between the run ones (``picks``, sorted)."""
-    out = np.empty((computed.shape[0], k, *computed.shape[2:]), dtype=np.float32)
-    out[:, picks] = computed
-    for j in range(len(picks) - 1):
-        a, b = int(picks[j]), int(picks[j + 1])
-        for i in range(a + 1, b):
-            w = (i - a) / (b - a)
-            np.multiply(computed[:, j], 1 - w, out=out[:, i])
-            out[:, i] += w * computed[:, j + 1]
-    return out
-
-
-def _disagree(labels: np.ndarray, picks: np.ndarray, i: int) -> float:
-    """Fraction of the bone pixels of slice ``i``'s two run neighbours on which they disagree."""
-    j = int(np.searchsorted(picks, i)) - 1
-    a, b = labels[j], labels[j + 1]
-    bone = int(((a > 0) | (b > 0)).sum())
-    return float((a != b).sum()) / bone if bone else 0.0
-
-
-def _zoom_per_slice_range(
-    normalized: np.ndarray,
-    cropped: np.ndarray,
-    slices: np.ndarray,
-    window: tuple[tuple[int, int], tuple[int, int]],
-    start: tuple[int, int],
-    maps: tuple[AxisMap, AxisMap],
-    order: int,
-    n: Normalization,
-    context: RunContext,
-) -> np.ndarray:
-    """Window zoom clipped to each whole slice's normalised range (nnU-Net's separate-z rule)."""
-    shape = (window[0][1] - window[0][0], window[1][1] - window[1][0])
-    out = np.empty((normalized.shape[0], *shape), dtype=np.float32)
-
-    def one(i: int) -> None:
-        context.cancel.raise_if_cancelled()
-        plane = cropped[slices[i]]
-        lo, hi = float(plane.min()), float(plane.max())
-        ends = ct_normalize(np.array([lo, hi], dtype=np.float32), n.lower, n.upper, n.mean, n.std)
-        out[i] = zoom_window(normalized[i : i + 1], start, maps, window, order, (float(ends[0]), float(ends[1])))[0]
-
-    map_slices(one, normalized.shape[0], context.pool)
-    return out
-
-
-def touches_inner_edge(labels: np.ndarray, source: Box, plane: tuple[int, int]) -> bool:
-    """Whether any foreground label lies on a window edge that is not the image's edge."""
-    y0, y1, x0, x1 = source
-    h, w = plane
-    edges = []
-    if y0 > 0:
-        edges.append(labels[:, 0, :])
-    if y1 < h:
-        edges.append(labels[:, -1, :])
-    if x0 > 0:
-        edges.append(labels[:, :, 0])
-    if x1 < w:
-        edges.append(labels[:, :, -1])
-    return any(bool(e.any()) for e in edges)
