@@ -323,7 +323,9 @@ def write_presentation_state(folder: str | Path, study_uid: str = CTSeries.study
 
 
 # ----- files a decoder must not be trusted with --------------------------------
-def write_short_pixel_data(folder: str | Path, series: CTSeries | None = None, keep_fraction: float = 0.14) -> list[Path]:
+def write_short_pixel_data(
+    folder: str | Path, series: CTSeries | None = None, keep_fraction: float = 0.14
+) -> list[Path]:
     """A series whose middle slice's Pixel Data holds only ``keep_fraction`` of the bytes its header announces.
 
     The element's own length says so (the file is not cut off), as in fo-dicom's GH1376
@@ -409,7 +411,9 @@ def write_enhanced_ct(
     ds.SharedFunctionalGroupsSequence = [
         _item(
             PlaneOrientationSequence=[_item(ImageOrientationPatient=[_ds(v) for v in series.orientation])],
-            PixelMeasuresSequence=[_item(PixelSpacing=[_ds(v) for v in series.pixel_spacing], SliceThickness=_ds(series.thickness))],
+            PixelMeasuresSequence=[
+                _item(PixelSpacing=[_ds(v) for v in series.pixel_spacing], SliceThickness=_ds(series.thickness))
+            ],
             **({} if per_frame_rescale else {"PixelValueTransformationSequence": [_rescale_item(*series.rescale)]}),
         )
     ]
@@ -454,12 +458,16 @@ def _encode(ds: FileDataset, frames: np.ndarray, encoding: str) -> None:
     if encoding == "explicit":
         return
     if encoding in ("implicit", "deflated"):
-        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if encoding == "implicit" else DeflatedExplicitVRLittleEndian
+        ds.file_meta.TransferSyntaxUID = (
+            ImplicitVRLittleEndian if encoding == "implicit" else DeflatedExplicitVRLittleEndian
+        )
         return
     if encoding == "rle":
         ds.compress(RLELossless, frames)
         return
-    syntax, compressor = {"jpeg-lossless": (JPEGLosslessSV1, "JPEG"), "jpeg2000": (JPEG2000Lossless, "JPEG2000")}[encoding]
+    syntax, compressor = {"jpeg-lossless": (JPEGLosslessSV1, "JPEG"), "jpeg2000": (JPEG2000Lossless, "JPEG2000")}[
+        encoding
+    ]
     ds.PixelData = encapsulate([_gdcm_frame(frame, compressor) for frame in frames])
     ds["PixelData"].VR = "OB"
     ds.file_meta.TransferSyntaxUID = syntax

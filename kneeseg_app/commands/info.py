@@ -27,7 +27,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--series", metavar="UID_OR_INDEX", help="use this series (number in the list, or its UID)")
     parser.add_argument("--all", action="store_true", help="read and describe every candidate series")
     parser.add_argument(
-        "--allow-gaps", action="store_true", help="fill slices missing inside a series by interpolation instead of refusing"
+        "--allow-gaps",
+        action="store_true",
+        help="fill slices missing inside a series by interpolation instead of refusing",
     )
     parser.set_defaults(func=run)
 

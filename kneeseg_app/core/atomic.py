@@ -36,7 +36,9 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + suffix, dir=parent)
     except OSError as exc:
-        raise OutputError(f"Cannot write {target}: the folder {parent} is not writable ({exc.strerror or exc}).") from exc
+        raise OutputError(
+            f"Cannot write {target}: the folder {parent} is not writable ({exc.strerror or exc})."
+        ) from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -153,7 +155,9 @@ def check_outputs(
             resolved = target.resolve()
             if resolved in seen:
                 other = seen[resolved]
-                raise OutputError(f"{out.what.capitalize()} {out.path} and {other.what} {other.path} would be the same file.")
+                raise OutputError(
+                    f"{out.what.capitalize()} {out.path} and {other.what} {other.path} would be the same file."
+                )
             seen[resolved] = out
             _require_outside(target, out, protected)
             _require_replaceable(target, out, overwrite)
@@ -164,7 +168,9 @@ def _require_outside(target: Path, out: PlannedOutput, protected: Sequence[str |
     try:
         ensure_not_inside(target, protected)
     except OutputError:
-        raise OutputError(f"Refusing to write {out.what} {out.path} inside the input; choose another location.") from None
+        raise OutputError(
+            f"Refusing to write {out.what} {out.path} inside the input; choose another location."
+        ) from None
 
 
 def _require_replaceable(target: Path, out: PlannedOutput, overwrite: bool) -> None:

@@ -32,8 +32,14 @@ def _knee_hu(points_lps: np.ndarray) -> np.ndarray:
 
 
 _SERIES = CTSeries(
-    n_slices=16, rows=72, columns=72, pixel_spacing=(0.8, 0.8), origin=(-28.4, -28.4, -16.0),
-    slice_step=2.0, thickness=2.0, intensity=_knee_hu,
+    n_slices=16,
+    rows=72,
+    columns=72,
+    pixel_spacing=(0.8, 0.8),
+    origin=(-28.4, -28.4, -16.0),
+    slice_step=2.0,
+    thickness=2.0,
+    intensity=_knee_hu,
 )
 
 

@@ -60,9 +60,7 @@ def nominal_steps(layout: StackLayout, thickness_mm: list[float | None]) -> np.n
     return np.maximum(steps[section_of[:-1]], steps[section_of[1:]])
 
 
-def find_gaps(
-    layout: StackLayout, headers: list[SliceHeader], lost: dict[float, str] | None = None
-) -> list[StackGap]:
+def find_gaps(layout: StackLayout, headers: list[SliceHeader], lost: dict[float, str] | None = None) -> list[StackGap]:
     """Every gap of the sorted stack wider than GAP_LIMIT_STEPS nominal steps, widest first.
 
     ``lost`` maps the depth of an unreadable slice (its position projected on the

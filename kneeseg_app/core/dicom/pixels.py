@@ -75,7 +75,9 @@ def _with_inflated_length(header: SliceHeader) -> SliceHeader:
         ds = pydicom.dcmread(header.path, force=True)
         length = len(ds.PixelData)
     except Exception as exc:  # noqa: BLE001 - a corrupt deflate stream makes pydicom raise anything
-        raise UnreadableFileError(f"The file {Path(header.path).name} cannot be inflated (truncated or corrupt).") from exc
+        raise UnreadableFileError(
+            f"The file {Path(header.path).name} cannot be inflated (truncated or corrupt)."
+        ) from exc
     return replace(header, pixel_data_length=length, pixel_data_available=length)
 
 
@@ -108,7 +110,7 @@ def read_pixels(
             failed[k] = str(exc)
         done += 1
         progress("Reading slices", done / len(headers))
-    for path, indices in multi_frame.items():
+    for indices in multi_frame.values():
         if cancel is not None:
             cancel.raise_if_cancelled()
         try:

@@ -142,8 +142,6 @@ class ScanResult:
         )
 
 
-
-
 def not_ct_message(modality: str) -> str:
     """The one sentence shown when a series is not CT."""
     return (

@@ -34,8 +34,15 @@ def phantom_series() -> CTSeries:
         return hu[index[..., 0], index[..., 1], index[..., 2]]
 
     return CTSeries(
-        n_slices=ct.shape[0], rows=ct.shape[1], columns=ct.shape[2], pixel_spacing=(2.0, 2.0), slice_step=2.5,
-        thickness=2.5, origin=ct.origin_xyz, intensity=intensity, description="Knee phantom",
+        n_slices=ct.shape[0],
+        rows=ct.shape[1],
+        columns=ct.shape[2],
+        pixel_spacing=(2.0, 2.0),
+        slice_step=2.5,
+        thickness=2.5,
+        origin=ct.origin_xyz,
+        intensity=intensity,
+        description="Knee phantom",
     )
 
 
@@ -73,7 +80,9 @@ def test_a_rescale_of_its_own_for_every_frame_is_applied_frame_by_frame(tmp_path
     for folder in ("a", "b"):  # pydicom decodes the first, GDCM the second (from a copy without rescale)
         volume = open_volume(tmp_path / folder)
         index = np.indices(volume.shape).transpose(1, 2, 3, 0)
-        assert np.abs(volume.array - linear_hu(volume.index_to_lps(index))).max() <= 2.0, folder  # slope 4 rounds to 4 HU
+        assert np.abs(volume.array - linear_hu(volume.index_to_lps(index))).max() <= 2.0, (
+            folder
+        )  # slope 4 rounds to 4 HU
 
 
 def test_a_tilted_enhanced_ct_is_resampled_as_the_classic_series(tmp_path: Path) -> None:
@@ -117,7 +126,9 @@ def test_an_enhanced_ct_with_short_pixel_data_is_refused_naming_what_is_missing(
     ds.PixelData = bytes(ds.PixelData)[: 32 * 32 * 2]  # one frame's worth of six
     ds.save_as(path, enforce_file_format=True)
 
-    with pytest.raises(UnreadableFileError, match=r"holds 2048 bytes .* 32x32 pixels of 16 bits in 6 frames \(12288 bytes\)"):
+    with pytest.raises(
+        UnreadableFileError, match=r"holds 2048 bytes .* 32x32 pixels of 16 bits in 6 frames \(12288 bytes\)"
+    ):
         open_volume(tmp_path)
 
 

@@ -21,7 +21,6 @@ from dicom_factory import (
     linear_hu,
     truncate_header,
     truncate_pixels,
-    write_dataset,
     write_elscint_compressed,
     write_header_only,
     write_short_pixel_data,
@@ -42,8 +41,11 @@ def test_a_slice_whose_pixel_data_is_shorter_than_its_header_says_is_never_decod
     assert header is not None
 
     assert (header.pixel_data_length, expected_pixel_bytes(header)) == (4586, 128 * 128 * 2)
-    with pytest.raises(UnreadableFileError, match=r"^The file GH1376\.dcm holds 4586 bytes of pixel data where its "
-                       r"header announces 128x128 pixels of 16 bits \(32768 bytes\), so part of the image is missing\.$"):
+    with pytest.raises(
+        UnreadableFileError,
+        match=r"^The file GH1376\.dcm holds 4586 bytes of pixel data where its "
+        r"header announces 128x128 pixels of 16 bits \(32768 bytes\), so part of the image is missing\.$",
+    ):
         check_before_decoding(header)
 
 
@@ -87,7 +89,9 @@ def test_a_file_cut_inside_its_pixel_data_is_called_truncated(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(
-    "syntax", [ImplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian], ids=["implicit", "big", "deflated"]
+    "syntax",
+    [ImplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian],
+    ids=["implicit", "big", "deflated"],
 )
 def test_every_uncompressed_syntax_reads_whole_slices_and_refuses_short_ones(tmp_path: Path, syntax: str) -> None:
     series = CTSeries(n_slices=3)
@@ -100,11 +104,19 @@ def test_every_uncompressed_syntax_reads_whole_slices_and_refuses_short_ones(tmp
             ds.PixelData = data
             (tmp_path / folder).mkdir(exist_ok=True)
             big = syntax == ExplicitVRBigEndian
-            pydicom.dcmwrite(tmp_path / folder / f"IM{k}", ds, implicit_vr=syntax == ImplicitVRLittleEndian,
-                             little_endian=not big, force_encoding=True)
+            pydicom.dcmwrite(
+                tmp_path / folder / f"IM{k}",
+                ds,
+                implicit_vr=syntax == ImplicitVRLittleEndian,
+                little_endian=not big,
+                force_encoding=True,
+            )
 
     volume = open_volume(tmp_path / "whole")
-    assert np.abs(volume.array - linear_hu(volume.index_to_lps(np.indices(volume.shape).transpose(1, 2, 3, 0)))).max() <= 0.5
+    assert (
+        np.abs(volume.array - linear_hu(volume.index_to_lps(np.indices(volume.shape).transpose(1, 2, 3, 0)))).max()
+        <= 0.5
+    )
     header = scan_folder(tmp_path / "short").best().headers[0]
     if syntax != DeflatedExplicitVRLittleEndian:  # a deflated length is known once inflated, when its frames are read
         assert header.pixel_data_length == 1000
@@ -115,7 +127,9 @@ def test_every_uncompressed_syntax_reads_whole_slices_and_refuses_short_ones(tmp
 def test_elscint_private_compression_has_its_own_message(tmp_path: Path) -> None:
     write_elscint_compressed(tmp_path)
 
-    with pytest.raises(UnreadableFileError, match=r"EL0001 is compressed with ELSCINT's private PMSCT_RLE1 compression"):
+    with pytest.raises(
+        UnreadableFileError, match=r"EL0001 is compressed with ELSCINT's private PMSCT_RLE1 compression"
+    ):
         open_volume(tmp_path)
     with pytest.raises(UnreadableFileError, match="ELSCINT's private PMSCT_RLE1 compression") as caught:
         open_volume(tmp_path / "EL0002")
@@ -128,7 +142,9 @@ def test_header_only_files_are_told_apart_from_truncated_ones(tmp_path: Path) ->
 
     assert read_header(str(header_only[0])).reason == HEADER_ONLY_REASON
     assert (read_header(str(cut)).kind, read_header(str(cut)).reason) == (FileKind.UNREADABLE, TRUNCATED_REASON)
-    with pytest.raises(NoImageSeriesError, match=r"could be read \(first: HDR0001: it holds a DICOM header but no pixel data"):
+    with pytest.raises(
+        NoImageSeriesError, match=r"could be read \(first: HDR0001: it holds a DICOM header but no pixel data"
+    ):
         open_volume(tmp_path / "headers")
     with pytest.raises(Exception, match=r"HDR0002 cannot be read: it holds a DICOM header but no pixel data") as caught:
         open_volume(header_only[1])
@@ -139,7 +155,9 @@ def test_a_hand_built_header_without_a_length_is_decoded_as_before(tmp_path: Pat
     series = CTSeries(n_slices=3)
     series.write(tmp_path)
     info = scan_folder(tmp_path).best()
-    bare = replace(info, headers=tuple(replace(h, pixel_data_length=None, pixel_data_available=None) for h in info.headers))
+    bare = replace(
+        info, headers=tuple(replace(h, pixel_data_length=None, pixel_data_available=None) for h in info.headers)
+    )
 
     assert read_series(bare).shape == (3, 32, 32)
 

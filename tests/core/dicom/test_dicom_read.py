@@ -33,7 +33,6 @@ from kneeseg_app.core.errors import (
     NotCTError,
     SingleSliceError,
     SliceGapError,
-    UnreadableFileError,
 )
 from kneeseg_app.core.progress import CancelToken
 from kneeseg_app.core.volume import Volume
@@ -142,7 +141,9 @@ def test_gantry_tilt_is_resampled_from_the_true_slice_positions(tmp_path: Path, 
 def test_a_missing_slice_is_refused_naming_the_gap_in_mm_and_where_it_is(tmp_path: Path) -> None:
     CTSeries(n_slices=9, slice_step=1.0, origin=(-10.0, -12.0, 30.0)).write(tmp_path, skip=(4,))
 
-    with pytest.raises(SliceGapError, match=r"^Slices are missing: a 2\.0 mm gap between z = 33\.0 mm and z = 35\.0 mm.*1\.00 mm") as caught:
+    with pytest.raises(
+        SliceGapError, match=r"^Slices are missing: a 2\.0 mm gap between z = 33\.0 mm and z = 35\.0 mm.*1\.00 mm"
+    ) as caught:
         _read(tmp_path)
 
     assert "--allow-gaps" in str(caught.value) and len(caught.value.gaps) == 1
@@ -202,8 +203,10 @@ def test_a_tilted_series_with_a_thicker_second_section_reads_as_geometry_not_gap
     depths = [4.0 * k for k in range(6)] + [21.08 + 7.0 * k for k in range(5)]
     along_z = [d / np.cos(np.radians(tilt)) for d in depths]  # the table moves along z; the normal is tilted
     series = CTSeries(
-        positions=[(-10.0, -12.0, 30.0 + z) for z in along_z], orientation=tilted_axial(tilt),
-        thicknesses=[4.0] * 6 + [7.0] * 5, gantry_tilt=tilt,
+        positions=[(-10.0, -12.0, 30.0 + z) for z in along_z],
+        orientation=tilted_axial(tilt),
+        thicknesses=[4.0] * 6 + [7.0] * 5,
+        gantry_tilt=tilt,
     )
     series.write(tmp_path)
 
@@ -316,7 +319,9 @@ def test_one_gap_rule_whatever_left_the_hole(tmp_path: Path, cause: str) -> None
     elif cause.startswith("cut header"):
         truncate_header(paths[3])
 
-    with pytest.raises(SliceGapError, match=r"^Slices are missing: a 2\.0 mm gap between z = 32\.0 mm and z = 34\.0 mm"):
+    with pytest.raises(
+        SliceGapError, match=r"^Slices are missing: a 2\.0 mm gap between z = 32\.0 mm and z = 34\.0 mm"
+    ):
         _read(tmp_path)
     volume = read_series(scan_folder(tmp_path).best(), allow_gaps=True)
     assert volume.shape == (7, 32, 32) and volume.dicom is not None and volume.dicom.interpolated_slices == (3,)

@@ -106,11 +106,15 @@ def test_broken_series_notavolume_is_refused_with_a_clear_message(real_dicom: Pa
 
 
 def test_broken_series_sliceincrement_001_is_refused_naming_the_gap(real_dicom: Path) -> None:
-    with pytest.raises(SliceGapError, match=r"^Slices are missing: a 10\.0 mm gap between z = 28\.1 mm and z = 38\.1 mm"):
+    with pytest.raises(
+        SliceGapError, match=r"^Slices are missing: a 10\.0 mm gap between z = 28\.1 mm and z = 38\.1 mm"
+    ):
         open_volume(real_dicom / "broken-series" / "sliceincrement" / "001")
 
 
-def test_broken_series_sliceincrement_001_when_asked_fills_the_missing_slice_and_keeps_the_real_ones(real_dicom: Path) -> None:
+def test_broken_series_sliceincrement_001_when_asked_fills_the_missing_slice_and_keeps_the_real_ones(
+    real_dicom: Path,
+) -> None:
     folder = real_dicom / "broken-series" / "sliceincrement" / "001"
     volume = open_volume(folder, allow_gaps=True)
 

@@ -242,7 +242,10 @@ def test_a_few_non_axial_ct_slices_are_set_aside_as_too_few_without_being_called
 
 def test_a_coronal_cone_beam_slice_is_a_single_slice_not_a_localizer(tmp_path: Path) -> None:
     CTSeries(
-        n_slices=1, orientation=CORONAL, description="CBCT Knee 0.2", image_type=("ORIGINAL", "PRIMARY", "VOLUME"),
+        n_slices=1,
+        orientation=CORONAL,
+        description="CBCT Knee 0.2",
+        image_type=("ORIGINAL", "PRIMARY", "VOLUME"),
         pixel_spacing=(0.2, 0.2),
     ).write(tmp_path)
 
@@ -254,7 +257,9 @@ def test_a_coronal_cone_beam_slice_is_a_single_slice_not_a_localizer(tmp_path: P
 
 
 def test_a_scout_named_so_only_in_its_description_is_still_a_localizer(tmp_path: Path) -> None:
-    CTSeries(n_slices=1, orientation=CORONAL, description="Topogram 0.6 T20f", image_type=("ORIGINAL", "PRIMARY")).write(tmp_path)
+    CTSeries(
+        n_slices=1, orientation=CORONAL, description="Topogram 0.6 T20f", image_type=("ORIGINAL", "PRIMARY")
+    ).write(tmp_path)
 
     assert "localizer" in scan_folder(tmp_path).others[0].not_volume_reason
 
@@ -275,6 +280,7 @@ def test_a_folder_whose_dicom_files_are_all_broken_says_so(tmp_path: Path) -> No
         truncate_header(path)
 
     with pytest.raises(
-        NoImageSeriesError, match=r"None of the 2 DICOM file\(s\) .* could be read \(first: IM0001.dcm: the file ends before"
+        NoImageSeriesError,
+        match=r"None of the 2 DICOM file\(s\) .* could be read \(first: IM0001.dcm: the file ends before",
     ):
         scan_folder(tmp_path).best()

@@ -22,7 +22,6 @@ from kneeseg_app.core.imageio import open_volume
 from kneeseg_app.core.phantom import generate_phantom
 from kneeseg_app.core.volume import Volume
 
-
 PATIENT = {"PatientName": "Doe^Jane", "PatientID": "PID-12345", "PatientBirthDate": "19600102", "PatientSex": "F"}
 SENSITIVE = {
     "PatientAddress": "221B Baker Street",
