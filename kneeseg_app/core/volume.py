@@ -58,6 +58,9 @@ class DicomFacts:
     """Body Part Examined as the header says it (refuses a head CT before any work)."""
     filled_gaps: tuple[FilledGap, ...] = ()
     """Gaps filled by interpolation on request (``allow_gaps``); empty when every slice is measured."""
+    resampled: bool = False
+    """True when the slices were interpolated onto a regular grid when read (gantry tilt, uneven
+    spacing, filled gaps): slice k of the volume is then not file k, so a DICOM SEG cannot reference it."""
 
     @property
     def interpolated_slices(self) -> tuple[int, ...]:

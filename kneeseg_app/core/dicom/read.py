@@ -81,7 +81,7 @@ def read_series(
         spacing_zyx=spacing,
         origin_xyz=origin,
         direction=direction,
-        dicom=_facts(series, ordered, records),
+        dicom=_facts(series, ordered, records, resampled=plan.resample or bool(records)),
         source=_source_folder(ordered),
         warnings=warnings,
     )
@@ -173,7 +173,9 @@ def _drop_duplicates(
     return [ordered[k] for k in keep], slices[keep]
 
 
-def _facts(series: SeriesInfo, ordered: list[SliceHeader], filled_gaps: tuple[FilledGap, ...] = ()) -> DicomFacts:
+def _facts(
+    series: SeriesInfo, ordered: list[SliceHeader], filled_gaps: tuple[FilledGap, ...] = (), resampled: bool = False
+) -> DicomFacts:
     first = ordered[0]
     return DicomFacts(
         modality=series.modality,
@@ -187,4 +189,5 @@ def _facts(series: SeriesInfo, ordered: list[SliceHeader], filled_gaps: tuple[Fi
         files=tuple(dict.fromkeys(h.path for h in ordered)),  # an Enhanced CT file once, not once per frame
         body_part=first.body_part,
         filled_gaps=filled_gaps,
+        resampled=resampled,
     )

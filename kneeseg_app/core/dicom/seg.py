@@ -126,6 +126,7 @@ def write_dicom_seg(
         )
     path = Path(path)
     refuse_input_folders(path, protected, source)
+    _require_one_file_per_slice(source, files)
     progress("Reading the CT's DICOM headers", 0.0)
     headers = [_read_header(f) for f in files]
     _require_original_slices(source, headers)
@@ -145,14 +146,15 @@ def dicom_seg_problem(source: Volume) -> str | None:
     """Why a DICOM SEG cannot be written for ``source`` (one sentence), or None when it can.
 
     Lets the window disable "Save as DICOM SEG" and the CLI refuse ``--seg`` before the
-    model runs. Reads the slice headers (no pixels).
+    model runs. Whether the CT was resampled comes from what the reader recorded
+    (``DicomFacts.resampled``); only the first slice's header is read.
     """
     try:
         files = _require_dicom_files(source)
-        headers = [_read_header(f) for f in files]
-        _require_original_slices(source, headers)
+        _require_one_file_per_slice(source, files)
+        first = _read_header(files[0])
         for keyword in sorted(_TYPE1_FROM_SOURCE):
-            if not headers[0].get(keyword, None):
+            if not first.get(keyword, None):
                 raise OutputError(f"The CT's DICOM files have no {keyword}, which a DICOM SEG must reference.")
     except KneeSegError as exc:
         return str(exc)
@@ -180,21 +182,33 @@ def _read_header(path: str) -> Dataset:
         raise UnreadableFileError(f"Cannot read the DICOM header of {Path(path).name}: {exc}.") from exc
 
 
-def _require_original_slices(source: Volume, headers: list[Dataset]) -> None:
-    """Each z index must be one source file at exactly its recorded position and orientation."""
-    resampled = OutputError(
-        "The CT was resampled onto a regular grid when it was read (gantry tilt, uneven or missing slices), "
-        "so its label map does not match the original DICOM slices that a DICOM SEG must reference; "
-        "save the label map as NIfTI or NRRD instead."
-    )
-    nz, ny, nx = source.shape
-    if len(headers) == 1 and nz > 1:
+_RESAMPLED = (
+    "The CT was resampled onto a regular grid when it was read (gantry tilt, uneven or missing slices), "
+    "so its label map does not match the original DICOM slices that a DICOM SEG must reference; "
+    "save the label map as NIfTI or NRRD instead."
+)
+
+
+def _require_one_file_per_slice(source: Volume, files: tuple[str, ...]) -> None:
+    """From what the reader recorded (no header is read): one source file per slice, none interpolated."""
+    nz = source.shape[0]
+    if len(files) == 1 and nz > 1:
         raise OutputError(
             "The CT is one multi-frame DICOM file; KneeSeg writes a DICOM SEG only for CTs stored one slice per file, "
             "so save the label map as NIfTI or NRRD instead."
         )
-    if len(headers) != nz:
-        raise resampled
+    if (source.dicom is not None and source.dicom.resampled) or len(files) != nz:
+        raise OutputError(_RESAMPLED)
+
+
+def _require_original_slices(source: Volume, headers: list[Dataset]) -> None:
+    """Each z index must be one source file at exactly its recorded position and orientation.
+
+    Run by the writer on the headers it reads anyway (it copies their UIDs): it catches a grid
+    moved after reading, which the reader's record cannot know of.
+    """
+    resampled = OutputError(_RESAMPLED)
+    nz, ny, nx = source.shape
     row_dir, col_dir = source.direction[:, 0], source.direction[:, 1]
     for k, header in enumerate(headers):
         try:
