@@ -12,9 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 from dicom_factory import (
     MR_IMAGE_STORAGE,
+    SAGITTAL,
     CTSeries,
     linear_hu,
     tilted_axial,
@@ -30,6 +32,7 @@ from kneeseg_app.core.errors import (
     DuplicateSlicesError,
     GeometryError,
     MixedImageSizesError,
+    NoImageSeriesError,
     NotCTError,
     SingleSliceError,
     SliceGapError,
@@ -360,3 +363,25 @@ def test_the_series_may_span_several_folders(tmp_path: Path) -> None:
 
     assert volume.shape == (6, 32, 32)
     assert volume.source == str(tmp_path)
+
+
+def test_a_chosen_series_without_positions_is_refused_in_one_grammatical_sentence(tmp_path: Path) -> None:
+    for path in CTSeries(n_slices=3, description="Knee no geometry").write(tmp_path):
+        ds = pydicom.dcmread(path)
+        del ds.ImagePositionPatient
+        ds.save_as(path, enforce_file_format=True)
+    (info,) = scan_folder(tmp_path).others
+
+    with pytest.raises(NoImageSeriesError) as caught:
+        read_series(info)
+
+    assert str(caught.value) == (
+        "The series 'Knee no geometry' cannot be read as a volume: no slice position or orientation in the headers."
+    )
+
+
+def test_a_gap_in_a_sagittal_series_is_named_along_the_patient_axis_it_crosses(tmp_path: Path) -> None:
+    CTSeries(n_slices=7, orientation=SAGITTAL, origin=(-3.0, -12.0, 40.0)).write(tmp_path, skip=(3,))
+
+    with pytest.raises(SliceGapError, match=r"a 2\.0 mm gap between x = -1\.0 mm and x = 1\.0 mm"):
+        _read(tmp_path)
