@@ -383,5 +383,5 @@ def test_a_chosen_series_without_positions_is_refused_in_one_grammatical_sentenc
 def test_a_gap_in_a_sagittal_series_is_named_along_the_patient_axis_it_crosses(tmp_path: Path) -> None:
     CTSeries(n_slices=7, orientation=SAGITTAL, origin=(-3.0, -12.0, 40.0)).write(tmp_path, skip=(3,))
 
-    with pytest.raises(SliceGapError, match=r"a 2\.0 mm gap between x = -1\.0 mm and x = 1\.0 mm"):
+    with pytest.raises(SliceGapError, match=r"a 2\.0 mm gap between x = -5\.0 mm and x = -7\.0 mm"):
         _read(tmp_path)
