@@ -17,6 +17,8 @@ from kneeseg_app.core.protection import refuse_input_folders
 
 LABEL_FORMATS = "NIfTI (*.nii.gz *.nii);;NRRD (*.nrrd);;MetaImage (*.mha)"
 LABEL_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha")
+SEG_FORMATS = "DICOM SEG (*.dcm)"
+SEG_SUFFIXES = (".dcm",)
 
 
 def with_suffix(path: str | Path, suffixes: Sequence[str], default: str) -> Path:
@@ -37,6 +39,37 @@ def save_label_map(labels: Any, path: str | Path, protected: Sequence[Path], ove
 
     path = with_suffix(path, LABEL_SUFFIXES, ".nii.gz")
     return imageio.write_label_map(labels, path, overwrite=overwrite, protected=tuple(protected))
+
+
+def dicom_seg_problem(ct: Any) -> str | None:
+    """Why the open CT cannot get a DICOM SEG (one sentence), or None (the core decides)."""
+    from kneeseg_app.core.dicom.seg import dicom_seg_problem as problem
+
+    return problem(ct)
+
+
+def save_dicom_seg(
+    labels: Any,
+    ct: Any,
+    path: str | Path,
+    protected: Sequence[Path],
+    overwrite: bool,
+    model_name: str = "",
+    label_names: dict[int, str] | None = None,
+) -> Path:
+    """The label map as a DICOM SEG referencing the CT's own slices (the CLI's ``--seg`` writer)."""
+    from kneeseg_app.core.dicom.seg import write_dicom_seg
+
+    path = with_suffix(path, SEG_SUFFIXES, ".dcm")
+    return write_dicom_seg(
+        labels,
+        ct,
+        path,
+        labels_map=label_names or None,
+        algorithm_name=f"KneeSeg {model_name}".strip(),
+        overwrite=overwrite,
+        protected=tuple(protected),
+    )
 
 
 def save_metrics_csv(

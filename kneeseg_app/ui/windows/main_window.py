@@ -174,6 +174,9 @@ class MainWindow(QMainWindow):
         self._action(file, "Load reference segmentation…", a.load_reference, "Ctrl+R")
         file.addSeparator()
         self._action(file, "Save label map…", a.save_labels, QKeySequence.StandardKey.Save)
+        self._action(
+            file, "Save as DICOM SEG…", a.save_dicom_seg, tip="The label map as a DICOM Segmentation of the CT's slices"
+        )
         self._action(file, "Save screenshot…", a.save_screenshot, "Ctrl+P")
         self._action(file, "Export metrics (CSV)…", a.export_metrics)
         self._action(

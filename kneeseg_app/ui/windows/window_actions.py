@@ -134,6 +134,27 @@ class WindowActions:
             lambda: exporting.save_label_map(result.labels, target, self.w.session.protected_paths, True),
         )
 
+    def save_dicom_seg(self) -> Path | None:
+        """The result as a DICOM SEG of the open CT's slices (for PACS and 3D Slicer)."""
+        result, ct = self.w.session.result, self.w.session.volume
+        if result is None or ct is None:
+            self.dialogs.info("Nothing to save", "Run a segmentation first; the DICOM SEG is made from its result.")
+            return None
+        problem = exporting.dicom_seg_problem(ct)
+        if problem:
+            self.dialogs.info("Cannot save as DICOM SEG", problem)
+            return None
+        target = self._target("Save as DICOM SEG", "seg", ".dcm", exporting.SEG_FORMATS, exporting.SEG_SUFFIXES)
+        if target is None:
+            return None
+        names = dict(getattr(result, "label_names", None) or {})
+        model = str(getattr(result, "model_name", ""))
+        protected = self.w.session.protected_paths
+        return self._write(
+            "Cannot save the DICOM SEG",
+            lambda: exporting.save_dicom_seg(result.labels, ct, target, protected, True, model, names),
+        )
+
     def save_screenshot(self) -> Path | None:
         target = self._target("Save a screenshot of the views", "screenshot", ".png", "PNG (*.png)", (".png",))
         if target is None:
