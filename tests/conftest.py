@@ -5,6 +5,9 @@
 * ``real_dicom`` points at the project's real CT DICOM cases, copied into
   ``tests/data/real-dicom`` (with their licences); tests that use it fail (never skip)
   when it is missing, as CI must have it.
+* ``KNEESEG_REQUIRE_TRAIN=1`` (set by ``make test``) turns every ``pytest.importorskip``
+  into a failure: the nnU-Net parity tests and the trainer's tests must run there, and a
+  missing ``[train]`` extra must turn the run red, not quietly skip them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,23 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_DICOM = REPO_ROOT / "tests" / "data" / "real-dicom"
+REQUIRE_TRAIN = "KNEESEG_REQUIRE_TRAIN"
+
+
+def _import_or_fail(importorskip):
+    """``pytest.importorskip`` that fails, naming the module, where the dependencies are required."""
+
+    def import_or_fail(modname: str, *args, **kwargs):
+        try:
+            return importorskip(modname, *args, **kwargs)
+        except pytest.skip.Exception as exc:
+            pytest.fail(f"{REQUIRE_TRAIN}=1 but {exc.msg}: install the [train] extra (make test does)", pytrace=False)
+
+    return import_or_fail
+
+
+if os.environ.get(REQUIRE_TRAIN) == "1":
+    pytest.importorskip = _import_or_fail(pytest.importorskip)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -48,9 +47,7 @@ def test_demo_case_is_a_realistic_knee_ct_generated_once_into_the_cache(
     assert stages, "progress was reported"
 
     marker_time = (case.dicom_dir.parent / MARKER).stat().st_mtime_ns
-    start = time.perf_counter()
-    again = demo_case()
-    assert time.perf_counter() - start < 2.0
+    again = demo_case()  # not regenerated: the marker (and the files) keep their times
     assert again == case and (case.dicom_dir.parent / MARKER).stat().st_mtime_ns == marker_time
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [case.dicom_dir.parent.name], "no temporary folders left"
 
