@@ -46,6 +46,7 @@ def test_a_tiny_run_of_the_recipe_writes_a_package_with_readme_and_test_metrics(
     recipe = DemoRecipe(
         train_cases=6,
         test_cases=2,
+        wide_cases=0,
         shape_zyx=(32, 96, 96),
         epochs=1,
         iterations=2,
@@ -65,4 +66,20 @@ def test_a_tiny_run_of_the_recipe_writes_a_package_with_readme_and_test_metrics(
     # the app's speed defaults are in the package, and the recorded metrics were measured with them
     assert package.manifest.inference.roi == "bones" and package.manifest.inference.skip_empty_slices
     assert package.manifest.postprocessing.min_fraction == 0.25
+    assert package.manifest.postprocessing.rule == "anatomy"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "work"]
+
+
+def test_the_recipe_trains_on_classic_and_wide_phantoms_with_negatives_and_tests_on_unseen_seeds() -> None:
+    from trainer.demo_recipe import phantom_sets
+    from trainer.synth import plan_cases
+
+    sets = phantom_sets(DemoRecipe())
+    assert sets["wide"].variation == "wide" and sets["train"].variation == "classic"
+    wide = plan_cases(sets["wide"])
+    negatives = [c for c in wide if c.kind != "knee"]
+    assert 0.1 * len(wide) <= len(negatives) <= 0.3 * len(wide)
+    assert 0.15 * len(wide) <= sum(c.synthseg for c in wide) <= 0.45 * len(wide)
+    training_seeds = {c.seed for name in ("train", "wide") for c in plan_cases(sets[name])}
+    assert not training_seeds & {c.seed for c in plan_cases(sets["test"])}
+    assert "wide" not in phantom_sets(DemoRecipe(wide_cases=0))
