@@ -555,6 +555,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
+    from trainer.commands import stress as stress_command
+
+    stress_command.register(sub)
+
     p = sub.add_parser("env", help="print the nnU-Net environment of a work folder (to run nnU-Net's own commands)")
     p.add_argument("--workdir", type=Path, required=True)
     p.set_defaults(func=cmd_env)

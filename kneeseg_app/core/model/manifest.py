@@ -40,6 +40,7 @@ from kneeseg_app.core.model.schema import (
     Postprocessing,
     Resampling,
     SourceInfo,
+    StressInfo,
     TrainingInfo,
     ValidationInfo,
     known_keys,
@@ -320,6 +321,14 @@ def _parse_checks(raw: Mapping[str, Any]) -> ChecksInfo:
     return ChecksInfo(onnx_max_abs_diff=None if diff is None else float(diff), **per_image)
 
 
+def _parse_stress(raw: Mapping[str, Any]) -> StressInfo:
+    sec, w = _section(raw, "stress", required=False), "stress."
+    maps = {k: _metric_map(sec, k, w) for k in ("worst_dice", "mean_dice", "worst_hd95_mm")}
+    numbers = {k: _get(sec, k, (int, float), w, None) for k in ("negatives_max_ml", "seconds_median", "seconds_worst")}
+    texts = {k: str(_get(sec, k, str, w, "")) for k in ("suite", "worst_row", "source")}
+    return StressInfo(**maps, **numbers, **texts, cases=_optional_int(sec, "cases"), rows=_optional_int(sec, "rows"))
+
+
 def parse_manifest(raw: Any) -> Manifest:
     """Validate a manifest's JSON object into a :class:`Manifest`; :class:`InvalidManifest` says why not."""
     if not isinstance(raw, Mapping):
@@ -363,6 +372,7 @@ def parse_manifest(raw: Any) -> Manifest:
         source=_parse_source(raw),
         recipe=dict(_get(raw, "recipe", dict, "", {})),
         checks=_parse_checks(raw),
+        stress=_parse_stress(raw),
     )
 
 
@@ -378,15 +388,15 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
 # ----------------------------------------------------------------------------
 # writing: dataclasses -> JSON, validated before the atomic write
 # ----------------------------------------------------------------------------
-_LEFT_OUT_WHEN_EMPTY = ("default", "source", "recipe", "checks")
+_LEFT_OUT_WHEN_EMPTY = ("default", "source", "recipe", "checks", "stress")
 """Top-level fields written only when they say something."""
 
 
 def _json_value(value: Any) -> Any:
     if is_dataclass(value):
-        sparse = isinstance(value, (NetworkFile, ChecksInfo))  # optional parts of these are left out
+        sparse = isinstance(value, (NetworkFile, ChecksInfo, StressInfo))  # optional parts of these are left out
         items = ((f.name, getattr(value, f.name)) for f in fields(value))
-        return {k: _json_value(v) for k, v in items if not (sparse and v in (None, {}, ()))}
+        return {k: _json_value(v) for k, v in items if not (sparse and v in (None, {}, (), ""))}
     if isinstance(value, Mapping):
         return {str(k): _json_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -225,6 +225,29 @@ class ChecksInfo:
     """Check image -> Dice per bone of the int8 networks' labels vs the float32 ones'."""
 
 
+@dataclass(frozen=True)
+class StressInfo:
+    """The stress suite's summary (``kneeseg-train stress``; for people, the app does not use it).
+
+    The worst row is the number that matters; the whole table is in the model's README."""
+
+    suite: str = ""
+    cases: int | None = None
+    rows: int | None = None
+    worst_row: str = ""
+    worst_dice: Mapping[str, float] = field(default_factory=dict)
+    """Per bone: the mean Dice of the worst row."""
+    mean_dice: Mapping[str, float] = field(default_factory=dict)
+    worst_hd95_mm: Mapping[str, float] = field(default_factory=dict)
+    """Per bone: the largest HD95 of any case (-1: a bone missed entirely)."""
+    negatives_max_ml: float | None = None
+    """The most bone (mL, either bone) predicted in a CT without a knee."""
+    seconds_median: float | None = None
+    seconds_worst: float | None = None
+    """Segmentation time of the median and the slowest case (this machine, package defaults)."""
+    source: str = ""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Manifest:
     """A whole manifest; also the one builder of new manifests (write it with :func:`write_manifest`)."""
@@ -252,6 +275,7 @@ class Manifest:
     recipe: Mapping[str, Any] = field(default_factory=dict)
     """How the trainer made the package (free-form, its own keys; for people, the app does not use it)."""
     checks: ChecksInfo = ChecksInfo()
+    stress: StressInfo = StressInfo()
 
 
 SECTIONS: Mapping[str, type] = {
@@ -265,6 +289,7 @@ SECTIONS: Mapping[str, type] = {
     "validation": ValidationInfo,
     "source": SourceInfo,
     "checks": ChecksInfo,
+    "stress": StressInfo,
 }
 """Each section of the manifest (``networks``: each entry) and the dataclass whose fields are its keys."""
 

@@ -1,0 +1,1 @@
+"""``kneeseg-train`` sub-commands, one module each with ``register(sub)``."""
