@@ -197,7 +197,7 @@ def read_header(path: str) -> HeaderResult:
     return HeaderResult(FileKind.DICOM, header, frames=tuple(frame_headers(header, ds)))
 
 
-HEADER_ONLY_REASON = "it holds a DICOM header but no pixel data (a header-only export)"
+HEADER_ONLY_REASON = "it holds a DICOM header but no pixel data, as a header-only export does"
 TRUNCATED_REASON = "the file ends before its pixel data (truncated)"
 
 
