@@ -4,15 +4,17 @@ Frame: superior = the anatomical shaft axis (:func:`rules.fit_shaft`), lateral =
 posterior condylar axis made perpendicular to it, posterior = their cross product. The
 rules (all distances from the distal condylar level ``s0``, the lowest femur point):
 
-* distal / posterior condyle points: centroid of the 1 / 0.5 mm patch of the lowest / most
-  posterior surface of each condyle (medial: l < notch - 4 mm; lateral: l > notch + 4 mm;
-  posterior points only below s0 + 28 mm, under posterior osteophytes);
-* epicondyles: 1.5 mm patch of the most medial / lateral surface between s0 + 18 and s0 + 50 mm
+* posterior condyle points: centroid of the 0.5 mm patch of the most posterior surface of each
+  condyle (medial: l < notch - 4 mm; lateral: l > notch + 4 mm; only below s0 + 28 mm, under
+  posterior osteophytes);
+* distal condyle points: 1 mm patch of the lowest surface within 8 mm (ML) of the posterior
+  point of the same condyle (marginal osteophytes hang lower at the condyle's edges);
+* epicondyles: 1.5 mm patch of the most medial / lateral surface between s0 + 22 and s0 + 55 mm
   (above the condylar osteophytes);
 * trochlear groove: the deepest point of the anterior outline 22 mm above s0, within 15 mm
   of the notch;
-* notch apex: the middle of the gap between the condyles (4-8 mm above s0, at the AP level of
-  the condyles' lowest 8 mm), at the roof of the notch;
+* notch apex: the top of the intercondylar arch: where the lowest femur surface per 1 mm of ML
+  is highest within 15 mm of the middle, at the AP level of the condyles' lowest 8 mm;
 * sizes: AP = posterior-anterior extent below s0 + 28 mm; ML = medial-lateral extent below s0 + 12 mm.
 """
 
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kneeseg_app.core.anatomy.frame import BoneCloud, BoneFrame, unit
-from kneeseg_app.core.anatomy.rules import ShaftFit, extreme_patch, fit_shaft, largest_gap, profile_peak
+from kneeseg_app.core.anatomy.rules import ShaftFit, extreme_patch, fit_shaft, profile_peak
 
 L, P, S = 0, 1, 2
 GROOVE_LEVEL_MM = 22.0
@@ -79,11 +81,14 @@ def _landmarks(cloud: BoneCloud, frame: BoneFrame, shaft: ShaftFit) -> FemurAnat
     notch_l = _notch_l(local, s0)
     out: dict[str, np.ndarray | None] = {}
     notes: dict[str, str] = {}
-    low = local[local[:, S] < s0 + 15.0]
-    out["distal_medial"] = extreme_patch(low[low[:, L] < notch_l - 4.0], S, -1.0, 1.0)
-    out["distal_lateral"] = extreme_patch(low[low[:, L] > notch_l + 4.0], S, -1.0, 1.0)
     out["posterior_medial"], out["posterior_lateral"] = _posterior_points(local, s0, notch_l)
-    band = local[(local[:, S] > s0 + 18.0) & (local[:, S] < s0 + 50.0)]
+    low = local[local[:, S] < s0 + 15.0]
+    for side in ("medial", "lateral"):
+        post = out[f"posterior_{side}"]
+        # within 8 mm of the condyle's middle (its posterior point): marginal osteophytes hang lower
+        band = low[np.abs(low[:, L] - post[L]) < 8.0] if post is not None else low[:0]
+        out[f"distal_{side}"] = extreme_patch(band, S, -1.0, 1.0)
+    band = local[(local[:, S] > s0 + 22.0) & (local[:, S] < s0 + 55.0)]
     out["epicondyle_medial"] = extreme_patch(band, L, -1.0, 1.5)
     out["epicondyle_lateral"] = extreme_patch(band, L, 1.0, 1.5)
     notch = _notch_apex(cloud, frame, local, s0, notch_l, out)
@@ -130,27 +135,35 @@ def _anterior_profile_peak(ml: np.ndarray, p: np.ndarray, notch_l: float) -> tup
     front = np.full(len(edges), np.inf)
     np.minimum.at(front, idx, p[sel])
     ok = np.isfinite(front)
-    centres = edges + 0.5
-    return profile_peak(centres[ok], front[ok], lo, hi)
+    if ok.sum() < 5:
+        return None
+    centres, depth = edges[ok] + 0.5, front[ok]
+    # soft arg-max: bins within 1 mm of the deepest, weighted by how deep (a shallow groove's
+    # floor is flat, so one bin's noise must not move the landmark)
+    weights = np.clip(depth - (depth.max() - 1.0), 0.0, None)
+    return float((centres * weights).sum() / weights.sum()), float(depth.max())
 
 
 def _notch_apex(
     cloud: BoneCloud, frame: BoneFrame, local: np.ndarray, s0: float, notch_l: float, out: dict
 ) -> np.ndarray | None:
-    inside = frame.local(cloud.inside)
-    condyles = inside[inside[:, S] < s0 + 8.0]
+    """The top of the intercondylar arch: where the femur's floor (lowest surface per 1 mm of ML)
+    is highest between the condyles, at the AP level of the condyles' lowest 8 mm."""
+    condyles = local[local[:, S] < s0 + 8.0]
     if len(condyles) < 20:
         return None
     p_level = float(condyles[:, P].mean())
-    slab = inside[(inside[:, S] > s0 + 4.0) & (inside[:, S] < s0 + 8.0) & (np.abs(inside[:, P] - p_level) < 3.0)]
-    gap = largest_gap(slab[:, L], notch_l - 20.0, notch_l + 20.0, notch_l)
-    if gap is None:
+    strip = local[(np.abs(local[:, P] - p_level) < 2.0) & (local[:, S] < s0 + 40.0)]
+    lo, hi = notch_l - 15.0, notch_l + 15.0
+    sel = (strip[:, L] >= lo) & (strip[:, L] <= hi)
+    if sel.sum() < 20:
         return None
-    mid_l = 0.5 * (gap[0] + gap[1])
-    column = local[
-        (np.abs(local[:, L] - mid_l) < 1.5) & (np.abs(local[:, P] - p_level) < 2.0) & (local[:, S] > s0 + 2.0)
-    ]
-    if len(column) == 0:
+    edges = np.arange(lo, hi + 1.0, 1.0)
+    idx = np.digitize(strip[sel, L], edges) - 1
+    floor = np.full(len(edges), np.inf)
+    np.minimum.at(floor, idx, strip[sel, S])
+    ok = np.isfinite(floor)
+    peak = profile_peak(edges[ok] + 0.5, floor[ok], lo, hi)
+    if peak is None or peak[1] < s0 + 3.0:
         return None
-    roof = extreme_patch(column, S, -1.0, 0.5)
-    return np.array([mid_l, p_level, roof[S]])
+    return np.array([peak[0], p_level, peak[1]])

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kneeseg_app.core.anatomy.frame import BoneCloud, BoneFrame, unit
+from kneeseg_app.core.anatomy.frame import BoneCloud, unit
 
 SHAFT_START_MM = 55.0
 """The diaphysis starts this far from the joint surface (distal femur and proximal tibia flare above/below)."""
@@ -133,31 +133,3 @@ def profile_peak(
         return float(centres[i]), float(best[i])
     x = float(np.clip(-b / (2 * a), centres[i] - 4.0, centres[i] + 4.0))
     return x, float(np.polyval([a, b, c], x))
-
-
-def largest_gap(
-    values: np.ndarray, lo: float, hi: float, around: float, bin_mm: float = 0.5
-) -> tuple[float, float] | None:
-    """The empty interval (no ``values``) between lo and hi that is widest, preferring one containing ``around``."""
-    edges = np.arange(lo, hi + bin_mm, bin_mm)
-    counts, _ = np.histogram(values, bins=edges)
-    empty = counts == 0
-    runs = []
-    start = None
-    for i, e in enumerate(empty):
-        if e and start is None:
-            start = i
-        if (not e or i == len(empty) - 1) and start is not None:
-            stop = i if not e else i + 1
-            if start > 0 and stop < len(empty):  # bounded by bone on both sides
-                runs.append((edges[start], edges[stop]))
-            start = None
-    if not runs:
-        return None
-    containing = [r for r in runs if r[0] <= around <= r[1]]
-    pool = containing or runs
-    return max(pool, key=lambda r: r[1] - r[0])
-
-
-def frame_from(cloud: BoneCloud, superior: np.ndarray, lateral: np.ndarray) -> BoneFrame:
-    return BoneFrame.from_axes(cloud.surface.mean(axis=0), superior, lateral)

@@ -103,7 +103,7 @@ def _landmarks(cloud: BoneCloud, frame: BoneFrame, shaft: ShaftFit) -> TibiaAnat
         for name, c in zip(("medial", "lateral"), centres):
             out[f"plateau_{name}"] = c
             near = surface[np.hypot(surface[:, L] - c[L], surface[:, P] - c[P]) < 6.0]
-            out[f"plateau_lowest_{name}"] = extreme_patch(near, S, -1.0, 0.3)
+            out[f"plateau_lowest_{name}"] = extreme_patch(near, S, -1.0, 1.0)
             slopes[name] = _slope(surface, c)
         level = 0.5 * (centres[0][S] + centres[1][S])
         slab = local[(local[:, S] < level - 8.0) & (local[:, S] > level - 10.0)]

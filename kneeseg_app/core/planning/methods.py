@@ -4,10 +4,10 @@ from __future__ import annotations
 
 LANDMARKS = {
     "femur": {
-        "epicondyle_medial": "most medial 1.5 mm patch of the femur surface 18-50 mm above the distal condylar level (clinical TEA end)",
-        "epicondyle_lateral": "most lateral 1.5 mm patch of the femur surface 18-50 mm above the distal condylar level",
-        "distal_medial": "lowest 1 mm patch of the medial condyle along the femoral shaft axis",
-        "distal_lateral": "lowest 1 mm patch of the lateral condyle along the femoral shaft axis",
+        "epicondyle_medial": "most medial 1.5 mm patch of the femur surface 22-55 mm above the distal condylar level (clinical TEA end)",
+        "epicondyle_lateral": "most lateral 1.5 mm patch of the femur surface 22-55 mm above the distal condylar level",
+        "distal_medial": "lowest 1 mm patch of the medial condyle (within 8 mm of its posterior point) along the femoral shaft axis",
+        "distal_lateral": "lowest 1 mm patch of the lateral condyle (within 8 mm of its posterior point) along the femoral shaft axis",
         "posterior_medial": "most posterior 0.5 mm patch of the medial condyle (below 28 mm)",
         "posterior_lateral": "most posterior 0.5 mm patch of the lateral condyle (below 28 mm)",
         "trochlear_groove": "deepest point of the anterior outline 22 mm above the distal condylar level (parabola vertex)",
@@ -16,8 +16,8 @@ LANDMARKS = {
     "tibia": {
         "plateau_medial": "medial plateau centre: half-way between rim and eminence (ML), middle of the outline (AP), on the surface",
         "plateau_lateral": "lateral plateau centre: half-way between rim and eminence (ML), middle of the outline (AP), on the surface",
-        "plateau_lowest_medial": "lowest articular surface within 6 mm of the medial plateau centre",
-        "plateau_lowest_lateral": "lowest articular surface within 6 mm of the lateral plateau centre",
+        "plateau_lowest_medial": "lowest 1 mm patch of the articular surface within 6 mm of the medial plateau centre",
+        "plateau_lowest_lateral": "lowest 1 mm patch of the articular surface within 6 mm of the lateral plateau centre",
         "eminence_medial": "highest 0.3 mm patch of the medial intercondylar tubercle",
         "eminence_lateral": "highest 0.3 mm patch of the lateral intercondylar tubercle",
         "tuberosity": "most anterior 1 mm patch of the tibia 18-70 mm below its top",
@@ -48,7 +48,7 @@ MEASURES = {
     ),
     "femur_ml_mm": (
         "mm",
-        "medio-lateral extent of the distal femur below 12 mm from the distal condylar level (sizing)",
+        "medio-lateral extent of the distal femur below 12 mm from the distal condylar level (sizing; osteophytes included)",
     ),
     "tibia_ml_mm": ("mm", "medio-lateral extent of the tibia 8-10 mm below the plateau centres (sizing)"),
     "tibia_ap_mm": ("mm", "antero-posterior extent of the tibia 8-10 mm below the plateau centres (sizing)"),

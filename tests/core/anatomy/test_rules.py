@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kneeseg_app.core.anatomy import BoneCloud, BoneFrame, mask_points
-from kneeseg_app.core.anatomy.rules import extreme_patch, fit_shaft, largest_gap, profile_peak
+from kneeseg_app.core.anatomy.rules import extreme_patch, fit_shaft, profile_peak
 
 
 def test_mask_points_put_the_surface_half_way_between_inside_and_outside_voxels() -> None:
@@ -76,11 +76,8 @@ def test_bone_frame_points_posterior_to_the_patients_back_whatever_the_side() ->
         assert np.allclose(frame.world(frame.local(p)), p)
 
 
-def test_profile_peak_and_gap_find_a_groove_and_a_notch() -> None:
+def test_profile_peak_finds_the_vertex_between_bins() -> None:
     ml = np.linspace(-15, 15, 121)
     depth = -((ml - 2.3) ** 2) / 10.0
     x, _ = profile_peak(ml, depth, -15, 15)
     assert abs(x - 2.3) < 0.2
-    values = np.concatenate([np.linspace(-20, -6, 50), np.linspace(5, 20, 50)])
-    gap = largest_gap(values, -20, 20, 0.0)
-    assert gap is not None and -6.5 <= gap[0] <= -5.5 and 4.5 <= gap[1] <= 5.5
