@@ -37,11 +37,12 @@ from trainer.commands import (
     nnunet,
     prepare,
     quantize,
+    stress,
     synth,
     unet,
 )
 
-COMMANDS = (synth, prepare, nnunet, unet, export, quantize, evaluate, env, demo_model)
+COMMANDS = (synth, prepare, nnunet, unet, export, quantize, evaluate, stress, env, demo_model)
 """In the order ``kneeseg-train --help`` lists them (a study's steps first)."""
 
 log = logging.getLogger("kneeseg.train")
