@@ -111,7 +111,7 @@ def _draw_all(rng: np.random.Generator) -> dict:
     d["slice_mm"] = float(rng.choice(SLICES_MM))
     d["padding_hu"] = [None, *PADDINGS][int(rng.choice(6, p=[0.2, 0.2, 0.15, 0.15, 0.2, 0.1]))]
     d["legs"] = str(rng.choice(["one", "apart", "touching"], p=[0.45, 0.35, 0.2]))
-    d["gap_mm"] = float(u(10, 160))
+    d["gap_mm"] = float(u(10, 110))
     d["touch_mm"] = float(u(0, 15))
     d["off_centre"] = float(0.75 * rng.random() ** 0.8)
     d["off_angle"] = float(u(0, 2 * math.pi))
@@ -139,6 +139,7 @@ def _draw_all(rng: np.random.Generator) -> dict:
     d["fabella"] = bool(rng.random() < 0.25)
     d["side"] = None
     d["extra"] = rng.integers(0, 2**31, size=4)
+    d["centre_on_pair"] = bool(rng.random() < 0.6)
     return d
 
 
@@ -239,7 +240,11 @@ def _place(d: dict, shape, spacing, legs: list[LegParams], base: PhantomParams) 
         half_width = 51.0 * primary.soft.girth * base.body_scale + 0.6 * (1.0 + 45.0 * float(d["habitus"]) ** 1.6)
         gap = float(d["gap_mm"]) if d["legs"] == "apart" else -float(d["touch_mm"])
         sign = -1.0 if primary.side == "right" else 1.0
-        other_x = knee_x - sign * (2 * half_width + gap)
+        separation = 2 * half_width + gap
+        # Both knees scanned: mostly centred between them, else on the knee asked about.
+        first_x = knee_x + sign * 0.5 * separation if d["centre_on_pair"] else knee_x
+        placed = [replace(primary, knee_lps=(first_x, knee_y, joint_z))]
+        other_x = first_x - sign * separation
         placed.append(replace(legs[1], knee_lps=(other_x, knee_y + float(d["other_rotation"]) * 0.3, joint_z)))
     origin = (-(nx - 1) * sx / 2.0, -(ny - 1) * sy / 2.0, -extent * 0.5)
     scanner_name = "SOFT" if d["sharpness"] < 0.33 else ("STANDARD" if d["sharpness"] < 0.66 else "BONE")

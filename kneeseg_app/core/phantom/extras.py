@@ -256,7 +256,7 @@ def draw_aids(image: np.ndarray, mask: np.ndarray, grid: FineGrid, params: Phant
         x0 = centre_x + aid.x_offset_mm
         depth = side * (table_y - ys)  # mm from the table top towards the patient
         if aid.kind == "strap":
-            sdf = _strap(xs, ys, knees, aid, side)
+            sdf = _strap(xs, ys, knees, params, aid)
         elif aid.kind == "rails":
             edge = np.abs(np.abs(xs - x0) - 0.5 * aid.width_mm) - 6.0
             sdf = np.maximum(edge, np.abs(depth - 0.5 * aid.height_mm) - 0.5 * aid.height_mm)
@@ -269,10 +269,11 @@ def draw_aids(image: np.ndarray, mask: np.ndarray, grid: FineGrid, params: Phant
         mask |= alpha > 0.5
 
 
-def _strap(xs: np.ndarray, ys: np.ndarray, knees: np.ndarray, aid: Aid, side: float) -> np.ndarray:
-    """A band over the legs (on the side away from the table)."""
-    cx, cy = float(knees[:, 0].mean()), float(knees[:, 1].mean())
-    a = 0.5 * aid.width_mm
-    b = 0.45 * aid.width_mm
+def _strap(xs: np.ndarray, ys: np.ndarray, knees: np.ndarray, params: PhantomParams, aid: Aid) -> np.ndarray:
+    """A band around the legs (on the side away from the table), a few mm off the skin."""
+    half = 55.0 * params.body_scale + 0.6 * params.fat_mm + 6.0
+    cx, cy = float(knees[:, 0].mean()), float(knees[:, 1].mean()) + 8.0
+    a = 0.5 * float(np.ptp(knees[:, 0])) + half
+    b = half
     ring = np.abs(np.sqrt(((xs - cx) / a) ** 2 + ((ys - cy) / b) ** 2) - 1.0) * min(a, b) - 0.5 * aid.height_mm
-    return np.maximum(ring, side * (ys - cy))
+    return np.maximum(ring, params.table.side * (ys - cy))

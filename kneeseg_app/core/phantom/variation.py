@@ -126,6 +126,10 @@ class WideChoices:
     """"one", "apart" or "touching"."""
     off_centre: float | None = None
     """Knee distance from the FOV centre as a fraction of the FOV radius (1 = on the edge)."""
+    off_angle: float | None = None
+    """Direction of that shift (radians, 0 = patient's left)."""
+    centre_on_pair: bool | None = None
+    """Both legs: the field of view is centred between the knees (else on the first knee)."""
     position: str | None = None
     flexion_deg: float | None = None
     rotation_deg: float | None = None
