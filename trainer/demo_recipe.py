@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from kneeseg_app.core.atomic import replace_folder
+from kneeseg_app.core.labels import BONE_NAMES
 from kneeseg_app.core.model.manifest import read_manifest, update_manifest
 from kneeseg_app.core.model.schema import MANIFEST
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
@@ -237,9 +238,7 @@ def run_demo_recipe(
     if recipe.demo_case:
         validation = replace(validation, demo_case_dice=demo_case_dice(staging, threads))
     update_manifest(staging, validation=validation)
-    metrics = {
-        bone: {m: getattr(validation, m)[bone] for m in ("dice", "hd95_mm", "assd_mm")} for bone in ("femur", "tibia")
-    }
+    metrics = {bone: {m: getattr(validation, m)[bone] for m in ("dice", "hd95_mm", "assd_mm")} for bone in BONE_NAMES}
     quality = quality_checks(metrics)
     _write_readme(staging / "README.md", recipe, exported, result, work / "evaluation", quality, clock)
     replace_folder(staging, out)

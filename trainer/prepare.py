@@ -34,7 +34,7 @@ import SimpleITK as sitk
 from kneeseg_app.core.atomic import replace_folder
 from kneeseg_app.core.errors import KneeSegError, OutputError
 from kneeseg_app.core.imageio import open_volume, read_label_map
-from kneeseg_app.core.labels import BACKGROUND, LABEL_NAMES
+from kneeseg_app.core.labels import BACKGROUND, BONE_NAMES, LABEL_NAMES
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 from kneeseg_app.core.volume import Volume, orientation_code
 from trainer.casetable import CaseRow
@@ -276,7 +276,7 @@ def _report(
     train_patients = {r.patient for r in records if r.split == "train"}
     folds = min(settings.folds, len(train_patients)) if len(train_patients) >= 2 else 0
     warnings = [
-        f"{r.case} has no {' or '.join(b for b in ('femur', 'tibia') if b not in r.bones)} label"
+        f"{r.case} has no {' or '.join(b for b in BONE_NAMES if b not in r.bones)} label"
         for r in records
         if len(r.bones) < 2
     ]
