@@ -10,8 +10,8 @@ LANDMARKS = {
         "distal_lateral": "lowest 1 mm patch of the lateral condyle (within 8 mm of its posterior point) along the femoral shaft axis",
         "posterior_medial": "most posterior 0.5 mm patch of the medial condyle (below 28 mm)",
         "posterior_lateral": "most posterior 0.5 mm patch of the lateral condyle (below 28 mm)",
-        "trochlear_groove": "deepest point of the anterior outline 22 mm above the distal condylar level (parabola vertex)",
-        "notch_centre": "apex of the intercondylar notch: middle of the gap between the condyles, at its roof",
+        "trochlear_groove": "deepest point of the anterior outline 22 mm above the distal condylar level (bins within 1 mm of the deepest, weighted)",
+        "notch_centre": "apex of the intercondylar notch: where the lowest femur surface (per 1 mm ML) is highest between the condyles, at their AP level",
     },
     "tibia": {
         "plateau_medial": "medial plateau centre: half-way between rim and eminence (ML), middle of the outline (AP), on the surface",
