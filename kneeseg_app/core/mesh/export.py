@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from kneeseg_app.core.atomic import ensure_not_inside
 from kneeseg_app.core.errors import LabelMapError, OutputError
 from kneeseg_app.core.labels import LABEL_NAMES
 from kneeseg_app.core.mesh.cleanup import decimate, taubin_smooth
@@ -19,6 +18,7 @@ from kneeseg_app.core.mesh.extract import blurred_field, crop_with_border, index
 from kneeseg_app.core.mesh.formats import MESH_FORMATS, write_mesh
 from kneeseg_app.core.mesh.surface import Mesh
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
+from kneeseg_app.core.protection import input_folders, refuse_input_folders
 from kneeseg_app.core.volume import Volume
 
 DEFAULT_SMOOTHING_ITERATIONS = 20
@@ -102,13 +102,6 @@ def bone_mesh(
     return Mesh(vertices.astype(np.float32), faces.astype(np.int32), name=name)
 
 
-def _input_folders(volume: Volume) -> list[str]:
-    """The DICOM folders a volume was read from: results never go there."""
-    if volume.dicom is None:
-        return []
-    return sorted({str(Path(f).parent) for f in volume.dicom.files})
-
-
 def export_meshes(
     labels: Volume,
     folder: str | Path,
@@ -130,8 +123,8 @@ def export_meshes(
     if fmt not in MESH_FORMATS:
         raise OutputError(f"Unknown mesh format '{fmt}'; choose one of {', '.join(MESH_FORMATS)}.")
     folder = Path(folder)
-    protected = [*protected, *_input_folders(labels)]
-    ensure_not_inside(folder, protected)
+    protected = input_folders(protected, labels)
+    refuse_input_folders(folder, protected)
     meshes = bone_meshes(
         labels,
         labels_map,

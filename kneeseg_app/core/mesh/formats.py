@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kneeseg_app.core.atomic import ensure_not_inside, write_atomic
+from kneeseg_app.core.atomic import write_atomic
 from kneeseg_app.core.errors import OutputError
 from kneeseg_app.core.mesh.surface import Mesh
+from kneeseg_app.core.protection import refuse_input_folders
 
 MESH_FORMATS = ("stl", "obj", "ply")
 SPACE_TAG = "SPACE=LPS"
@@ -32,7 +33,7 @@ def write_mesh(
     writers = {"stl": _write_stl, "obj": _write_obj, "ply": _write_ply}
     if fmt not in writers:
         raise OutputError(f"Cannot write a mesh as '{path.suffix or path.name}'; use .stl, .obj or .ply.")
-    ensure_not_inside(path, list(protected))
+    refuse_input_folders(path, protected)
     return write_atomic(path, lambda tmp: writers[fmt](mesh, tmp), overwrite=overwrite)
 
 
