@@ -19,8 +19,10 @@ realistic ranges with that seed. Only numpy and scipy are needed.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +36,9 @@ from kneeseg_app.core.phantom.scene import build_scene
 from kneeseg_app.core.phantom.variation import WideChoices
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 from kneeseg_app.core.volume import DicomFacts, Volume
+
+if TYPE_CHECKING:
+    from kneeseg_app.core.phantom.truth import PhantomTruth
 
 LABELS = LABEL_NAMES
 TISSUE_NAMES = {0: "air", 1: "table", 2: "skin", 3: "fat", 4: "muscle", 5: "tendon, cartilage or ligament"}
@@ -61,6 +66,13 @@ class Phantom:
     """Optional tissue map (codes in :data:`TISSUE_NAMES`, bones as 10 * bone + part)."""
     seconds: float = 0.0
     table_y_mm: float | None = None
+
+    @functools.cached_property
+    def truth(self) -> PhantomTruth:
+        """True landmarks, axes, angles and sizes of each leg (LPS mm; computed on first use, ~3 s a leg)."""
+        from kneeseg_app.core.phantom.truth import phantom_truth
+
+        return phantom_truth(self.params)
 
 
 def generate_phantom(
