@@ -24,42 +24,18 @@ from pathlib import Path
 import numpy as np
 
 from kneeseg_app.core.phantom import Phantom, generate_phantom
-from kneeseg_app.core.phantom.variation import WideChoices
+from kneeseg_app.core.phantom.axes import AXES, NEUTRAL, axis_choices
 
 GALLERY_GRID = dict(shape_zyx=(64, 256, 256), spacing_zyx=(3.0, 1.2, 1.2))
 WIDE_GRID = dict(shape_zyx=(40, 320, 320), spacing_zyx=(4.0, 1.5, 1.5))
 """Rows with both legs use a 480 mm field of view."""
-NEUTRAL = dict(legs="one", off_centre=0.0, position="HFS", implant="none", contrast=False, calcification=False,
-               padding_hu=-1024, noise_sd=12.0, sharpness=0.5, ringing=False, table="curved", aids=(), flexion_deg=5.0,
-               rotation_deg=0.0, oa_grade=0, habitus=0.4, bone_quality=0.0, fabella=False, coverage_mm=(95.0, 95.0))
-AXES: dict[str, list[tuple[str, dict, str]]] = {
-    "kernel": [(f"sharpness {t}" + (" + ringing" if r else ""), dict(sharpness=t, ringing=r), "zoom")
-               for t, r in ((0.0, False), (0.4, False), (0.8, False), (1.0, True))],
-    "noise": [(f"noise {n:.0f} HU", dict(noise_sd=n), "zoom") for n in (5.0, 20.0, 40.0, 60.0)],
-    "fov-matrix": [(f"FOV {f:.0f} mm, {p} px", dict(fov_mm=f, pixels=p, coverage_mm=(20.0, 20.0), slice_mm=5.0), "stored")
-                   for f, p in ((150.0, 512), (250.0, 256), (380.0, 768), (500.0, 1024))],
-    "slice-spacing": [(f"slices {z} mm", dict(slice_mm=z, fov_mm=200.0, pixels=256, coverage_mm=(70.0, 70.0)), "coronal")
-                      for z in (0.5, 1.25, 3.0, 5.0)],
-    "padding": [(f"padding {p}", dict(padding_hu=p), "stored") for p in (None, -3024, -2048, -2000, -1024, 0)],
-    "legs": [("one leg", dict(legs="one"), "stored"), ("apart", dict(legs="apart", centre_on_pair=True), "stored"),
-             ("touching", dict(legs="touching"), "stored"), ("cut by the FOV", dict(legs="one", off_centre=0.75), "stored")],
-    "position": [(p, dict(position=p, legs="touching", centre_on_pair=True), "stored") for p in ("HFS", "FFS", "HFP", "FFP")],
-    "flexion": [(f"flexion {f:.0f} deg", dict(flexion_deg=f), "sagittal") for f in (0.0, 15.0, 30.0, 45.0)],
-    "rotation": [(f"rotation {r:+.0f} deg", dict(rotation_deg=r), "axial") for r in (-25.0, 0.0, 25.0)],
-    "coverage": [(f"{a + b:.0f} mm", dict(coverage_mm=(a, b), fov_mm=400.0, pixels=256, slice_mm=z), "coronal")
-                 for a, b, z in ((30.0, 30.0, 1.0), (100.0, 100.0, 2.0), (260.0, 240.0, 4.0), (640.0, 560.0, 5.0))],
-    "table": [(t + (" + " + "+".join(a) if a else ""), dict(table=t, aids=a), "stored")
-              for t, a in (("curved", ()), ("flat", ("rails",)), ("mattress", ("wedge",)), ("flat", ("gel", "strap")), ("none", ()))],
-    "metal": [(f"{k}{' (other leg)' if not same else ''}", dict(implant=k, implant_same_leg=same, legs="touching" if not same else "one", centre_on_pair=True), "coronal")
-              for k, same in (("tkr", True), ("plate", True), ("nail", True), ("tkr", False))],
-    "vessels": [("none", dict(), "axial-low"), ("contrast", dict(contrast=True), "axial-low"),
-                ("calcified", dict(calcification=True), "axial-low"), ("both", dict(contrast=True, calcification=True), "axial-low")],
-    "habitus": [(f"habitus {h}", dict(habitus=h), "axial") for h in (0.0, 0.35, 0.7, 1.0)],
-    "bone-quality": [(f"bone {q:+.1f}", dict(bone_quality=q), "zoom") for q in (-1.0, -0.4, 0.4, 1.0)],
-    "osteoarthritis": [(f"grade {g}{' valgus' if v < 0 else ''}", dict(oa_grade=g, varus_deg=v), "coronal")
-                       for g, v in ((0, 8.0), (2, 8.0), (3, 10.0), (4, 14.0), (4, -12.0))],
-    "fabella": [("no fabella", dict(fabella=False), "sagittal-lateral"), ("fabella", dict(fabella=True), "sagittal-lateral")],
-}
+VIEWS = {"kernel": "zoom", "noise": "zoom", "calibration": "zoom", "bone-quality": "zoom", "fov-matrix": "stored",
+         "padding": "stored", "legs": "stored", "position": "stored", "table": "stored", "slice-spacing": "coronal",
+         "coverage": "coronal", "metal": "coronal", "osteoarthritis": "coronal", "flexion": "sagittal",
+         "vessels": "axial-low", "fabella": "sagittal-lateral"}
+SPEED_PINS = {"fov-matrix": dict(coverage_mm=(20.0, 20.0), slice_mm=5.0), "slice-spacing": dict(fov_mm=200.0, pixels=256),
+              "coverage": dict(fov_mm=400.0, pixels=256, slice_mm=5.0)}
+"""Pins that keep the rows whose grid is drawn quick to render."""
 
 
 def _views(phantom: Phantom) -> list[tuple[str, np.ndarray, np.ndarray, float]]:
@@ -202,11 +178,12 @@ def axes_gallery(out: Path, seed: int = 7) -> list[Path]:
     written = []
     for axis, cases in AXES.items():
         panels = []
-        for name, pins, view in cases:
+        for index, (name, pins) in enumerate(cases):
+            extra = SPEED_PINS.get(axis, {})
             two_legs = pins.get("legs", "one") != "one"
-            grid = {} if {"fov_mm", "slice_mm"} & set(pins) else WIDE_GRID if two_legs else GALLERY_GRID
-            phantom = generate_phantom(seed, variation="wide", choices=WideChoices(**{**NEUTRAL, **pins}), **grid)
-            panels.append((name, *_axis_view(phantom, view)))
+            grid = {} if extra else WIDE_GRID if two_legs else GALLERY_GRID
+            phantom = generate_phantom(seed, variation="wide", choices=axis_choices(axis, index, **extra), **grid)
+            panels.append((name, *_axis_view(phantom, VIEWS.get(axis, "axial"))))
         written.append(out / f"axis-{axis}.png")
         _panel_row(written[-1], f"{axis} (seed {seed}; femur red, tibia blue)", panels)
         print(f"{axis}: {len(panels)} cases", flush=True)
@@ -224,6 +201,8 @@ def _negatives_and_synthseg(out: Path, seed: int) -> list[Path]:
         neg = generate_negative(kind, seed, shape_zyx=(24, 256, 256), spacing_zyx=(5.0, 1.4, 1.4))
         panels.append((kind, neg.ct.array[12], neg.labels.array[12], 1.0))
     _panel_row(out / "negatives.png", "no-knee negatives (labels all 0)", panels)
+    from kneeseg_app.core.phantom.variation import WideChoices
+
     phantom = generate_phantom(seed, variation="wide", choices=WideChoices(**NEUTRAL), with_tissues=True, **GALLERY_GRID)
     synth = []
     for i in range(4):
