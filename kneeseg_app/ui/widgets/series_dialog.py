@@ -45,9 +45,32 @@ def series_row(info: Any) -> list[str]:
     ]
 
 
+GROUP_SHARED_REASONS = 3
+"""Set-aside objects sharing one reason get one row when there are more than this many (1,000 exports: 1 row)."""
+
+
 def table_rows(series: Sequence[Any], others: Sequence[Any]) -> list[tuple[list[str], bool]]:
     """(cells, selectable) for each series: volumes first (ranked), then the others."""
-    return [(series_row(s), True) for s in series] + [(series_row(o), False) for o in others]
+    by_reason: dict[str, list[Any]] = {}
+    for info in others:
+        by_reason.setdefault(getattr(info, "not_volume_reason", ""), []).append(info)
+    set_aside: list[tuple[list[str], bool]] = []
+    for reason, members in by_reason.items():
+        if len(members) > GROUP_SHARED_REASONS:
+            files = sum(m.n_slices for m in members)
+            cells = [
+                f"{len(members)} series (first: {members[0].description or '?'})",
+                "",
+                str(files),
+                "",
+                "",
+                "",
+                reason,
+            ]
+            set_aside.append((cells, False))
+        else:
+            set_aside.extend((series_row(m), False) for m in members)
+    return [(series_row(s), True) for s in series] + set_aside
 
 
 class SeriesDialog(QDialog):

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from ui_support import knee_hu
 
 from kneeseg_app.core.dicom import scan_folder
-from kneeseg_app.ui.widgets.series_dialog import COLUMNS, SeriesDialog
+from kneeseg_app.ui.widgets.series_dialog import COLUMNS, SeriesDialog, table_rows
 
 
 def test_the_chooser_lists_series_facts_and_preselects_the_best(qtbot, tmp_path) -> None:
@@ -34,3 +34,17 @@ def test_the_chooser_lists_series_facts_and_preselects_the_best(qtbot, tmp_path)
     assert dialog.chosen() is scan.series[0]
     table.selectRow(1)
     assert dialog.chosen() is scan.series[1]
+
+
+def test_many_set_aside_series_with_one_reason_take_one_row(tmp_path) -> None:
+    CTSeries(n_slices=6).write(tmp_path / "ct")
+    for k in range(20):
+        CTSeries(n_slices=1, rows=4, columns=4, description=f"Export {k}").write(tmp_path / f"S{k:02d}")
+    write_localizer(tmp_path / "scout")
+    scan = scan_folder(tmp_path)
+
+    rows = table_rows(scan.series, scan.others)
+
+    assert [selectable for _, selectable in rows] == [True, False, False]
+    grouped = next(cells for cells, _ in rows if cells[0].startswith("20 series"))
+    assert grouped[0] == "20 series (first: Export 0)" and grouped[-1] == "a single slice is not a volume"
