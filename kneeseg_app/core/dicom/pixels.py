@@ -42,14 +42,18 @@ def expected_pixel_bytes(header: SliceHeader) -> int:
 def check_before_decoding(header: SliceHeader) -> None:
     """Raise UnreadableFileError, in words, for a file no decoder must be given."""
     name = Path(header.path).name
-    if header.transfer_syntax == DEFLATED and header.pixel_data_length is None:
-        header = _with_inflated_length(header)
     if header.private_compression:
         raise UnreadableFileError(
             f"The file {name} is compressed with {header.private_compression}, a manufacturer's private scheme that "
             "KneeSeg cannot decode; export the series uncompressed or with a standard DICOM compression."
         )
-    if header.transfer_syntax not in UNCOMPRESSED_SYNTAXES or header.pixel_data_length is None:
+    if header.transfer_syntax not in UNCOMPRESSED_SYNTAXES or not (
+        header.bits_allocated and header.rows and header.columns
+    ):
+        return  # compressed (the decoder checks its own output), or nothing announced to check against
+    if header.transfer_syntax == DEFLATED and header.pixel_data_length is None:
+        header = _with_inflated_length(header)
+    if header.pixel_data_length is None:
         return
     expected = expected_pixel_bytes(header)
     frames = f" in {header.number_of_frames} frames" if header.number_of_frames > 1 else ""
