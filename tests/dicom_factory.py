@@ -75,6 +75,8 @@ class CTSeries:
     series_uid: str = field(default_factory=generate_uid)
     study_uid: str = "1.2.826.0.1.3680043.8.498.1"
     patient_position: str = "FFS"
+    header: dict[str, object] = field(default_factory=dict)
+    """More header elements by keyword (PatientName, AccessionNumber, Laterality, ...), set on every slice."""
 
     # ----- geometry -----------------------------------------------------
     @property
@@ -137,6 +139,8 @@ class CTSeries:
         ds.RescaleType = "HU"
         stored = np.rint((self.intensity(self.pixel_lps(position)) - intercept) / slope)
         _set_pixels(ds, stored.astype(np.int16))
+        for keyword, value in self.header.items():
+            setattr(ds, keyword, value)
         return ds
 
     def write(

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from kneeseg_app.core.identity import PatientIdentity
+
 
 @dataclass(frozen=True)
 class FilledGap:
@@ -61,6 +63,8 @@ class DicomFacts:
     resampled: bool = False
     """True when the slices were interpolated onto a regular grid when read (gantry tilt, uneven
     spacing, filled gaps): slice k of the volume is then not file k, so a DICOM SEG cannot reference it."""
+    identity: PatientIdentity = field(default_factory=PatientIdentity)
+    """Patient and study identifiers from the header (shown, or hidden, by the window; never in file names on request)."""
 
     @property
     def interpolated_slices(self) -> tuple[int, ...]:

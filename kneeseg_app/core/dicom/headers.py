@@ -18,8 +18,21 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from kneeseg_app.core.dicom.elements import ends_cleanly, pixel_element
+from kneeseg_app.core.identity import PatientIdentity
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # the DICOMDIR itself
+
+IDENTITY_TAGS = [
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "StudyDate",
+    "StudyDescription",
+    "AccessionNumber",
+    "Laterality",
+    "ImageLaterality",
+]
+"""Whose scan it is (core.identity): shown in the series chooser, the case panel and the title."""
 
 HEADER_TAGS = [
     "SOPClassUID",
@@ -48,6 +61,7 @@ HEADER_TAGS = [
     0x07A10010,  # private creator of the ELSCINT1 block
     0x07A11011,  # ELSCINT1 Tamar Compression Type: PMSCT_RLE1 / PMSCT_RGB1
     "BodyPartExamined",
+    *IDENTITY_TAGS,
 ]
 
 _PIXEL_TAGS = (
@@ -124,6 +138,7 @@ class SliceHeader:
     rescale: tuple[float, float] | None = None
     """(slope, intercept) of a frame, from its functional groups; classic slices are rescaled by GDCM."""
     body_part: str = ""
+    identity: PatientIdentity = PatientIdentity()
 
 
 @dataclass(frozen=True)
@@ -239,6 +254,22 @@ def _header_from_dataset(path: str, ds: Any, sop: str, has_pixels: bool) -> Slic
         samples_per_pixel=_integer(ds, "SamplesPerPixel") or 1,
         has_pixel_data=has_pixels,
         body_part=_text(ds, "BodyPartExamined"),
+        identity=_identity(ds),
+    )
+
+
+def _identity(ds: Any) -> PatientIdentity:
+    """Patient and study identifiers; Laterality (series level) before Image Laterality ('B'/'U' say nothing)."""
+    sides = (_text(ds, "Laterality").upper(), _text(ds, "ImageLaterality").upper())
+    laterality = next((v for v in sides if v in ("L", "R")), "")
+    return PatientIdentity(
+        name=_text(ds, "PatientName"),
+        patient_id=_text(ds, "PatientID"),
+        birth_date=_text(ds, "PatientBirthDate"),
+        study_date=_text(ds, "StudyDate"),
+        study_description=_text(ds, "StudyDescription"),
+        accession_number=_text(ds, "AccessionNumber"),
+        laterality=laterality,
     )
 
 

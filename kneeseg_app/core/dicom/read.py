@@ -188,6 +188,7 @@ def _facts(
         study_instance_uid=series.study_uid,
         files=tuple(dict.fromkeys(h.path for h in ordered)),  # an Enhanced CT file once, not once per frame
         body_part=first.body_part,
+        identity=first.identity,
         filled_gaps=filled_gaps,
         resampled=resampled,
     )

@@ -31,6 +31,7 @@ from kneeseg_app.core.errors import (
     NotCTError,
     SingleSliceError,
 )
+from kneeseg_app.core.identity import PatientIdentity, several_patients_question
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
 
 _GROUP_SHARED_REASONS = 3
@@ -66,6 +67,8 @@ class SeriesInfo:
     """Truncated files that belong to this series (their header still names it)."""
     key: str = ""
     """Unique within a scan: the series UID, with a stack suffix when one series holds several stacks."""
+    identity: PatientIdentity = PatientIdentity()
+    """Whose scan it is (patient, study, laterality), from the first slice's header."""
     headers: tuple[SliceHeader, ...] = field(default=(), repr=False, compare=False)
 
     @property
@@ -124,6 +127,10 @@ class ScanResult:
             )
         found = "; ".join(sorted({o.not_volume_reason for o in self.others}))
         raise NoImageSeriesError(f"{self.folder} holds no CT image volume, only: {found}.")
+
+    def patients_question(self) -> str:
+        """The question to ask before opening when the folder's image series belong to several patients ('' if one)."""
+        return several_patients_question(s.identity for s in self.series)
 
     def find(self, selector: str) -> SeriesInfo:
         """A series by its number in the list (1 = best), its key or its series UID."""
@@ -320,6 +327,7 @@ def describe_stack(key: str, headers: list[SliceHeader], several: bool = False) 
         notes=notes,
         problem=problem,
         key=key,
+        identity=first.identity,
         headers=tuple(ordered),
     )
 

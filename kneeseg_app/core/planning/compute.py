@@ -1,6 +1,6 @@
 """Plan a knee CT from its bone labels: landmarks, axes and measurements per side (LPS mm).
 
-The label map is split into knees (:mod:`planning.sides`), each bone becomes a point cloud
+The label map is split into knees (:mod:`kneeseg_app.core.sides`), each bone becomes a point cloud
 (its boundary and its voxels), the rules of :mod:`kneeseg_app.core.anatomy` find each bone's
 frame and landmarks, and every value is wrapped with how it was found and how sure it is
 (:mod:`planning.provenance`). Nothing here guesses a value the scan does not show: the hip,
@@ -18,7 +18,7 @@ from kneeseg_app.core.anatomy.derived import femorotibial_angle
 from kneeseg_app.core.errors import LabelMapError
 from kneeseg_app.core.planning.model import KneePlan, Plan
 from kneeseg_app.core.planning.provenance import femur_plan, measures_plan, tibia_plan
-from kneeseg_app.core.planning.sides import KneeRegion, fibula_side, split_knees
+from kneeseg_app.core.sides import KneeRegion, fibula_side, split_knees
 from kneeseg_app.core.volume import Volume
 
 UP = np.array([0.0, 0.0, 1.0])

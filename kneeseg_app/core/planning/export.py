@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from kneeseg_app.core.atomic import ensure_not_inside, write_bytes_atomic
+from kneeseg_app.core.labels import FEMUR, TIBIA
 from kneeseg_app.core.mesh import Mesh, bone_meshes, write_mesh
 from kneeseg_app.core.planning.model import BonePlan, Plan
-from kneeseg_app.core.planning.sides import FEMUR, TIBIA, split_knees
+from kneeseg_app.core.sides import split_knees
 from kneeseg_app.core.volume import Volume
 
 LPS_TAG, ISB_TAG = b"SPACE=LPS", b"SPACE=ISB"

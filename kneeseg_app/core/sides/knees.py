@@ -1,10 +1,10 @@
 """Which knee is which: split a label map into the patient's right and left knee.
 
 In a scan of both knees the bones form two groups on either side of the body's midline;
-LPS x grows towards the patient's left, so the group at smaller x is the right knee. A
-single knee's side is read from the CT when there is one (the fibula lies lateral to the
-tibia), else from the femorotibial angle (the femoral shaft leans laterally), and said to
-be uncertain.
+LPS x grows towards the patient's left, so the group at smaller x is the right knee. The
+two groups are told apart once, here, for the landmarks (:mod:`kneeseg_app.core.planning`)
+and for the per-side volumes, meshes and metrics (:mod:`kneeseg_app.core.sides.parts`).
+A single knee's side is decided elsewhere (:mod:`kneeseg_app.core.sides.single`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from kneeseg_app.core.labels import FEMUR, LEFT, RIGHT, TIBIA
 from kneeseg_app.core.volume import Volume
 
-FEMUR, TIBIA = 1, 2
 MIN_SHARE = 0.2
 """A bone piece counts as a knee's bone when it holds this share of the largest piece's voxels."""
 
@@ -32,7 +32,7 @@ class KneeRegion:
     how: str
 
 
-def _bbox(mask: np.ndarray) -> tuple[slice, ...] | None:
+def bounding_box(mask: np.ndarray) -> tuple[slice, ...] | None:
     """Bounding box of the True voxels (projections: far faster than labelling the volume)."""
     out = []
     for axis in range(3):
@@ -57,7 +57,7 @@ class Piece:
 def split_knees(labels: Volume) -> list[KneeRegion]:
     """One region per knee (sides decided for two knees, left None for one)."""
     array = labels.array
-    box = _bbox(array > 0)
+    box = bounding_box(array > 0)
     if box is None:
         return []
     crop = array[box]
@@ -70,11 +70,39 @@ def split_knees(labels: Volume) -> list[KneeRegion]:
     if groups is None:
         return [_region(offset, pieces, None, "one knee in the scan")]
     right, left = groups
-    how = "two knees: the one at the patient's right (smaller LPS x) is the right knee"
     return [
-        _region(offset, [pieces[i] for i in right], "right", how),
-        _region(offset, [pieces[i] for i in left], "left", how),
+        _region(offset, [pieces[i] for i in right], RIGHT, TWO_KNEES_HOW),
+        _region(offset, [pieces[i] for i in left], LEFT, TWO_KNEES_HOW),
     ]
+
+
+TWO_KNEES_HOW = "two knees: the one at the patient's right (smaller LPS x) is the right knee"
+MIN_KNEE_GAP_MM = 40.0
+"""Two groups of bone pieces further apart than this along LPS x are two knees."""
+
+
+def knee_midline(labels: Volume, step_mm: float = 1.5) -> float | None:
+    """The LPS x of the plane between two knees (None for one knee or none).
+
+    The decision of :func:`split_knees`, made on a grid thinned to about ``step_mm``:
+    centroids need millimetres, not every voxel, and a 512 x 512 x 600 scan then costs
+    a fraction of a second.
+    """
+    strides = tuple(max(1, int(step_mm // s)) for s in labels.spacing_zyx)
+    thin = labels.array[:: strides[0], :: strides[1], :: strides[2]]
+    box = bounding_box(thin > 0)
+    if box is None:
+        return None
+    pieces = _pieces(thin[box])
+    if not pieces:
+        return None
+    offset = np.array([s.start for s in box], dtype=np.float64)
+    xs = np.array([labels.index_to_lps((offset + p.centroid) * np.array(strides))[0] for p in pieces])
+    groups = _two_groups(xs, pieces)
+    if groups is None:
+        return None
+    right, left = groups
+    return float((xs[right].max() + xs[left].min()) / 2.0)
 
 
 def _pieces(crop: np.ndarray) -> list[Piece]:
@@ -91,6 +119,8 @@ def _pieces(crop: np.ndarray) -> list[Piece]:
             box = boxes[index - 1]
             mask = comp[box] == index
             idx = np.argwhere(mask[:, ::4, ::4]) * np.array([1, 4, 4])
+            if len(idx) == 0:  # a piece thinner than the sampling step
+                idx = np.argwhere(mask)
             start = np.array([s.start for s in box], dtype=np.float64)
             out.append(Piece(value, box, mask, start + idx.mean(axis=0)))
     return out
@@ -105,7 +135,7 @@ def _two_groups(xs: np.ndarray, pieces: list[Piece]) -> tuple[list[int], list[in
     order = np.argsort(xs)
     gaps = np.diff(xs[order])
     cut = int(np.argmax(gaps))
-    if gaps[cut] < 40.0:
+    if gaps[cut] < MIN_KNEE_GAP_MM:
         return None
     right = [int(i) for i in order[: cut + 1]]
     left = [int(i) for i in order[cut + 1 :]]
@@ -122,37 +152,3 @@ def _region(offset: np.ndarray, pieces: list[Piece], side: str | None, how: str)
         target = tuple(slice(s.start - a, s.stop - a) for s, a in zip(p.box, lo))
         masks[p.value][target] |= p.mask
     return KneeRegion(side, masks[FEMUR], masks[TIBIA], offset + lo, how)
-
-
-def fibula_side(ct: Volume, labels: Volume, region: KneeRegion, lateral_sign_x: float = 1.0) -> str | None:
-    """'left'/'right' from the fibula: bright bone behind the tibia, not labelled, 10-70 mm below its top.
-
-    Returns None when no such bone is found.
-    """
-    if region.tibia is None or not ct.same_grid(labels):
-        return None
-    tib_idx = np.argwhere(region.tibia)
-    if len(tib_idx) == 0:
-        return None
-    tib_world = labels.index_to_lps(tib_idx[:: max(len(tib_idx) // 20000, 1)] + region.offset_zyx)
-    top_z = tib_world[:, 2].max()
-    lo = np.floor(tib_idx.min(axis=0) + region.offset_zyx).astype(int)
-    hi = np.ceil(tib_idx.max(axis=0) + region.offset_zyx).astype(int) + 1
-    pad = (np.array([0, 25, 25]) / np.asarray(labels.spacing_zyx)).astype(int)
-    lo, hi = np.maximum(lo - pad, 0), np.minimum(hi + pad, np.asarray(labels.shape))
-    box = tuple(slice(a, b) for a, b in zip(lo, hi))
-    bone = (ct.array[box] > 250) & (labels.array[box] == 0)
-    bone = ndimage.binary_opening(bone, iterations=1)
-    idx = np.argwhere(bone)
-    if len(idx) < 30:
-        return None
-    world = labels.index_to_lps(idx + lo)
-    tib_centre = tib_world.mean(axis=0)
-    keep = (world[:, 2] < top_z - 10) & (world[:, 2] > top_z - 70) & (world[:, 1] > tib_centre[1])
-    if keep.sum() < 30:
-        return None
-    dx = float(np.median(world[keep, 0]) - tib_centre[0])
-    if abs(dx) < 5.0:
-        return None
-    # the fibula is lateral: at larger x (patient's left) for a left knee
-    return "left" if dx > 0 else "right"
