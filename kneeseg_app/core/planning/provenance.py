@@ -62,7 +62,7 @@ def _points(bone: str, points: dict, confidence: str, notes: dict) -> dict[str, 
     return out
 
 
-def _line(name: str, bone: str, a: Finding, b: Finding) -> Finding:
+def line_between(name: str, bone: str, a: Finding, b: Finding) -> Finding:
     method = AXES[bone][name]
     if not (a.ok and b.ok):
         return Finding(name, "axis", method, status="not_found", confidence="low", note=f"needs {a.name} and {b.name}")
@@ -110,16 +110,16 @@ def femur_plan(fem: FemurAnatomy, cloud: BoneCloud) -> BonePlan:
     level = _point_confidence(cloud, fem.shaft)
     found = _points("femur", fem.points, level, fem.notes)
     found["femoral_shaft_axis"] = _shaft_finding("femoral_shaft_axis", "femur", fem.shaft)
-    found["transepicondylar_axis"] = _line(
+    found["transepicondylar_axis"] = line_between(
         "transepicondylar_axis", "femur", found["epicondyle_lateral"], found["epicondyle_medial"]
     )
-    found["posterior_condylar_axis"] = _line(
+    found["posterior_condylar_axis"] = line_between(
         "posterior_condylar_axis", "femur", found["posterior_medial"], found["posterior_lateral"]
     )
-    found["distal_condylar_line"] = _line(
+    found["distal_condylar_line"] = line_between(
         "distal_condylar_line", "femur", found["distal_medial"], found["distal_lateral"]
     )
-    found["whiteside_line"] = _line("whiteside_line", "femur", found["notch_centre"], found["trochlear_groove"])
+    found["whiteside_line"] = line_between("whiteside_line", "femur", found["notch_centre"], found["trochlear_groove"])
     head = _far_end(cloud, top=True)
     head.name, head.method = "femoral_head_centre", "centre of a sphere fitted to the femoral head"
     found["femoral_head_centre"] = head
@@ -139,7 +139,7 @@ def tibia_plan(tib: TibiaAnatomy, cloud: BoneCloud) -> BonePlan:
     level = _point_confidence(cloud, tib.shaft)
     found = _points("tibia", tib.points, level, tib.notes)
     found["tibial_shaft_axis"] = _shaft_finding("tibial_shaft_axis", "tibia", tib.shaft)
-    found["plateau_line"] = _line("plateau_line", "tibia", found["plateau_medial"], found["plateau_lateral"])
+    found["plateau_line"] = line_between("plateau_line", "tibia", found["plateau_medial"], found["plateau_lateral"])
     plane = plateau_plane(tib, cloud)
     method = AXES["tibia"]["plateau_plane_normal"]
     if plane is None:
