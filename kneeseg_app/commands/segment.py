@@ -115,14 +115,14 @@ class ProgressLine:
 
 
 def _check_output(out: Path, overwrite: bool, protected: list[str]) -> None:
-    from kneeseg_app.core.atomic import ensure_not_inside
     from kneeseg_app.core.imageio import LABEL_SUFFIXES
+    from kneeseg_app.core.protection import refuse_input_folders
 
     if not any(out.name.lower().endswith(s) for s in LABEL_SUFFIXES):
         raise OutputError(f"{out.name}: choose a .nii.gz, .nii, .nrrd or .mha file name for the label map.")
     if out.exists() and not overwrite:
         raise OutputError(f"{out} already exists; choose another name or add --overwrite.")
-    ensure_not_inside(out, protected)
+    refuse_input_folders(out, protected)
 
 
 def _check_all_outputs(args: argparse.Namespace, bone_names: list[str]) -> None:
