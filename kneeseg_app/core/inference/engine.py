@@ -42,8 +42,8 @@ from kneeseg_app.core.inference.predict import (
     RunContext,
     StageClock,
     TileCounter,
-    Window,
     TopClass,
+    Window,
     make_window,
     predict_folds,
     tiles_for,
@@ -266,7 +266,9 @@ class Segmenter:
             del padded, resampled
             with clock("resample_back"):
                 logits = logits[(slice(None), *unpad)]
-                self._labels_from_slab_logits(logits, out[start:stop], context, None if top is None else top[start:stop])
+                self._labels_from_slab_logits(
+                    logits, out[start:stop], context, None if top is None else top[start:stop]
+                )
             del logits
 
     def _labels_from_slab_logits(
