@@ -29,8 +29,10 @@ FUNCTIONAL_GROUP_TAGS = ["SharedFunctionalGroupsSequence", "PerFrameFunctionalGr
 
 def frame_headers(header: SliceHeader, ds: Any) -> list[SliceHeader]:
     """One header per frame of a multi-frame file with functional groups; [] when it has none."""
+    if header.number_of_frames < 2:
+        return []
     per_frame = _items(ds, "PerFrameFunctionalGroupsSequence")
-    if header.number_of_frames < 2 or len(per_frame) != header.number_of_frames:
+    if len(per_frame) != header.number_of_frames:
         return []
     shared = (_items(ds, "SharedFunctionalGroupsSequence") or [None])[0]
     frames = []
