@@ -17,7 +17,6 @@ label outlines. Needs matplotlib (a development tool, not an app dependency).
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 from pathlib import Path
 
@@ -103,15 +102,28 @@ def save_gallery(phantom: Phantom, path: Path) -> None:
 
 
 def timing(seed: int = 0) -> None:
-    """Time a realistic 512x512x300 phantom on this process (run with OMP_NUM_THREADS=1)."""
-    for both_legs in (False, True):
+    """Time realistic 512x512x300 phantoms on this process (run with OMP_NUM_THREADS=1).
+
+    Classic and wide (with a plate and its streaks in the wide two-leg case); CPU seconds
+    are the fairer number on a shared machine. The peak is traced numpy memory.
+    """
+    import tracemalloc
+
+    from kneeseg_app.core.phantom.variation import WideChoices
+
+    grid = dict(shape_zyx=(300, 512, 512), spacing_zyx=(0.8, 0.75, 0.75))
+    cases = [("classic", False, None), ("classic", True, None), ("wide", False, WideChoices(legs="one", implant="none")),
+             ("wide", True, WideChoices(legs="touching", implant="plate", contrast=True))]
+    for variation, both_legs, choices in cases:
+        tracemalloc.start()
         start, cpu = time.perf_counter(), time.process_time()
-        phantom = generate_phantom(seed, shape_zyx=(300, 512, 512), spacing_zyx=(0.8, 0.75, 0.75), both_legs=both_legs)
+        phantom = generate_phantom(seed, both_legs=both_legs, variation=variation, choices=choices, **grid)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
         legs = "both legs" if both_legs else "one leg"
         print(
-            f"512x512x300 ({legs}): {seconds:.2f} s wall, {cpu_seconds:.2f} s CPU, peak RSS {peak_mb:.0f} MB, "
+            f"512x512x300 {variation} ({legs}): {seconds:.2f} s wall, {cpu_seconds:.2f} s CPU, traced peak {peak / 2**20:.0f} MB, "
             f"output {(phantom.ct.array.nbytes + phantom.labels.array.nbytes) / 2**20:.0f} MB"
         )
 

@@ -173,5 +173,21 @@ def orient(arrays: list[np.ndarray | None], spacing_zyx, origin_xyz, position: s
             corner[axis_xyz] = (shape[dim] - 1) * spacing_zyx[dim]
             flips.append(dim)
     origin = tuple(float(o + c) for o, c in zip(origin_xyz, corner))
-    out = [None if a is None else (np.ascontiguousarray(np.flip(a, axis=tuple(flips))) if flips else a) for a in arrays]
-    return out, origin, direction
+    for array in arrays:
+        if array is not None:
+            _flip_in_place(array, flips)
+    return arrays, origin, direction
+
+
+def _flip_in_place(array: np.ndarray, dims: list[int]) -> None:
+    """Reverse ``array`` along ``dims`` slice by slice (no second copy of a large volume)."""
+    if 0 in dims:
+        n = array.shape[0]
+        for k in range(n // 2):
+            top = array[k].copy()
+            array[k] = array[n - 1 - k]
+            array[n - 1 - k] = top
+    inner = tuple(d - 1 for d in dims if d > 0)
+    if inner:
+        for k in range(array.shape[0]):
+            array[k] = np.flip(array[k], axis=inner).copy()
