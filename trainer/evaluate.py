@@ -77,8 +77,12 @@ def eval_cases_from_dataset(dataset_dir: str | os.PathLike[str]) -> list[EvalCas
     return cases
 
 
-def package_predictor(package_dir: str | os.PathLike[str], tta: bool = False, threads: int | None = None) -> Predictor:
-    """A model package run by the app's engine, as the app runs it (with its post-processing)."""
+def package_predictor(
+    package_dir: str | os.PathLike[str], tta: bool | None = False, threads: int | None = None
+) -> Predictor:
+    """A model package run by the app's engine, as the app runs it (with its post-processing).
+
+    ``tta=None`` follows the manifest's ``default_tta``, as the CLI and the window do."""
     from kneeseg_app.core.inference.engine import SegmentOptions
     from kneeseg_app.core.model.package import load_model_package
 

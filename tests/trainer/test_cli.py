@@ -45,3 +45,10 @@ def test_each_sub_command_runs_its_own_module(argv: list[str], run: str) -> None
 def test_the_env_command_prints_the_nnunet_folders(tmp_path: Path, capsys) -> None:
     assert cli.main(["env", "--workdir", str(tmp_path)]) == 0
     assert str(tmp_path) in capsys.readouterr().out
+
+
+def test_evaluate_follows_each_packages_default_mirroring_unless_told() -> None:
+    parse = cli.build_parser().parse_args
+    assert parse(["evaluate", "--out", "o"]).tta is None  # the manifest's default_tta, as the app
+    assert parse(["evaluate", "--out", "o", "--tta"]).tta is True
+    assert parse(["evaluate", "--out", "o", "--no-tta"]).tta is False

@@ -18,7 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workdir", type=Path, default=None)
     p.add_argument("--dataset", default=None)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--tta", action="store_true")
+    p.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="test-time mirroring (default: each package's manifest, as the app does; off for nnU-Net's predictor)",
+    )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=run)
@@ -42,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
                 "best"
                 if args.nnunet_folds == ["best"]
                 else ("all" if args.nnunet_folds == ["all"] else [int(f) for f in args.nnunet_folds]),
-                tta=args.tta,
+                tta=bool(args.tta),
                 threads=args.threads or 2,
             )
         )
