@@ -125,3 +125,17 @@ def test_a_prediction_on_another_shape_is_a_failure_not_a_crash(tmp_path) -> Non
 
 def test_model_names_are_made_unique_for_tables() -> None:
     assert unique_names(["a", "b", "a", "a"]) == ["a", "b", "a (2)", "a (3)"]
+
+
+def test_the_self_test_the_batch_window_and_the_trainer_share_this_runner() -> None:
+    import inspect
+
+    from kneeseg_app.core import evaluation, selftest
+    from kneeseg_app.ui.controllers import batch_logic
+    from trainer import evaluate as trainer_evaluate
+
+    assert batch_logic.BatchCase is evaluation.EvalCase and batch_logic.CaseOutcome is evaluation.CaseScore
+    assert trainer_evaluate.EvalCase is evaluation.EvalCase
+    assert "evaluate_cases(" in inspect.getsource(batch_logic.run_batch)
+    assert "evaluate_cases(" in inspect.getsource(trainer_evaluate.evaluate)
+    assert "score_case(" in inspect.getsource(selftest.demo_case_metrics)
