@@ -11,8 +11,8 @@ negative kind ``k`` case ``j`` uses ``NEGATIVE_SEED + 100 * k + j``: 90000-96999
 Training and test sets of the project use seeds below 10000 (``kneeseg-train synth`` defaults
 to 1000, the demo recipe's test cases to 5000), so the suite is never trained on.
 
-Scale: ``full`` keeps the drawn grid, except that rows which do not vary the grid cap the
-in-plane size at :data:`FULL_PIXELS` and the coverage at :data:`FULL_COVERAGE_MM` (2-core CPU
+Scale: ``full`` caps what a row does not pin: the in-plane size at :data:`FULL_PIXELS` (unless
+the row pins the field of view) and the coverage at :data:`FULL_COVERAGE_MM` (a 2-core CPU
 budget); ``quick`` (tests) renders every case on a tiny grid.
 """
 
@@ -27,7 +27,6 @@ NEGATIVE_SEED = 95000
 FULL_PIXELS = 384
 FULL_COVERAGE_MM = (60.0, 60.0)
 QUICK_SHAPE = (24, 96, 96)
-GRID_AXES = frozenset({"fov_mm", "pixels", "slice_mm", "coverage_mm"})
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,7 @@ ROWS: tuple[Row, ...] = (
     Row("flexion 45 deg", WideChoices(flexion_deg=45.0)),
     Row("rotation 25 deg", WideChoices(rotation_deg=25.0)),
     Row("distal femur and proximal tibia only (60 mm)", WideChoices(coverage_mm=(30.0, 30.0))),
+    Row("hip to ankle (1200 mm, 5 mm slices)", WideChoices(coverage_mm=(600.0, 600.0), slice_mm=5.0, pixels=384)),
     Row("no table", WideChoices(table="none")),
     Row("mattress and positioning aids", WideChoices(table="mattress", aids=("wedge", "gel", "strap"))),
     Row("knee prosthesis, same leg", WideChoices(implant="tkr", implant_same_leg=True)),
@@ -113,11 +113,13 @@ def suite_cases(
 
 
 def _capped(choices: WideChoices) -> WideChoices:
-    """Rows that do not vary the grid get the CPU budget's grid (what they vary stays pinned)."""
-    pinned = {name for name, value in vars(choices).items() if value is not None and value != "drawn"}
-    if pinned & GRID_AXES:
-        return choices
-    return replace(choices, pixels=FULL_PIXELS, coverage_mm=FULL_COVERAGE_MM)
+    """The CPU budget's grid (:data:`FULL_PIXELS`, :data:`FULL_COVERAGE_MM`) for what the row does not pin."""
+    caps = {}
+    if choices.pixels is None and choices.fov_mm is None:
+        caps["pixels"] = FULL_PIXELS
+    if choices.coverage_mm is None:
+        caps["coverage_mm"] = FULL_COVERAGE_MM
+    return replace(choices, **caps)
 
 
 def rows_named(names: list[str]) -> tuple[Row, ...]:

@@ -32,7 +32,8 @@ def test_the_suite_has_one_row_per_axis_several_cases_and_every_negative() -> No
 def test_the_full_suite_keeps_what_a_row_varies_and_caps_the_rest() -> None:
     by_row = {c.row: c for c in suite_cases(1)}
     assert by_row["FOV 500 mm, 512 px"].choices.pixels == 512
-    assert by_row["slices 5 mm"].choices.slice_mm == 5.0 and by_row["slices 5 mm"].choices.coverage_mm is None
+    assert by_row["slices 5 mm"].choices.slice_mm == 5.0 and by_row["slices 5 mm"].choices.coverage_mm == (60.0, 60.0)
+    assert by_row["FOV 150 mm"].choices.pixels is None
     assert by_row["soft kernel"].choices.pixels == 384 and by_row["soft kernel"].choices.sharpness == 0.05
     assert suite_cases(1, "quick")[0].shape_zyx is not None
     assert [r.name for r in rows_named(["prone", "Feet First"])] == ["feet first supine", "head first prone"]

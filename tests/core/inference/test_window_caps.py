@@ -88,3 +88,11 @@ def test_only_labels_on_dense_pixels_at_a_window_edge_widen_it(hu: float, expect
     assert touches_inner_edge(labels, (10, 30, 10, 30), (100, 100), ct) is expected
     assert touches_inner_edge(labels, (10, 30, 10, 30), (100, 100)) is True  # without the CT: any label
     assert touches_inner_edge(labels, (10, 30, 0, 20), (100, 100), ct) is False  # the image's own edge
+
+
+def test_a_scan_of_nothing_but_air_runs_no_tile(package, monkeypatch) -> None:
+    volume = knee()
+    volume.array[...] = -1000
+    calls = counting(monkeypatch)
+    labels = segment(package, volume, roi="bones", skip_empty_slices=True)
+    assert calls["images"] == 0 and not labels.any()

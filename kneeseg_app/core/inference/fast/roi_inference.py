@@ -121,6 +121,8 @@ class BoneWindowPath:
         """
         n = plan.cropped_shape[0]
         self._bodies = bodies
+        if bodies is not None and all(b is None for b in bodies):  # no patient at all (air): no bone either
+            return [], np.ones(n, dtype=bool)
         if all(b is None for b in boxes):  # the first pass found nothing: trust the network
             return self._plain_jobs(plan), np.ones(n, dtype=bool)
         m = self.settings.roi_slice_margin
