@@ -80,7 +80,7 @@ class DemoRecipe:
     negative_fraction: float = 0.2
     shape_zyx: tuple[int, int, int] = (120, 256, 256)
     oa_fraction: float = 0.5
-    epochs: int = 60
+    epochs: int = 40
     iterations: int = 100
     folds: tuple = (0,)
     small: SmallNetwork = field(default_factory=lambda: SmallNetwork(8, 128, 1.0, batch_size=8, max_patch=192))
