@@ -28,12 +28,29 @@ from kneeseg_app.core.phantom.axes import AXES, NEUTRAL, axis_choices
 GALLERY_GRID = dict(shape_zyx=(64, 256, 256), spacing_zyx=(3.0, 1.2, 1.2))
 WIDE_GRID = dict(shape_zyx=(40, 320, 320), spacing_zyx=(4.0, 1.5, 1.5))
 """Rows with both legs use a 480 mm field of view."""
-VIEWS = {"kernel": "zoom", "noise": "zoom", "calibration": "zoom", "bone-quality": "zoom", "fov-matrix": "stored",
-         "padding": "stored", "legs": "stored", "position": "stored", "table": "stored", "slice-spacing": "coronal",
-         "coverage": "coronal", "metal": "coronal", "osteoarthritis": "coronal", "flexion": "sagittal",
-         "vessels": "axial-low", "fabella": "sagittal-lateral"}
-SPEED_PINS = {"fov-matrix": dict(coverage_mm=(20.0, 20.0), slice_mm=5.0), "slice-spacing": dict(fov_mm=200.0, pixels=256),
-              "coverage": dict(fov_mm=400.0, pixels=256, slice_mm=5.0)}
+VIEWS = {
+    "kernel": "zoom",
+    "noise": "zoom",
+    "calibration": "zoom",
+    "bone-quality": "zoom",
+    "fov-matrix": "stored",
+    "padding": "stored",
+    "legs": "stored",
+    "position": "stored",
+    "table": "stored",
+    "slice-spacing": "coronal",
+    "coverage": "coronal",
+    "metal": "coronal",
+    "osteoarthritis": "coronal",
+    "flexion": "sagittal",
+    "vessels": "axial-low",
+    "fabella": "sagittal-lateral",
+}
+SPEED_PINS = {
+    "fov-matrix": dict(coverage_mm=(20.0, 20.0), slice_mm=5.0),
+    "slice-spacing": dict(fov_mm=200.0, pixels=256),
+    "coverage": dict(fov_mm=400.0, pixels=256, slice_mm=5.0),
+}
 """Pins that keep the rows whose grid is drawn quick to render."""
 
 
@@ -112,8 +129,12 @@ def timing(seed: int = 0) -> None:
     from kneeseg_app.core.phantom.variation import WideChoices
 
     grid = dict(shape_zyx=(300, 512, 512), spacing_zyx=(0.8, 0.75, 0.75))
-    cases = [("classic", False, None), ("classic", True, None), ("wide", False, WideChoices(legs="one", implant="none")),
-             ("wide", True, WideChoices(legs="touching", implant="plate", contrast=True))]
+    cases = [
+        ("classic", False, None),
+        ("classic", True, None),
+        ("wide", False, WideChoices(legs="one", implant="none")),
+        ("wide", True, WideChoices(legs="touching", implant="plate", contrast=True)),
+    ]
     for variation, both_legs, choices in cases:
         tracemalloc.start()
         start, cpu = time.perf_counter(), time.process_time()
@@ -154,7 +175,10 @@ def _axis_view(phantom: Phantom, view: str) -> tuple[np.ndarray, np.ndarray, flo
         z = slice_at(-40.0)
         return ct[z, ys, xs], lab[z, ys, xs], sy / sx
     if view == "zoom":
-        zy, zx = slice(max(ky - int(45 / sy), 0), ky + int(45 / sy)), slice(max(kx - int(45 / sx), 0), kx + int(45 / sx))
+        zy, zx = (
+            slice(max(ky - int(45 / sy), 0), ky + int(45 / sy)),
+            slice(max(kx - int(45 / sx), 0), kx + int(45 / sx)),
+        )
         return ct[condyles, zy, zx], lab[condyles, zy, zx], sy / sx
     if view == "coronal":
         return ct[::-up, ky, :], lab[::-up, ky, :], sz / sx
@@ -215,7 +239,9 @@ def _negatives_and_synthseg(out: Path, seed: int) -> list[Path]:
     _panel_row(out / "negatives.png", "no-knee negatives (labels all 0)", panels)
     from kneeseg_app.core.phantom.variation import WideChoices
 
-    phantom = generate_phantom(seed, variation="wide", choices=WideChoices(**NEUTRAL), with_tissues=True, **GALLERY_GRID)
+    phantom = generate_phantom(
+        seed, variation="wide", choices=WideChoices(**NEUTRAL), with_tissues=True, **GALLERY_GRID
+    )
     synth = []
     for i in range(4):
         image = randomise_contrast(phantom.tissues.array, phantom.ct.spacing_zyx, np.random.default_rng([seed, i]))

@@ -114,7 +114,11 @@ def plan_cases(settings: SynthSettings) -> list[SynthCase]:
     kinds = np.random.default_rng([settings.seed, 4]).choice(len(NEGATIVE_KINDS), size=negatives)
     for i, kind in enumerate(kinds):
         seed = settings.seed + NEGATIVE_SEED_OFFSET + i
-        cases.append(SynthCase(f"{settings.case_prefix}{len(cases):04d}", f"N{seed:06d}", seed, False, False, NEGATIVE_KINDS[int(kind)]))
+        cases.append(
+            SynthCase(
+                f"{settings.case_prefix}{len(cases):04d}", f"N{seed:06d}", seed, False, False, NEGATIVE_KINDS[int(kind)]
+            )
+        )
     if settings.synthseg_fraction > 0:
         flags = np.random.default_rng([settings.seed, 3]).random(len(cases)) < settings.synthseg_fraction
         cases = [replace(c, synthseg=bool(f)) for c, f in zip(cases, flags)]
@@ -197,8 +201,13 @@ def _draw_case(case: SynthCase, settings: SynthSettings) -> Phantom:
             with_tissues=case.synthseg,
         )
     else:
-        phantom = generate_negative(case.kind, case.seed, with_tissues=case.synthseg, shape_zyx=settings.shape_zyx,
-                                    spacing_zyx=settings.spacing_zyx)
+        phantom = generate_negative(
+            case.kind,
+            case.seed,
+            with_tissues=case.synthseg,
+            shape_zyx=settings.shape_zyx,
+            spacing_zyx=settings.spacing_zyx,
+        )
     if case.synthseg and phantom.tissues is not None:
         rng = np.random.default_rng([case.seed, 5, int(case.mirrored)])
         phantom.ct = phantom.ct.with_array(randomise_contrast(phantom.tissues.array, phantom.ct.spacing_zyx, rng))

@@ -80,12 +80,21 @@ def test_negatives_and_synthseg_cases_are_planned_as_asked() -> None:
     assert len(negatives) == 5 and all(c.patient.startswith("N") for c in negatives)
     assert {c.seed for c in negatives}.isdisjoint({c.seed for c in cases if c.kind == "knee"})
     assert 4 <= sum(c.synthseg for c in cases) <= 16
-    assert plan_cases(SynthSettings(12, seed=40)) == plan_cases(SynthSettings(12, seed=40, variation="wide")), "fractions 0: the old plan"
+    assert plan_cases(SynthSettings(12, seed=40)) == plan_cases(SynthSettings(12, seed=40, variation="wide")), (
+        "fractions 0: the old plan"
+    )
 
 
 def test_wide_dataset_with_negatives_and_synthseg_images(tmp_path: Path) -> None:
-    settings = SynthSettings(3, seed=11, shape_zyx=SMALL, second_knee_fraction=0.0, variation="wide",
-                             negative_fraction=0.34, synthseg_fraction=1.0)
+    settings = SynthSettings(
+        3,
+        seed=11,
+        shape_zyx=SMALL,
+        second_knee_fraction=0.0,
+        variation="wide",
+        negative_fraction=0.34,
+        synthseg_fraction=1.0,
+    )
     table = synth_dataset(tmp_path / "d", settings)
     rows = read_case_table(table)
     with open(table, newline="") as handle:

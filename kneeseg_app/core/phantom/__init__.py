@@ -105,9 +105,19 @@ def generate_phantom(
     default keeps the demo case and older data sets bit for bit.
     """
     if variation == "wide":
-        classic = dict(osteoarthritis=osteoarthritis, both_legs=both_legs, noise_sd=noise_sd, flexion_deg=flexion_deg,
-                       side=side, patient_position=patient_position, kernel=kernel, coverage_mm=coverage_mm)
-        wide = draw_wide_params(seed, merge_classic(choices or WideChoices(), **classic), shape_zyx=shape_zyx, spacing_zyx=spacing_zyx)
+        classic = dict(
+            osteoarthritis=osteoarthritis,
+            both_legs=both_legs,
+            noise_sd=noise_sd,
+            flexion_deg=flexion_deg,
+            side=side,
+            patient_position=patient_position,
+            kernel=kernel,
+            coverage_mm=coverage_mm,
+        )
+        wide = draw_wide_params(
+            seed, merge_classic(choices or WideChoices(), **classic), shape_zyx=shape_zyx, spacing_zyx=spacing_zyx
+        )
         return render_phantom(wide, with_tissues=with_tissues, progress=progress, cancel=cancel)
     if variation != "classic":
         raise ValueError(f"variation must be 'classic' or 'wide', got {variation!r}")

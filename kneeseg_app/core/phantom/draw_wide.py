@@ -86,8 +86,13 @@ def merge_classic(choices: WideChoices, **classic) -> WideChoices:
         pins["legs"] = "apart" if classic["both_legs"] else "one"
     if classic.get("kernel") is not None and choices.sharpness is None:
         pins["sharpness"] = 0.85 if str(classic["kernel"]).upper() == "BONE" else 0.5
-    for name, field_name in (("noise_sd", "noise_sd"), ("flexion_deg", "flexion_deg"), ("side", "side"),
-                             ("patient_position", "position"), ("coverage_mm", "coverage_mm")):
+    for name, field_name in (
+        ("noise_sd", "noise_sd"),
+        ("flexion_deg", "flexion_deg"),
+        ("side", "side"),
+        ("patient_position", "position"),
+        ("coverage_mm", "coverage_mm"),
+    ):
         if classic.get(name) is not None and getattr(choices, field_name) is None:
             pins[field_name] = classic[name]
     return replace(choices, **pins)
@@ -152,7 +157,9 @@ def _pose_leg(leg: LegParams, d: dict, index: int, grade: int) -> LegParams:
     cortex = 1.0 + 0.4 * float(d["bone_quality"])
     shape = replace(shape, femur_cortex=shape.femur_cortex * cortex, tibia_cortex=shape.tibia_cortex * cortex)
     tilt_share = -leg.femur_tilt_deg / leg.flexion_deg if leg.flexion_deg > 1e-6 else 0.4
-    out = replace(leg, flexion_deg=flexion, axial_rotation_deg=rotation, femur_tilt_deg=-tilt_share * flexion, shape=shape)
+    out = replace(
+        leg, flexion_deg=flexion, axial_rotation_deg=rotation, femur_tilt_deg=-tilt_share * flexion, shape=shape
+    )
     above, below = (float(c) for c in d["coverage_mm"])
     if max(above, below) > LONG_FROM_MM:
         out = replace(out, long=_long_bones(shape))
@@ -170,8 +177,16 @@ def _osteoarthritis(leg: LegParams, grade: int, varus: float) -> LegParams:
         return replace(leg, osteoarthritis=False, spurs=(), cysts=(), sclerosis_hu=0.0, varus_deg=0.0)
     closing = {1: 0.45, 2: 0.75, 3: 1.0, 4: 1.0}[grade]
     healthy_med, healthy_lat = 5.2, 6.2
-    med = healthy_med + closing * (leg.gap_medial_mm - healthy_med) if leg.osteoarthritis else healthy_med * (1 - 0.5 * closing)
-    lat = healthy_lat + closing * (leg.gap_lateral_mm - healthy_lat) if leg.osteoarthritis else healthy_lat * (1 - 0.3 * closing)
+    med = (
+        healthy_med + closing * (leg.gap_medial_mm - healthy_med)
+        if leg.osteoarthritis
+        else healthy_med * (1 - 0.5 * closing)
+    )
+    lat = (
+        healthy_lat + closing * (leg.gap_lateral_mm - healthy_lat)
+        if leg.osteoarthritis
+        else healthy_lat * (1 - 0.3 * closing)
+    )
     if grade == 4:
         med, lat = min(med, 0.3), min(lat, 1.5)
     if varus < 0:  # valgus: the lateral compartment collapses
@@ -331,8 +346,17 @@ def _extras(d: dict, rng: np.random.Generator, n_legs: int, grade: int) -> Extra
 
 
 def _aid(kind: str, rng: np.random.Generator) -> Aid:
-    hu = {"wedge": rng.uniform(-950, -750), "gel": rng.uniform(0, 90), "rails": rng.uniform(200, 1200), "strap": rng.uniform(-200, 150)}
-    size = {"wedge": (rng.uniform(150, 300), rng.uniform(40, 110)), "gel": (rng.uniform(120, 260), rng.uniform(8, 20)),
-            "rails": (rng.uniform(420, 520), rng.uniform(12, 30)), "strap": (rng.uniform(200, 320), rng.uniform(2, 5))}
+    hu = {
+        "wedge": rng.uniform(-950, -750),
+        "gel": rng.uniform(0, 90),
+        "rails": rng.uniform(200, 1200),
+        "strap": rng.uniform(-200, 150),
+    }
+    size = {
+        "wedge": (rng.uniform(150, 300), rng.uniform(40, 110)),
+        "gel": (rng.uniform(120, 260), rng.uniform(8, 20)),
+        "rails": (rng.uniform(420, 520), rng.uniform(12, 30)),
+        "strap": (rng.uniform(200, 320), rng.uniform(2, 5)),
+    }
     width, height = size[kind]
     return Aid(kind, float(rng.uniform(-40, 40)), float(width), float(height), float(hu[kind]))

@@ -16,10 +16,9 @@ import numpy as np
 from kneeseg_app.core.phantom.bones import condyle_centre_u
 from kneeseg_app.core.phantom.frames import LegFrames
 from kneeseg_app.core.phantom.grid import FineGrid
-from kneeseg_app.core.phantom.long_bones import _shaft_centre
 from kneeseg_app.core.phantom.params import LegParams, PhantomParams
 from kneeseg_app.core.phantom.scanner import ScannerState, finish_slice, prepare
-from kneeseg_app.core.phantom.sdf import capsule, ramp, smin
+from kneeseg_app.core.phantom.sdf import ramp, smin
 from kneeseg_app.core.phantom.variation import Aid, Implant
 
 METAL, CONTRAST, CALCIFICATION = 6, 7, 8
@@ -37,7 +36,9 @@ class ExtrasScene:
     frames: list[LegFrames]
     scanner: ScannerState
 
-    def composite(self, scene, z: float, hu: np.ndarray, lab: np.ndarray | None, tis: np.ndarray | None, width: float) -> None:
+    def composite(
+        self, scene, z: float, hu: np.ndarray, lab: np.ndarray | None, tis: np.ndarray | None, width: float
+    ) -> None:
         """Draw implants, vessels and fabellae into one slice (after the bones)."""
         extras = self.params.extras
         zw = float(self.grid.axis(0, z))
@@ -90,7 +91,9 @@ def _blend(target: np.ndarray, alpha: np.ndarray, value: float) -> None:
     target += alpha * (np.float32(value) - target)
 
 
-def _line_window(ex: ExtrasScene, frame, a_local: np.ndarray, b_local: np.ndarray, zw: float, half: float) -> tuple[slice, slice] | None:
+def _line_window(
+    ex: ExtrasScene, frame, a_local: np.ndarray, b_local: np.ndarray, zw: float, half: float
+) -> tuple[slice, slice] | None:
     """Window around where the segment a-b (local coords) crosses the slice at height zw."""
     a, b = frame.to_world(a_local), frame.to_world(b_local)
     lo, hi = min(a[2], b[2]) - half, max(a[2], b[2]) + half
@@ -101,7 +104,9 @@ def _line_window(ex: ExtrasScene, frame, a_local: np.ndarray, b_local: np.ndarra
     return _window(ex.grid, a + t * (b - a), half * (1.0 + min(slope, 3.0)))
 
 
-def _vessels(ex: ExtrasScene, leg: LegParams, fr: LegFrames, zw: float, hu: np.ndarray, tis: np.ndarray | None, width: float) -> None:
+def _vessels(
+    ex: ExtrasScene, leg: LegParams, fr: LegFrames, zw: float, hu: np.ndarray, tis: np.ndarray | None, width: float
+) -> None:
     """Contrast in the popliteal/femoral artery and calcified plaques in its wall.
 
     The artery runs behind the femur in the femur's frame and behind the tibia in the
@@ -136,7 +141,16 @@ def _vessels(ex: ExtrasScene, leg: LegParams, fr: LegFrames, zw: float, hu: np.n
                     tis[rows, cols][plaque < 0] = CALCIFICATION
 
 
-def _fabella(ex: ExtrasScene, leg: LegParams, fr: LegFrames, size: float, zw: float, hu: np.ndarray, tis: np.ndarray | None, width: float) -> None:
+def _fabella(
+    ex: ExtrasScene,
+    leg: LegParams,
+    fr: LegFrames,
+    size: float,
+    zw: float,
+    hu: np.ndarray,
+    tis: np.ndarray | None,
+    width: float,
+) -> None:
     """A sesamoid bone behind the lateral condyle, in the gastrocnemius tendon (label 0)."""
     k = leg.shape
     centre = np.array([condyle_centre_u(k, medial=False) + 2.0, k.cond_radius + 4.0 + 0.8 * size, fr.axis_w + 4.0])
@@ -158,7 +172,16 @@ def _fabella(ex: ExtrasScene, leg: LegParams, fr: LegFrames, size: float, zw: fl
         tis[rows, cols][sdf < 0] = OTHER_BONE
 
 
-def _implant(ex: ExtrasScene, implant: Implant, got, zw: float, hu: np.ndarray, lab: np.ndarray | None, tis: np.ndarray | None, width: float) -> None:
+def _implant(
+    ex: ExtrasScene,
+    implant: Implant,
+    got,
+    zw: float,
+    hu: np.ndarray,
+    lab: np.ndarray | None,
+    tis: np.ndarray | None,
+    width: float,
+) -> None:
     rows, cols, f = got
     leg = ex.params.legs[implant.leg]
     fr = ex.frames[implant.leg]
@@ -262,7 +285,11 @@ def draw_aids(image: np.ndarray, mask: np.ndarray, grid: FineGrid, params: Phant
             sdf = np.maximum(edge, np.abs(depth - 0.5 * aid.height_mm) - 0.5 * aid.height_mm)
         else:
             across = np.abs(xs - x0) - 0.5 * aid.width_mm
-            slope = depth - aid.height_mm * (0.4 + 0.6 * np.abs(xs - x0) / max(0.5 * aid.width_mm, 1.0)) if aid.kind == "wedge" else depth - aid.height_mm
+            slope = (
+                depth - aid.height_mm * (0.4 + 0.6 * np.abs(xs - x0) / max(0.5 * aid.width_mm, 1.0))
+                if aid.kind == "wedge"
+                else depth - aid.height_mm
+            )
             sdf = np.maximum(np.maximum(across, slope), -depth)
         alpha = ramp(sdf.astype(np.float32), width)
         image += alpha * (np.float32(aid.hu) - image)

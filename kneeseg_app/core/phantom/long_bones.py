@@ -55,9 +55,13 @@ def femur_proximal(shape: Array, u: Array, v: Array, w: Array, k: KneeShape, lb:
     out = smin(out, _sphere(p, head, lb.head_radius), 3.0)
     out = smin(out, capsule(u, v, w, junction, head, 16.0 * s, 14.5 * s), 6.0)
     uc, vc = junction[0], junction[1]
-    trochanter = ellipsoid(u - (uc + 24.0 * s), v - (vc + 6.0 * s), w - (junction[2] + 4.0 * s), 13.0 * s, 19.0 * s, 26.0 * s)
+    trochanter = ellipsoid(
+        u - (uc + 24.0 * s), v - (vc + 6.0 * s), w - (junction[2] + 4.0 * s), 13.0 * s, 19.0 * s, 26.0 * s
+    )
     out = smin(out, trochanter, 8.0)
-    lesser = ellipsoid(u - (uc - 13.0 * s), v - (vc + 11.0 * s), w - (junction[2] - 42.0 * s), 8.0 * s, 8.0 * s, 10.0 * s)
+    lesser = ellipsoid(
+        u - (uc - 13.0 * s), v - (vc + 11.0 * s), w - (junction[2] - 42.0 * s), 8.0 * s, 8.0 * s, 10.0 * s
+    )
     out = smin(out, lesser, 6.0)
     flare = ellipsoid(u - (uc + 6.0 * s), v - vc, w - (junction[2] - 15.0 * s), 24.0 * s, 20.0 * s, 48.0 * s)
     return smin(out, flare, 10.0)
@@ -76,7 +80,9 @@ def tibia_distal(shape: Array, u: Array, v: Array, w: Array, k: KneeShape, lb: L
     out = smax(shape, -t - w, 2.0)
     meta = smax(ellipsoid(u + 3.0 * s, v + 2.0 * s, w + t - 28.0 * s, 24.0 * s, 20.0 * s, 42.0 * s), -t - w, 2.0)
     out = smin(out, meta, 10.0)
-    malleolus = capsule(u, v, w, np.array([-17.0 * s, 0.0, -t + 6.0]), np.array([-19.0 * s, 2.0 * s, -t - 13.0 * s]), 6.5 * s, 4.5 * s)
+    malleolus = capsule(
+        u, v, w, np.array([-17.0 * s, 0.0, -t + 6.0]), np.array([-19.0 * s, 2.0 * s, -t - 13.0 * s]), 6.5 * s, 4.5 * s
+    )
     return smin(out, malleolus, 5.0)
 
 
@@ -110,8 +116,12 @@ def pelvis_stubs(u: Array, v: Array, w: Array, k: KneeShape, lb: LongBones) -> A
     inward /= np.linalg.norm(inward)
     cup = smax(shell, -(du * inward[0] + dv * inward[1] + dw * inward[2]) - 0.2 * r, 3.0)
     ilium = ellipsoid(du + 14.0 * s, dv - 4.0 * s, dw - 55.0 * s, 9.0 * s, 42.0 * s, 40.0 * s)
-    pubis = capsule(du, dv, dw, np.array([-18.0, -14.0, -6.0]) * s, np.array([-62.0, -26.0, -14.0]) * s, 9.0 * s, 7.0 * s)
-    ischium = capsule(du, dv, dw, np.array([-10.0, 18.0, -22.0]) * s, np.array([-24.0, 30.0, -62.0]) * s, 11.0 * s, 8.0 * s)
+    pubis = capsule(
+        du, dv, dw, np.array([-18.0, -14.0, -6.0]) * s, np.array([-62.0, -26.0, -14.0]) * s, 9.0 * s, 7.0 * s
+    )
+    ischium = capsule(
+        du, dv, dw, np.array([-10.0, 18.0, -22.0]) * s, np.array([-24.0, 30.0, -62.0]) * s, 11.0 * s, 8.0 * s
+    )
     return smin(smin(smin(cup, ilium, 6.0), pubis, 6.0), ischium, 6.0)
 
 
@@ -149,9 +159,20 @@ def add_unlabelled(sdf: dict[str, Array], box: Box, grid: FineGrid, frames, leg:
     k = leg.shape
     head, _ = hip_points(k, lb)
     parts = (
-        ("patella", frames.femur, head + np.array([-50.0, -20.0, -60.0]) * k.scale, head + np.array([25.0, 50.0, 100.0]) * k.scale, pelvis_stubs),
-        ("fibula", frames.tibia, np.array([-30.0, -45.0, -lb.tibia_length - 85.0]) * np.array([k.scale, k.scale, 1.0]),
-         np.array([30.0, 75.0, -lb.tibia_length + 5.0]) * np.array([k.scale, k.scale, 1.0]), foot_bones),
+        (
+            "patella",
+            frames.femur,
+            head + np.array([-50.0, -20.0, -60.0]) * k.scale,
+            head + np.array([25.0, 50.0, 100.0]) * k.scale,
+            pelvis_stubs,
+        ),
+        (
+            "fibula",
+            frames.tibia,
+            np.array([-30.0, -45.0, -lb.tibia_length - 85.0]) * np.array([k.scale, k.scale, 1.0]),
+            np.array([30.0, 75.0, -lb.tibia_length + 5.0]) * np.array([k.scale, k.scale, 1.0]),
+            foot_bones,
+        ),
     )
     for name, frame, lo, hi, shape_fn in parts:
         corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
@@ -184,7 +205,24 @@ def adjust_interior(name: str, leg: LegParams, w: Array, cortex: Array, cancello
 
 
 # Soft-tissue outline along the leg for long scans: from the heel to the buttock.
-LONG_OUTLINE_W = [-440.0, -390.0, -340.0, -250.0, -150.0, -80.0, -30.0, 0.0, 30.0, 80.0, 150.0, 250.0, 330.0, 400.0, 470.0, 540.0]
+LONG_OUTLINE_W = [
+    -440.0,
+    -390.0,
+    -340.0,
+    -250.0,
+    -150.0,
+    -80.0,
+    -30.0,
+    0.0,
+    30.0,
+    80.0,
+    150.0,
+    250.0,
+    330.0,
+    400.0,
+    470.0,
+    540.0,
+]
 LONG_OUTLINE_AU = [30.0, 31.0, 30.0, 38.0, 48.0, 52.0, 50.0, 51.0, 53.0, 60.0, 70.0, 78.0, 84.0, 92.0, 100.0, 104.0]
 LONG_OUTLINE_AV = [48.0, 40.0, 33.0, 40.0, 52.0, 58.0, 54.0, 51.0, 53.0, 60.0, 68.0, 74.0, 80.0, 88.0, 96.0, 100.0]
 LONG_OUTLINE_CU = [2.0, 2.0, 4.0, 6.0, 8.0, 8.0, 4.0, 0.0, -2.0, -4.0, -6.0, -6.0, -8.0, -14.0, -20.0, -24.0]

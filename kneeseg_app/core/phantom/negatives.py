@@ -27,6 +27,7 @@ from kneeseg_app.core.phantom.grid import FineGrid
 from kneeseg_app.core.phantom.params import PhantomParams
 from kneeseg_app.core.phantom.scanner import finish_slice, orient, prepare
 from kneeseg_app.core.phantom.sdf import ellipse, ramp
+from kneeseg_app.core.phantom.table import background as table_background
 from kneeseg_app.core.phantom.variation import NEGATIVE_KINDS, WideChoices
 from kneeseg_app.core.volume import DicomFacts, Volume
 
@@ -49,15 +50,24 @@ class Blob:
     inner_hu: float = 0.0
 
 
-def negative_params(kind: str, seed: int, choices: WideChoices = WideChoices(), shape_zyx: tuple[int, int, int] | None = None,
-                    spacing_zyx: tuple[float, float, float] | None = None) -> PhantomParams:
+def negative_params(
+    kind: str,
+    seed: int,
+    choices: WideChoices = WideChoices(),
+    shape_zyx: tuple[int, int, int] | None = None,
+    spacing_zyx: tuple[float, float, float] | None = None,
+) -> PhantomParams:
     """Scanner, grid and table of a negative, drawn like a wide knee phantom's (``shape_zyx`` pins the grid)."""
     if kind not in NEGATIVE_KINDS:
         raise ValueError(f"negative kind must be one of {NEGATIVE_KINDS}, got {kind!r}")
     if kind in ("thigh", "calf", "hip", "ankle"):
         # A nearly straight leg near the centre keeps the far end of the leg inside the field of view.
-        straight = replace(choices, coverage_mm=(500.0, 450.0), flexion_deg=choices.flexion_deg if choices.flexion_deg is not None else 5.0 * (seed % 3),
-                           off_centre=choices.off_centre if choices.off_centre is not None else 0.1 * (seed % 4))
+        straight = replace(
+            choices,
+            coverage_mm=(500.0, 450.0),
+            flexion_deg=choices.flexion_deg if choices.flexion_deg is not None else 5.0 * (seed % 3),
+            off_centre=choices.off_centre if choices.off_centre is not None else 0.1 * (seed % 4),
+        )
         params = draw_wide_params(seed, straight, shape_zyx=shape_zyx, spacing_zyx=spacing_zyx)
         return _leg_part_grid(params, kind, shape_zyx is not None)
     coverage = choices.coverage_mm or (100.0, 100.0)
@@ -86,12 +96,24 @@ def _leg_part_grid(params: PhantomParams, kind: str, keep_count: bool) -> Phanto
         nz = int(round((hi - lo) / sz)) + 1
     origin = (acq.origin_xyz[0], acq.origin_xyz[1], leg.knee_lps[2] + lo)
     spacing = (sz, acq.spacing_zyx[1], acq.spacing_zyx[2])
-    return replace(params, acquisition=replace(acq, shape_zyx=(nz, acq.shape_zyx[1], acq.shape_zyx[2]), spacing_zyx=spacing, origin_xyz=origin))
+    return replace(
+        params,
+        acquisition=replace(
+            acq, shape_zyx=(nz, acq.shape_zyx[1], acq.shape_zyx[2]), spacing_zyx=spacing, origin_xyz=origin
+        ),
+    )
 
 
-def generate_negative(kind: str, seed: int, choices: WideChoices = WideChoices(), *, exact_labels: bool = False,
-                      with_tissues: bool = False, shape_zyx: tuple[int, int, int] | None = None,
-                      spacing_zyx: tuple[float, float, float] | None = None) -> "Phantom":
+def generate_negative(
+    kind: str,
+    seed: int,
+    choices: WideChoices = WideChoices(),
+    *,
+    exact_labels: bool = False,
+    with_tissues: bool = False,
+    shape_zyx: tuple[int, int, int] | None = None,
+    spacing_zyx: tuple[float, float, float] | None = None,
+) -> Phantom:
     """A no-knee CT of ``kind`` (one of NEGATIVE_KINDS) with all-zero labels."""
     from kneeseg_app.core.phantom import Phantom, render_phantom
 
@@ -107,9 +129,17 @@ def generate_negative(kind: str, seed: int, choices: WideChoices = WideChoices()
     blobs = _torso(rng, params) if kind == "torso" else _arm(rng, params) if kind == "arm" else []
     ct, tissues = _render_blobs(params, blobs, kind, with_tissues)
     acq = params.acquisition
-    arrays, origin, direction = orient([ct, np.zeros(ct.shape, np.uint8), tissues], acq.spacing_zyx, acq.origin_xyz, acq.patient_position)
-    facts = DicomFacts(modality="CT", series_description=f"Synthetic {kind} (no knee) {seed}", slice_thickness_mm=acq.spacing_zyx[0],
-                       convolution_kernel=acq.kernel, manufacturer="KneeSeg phantom", patient_position=acq.patient_position)
+    arrays, origin, direction = orient(
+        [ct, np.zeros(ct.shape, np.uint8), tissues], acq.spacing_zyx, acq.origin_xyz, acq.patient_position
+    )
+    facts = DicomFacts(
+        modality="CT",
+        series_description=f"Synthetic {kind} (no knee) {seed}",
+        slice_thickness_mm=acq.spacing_zyx[0],
+        convolution_kernel=acq.kernel,
+        manufacturer="KneeSeg phantom",
+        patient_position=acq.patient_position,
+    )
     volume = Volume(arrays[0], acq.spacing_zyx, origin, direction, dicom=facts, source=f"{kind} negative seed {seed}")
     labels = volume.with_array(arrays[1], dicom=None, source=f"{kind} negative seed {seed} labels")
     tissue_volume = volume.with_array(arrays[2], dicom=None, source="tissues") if arrays[2] is not None else None
@@ -126,24 +156,67 @@ def _torso(rng: np.random.Generator, params: PhantomParams) -> list[Blob]:
         Blob((0, cy, 0), (a + fat, b + fat, math.inf), u(10, 50), 2),
         Blob((0, cy, 0), (a + fat - 2, b + fat - 2, math.inf), u(-120, -80), 3),
         Blob((0, cy, 0), (a, b, math.inf), u(35, 60), 4),
-        Blob((u(-60, -30), cy - 10, u(-40, 40)), (u(70, 100), u(60, 85), u(80, 130)), u(100, 140) if contrast else u(50, 70), 60),
+        Blob(
+            (u(-60, -30), cy - 10, u(-40, 40)),
+            (u(70, 100), u(60, 85), u(80, 130)),
+            u(100, 140) if contrast else u(50, 70),
+            60,
+        ),
         Blob((u(45, 75), cy + 20, u(-40, 40)), (u(35, 50), u(30, 45), u(50, 80)), u(45, 60), 61),
-        Blob((u(10, 25), cy + b - 62, 0), (11, 11, math.inf), u(250, 400) if contrast else u(35, 50), 7 if contrast else 62),
+        Blob(
+            (u(10, 25), cy + b - 62, 0),
+            (11, 11, math.inf),
+            u(250, 400) if contrast else u(35, 50),
+            7 if contrast else 62,
+        ),
     ]
     for sign in (-1, 1):
-        blobs.append(Blob((sign * u(45, 65), cy + b - 45, u(-60, 60)), (u(25, 35), u(30, 40), u(45, 60)), u(150, 250) if contrast else u(25, 40), 63))
+        blobs.append(
+            Blob(
+                (sign * u(45, 65), cy + b - 45, u(-60, 60)),
+                (u(25, 35), u(30, 40), u(45, 60)),
+                u(150, 250) if contrast else u(25, 40),
+                63,
+            )
+        )
     for _ in range(int(rng.integers(3, 9))):
         gas = rng.random() < 0.5
-        blobs.append(Blob((u(-0.6, 0.6) * a, cy + u(-0.6, 0.3) * b, u(-80, 80)), (u(12, 35), u(12, 30), u(20, 60)),
-                          -1000.0 if gas else u(0, 40), 64 if gas else 65))
+        blobs.append(
+            Blob(
+                (u(-0.6, 0.6) * a, cy + u(-0.6, 0.3) * b, u(-80, 80)),
+                (u(12, 35), u(12, 30), u(20, 60)),
+                -1000.0 if gas else u(0, 40),
+                64 if gas else 65,
+            )
+        )
     vertebra_y = cy + b - 30
-    blobs.append(Blob((0, vertebra_y, 0), (u(17, 23), u(15, 20), math.inf), u(900, 1400), OTHER_BONE, cortex_mm=1.2, inner_hu=u(120, 260)))
-    blobs.append(Blob((0, vertebra_y + 32, 0), (u(18, 26), 10, math.inf), u(700, 1200), OTHER_BONE, cortex_mm=1.5, inner_hu=u(150, 300)))
+    blobs.append(
+        Blob(
+            (0, vertebra_y, 0),
+            (u(17, 23), u(15, 20), math.inf),
+            u(900, 1400),
+            OTHER_BONE,
+            cortex_mm=1.2,
+            inner_hu=u(120, 260),
+        )
+    )
+    blobs.append(
+        Blob(
+            (0, vertebra_y + 32, 0),
+            (u(18, 26), 10, math.inf),
+            u(700, 1200),
+            OTHER_BONE,
+            cortex_mm=1.5,
+            inner_hu=u(150, 300),
+        )
+    )
     for i in range(int(rng.integers(6, 12))):
         angle = math.pi * (0.1 + 0.8 * i / 10.0)
         for sign in (-1, 1):
             x, y = sign * 0.93 * a * math.sin(angle), cy - 0.9 * b * math.cos(angle)
-            blobs.append(Blob((x, y, u(-80, 80)), (6, 5, 14), u(700, 1200), OTHER_BONE, cortex_mm=1.0, inner_hu=u(150, 300)))
+            blobs.append(
+                Blob((x, y, u(-80, 80)), (6, 5, 14), u(700, 1200), OTHER_BONE, cortex_mm=1.0, inner_hu=u(150, 300))
+            )
     return blobs
 
 
@@ -160,17 +233,28 @@ def _arm(rng: np.random.Generator, params: PhantomParams) -> list[Blob]:
     ]
     cortical, marrow = u(1200, 1800), u(-80, 40)
     if rng.random() < 0.5:
-        blobs.append(Blob((cx + u(-5, 5), cy + u(-5, 5), 0), (u(10, 14), u(10, 14), math.inf), cortical, OTHER_BONE, u(3, 5), marrow))
+        blobs.append(
+            Blob(
+                (cx + u(-5, 5), cy + u(-5, 5), 0),
+                (u(10, 14), u(10, 14), math.inf),
+                cortical,
+                OTHER_BONE,
+                u(3, 5),
+                marrow,
+            )
+        )
     else:
         for dx in (-12.0, 12.0):
-            blobs.append(Blob((cx + dx, cy + u(-4, 4), 0), (u(5, 8), u(5, 7), math.inf), cortical, OTHER_BONE, u(1.5, 3), marrow))
+            blobs.append(
+                Blob((cx + dx, cy + u(-4, 4), 0), (u(5, 8), u(5, 7), math.inf), cortical, OTHER_BONE, u(1.5, 3), marrow)
+            )
     return blobs
 
 
-def _render_blobs(params: PhantomParams, blobs: list[Blob], kind: str, with_tissues: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def _render_blobs(
+    params: PhantomParams, blobs: list[Blob], kind: str, with_tissues: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Slice-by-slice compositing of the blobs over air and the table, then the scanner model."""
-    from kneeseg_app.core.phantom.scene import _background
-
     acq = params.acquisition
     grid = FineGrid(acq.shape_zyx, acq.spacing_zyx, acq.origin_xyz)
     ny, nx = grid.shape[1:]
@@ -181,7 +265,7 @@ def _render_blobs(params: PhantomParams, blobs: list[Blob], kind: str, with_tiss
         body = [b for b in blobs if b.code == 2]
         lowest = max((b.centre[1] + b.semi[1] for b in body), default=float(ys.max()) * 0.5)
         table_y = float(lowest) - params.table.compression_mm * params.table.side
-    background, table_mask = _background(grid, params, table_y)
+    background, table_mask = table_background(grid, params, table_y)
     if table_y is not None:
         draw_aids(background, table_mask, grid, params, table_y)
     state = prepare((ny, nx), grid.spacing[1:], acq, params.extras.scanner, params.seed)
@@ -201,7 +285,9 @@ def _render_blobs(params: PhantomParams, blobs: list[Blob], kind: str, with_tiss
     return ct, tissues
 
 
-def _draw_blob(hu: np.ndarray, tis: np.ndarray | None, blob: Blob, xs: np.ndarray, ys: np.ndarray, z: float, width: float) -> None:
+def _draw_blob(
+    hu: np.ndarray, tis: np.ndarray | None, blob: Blob, xs: np.ndarray, ys: np.ndarray, z: float, width: float
+) -> None:
     cx, cy, cz = blob.centre
     a, b, c = blob.semi
     shrink = 1.0 if math.isinf(c) else 1.0 - ((z - cz) / c) ** 2
@@ -212,7 +298,9 @@ def _draw_blob(hu: np.ndarray, tis: np.ndarray | None, blob: Blob, xs: np.ndarra
     alpha = ramp(sdf, width)
     hu += alpha * (np.float32(blob.hu) - hu)
     if blob.cortex_mm > 0:
-        inner = ellipse(xs - np.float32(cx), ys - np.float32(cy), max(a * f - blob.cortex_mm, 0.5), max(b * f - blob.cortex_mm, 0.5))
+        inner = ellipse(
+            xs - np.float32(cx), ys - np.float32(cy), max(a * f - blob.cortex_mm, 0.5), max(b * f - blob.cortex_mm, 0.5)
+        )
         inside = ramp(inner, width)
         hu += inside * (np.float32(blob.inner_hu) - hu)
     if tis is not None:

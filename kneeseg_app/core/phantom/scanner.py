@@ -59,7 +59,9 @@ def circle_outside(shape_yx: tuple[int, int], spacing_yx: tuple[float, float]) -
     return (yy[:, None] ** 2 + xx[None, :] ** 2) > radius * radius
 
 
-def kernel_response(shape_yx: tuple[int, int], spacing_yx: tuple[float, float], scanner: Scanner) -> tuple[np.ndarray, np.ndarray]:
+def kernel_response(
+    shape_yx: tuple[int, int], spacing_yx: tuple[float, float], scanner: Scanner
+) -> tuple[np.ndarray, np.ndarray]:
     """Transfer functions (rfft2 layout) of the kernel for the image and for the noise."""
     fy = sfft.fftfreq(shape_yx[0], spacing_yx[0])
     fx = sfft.rfftfreq(shape_yx[1], spacing_yx[1])
@@ -73,18 +75,29 @@ def kernel_response(shape_yx: tuple[int, int], spacing_yx: tuple[float, float], 
     return h.astype(np.complex64), (h * texture).astype(np.complex64)
 
 
-def prepare(shape_yx: tuple[int, int], spacing_yx: tuple[float, float], acq: Acquisition, scanner: Scanner, seed: int) -> ScannerState:
+def prepare(
+    shape_yx: tuple[int, int], spacing_yx: tuple[float, float], acq: Acquisition, scanner: Scanner, seed: int
+) -> ScannerState:
     """Filters, the noise gain that makes the noise SD exactly ``acq.noise_sd``, and the circle."""
     h_image, h_noise = kernel_response(shape_yx, spacing_yx, scanner)
     probe = np.random.default_rng([seed, 77]).standard_normal(shape_yx).astype(np.float32)
     filtered = sfft.irfft2(sfft.rfft2(probe) * h_noise, s=shape_yx)
     gain = acq.noise_sd / max(float(filtered.std()), 1e-6)
     outside = circle_outside(shape_yx, spacing_yx)
-    return ScannerState(h_image, h_noise, gain, outside, np.zeros(shape_yx, np.float32), 0.0, np.random.default_rng([seed, 78]))
+    return ScannerState(
+        h_image, h_noise, gain, outside, np.zeros(shape_yx, np.float32), 0.0, np.random.default_rng([seed, 78])
+    )
 
 
-def finish_slice(state: ScannerState, hu: np.ndarray, lab: np.ndarray | None, acq: Acquisition, scanner: Scanner,
-                 rng: np.random.Generator, noise: np.ndarray | None = None) -> np.ndarray:
+def finish_slice(
+    state: ScannerState,
+    hu: np.ndarray,
+    lab: np.ndarray | None,
+    acq: Acquisition,
+    scanner: Scanner,
+    rng: np.random.Generator,
+    noise: np.ndarray | None = None,
+) -> np.ndarray:
     """Streaks, kernel and noise, calibration, stored range and padding: int16-ready HU."""
     if state.streak_hu > 0 and float(state.metal.max()) > 0.5:
         hu = hu + metal_streaks(state.metal, state.streak_hu, state.streak_rng or rng)
@@ -118,11 +131,15 @@ def metal_streaks(metal: np.ndarray, strength_hu: float, rng: np.random.Generato
     ny, nx = metal.shape
     step, bins, n_bins = _streak_geometry(ny, nx)
     py, px = (-ny) % step, (-nx) % step
-    coarse = np.pad(metal, ((0, py), (0, px))).reshape((ny + py) // step, step, (nx + px) // step, step).mean(axis=(1, 3))
+    coarse = (
+        np.pad(metal, ((0, py), (0, px))).reshape((ny + py) // step, step, (nx + px) // step, step).mean(axis=(1, 3))
+    )
     cy, cx = coarse.shape
     flat = bins + (np.arange(STREAK_ANGLES) * n_bins)[:, None]
     hit = coarse.ravel() > 0.01
-    sino = np.bincount(flat[:, hit].ravel(), weights=np.tile(coarse.ravel()[hit], STREAK_ANGLES), minlength=STREAK_ANGLES * n_bins)
+    sino = np.bincount(
+        flat[:, hit].ravel(), weights=np.tile(coarse.ravel()[hit], STREAK_ANGLES), minlength=STREAK_ANGLES * n_bins
+    )
     sino = sino.reshape(STREAK_ANGLES, n_bins)
     scale = max(float(sino.max()), 1e-6)
     error = -((sino / scale) ** 2) + 0.35 * (sino / scale) * rng.standard_normal(sino.shape)
@@ -156,11 +173,15 @@ def _streak_geometry(ny: int, nx: int) -> tuple[int, np.ndarray, int]:
 
 def direction_for(position: str) -> np.ndarray:
     """Direction cosines a scanner writes for a patient position (DICOM image orientation)."""
-    signs = {"HFS": (1, 1, 1), "FFS": (-1, 1, -1), "HFP": (-1, -1, 1), "FFP": (1, -1, -1)}.get(position.upper(), (1, 1, 1))
+    signs = {"HFS": (1, 1, 1), "FFS": (-1, 1, -1), "HFP": (-1, -1, 1), "FFP": (1, -1, -1)}.get(
+        position.upper(), (1, 1, 1)
+    )
     return np.diag(np.array(signs, dtype=np.float64))
 
 
-def orient(arrays: list[np.ndarray | None], spacing_zyx, origin_xyz, position: str) -> tuple[list[np.ndarray | None], tuple, np.ndarray]:
+def orient(
+    arrays: list[np.ndarray | None], spacing_zyx, origin_xyz, position: str
+) -> tuple[list[np.ndarray | None], tuple, np.ndarray]:
     """Arrays rendered on an identity LPS grid, re-indexed as the scanner stores them for ``position``."""
     direction = direction_for(position)
     signs_xyz = np.diag(direction)

@@ -17,7 +17,10 @@ from kneeseg_app.core.phantom.frames import Frame, LegFrames, leg_frames
 from kneeseg_app.core.phantom.grid import FAR, Box, CoarseStack, FineGrid, box_around, coarse_factors, trim, union_box
 from kneeseg_app.core.phantom.params import LegParams, PhantomParams
 from kneeseg_app.core.phantom.sdf import capsule, normalise, ramp, smax, smin, smoothstep
-from kneeseg_app.core.phantom.soft import leg_soft_fields, smooth_union_all, table_support, tendons
+from kneeseg_app.core.phantom.soft import leg_soft_fields, smooth_union_all, tendons
+from kneeseg_app.core.phantom.table import background as table_background
+from kneeseg_app.core.phantom.table import fov_mask, table_height
+from kneeseg_app.core.phantom.table import support as table_support_at
 
 BONE_NAMES = ("femur", "tibia", "fibula", "patella")
 F_FEM, F_TIB, F_FIB, F_PAT, F_INNER, F_INTERIOR, F_TEX, F_DENSE = range(8)
@@ -59,9 +62,9 @@ def build_scene(params: PhantomParams) -> Scene:
         if stack is not None:
             leg_stacks.append(stack)
     soft, table_y = _soft_stack(grid, soft_factor, params, frames)  # type: ignore[arg-type]
-    background, table_mask = _background(grid, params, table_y)
+    background, table_mask = table_background(grid, params, table_y)
     texture = _trabecular_tile(np.random.default_rng([params.seed, 1]), acq.spacing_zyx)
-    scene = Scene(params, grid, soft, leg_stacks, background, table_mask, _fov_mask(grid, params), texture, table_y)
+    scene = Scene(params, grid, soft, leg_stacks, background, table_mask, fov_mask(grid, params), texture, table_y)
     if params.extras is not None:
         from kneeseg_app.core.phantom.extras import attach
 
@@ -224,7 +227,9 @@ def _evaluate_bones(
         sl = leg_box.sub(box)
         sdf[name][sl] = np.minimum(field, FAR)
         if detailed:
-            cortex[name][sl], cancellous[name][sl] = long_bones.adjust_interior(name, leg, w, *_cortex_and_cancellous(name, leg, w))
+            cortex[name][sl], cancellous[name][sl] = long_bones.adjust_interior(
+                name, leg, w, *_cortex_and_cancellous(name, leg, w)
+            )
             if name in ("femur", "tibia") and leg.physis_hu > 0:
                 physis[sl] += _physis(name, leg, fr, u, v, w)
     long_bones.add_unlabelled(sdf, leg_box, grid, fr, leg, normalise)
@@ -336,9 +341,9 @@ def _soft_stack(
     xs, ys, zs = box.axes(grid)
     table_y = None
     if params.table.present:
-        table_y = _table_height(body, ys, params)
+        table_y = table_height(body, ys, params)
         if table_y is not None:
-            support = _support(xs, ys, params, table_y)
+            support = table_support_at(xs, ys, params, table_y)
             body = smax(body, support[None, :, :], 3.0)
     muscle = smax(body + pick(fats), -pick(pockets), 4.0)
     muscle = smin(muscle, pick(vessels), 1.0)
@@ -366,67 +371,7 @@ def _cover(grid: FineGrid, factor: tuple[int, int, int], box: Box, leg: LegParam
     return out
 
 
-def _table_height(body: np.ndarray, ys: np.ndarray, params: PhantomParams) -> float | None:
-    """The legs rest on the table: its top sits a little above the lowest (most posterior) skin."""
-    rows = np.nonzero((body < 0).any(axis=(0, 2)))[0]
-    if rows.size == 0:
-        return None
-    if params.table.side < 0:  # prone: the table is in front of the patient
-        return float(ys[rows.min()]) + params.table.compression_mm
-    return float(ys[rows.max()]) - params.table.compression_mm
-
-
-def _support(xs: np.ndarray, ys: np.ndarray, params: PhantomParams, table_y: float) -> np.ndarray:
-    """Signed distance to the table top, on whichever side of the patient the table is."""
-    tab = params.table
-    if tab.side < 0:
-        return table_support(xs, -ys, tab.x_lps, -table_y, tab.radius)
-    return table_support(xs, ys, tab.x_lps, table_y, tab.radius)
-
-
-# --------------------------------------------------------------------------- 2D layers and texture
-
-
-def _background(grid: FineGrid, params: PhantomParams, table_y: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """Air with the table (and pad) drawn in: every slice starts from this image."""
-    _, ny, nx = grid.shape
-    t = params.tissues
-    image = np.full((ny, nx), t.air, np.float32)
-    mask = np.zeros((ny, nx), bool)
-    tab = params.table
-    if table_y is None:
-        return image, mask
-    xs = grid.axis(2, np.arange(nx))
-    ys = grid.axis(1, np.arange(ny))
-    width = params.acquisition.edge_width * min(grid.spacing[1], grid.spacing[2])
-    radial = _support(xs, ys, params, table_y)
-    across = (np.abs(xs - tab.x_lps) - tab.half_width_mm).astype(np.float32)[None, :]
-    top = tab.pad_mm
-    layers = [
-        (0.0, top, t.pad) if tab.pad_mm > 0 else None,
-        (top, top + tab.thickness_mm, t.table_shell),
-        (top + tab.shell_mm, top + tab.thickness_mm - tab.shell_mm, t.table_core),
-    ]
-    for layer in layers:
-        if layer is None:
-            continue
-        inner, outer, value = layer
-        shell = smax(smax(inner - radial, radial - outer, 0.5), across, 10.0)
-        alpha = ramp(shell, width)
-        image += alpha * (value - image)
-        mask |= alpha > 0.5
-    return image, mask
-
-
-def _fov_mask(grid: FineGrid, params: PhantomParams) -> np.ndarray | None:
-    """Pixels outside the reconstruction circle (stored as padding by many scanners)."""
-    if params.acquisition.padding_hu is None:
-        return None
-    _, ny, nx = grid.shape
-    yy = (np.arange(ny) - (ny - 1) / 2.0) * grid.spacing[1]
-    xx = (np.arange(nx) - (nx - 1) / 2.0) * grid.spacing[2]
-    radius = min(nx * grid.spacing[2], ny * grid.spacing[1]) / 2.0
-    return (yy[:, None] ** 2 + xx[None, :] ** 2) > radius * radius
+# --------------------------------------------------------------------------- texture
 
 
 def _trabecular_tile(rng: np.random.Generator, spacing: tuple[float, float, float]) -> np.ndarray:

@@ -17,8 +17,15 @@ import numpy as np
 from scipy import ndimage
 
 PLAUSIBLE_HU: dict[int, tuple[float, float]] = {
-    0: (-1024.0, -950.0), 1: (-950.0, 600.0), 2: (0.0, 80.0), 3: (-140.0, -60.0), 4: (20.0, 80.0), 5: (60.0, 130.0),
-    6: (2500.0, 8000.0), 7: (150.0, 500.0), 8: (300.0, 1300.0),
+    0: (-1024.0, -950.0),
+    1: (-950.0, 600.0),
+    2: (0.0, 80.0),
+    3: (-140.0, -60.0),
+    4: (20.0, 80.0),
+    5: (60.0, 130.0),
+    6: (2500.0, 8000.0),
+    7: (150.0, 500.0),
+    8: (300.0, 1300.0),
 }
 BONE_PART_HU = {0: (700.0, 2000.0), 1: (60.0, 700.0), 2: (-120.0, 80.0)}
 WIDE_HU = (-1000.0, 2000.0)
@@ -48,7 +55,9 @@ def plausible_range(code: int) -> tuple[float, float]:
 
 
 def randomise_contrast(
-    tissues: np.ndarray, spacing_zyx: tuple[float, float, float], rng: np.random.Generator,
+    tissues: np.ndarray,
+    spacing_zyx: tuple[float, float, float],
+    rng: np.random.Generator,
     settings: SynthSegSettings = SynthSegSettings(),
 ) -> np.ndarray:
     """An int16 image synthesised from the tissue map ``tissues`` (same shape)."""
@@ -60,7 +69,9 @@ def randomise_contrast(
         lut[code] = rng.uniform(lo, hi)
         sd_lut[code] = rng.uniform(0.0, settings.texture_sd_max)
     image = lut[tissues]
-    texture = ndimage.gaussian_filter(rng.standard_normal(tissues.shape, dtype=np.float32), float(rng.uniform(0.5, 2.0)))
+    texture = ndimage.gaussian_filter(
+        rng.standard_normal(tissues.shape, dtype=np.float32), float(rng.uniform(0.5, 2.0))
+    )
     texture *= np.float32(1.0 / max(float(texture.std()), 1e-6))
     texture *= sd_lut[tissues]
     image += texture

@@ -87,7 +87,10 @@ def test_disease_habitus_bone_and_metal_axes() -> None:
     thin, obese = (draw_wide_params(8, WideChoices(habitus=h)) for h in (0.0, 1.0))
     assert thin.fat_mm < 2 and obese.fat_mm > 40
     weak, dense = (draw_wide_params(8, WideChoices(bone_quality=q)) for q in (-1.0, 1.0))
-    assert weak.tissues.cortical < dense.tissues.cortical - 600 and weak.tissues.cancellous < dense.tissues.cancellous - 300
+    assert (
+        weak.tissues.cortical < dense.tissues.cortical - 600
+        and weak.tissues.cancellous < dense.tissues.cancellous - 300
+    )
     assert weak.legs[0].shape.femur_cortex < dense.legs[0].shape.femur_cortex
     for kind in ("tkr", "plate", "nail"):
         implants = draw_wide_params(8, WideChoices(implant=kind, implant_same_leg=False, legs="apart")).extras.implants

@@ -13,8 +13,16 @@ from kneeseg_app.core.phantom.variation import WideChoices
 
 @pytest.fixture(scope="module")
 def long_scan():
-    choices = WideChoices(legs="one", off_centre=0.0, coverage_mm=(500.0, 460.0), flexion_deg=0.0, rotation_deg=0.0,
-                          implant="none", padding_hu=None, position="HFS")
+    choices = WideChoices(
+        legs="one",
+        off_centre=0.0,
+        coverage_mm=(500.0, 460.0),
+        flexion_deg=0.0,
+        rotation_deg=0.0,
+        implant="none",
+        padding_hu=None,
+        position="HFS",
+    )
     params = draw_wide_params(21, choices, shape_zyx=(97, 96, 96), spacing_zyx=(10.0, 3.2, 3.2))
     return render_phantom(params, with_tissues=True)
 

@@ -31,7 +31,9 @@ def test_every_negative_has_no_labels_and_looks_like_ct(kind: str) -> None:
 def test_leg_part_negatives_can_keep_their_bone_labels() -> None:
     exact = generate_negative("thigh", 5, exact_labels=True, **GRID)
     zeroed = generate_negative("thigh", 5, **GRID)
-    assert (exact.labels.array == 1).sum() > 50 and not (exact.labels.array == 2).any(), "a thigh shows femur, never tibia"
+    assert (exact.labels.array == 1).sum() > 50 and not (exact.labels.array == 2).any(), (
+        "a thigh shows femur, never tibia"
+    )
     assert np.array_equal(exact.ct.array, zeroed.ct.array) and not zeroed.labels.array.any()
 
 

@@ -13,7 +13,9 @@ from kneeseg_app.core.phantom.extras import OTHER_BONE
 from kneeseg_app.core.phantom.variation import Scanner, WideChoices
 
 GRID = dict(shape_zyx=(20, 112, 112), spacing_zyx=(3.5, 1.7, 1.7))
-KNEE = WideChoices(legs="one", off_centre=0.0, coverage_mm=(35.0, 35.0), implant="none", padding_hu=None, position="HFS")
+KNEE = WideChoices(
+    legs="one", off_centre=0.0, coverage_mm=(35.0, 35.0), implant="none", padding_hu=None, position="HFS"
+)
 
 
 def params(seed: int = 3, **pins):
@@ -25,8 +27,18 @@ def test_image_only_axes_change_the_image_but_never_the_labels() -> None:
     reference = render_phantom(base)
     variants = [
         replace(base, acquisition=replace(base.acquisition, noise_sd=55.0, hu_offset=-40.0)),
-        replace(base, extras=replace(base.extras, scanner=Scanner(sharpness=1.0, psf_sigma_mm=0.15, edge_boost=0.8, ringing_cutoff=0.6))),
-        replace(base, extras=replace(base.extras, scanner=replace(base.extras.scanner, hu_scale=1.04, clip_low=-1024.0, clip_high=3071.0))),
+        replace(
+            base,
+            extras=replace(
+                base.extras, scanner=Scanner(sharpness=1.0, psf_sigma_mm=0.15, edge_boost=0.8, ringing_cutoff=0.6)
+            ),
+        ),
+        replace(
+            base,
+            extras=replace(
+                base.extras, scanner=replace(base.extras.scanner, hu_scale=1.04, clip_low=-1024.0, clip_high=3071.0)
+            ),
+        ),
         replace(base, tissues=replace(base.tissues, cortical=900.0, cancellous=80.0)),
     ]
     for variant in variants:
@@ -58,7 +70,9 @@ def test_metal_is_above_2500_hu_labelled_0_and_streaks_the_slice(kind: str) -> N
     assert metal.sum() > 30
     assert np.median(phantom.ct.array[metal]) > 2500
     assert not phantom.labels.array[metal].any(), "metal is not bone"
-    assert np.array_equal(phantom.labels.array[~metal], clean.labels.array[~metal]), "bone outside the metal keeps its label"
+    assert np.array_equal(phantom.labels.array[~metal], clean.labels.array[~metal]), (
+        "bone outside the metal keeps its label"
+    )
     slices = np.nonzero(metal.any(axis=(1, 2)))[0]
     away = np.ones(metal.shape[0], bool)
     for z in slices:

@@ -14,14 +14,24 @@ SPACING = (0.8, 0.8)
 
 
 def acquisition(noise_sd: float = 0.0, hu_offset: float = 0.0, padding_hu: int | None = None) -> Acquisition:
-    return Acquisition((1, *SHAPE), (1.0, *SPACING), (0.0, 0.0, 0.0), "HFS", "STANDARD", noise_sd, 0.0, hu_offset, 1.0, 0.0, padding_hu)
+    return Acquisition(
+        (1, *SHAPE), (1.0, *SPACING), (0.0, 0.0, 0.0), "HFS", "STANDARD", noise_sd, 0.0, hu_offset, 1.0, 0.0, padding_hu
+    )
 
 
 def kernel(sharpness: float, ringing: float | None = None, **changes) -> Scanner:
-    return Scanner(sharpness=sharpness, psf_sigma_mm=0.9 - 0.75 * sharpness, edge_boost=0.8 * sharpness**2, ringing_cutoff=ringing, **changes)
+    return Scanner(
+        sharpness=sharpness,
+        psf_sigma_mm=0.9 - 0.75 * sharpness,
+        edge_boost=0.8 * sharpness**2,
+        ringing_cutoff=ringing,
+        **changes,
+    )
 
 
-def finish(image: np.ndarray, scanner: Scanner, acq: Acquisition, labels: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
+def finish(
+    image: np.ndarray, scanner: Scanner, acq: Acquisition, labels: np.ndarray | None = None, seed: int = 0
+) -> np.ndarray:
     state = prepare(SHAPE, SPACING, acq, scanner, seed)
     return finish_slice(state, image.astype(np.float32), labels, acq, scanner, np.random.default_rng(seed))
 

@@ -12,7 +12,9 @@ from kneeseg_app.core.phantom.draw_wide import draw_wide_params
 from kneeseg_app.core.phantom.variation import WideChoices
 
 GRID = dict(shape_zyx=(16, 112, 112), spacing_zyx=(4.0, 2.0, 2.0))
-KNEE = WideChoices(legs="one", off_centre=0.0, coverage_mm=(30.0, 30.0), implant="none", padding_hu=None, table="curved", aids=())
+KNEE = WideChoices(
+    legs="one", off_centre=0.0, coverage_mm=(30.0, 30.0), implant="none", padding_hu=None, table="curved", aids=()
+)
 
 
 def render(seed: int = 4, **pins):

@@ -19,7 +19,9 @@ def tissue_map() -> np.ndarray:
 
 def test_each_tissue_gets_its_own_random_hu_and_cases_differ() -> None:
     tissues = tissue_map()
-    flat = SynthSegSettings(texture_sd_max=0.0, bias_max_hu=0.0, bias_gain_max=0.0, blur_max_mm=0.0, lowres_max_factor=1, noise_sd_max=0.0)
+    flat = SynthSegSettings(
+        texture_sd_max=0.0, bias_max_hu=0.0, bias_gain_max=0.0, blur_max_mm=0.0, lowres_max_factor=1, noise_sd_max=0.0
+    )
     a = randomise_contrast(tissues, (2.0, 1.0, 1.0), np.random.default_rng(1), flat)
     b = randomise_contrast(tissues, (2.0, 1.0, 1.0), np.random.default_rng(2), flat)
     assert a.dtype == np.int16 and a.shape == tissues.shape
@@ -31,14 +33,23 @@ def test_each_tissue_gets_its_own_random_hu_and_cases_differ() -> None:
 
 def test_plausible_and_beyond_plausible_contrasts() -> None:
     tissues = tissue_map()
-    plausible = SynthSegSettings(beyond_probability=0.0, texture_sd_max=0.0, bias_max_hu=0.0, bias_gain_max=0.0,
-                                 blur_max_mm=0.0, lowres_max_factor=1, noise_sd_max=0.0)
+    plausible = SynthSegSettings(
+        beyond_probability=0.0,
+        texture_sd_max=0.0,
+        bias_max_hu=0.0,
+        bias_gain_max=0.0,
+        blur_max_mm=0.0,
+        lowres_max_factor=1,
+        noise_sd_max=0.0,
+    )
     image = randomise_contrast(tissues, (2.0, 1.0, 1.0), np.random.default_rng(3), plausible)
     for code in (3, 4, 10, 11):
         lo, hi = plausible_range(code)
         assert lo - 1 <= image[tissues == code][0] <= hi + 1
-    beyond = [randomise_contrast(tissues, (2.0, 1.0, 1.0), np.random.default_rng(s), SynthSegSettings(beyond_probability=1.0))
-              for s in range(6)]
+    beyond = [
+        randomise_contrast(tissues, (2.0, 1.0, 1.0), np.random.default_rng(s), SynthSegSettings(beyond_probability=1.0))
+        for s in range(6)
+    ]
     fat_values = [float(np.median(img[tissues == 3])) for img in beyond]
     assert max(fat_values) > 100, "fat can be brighter than any real fat"
 
