@@ -17,6 +17,8 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from kneeseg_app.core.dicom import read_series, scan_folder
+from kneeseg_app.core.dicom.gaps import find_gaps, nominal_steps
+from kneeseg_app.core.dicom.geometry import layout_stack
 from kneeseg_app.core.errors import DuplicateSlicesError, NotCTError, SingleSliceError, SliceGapError
 from kneeseg_app.core.imageio import open_volume, read_label_map
 from kneeseg_app.core.volume import Volume
@@ -183,3 +185,17 @@ def test_ge_abdomen_nrrd_label_map_loads_on_the_ct_grid(real_dicom: Path) -> Non
 def test_ct_small_single_is_refused_as_one_slice(real_dicom: Path) -> None:
     with pytest.raises(SingleSliceError, match="single slice"):
         open_volume(real_dicom / "ct-small-single.dcm")
+
+
+def test_ge_head_gantry_tilt_has_two_sections_with_their_own_nominal_steps_and_no_gap(real_dicom: Path) -> None:
+    """4 mm sections then 7 mm sections (with a 1.08 mm overlap): resampled geometry, not missing slices."""
+    info = scan_folder(real_dicom / "ge-head-gantry-tilt").best()
+    layout = layout_stack(list(info.headers))
+    ordered = [info.headers[i] for i in layout.order]
+
+    steps = nominal_steps(layout, [h.slice_thickness_mm for h in ordered])
+
+    assert steps[:13] == pytest.approx([4.0] * 13, abs=0.01) and steps[14:] == pytest.approx([7.0] * 13, abs=0.01)
+    assert find_gaps(layout, ordered) == [] and info.problem == ""
+    volume = read_series(info)
+    assert volume.dicom is not None and volume.dicom.filled_gaps == ()
