@@ -1,0 +1,262 @@
+"""The ``.kneeseg`` session file: a reviewed case saved so that it can be reopened later.
+
+A session is the work done on one CT - the model's result, the user's edits of it, the
+checks - without the CT itself (that stays where the hospital keeps it). It names the
+CT by location, DICOM UIDs and grid, so reopening it on another CT is refused in one
+sentence instead of laying one patient's bones over another's scan.
+
+The file is one zip: ``session.json`` (sorted keys, no timestamps) and compressed
+``.npy`` label arrays, with fixed entry dates and attributes. The same session therefore
+always gives the same bytes (save, open, save again: identical), which makes a session a
+reliable record and lets tests compare files. Written atomically, never into an input
+folder. Qt-free.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kneeseg_app.core.atomic import write_atomic
+from kneeseg_app.core.errors import InputError
+from kneeseg_app.core.protection import refuse_input_folders
+from kneeseg_app.core.volume import Volume
+
+SESSION_SUFFIX = ".kneeseg"
+FORMAT_NAME = "kneeseg-session"
+FORMAT_VERSION = 1
+MANIFEST = "session.json"
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+"""Every entry carries this date: a real one would make each save differ."""
+_ARRAYS = ("model_labels", "edited_labels", "top_probability")
+GEOMETRY_TOLERANCE_MM = 1e-3
+
+
+class SessionFileError(InputError):
+    """A session file that cannot be read, or that belongs to another CT."""
+
+
+@dataclass(frozen=True)
+class CTIdentity:
+    """What identifies the CT a session was made on: where it was, its UIDs and its grid."""
+
+    location: str
+    shape: tuple[int, int, int]
+    spacing_zyx: tuple[float, float, float]
+    origin_xyz: tuple[float, float, float]
+    direction: tuple[float, ...]
+    """The 3x3 direction matrix, row by row (LPS, as SimpleITK)."""
+    series_instance_uid: str = ""
+    study_instance_uid: str = ""
+    frame_of_reference_uid: str = ""
+
+    @classmethod
+    def of(cls, volume: Volume, location: str | Path) -> CTIdentity:
+        dicom = volume.dicom
+        return cls(
+            location=str(location),
+            shape=tuple(int(n) for n in volume.shape),  # type: ignore[arg-type]
+            spacing_zyx=tuple(float(s) for s in volume.spacing_zyx),  # type: ignore[arg-type]
+            origin_xyz=tuple(float(o) for o in volume.origin_xyz),  # type: ignore[arg-type]
+            direction=tuple(float(d) for d in np.asarray(volume.direction, dtype=float).ravel()),
+            series_instance_uid=str(getattr(dicom, "series_instance_uid", "") or ""),
+            study_instance_uid=str(getattr(dicom, "study_instance_uid", "") or ""),
+            frame_of_reference_uid=str(getattr(dicom, "frame_of_reference_uid", "") or ""),
+        )
+
+    def mismatch(self, volume: Volume) -> str:
+        """'' when ``volume`` is the CT of this session, else the one-sentence reason it is not."""
+        other = CTIdentity.of(volume, self.location)
+        for key, what in (
+            ("series_instance_uid", "series"),
+            ("study_instance_uid", "study"),
+            ("frame_of_reference_uid", "frame of reference"),
+        ):
+            mine, theirs = getattr(self, key), getattr(other, key)
+            if mine and mine != theirs:
+                return (
+                    f"This CT is not the session's: its {what} UID is {theirs or 'missing'}, the session's is {mine}."
+                )
+        if other.shape != self.shape:
+            return f"This CT has {_grid(other.shape)} voxels, the session's CT had {_grid(self.shape)}."
+        checks = (
+            ("voxel spacing", self.spacing_zyx, other.spacing_zyx),
+            ("origin", self.origin_xyz, other.origin_xyz),
+            ("orientation", self.direction, other.direction),
+        )
+        for what, mine, theirs in checks:
+            if not np.allclose(mine, theirs, atol=GEOMETRY_TOLERANCE_MM, rtol=0):
+                return f"This CT's {what} differs from the session's CT, so the saved labels would not fit it."
+        return ""
+
+
+@dataclass
+class SessionFile:
+    """Everything a session holds (the label arrays are on the CT's grid, (z, y, x))."""
+
+    ct: CTIdentity
+    model_name: str
+    model_labels: np.ndarray
+    edited_labels: np.ndarray | None = None
+    """None when the model's result was not edited."""
+    model_settings: dict[str, Any] = field(default_factory=dict)
+    label_names: dict[int, str] = field(default_factory=dict)
+    result_facts: dict[str, Any] = field(default_factory=dict)
+    """seconds, volumes_ml, stage_seconds, removed_voxels of the model's result."""
+    checks: dict[str, Any] = field(default_factory=dict)
+    """The result checks' report as a JSON dict (what the user saw when saving)."""
+    top_probability: np.ndarray | None = None
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The labels the user reviewed: the edited ones, else the model's."""
+        return self.edited_labels if self.edited_labels is not None else self.model_labels
+
+
+def write_session(target: str | Path, session: SessionFile, protected: Iterable[str | Path] = ()) -> Path:
+    """Write ``session`` to ``target`` (atomically; refused inside the input folders ``protected``)."""
+    target = Path(target)
+    refuse_input_folders(target, protected)
+    data = session_bytes(session)
+    return write_atomic(target, lambda tmp: tmp.write_bytes(data))
+
+
+def session_bytes(session: SessionFile) -> bytes:
+    """The file's bytes: the same session always gives the same bytes."""
+    _check_arrays(session)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        _add(archive, MANIFEST, json.dumps(_manifest(session), indent=1, sort_keys=True).encode("utf-8"))
+        for name in _ARRAYS:
+            array = getattr(session, name)
+            if array is not None:
+                _add(archive, f"{name}.npy", _npy(array))
+    return buffer.getvalue()
+
+
+def read_session(path: str | Path) -> SessionFile:
+    """Read a session file; SessionFileError (one sentence) for anything that is not one."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            manifest = json.loads(archive.read(MANIFEST).decode("utf-8"))
+            names = set(archive.namelist())
+            arrays = {n: _load_npy(archive.read(f"{n}.npy")) for n in _ARRAYS if f"{n}.npy" in names}
+    except FileNotFoundError as exc:
+        raise SessionFileError(f"{path} does not exist (moved or deleted?).") from exc
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise SessionFileError(f"{path.name} is not a KneeSeg session file (or it is damaged).") from exc
+    if manifest.get("format") != FORMAT_NAME or "model_labels" not in arrays:
+        raise SessionFileError(f"{path.name} is not a KneeSeg session file.")
+    if int(manifest.get("version", 0)) > FORMAT_VERSION:
+        raise SessionFileError(f"{path.name} was saved by a newer KneeSeg; update KneeSeg to open it.")
+    session = _from_manifest(manifest, arrays)
+    _check_arrays(session)
+    return session
+
+
+# ----- internals --------------------------------------------------------------------------
+def _manifest(session: SessionFile) -> dict[str, Any]:
+    ct = session.ct
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "ct": {
+            "location": ct.location,
+            "series_instance_uid": ct.series_instance_uid,
+            "study_instance_uid": ct.study_instance_uid,
+            "frame_of_reference_uid": ct.frame_of_reference_uid,
+            "shape_zyx": list(ct.shape),
+            "spacing_zyx": list(ct.spacing_zyx),
+            "origin_xyz": list(ct.origin_xyz),
+            "direction": list(ct.direction),
+        },
+        "model": {"name": session.model_name, "settings": _plain(session.model_settings)},
+        "label_names": {str(k): v for k, v in sorted(session.label_names.items())},
+        "result": _plain(session.result_facts),
+        "edited": session.edited_labels is not None,
+        "checks": _plain(session.checks),
+    }
+
+
+def _from_manifest(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> SessionFile:
+    try:
+        ct = manifest["ct"]
+        identity = CTIdentity(
+            location=str(ct["location"]),
+            shape=tuple(int(n) for n in ct["shape_zyx"]),  # type: ignore[arg-type]
+            spacing_zyx=tuple(float(s) for s in ct["spacing_zyx"]),  # type: ignore[arg-type]
+            origin_xyz=tuple(float(o) for o in ct["origin_xyz"]),  # type: ignore[arg-type]
+            direction=tuple(float(d) for d in ct["direction"]),
+            series_instance_uid=str(ct.get("series_instance_uid", "")),
+            study_instance_uid=str(ct.get("study_instance_uid", "")),
+            frame_of_reference_uid=str(ct.get("frame_of_reference_uid", "")),
+        )
+        model = manifest.get("model", {})
+        return SessionFile(
+            ct=identity,
+            model_name=str(model.get("name", "")),
+            model_settings=dict(model.get("settings", {})),
+            model_labels=arrays["model_labels"],
+            edited_labels=arrays.get("edited_labels"),
+            label_names={int(k): str(v) for k, v in manifest.get("label_names", {}).items()},
+            result_facts=dict(manifest.get("result", {})),
+            checks=dict(manifest.get("checks", {})),
+            top_probability=arrays.get("top_probability"),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SessionFileError("The session file's description is incomplete or damaged.") from exc
+
+
+def _check_arrays(session: SessionFile) -> None:
+    for name in _ARRAYS:
+        array = getattr(session, name)
+        if array is not None and tuple(array.shape) != tuple(session.ct.shape):
+            raise SessionFileError(
+                f"The session's {name.replace('_', ' ')} have {_grid(array.shape)} voxels, "
+                f"its CT {_grid(session.ct.shape)}."
+            )
+
+
+def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    info.create_system = 3  # the same on every platform
+    archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _load_npy(data: bytes) -> np.ndarray:
+    return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe and canonical: numpy scalars as numbers, tuples as lists, keys as text."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _grid(shape: Iterable[int]) -> str:
+    return " x ".join(str(int(n)) for n in shape)
