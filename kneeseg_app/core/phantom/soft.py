@@ -76,6 +76,8 @@ def _outline(u: Array, v: Array, w: Array, leg: LegParams, body_scale: float, fa
         0.035 * (w0 * (c * c - s * s) + w1 * 2.0 * c * s) + 0.025 * (w2 * (4 * c**3 - 3 * c) + w3 * (3 * s - 4 * s**3))
     )
     k0 = np.sqrt((du / au) ** 2 + (dv / av) ** 2) / rho
+    if leg.long is not None:  # long scans: the leg ends at the sole of the heel
+        return np.maximum(rho - wobble / k0, -(leg.long.tibia_length + 90.0 * leg.shape.scale) - w), s
     return rho - wobble / k0, s
 
 
