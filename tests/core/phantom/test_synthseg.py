@@ -54,6 +54,11 @@ def test_plausible_and_beyond_plausible_contrasts() -> None:
     assert max(fat_values) > 100, "fat can be brighter than any real fat"
 
 
+def test_organ_blobs_and_gas_of_negatives_are_not_drawn_as_bone() -> None:
+    assert plausible_range(60)[1] < 300 and plausible_range(64)[1] < -800
+    assert plausible_range(50)[0] >= 700 and plausible_range(51)[1] <= 700, "other bones: cortex and cancellous"
+
+
 def test_bias_blur_and_low_resolution_change_the_image_smoothly() -> None:
     tissues = tissue_map()
     image = randomise_contrast(tissues, (2.0, 1.0, 1.0), np.random.default_rng(7))
