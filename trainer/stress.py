@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
+from kneeseg_app.core.inference.postprocess import apply_postprocessing, volumes_ml
 from kneeseg_app.core.metrics import compute_metrics
 from kneeseg_app.core.model.package import ModelPackage
 from kneeseg_app.core.model.schema import StressInfo
@@ -44,6 +45,9 @@ class CaseOutcome:
     assd_mm: dict[str, float] = field(default_factory=dict)
     predicted_ml: dict[str, float] = field(default_factory=dict)
     shape: tuple[int, int, int] = (0, 0, 0)
+    largest_rule: dict[str, float] = field(default_factory=dict)
+    """The same network output cleaned by the largest-component rule instead: Dice per bone
+    (knees) or mL per bone (negatives), for the comparison of the two rules."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,10 @@ class RowOutcome:
     def max_ml(self, bone: str) -> float:
         return self._worst("predicted_ml", bone)
 
+    def largest_rule(self, bone: str) -> float:
+        """Mean Dice (knees) or most mL (negatives) had the largest-component rule cleaned the output."""
+        return self._worst("largest_rule", bone) if self.negative else self._mean("largest_rule", bone)
+
     def badness(self, bones: Sequence[str]) -> tuple[int, float]:
         """Sort key, worst first: knee rows by the lowest mean Dice, then negatives by the most mL."""
         if self.negative:
@@ -87,15 +95,28 @@ def render_case(case: StressCase) -> Phantom:
 
 
 def run_case(segmenter: Segmenter, case: StressCase, bones: dict[int, str]) -> CaseOutcome:
-    """Segment one case with the package's defaults and score it."""
+    """Segment one case with the package's defaults and score it (and the largest-component rule's
+    result from the same network output). ``segmenter`` runs without post-processing; the
+    package's own rule is applied here exactly as the engine applies it, and timed with it."""
     phantom = render_case(case)
-    started = time.perf_counter()
     result = segmenter.run(phantom.ct)
-    seconds = time.perf_counter() - started
+    raw = result.labels.array
+    labels = raw.copy()
+    started = time.perf_counter()
+    if segmenter.manifest.postprocessing.largest_component or segmenter.manifest.postprocessing.rule != "largest":
+        segmenter.postprocess(labels, phantom.ct)
+    seconds = result.seconds + time.perf_counter() - started
+    largest = raw.copy()
+    post = segmenter.manifest.postprocessing
+    apply_postprocessing(largest, post.largest_component or list(bones), min_fraction=post.min_fraction)
     shape = phantom.ct.shape
     if case.negative:
-        return CaseOutcome(case, seconds, predicted_ml={b: result.volumes_ml[b] for b in bones.values()}, shape=shape)
-    metrics = compute_metrics(result.labels.array, phantom.labels.array, phantom.ct.spacing_zyx, bones)
+        ml = volumes_ml(labels, phantom.ct.spacing_zyx, bones)
+        return CaseOutcome(
+            case, seconds, predicted_ml=ml, shape=shape, largest_rule=volumes_ml(largest, phantom.ct.spacing_zyx, bones)
+        )
+    metrics = compute_metrics(labels, phantom.labels.array, phantom.ct.spacing_zyx, bones)
+    other = compute_metrics(largest, phantom.labels.array, phantom.ct.spacing_zyx, bones)
     return CaseOutcome(
         case,
         seconds,
@@ -104,6 +125,7 @@ def run_case(segmenter: Segmenter, case: StressCase, bones: dict[int, str]) -> C
         assd_mm={b: m.assd_mm for b, m in metrics.items()},
         predicted_ml={b: m.volume_pred_ml for b, m in metrics.items()},
         shape=shape,
+        largest_rule={b: m.dice for b, m in other.items()},
     )
 
 
@@ -114,7 +136,7 @@ def run_suite(
     progress: ProgressCallback = no_progress,
 ) -> list[RowOutcome]:
     """Every case through the engine (package defaults), grouped into rows, worst row first."""
-    segmenter = Segmenter(package, SegmentOptions(threads=threads))
+    segmenter = Segmenter(package, SegmentOptions(threads=threads, postprocess=False))
     bones = {k: v for k, v in package.label_names.items() if k != 0}
     outcomes: dict[str, list[CaseOutcome]] = {}
     for i, case in enumerate(cases):
@@ -132,20 +154,23 @@ def _num(value: float, digits: int) -> str:
 def markdown_table(rows: Sequence[RowOutcome], bones: Sequence[str]) -> str:
     """Knee rows (worst first) then negatives: one line per row."""
     head = " | ".join(f"Dice {b}" for b in bones) + " | " + " | ".join(f"HD95 {b} mm" for b in bones)
-    head += " | " + " | ".join(f"ASSD {b} mm" for b in bones)
-    lines = [f"| row | cases | {head} | s (max) |", "|---" * (3 + 3 * len(bones)) + "|"]
+    head += " | " + " | ".join(f"ASSD {b} mm" for b in bones) + " | Dice, largest-component rule"
+    lines = [f"| row | cases | {head} | s (max) |", "|---" * (4 + 3 * len(bones)) + "|"]
     for row in (r for r in rows if not r.negative):
         cells = [_num(row.dice(b), 3) for b in bones] + [_num(row.hd95(b), 2) for b in bones]
-        cells += [_num(row.assd(b), 2) for b in bones]
+        cells += [_num(row.assd(b), 2) for b in bones] + [" / ".join(_num(row.largest_rule(b), 3) for b in bones)]
         seconds = max(c.seconds for c in row.cases)
         lines.append(f"| {row.name} | {len(row.cases)} | " + " | ".join(cells) + f" | {seconds:.1f} |")
     negatives = [r for r in rows if r.negative]
     if negatives:
-        lines += ["", "| no-knee case | cases | " + " | ".join(f"{b} mL (max)" for b in bones) + " | s (max) |"]
-        lines.append("|---" * (3 + len(bones)) + "|")
+        head = " | ".join(f"{b} mL (max)" for b in bones) + " | mL, largest-component rule"
+        lines += ["", f"| no-knee case | cases | {head} | s (max) |", "|---" * (4 + len(bones)) + "|"]
         for row in negatives:
             cells = " | ".join(f"{row.max_ml(b):.1f}" for b in bones)
-            lines.append(f"| {row.name} | {len(row.cases)} | {cells} | {max(c.seconds for c in row.cases):.1f} |")
+            other = " / ".join(f"{row.largest_rule(b):.1f}" for b in bones)
+            lines.append(
+                f"| {row.name} | {len(row.cases)} | {cells} | {other} | {max(c.seconds for c in row.cases):.1f} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -43,7 +43,13 @@ def _row(name: str, dice: float, negative: bool = False, ml: float = 0.0) -> Row
     case = StressCase(name, 1, ROWS[0].choices, "air" if negative else "")
     scores = {} if negative else {"femur": dice, "tibia": dice + 0.01}
     outcome = CaseOutcome(
-        case, 1.0, scores, dict.fromkeys(scores, 1.0), dict.fromkeys(scores, 0.2), {"femur": ml, "tibia": 0.0}
+        case,
+        1.0,
+        scores,
+        dict.fromkeys(scores, 1.0),
+        dict.fromkeys(scores, 0.2),
+        {"femur": ml, "tibia": 0.0},
+        largest_rule={"femur": 0.5, "tibia": 0.5},
     )
     return RowOutcome(name, negative, [outcome])
 
@@ -56,6 +62,7 @@ def test_rows_are_ordered_worst_first_and_summarised() -> None:
     assert [r.name for r in rows] == ["bad", "good", "thigh", "air"]
     table = markdown_table(rows, ["femur", "tibia"])
     assert table.index("| bad |") < table.index("| good |") < table.index("| thigh |")
+    assert "0.500 / 0.500" in table and "largest-component rule" in table
     info = summary(rows, ["femur", "tibia"], "test")
     assert info.worst_row == "bad" and info.worst_dice == {"femur": 0.8, "tibia": 0.81}
     assert info.negatives_max_ml == 40.0 and info.cases == 4

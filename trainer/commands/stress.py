@@ -101,6 +101,7 @@ def _case_json(case) -> dict:
         "hd95_mm": clean(case.hd95_mm),
         "assd_mm": clean(case.assd_mm),
         "predicted_ml": clean(case.predicted_ml),
+        "largest_component_rule": clean(case.largest_rule),
     }
 
 

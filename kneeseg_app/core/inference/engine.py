@@ -149,7 +149,7 @@ class Segmenter:
         if self.settings.postprocess and (post.largest_component or post.rule == "anatomy"):
             report("Post-processing", 0.95)
             with clock("postprocess"):
-                dropped = self._postprocess(labels, volume, cancel)
+                dropped = self.postprocess(labels, volume, cancel)
             removed = {self.package.label_names[k]: v for k, v in dropped.items()}
         volumes = volumes_ml(labels, volume.spacing_zyx, self.package.label_names)
         report("Done", 1.0)
@@ -165,7 +165,7 @@ class Segmenter:
             label_names=dict(self.package.label_names),
         )
 
-    def _postprocess(self, labels: np.ndarray, volume: Volume, cancel: CancelToken) -> dict[int, int]:
+    def postprocess(self, labels: np.ndarray, volume: Volume, cancel: CancelToken | None = None) -> dict[int, int]:
         """The package's rule: largest components, or femur and tibia decided by anatomy (needs the CT)."""
         post = self.manifest.postprocessing
         if post.rule == "anatomy":
