@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from kneeseg_app.commands import segment_checks
+from kneeseg_app.commands import segment_checks, segment_sides
 from kneeseg_app.core.errors import OutputError
 
 
@@ -75,6 +75,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="fill slices missing inside the series by interpolation (recorded) instead of refusing the series",
     )
     segment_checks.add_arguments(parser)
+    segment_sides.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -132,7 +133,8 @@ def _check_all_outputs(args: argparse.Namespace, bone_names: list[str]) -> None:
 
     planned = [PlannedOutput(Path(args.out), "the label map")]
     if args.meshes:
-        names = tuple(f"{name}.{args.mesh_format}" for name in bone_names)
+        prefix = segment_sides.prefix_of(segment_sides.identity_hint(args.input), args)
+        names = segment_sides.mesh_file_names(bone_names, args.mesh_format, prefix)
         planned.append(PlannedOutput(Path(args.meshes), "the bone surfaces", files=names))
     if args.seg:
         planned.append(PlannedOutput(Path(args.seg), "the DICOM SEG"))
@@ -143,11 +145,11 @@ def _check_all_outputs(args: argparse.Namespace, bone_names: list[str]) -> None:
 
 def metrics_table(metrics: dict[str, Any]) -> str:
     """A small fixed-width table of agreement metrics, one row per bone."""
-    header = f"{'bone':<8}{'Dice':>7}{'Jaccard':>9}{'HD mm':>8}{'HD95 mm':>9}{'ASSD mm':>9}{'pred mL':>9}{'ref mL':>9}{'diff mL':>9}"
+    header = f"{'bone':<12}{'Dice':>7}{'Jaccard':>9}{'HD mm':>8}{'HD95 mm':>9}{'ASSD mm':>9}{'pred mL':>9}{'ref mL':>9}{'diff mL':>9}"
     rows = [header]
     for bone, m in metrics.items():
         rows.append(
-            f"{bone:<8}{m.dice:>7.3f}{m.jaccard:>9.3f}{m.hausdorff_mm:>8.2f}{m.hd95_mm:>9.2f}{m.assd_mm:>9.2f}"
+            f"{bone:<12}{m.dice:>7.3f}{m.jaccard:>9.3f}{m.hausdorff_mm:>8.2f}{m.hd95_mm:>9.2f}{m.assd_mm:>9.2f}"
             f"{m.volume_pred_ml:>9.1f}{m.volume_ref_ml:>9.1f}{m.volume_diff_ml:>+9.1f}"
         )
     return "\n".join(rows)
@@ -186,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             raise OutputError(problem)
     segment_checks.run_input_checks(ct, args)
+    segment_sides.check_mesh_names(args, list(package.label_names.values()), ct)
     read_seconds = time.perf_counter() - started
 
     result = segmenter.run(ct, progress=progress)
@@ -197,20 +200,18 @@ def run(args: argparse.Namespace) -> int:
         f"model    {package.name} {package.manifest.version}"
         + ("  (NOT FOR CLINICAL USE)" if package.not_for_clinical_use else "")
     )
-    for bone, ml in result.volumes_ml.items():
-        print(f"{bone:<8} {ml:8.1f} mL")
+    sides = segment_sides.split(result, ct, package.label_names)
+    print("\n".join(segment_sides.volume_lines(sides)))
     print(segment_checks.format_checks(quality))
     print(
         f"time     {result.seconds:.1f} s (network {result.stage_seconds.get('network', 0.0):.1f} s, TTA {'on' if result.settings['tta'] else 'off'})"
     )
     print(f"written  {written}")
     status = segment_checks.exit_status(quality, args.strict)
-    outputs = _write_extras(args, result, ct, package, blocked=status != 0)
+    outputs = _write_extras(args, result, ct, package, blocked=status != 0, sides=sides)
     metrics = None
     if reference is not None:
-        from kneeseg_app.core.metrics import compute_metrics
-
-        metrics = compute_metrics(result.labels.array, reference.array, ct.spacing_zyx, package.label_names)
+        metrics = segment_sides.metrics(result, reference, package.label_names)
         print()
         print(metrics_table(metrics))
     timings = {
@@ -222,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     report = segment_checks.write_json_report(
         args,
         segment_checks.report_data(
-            args, ct, package, result, quality, {"labels": str(written), **outputs}, timings, metrics, mapping
+            args, ct, package, result, quality, {"labels": str(written), **outputs}, timings, metrics, mapping, sides
         ),
     )
     if report is not None:
@@ -230,18 +231,16 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def _write_extras(args: argparse.Namespace, result: Any, ct: Any, package: Any, blocked: bool) -> dict[str, Any]:
+def _write_extras(
+    args: argparse.Namespace, result: Any, ct: Any, package: Any, blocked: bool, sides: Any
+) -> dict[str, Any]:
     """Meshes and DICOM SEG, unless ``--strict`` blocks them for a failing result."""
     outputs: dict[str, Any] = {"meshes": [], "seg": None}
     if blocked and (args.meshes or args.seg):
         print("not written: meshes / DICOM SEG of a result that failed its checks (--strict)", file=sys.stderr)
         return outputs
     if args.meshes:
-        from kneeseg_app.core.mesh import export_meshes
-
-        meshes = export_meshes(
-            result.labels, args.meshes, fmt=args.mesh_format, protected=[args.input], overwrite=args.overwrite
-        )
+        meshes = segment_sides.write_meshes(args, result, ct, sides)
         for path in meshes:
             print(f"mesh     {path}")
             outputs["meshes"].append(str(path))

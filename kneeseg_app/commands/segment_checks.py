@@ -118,8 +118,9 @@ def report_data(
     timings: dict[str, float],
     metrics: dict[str, Any] | None,
     mapping: dict[int, int] | None,
+    sides: Any = None,
 ) -> Any:
-    """Gather one run's facts for :func:`write_json_report`."""
+    """Gather one run's facts for :func:`write_json_report` (``sides``: the result's SideSplit)."""
     from kneeseg_app.core.checks.report import ModelFacts, ReportData
 
     reference = None
@@ -141,4 +142,5 @@ def report_data(
         outputs=outputs,
         reference=reference,
         metrics={bone: m.as_dict() for bone, m in metrics.items()} if metrics else None,
+        sides=sides.as_dict() if sides is not None else None,
     )

@@ -225,8 +225,8 @@ def test_meshes_and_dicom_seg_are_written_beside_the_label_map(
     )
     assert code == 0
     printed = capsys.readouterr().out
-    assert "femur.stl" in printed and "DICOM SEG" in printed
-    femur = trimesh.load(tmp_path / "meshes" / "femur.stl")
+    assert "TEST0001_femur.stl" in printed and "DICOM SEG" in printed  # named after the patient ID
+    femur = trimesh.load(tmp_path / "meshes" / "TEST0001_femur.stl")
     assert femur.is_watertight and femur.volume > 0
     dataset = pydicom.dcmread(seg)
     assert dataset.Modality == "SEG"

@@ -98,7 +98,8 @@ def test_a_reference_with_foreign_labels_is_refused_unless_mapped(
     assert "Dice" in capsys.readouterr().out
     report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert report["reference"]["label_mapping"] == {"3": 1, "4": 2}
-    assert report["metrics"]["femur"]["dice"] > 0.8
+    femurs = {bone: m["dice"] for bone, m in report["metrics"].items() if bone.endswith("femur")}
+    assert femurs and min(femurs.values()) > 0.8  # per side ('left femur', ...) when both hold two knees
 
 
 def test_reference_labels_without_a_reference_or_malformed_are_one_line(phantom_files, tmp_path: Path, capsys) -> None:

@@ -105,11 +105,12 @@ def test_existing_meshes_are_kept_unless_overwrite(
 ) -> None:
     meshes = tmp_path / "meshes"
     meshes.mkdir()
-    (meshes / "femur.stl").write_bytes(b"precious")
+    precious = meshes / "TEST0001_femur.stl"  # the file this patient's femur gets
+    precious.write_bytes(b"precious")
 
     err = _refused([str(dicom_ct), "--out", str(tmp_path / "l.nii.gz"), "--meshes", str(meshes)], capsys)
 
-    assert "femur.stl already exists" in err and (meshes / "femur.stl").read_bytes() == b"precious"
+    assert "TEST0001_femur.stl already exists" in err and precious.read_bytes() == b"precious"
 
 
 def test_two_outputs_with_one_name_are_refused(

@@ -66,6 +66,8 @@ class ReportData:
     outputs: dict[str, Any] = field(default_factory=dict)
     reference: dict[str, Any] | None = None
     metrics: dict[str, dict[str, float]] | None = None
+    sides: dict[str, Any] | None = None
+    """Knees and bones per side (:meth:`kneeseg_app.core.sides.SideSplit.as_dict`)."""
 
 
 def input_dict(path: str, ct: Volume) -> dict[str, Any]:
@@ -130,6 +132,7 @@ def report_dict(data: ReportData, now: _dt.datetime | None = None) -> dict[str, 
         },
         "settings": dict(data.settings),
         "volumes_ml": {k: round(v, 3) for k, v in data.volumes_ml.items()},
+        "sides": data.sides,
         "removed_voxels": dict(data.removed_voxels),
         "timings_s": {
             **{k: round(v, 3) for k, v in data.timings_s.items()},

@@ -81,6 +81,10 @@ class SideSplit:
         """Part map value -> part name, for meshes, metrics and legends."""
         return {p.code: p.name for p in self.parts}
 
+    def file_stems(self, prefix: str = "") -> dict[int, str]:
+        """Part map value -> file name stem ('12345_left_femur' with ``prefix`` '12345_')."""
+        return {p.code: f"{prefix}{p.key}" for p in self.parts}
+
     def volumes_ml(self) -> dict[str, float]:
         """Part name -> volume in mL ('left femur': 412.3)."""
         return {p.name: p.volume_ml for p in self.parts}
