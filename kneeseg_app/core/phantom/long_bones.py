@@ -125,6 +125,20 @@ def pelvis_stubs(u: Array, v: Array, w: Array, k: KneeShape, lb: LongBones) -> A
     return smin(smin(smin(cup, ilium, 6.0), pubis, 6.0), ischium, 6.0)
 
 
+KNEE_SLAB_MM = 190.0
+"""Tendons and cysts lie within this height of the joint line (even at 45 deg flexion)."""
+
+
+def knee_slab(zs: Array, leg: LegParams) -> slice:
+    """Nodes (LPS heights ``zs``, ascending) near the knee of a long leg; everything for other legs."""
+    if leg.long is None:
+        return slice(None)
+    knee_z = leg.knee_lps[2]
+    lo = int(np.searchsorted(zs, knee_z - KNEE_SLAB_MM))
+    hi = int(np.searchsorted(zs, knee_z + KNEE_SLAB_MM, side="right"))
+    return slice(lo, max(hi, lo))
+
+
 def extend_bone(name: str, shape: Array, u: Array, v: Array, w: Array, leg: LegParams) -> Array:
     """The bone field with its far end (hip or ankle) when the leg is drawn long."""
     lb = leg.long

@@ -192,12 +192,13 @@ def _cyst_fraction(box: Box, grid: FineGrid, leg: LegParams, fr: LegFrames) -> n
         return None
     xs, ys, zs = box.axes(grid)
     out = np.zeros(box.shape, np.float32)
+    near = long_bones.knee_slab(zs, leg)
     for cyst in leg.cysts:
         frame = _frame_of(cyst.bone, fr)
-        u, v, w = frame.coords(xs, ys, zs)
+        u, v, w = frame.coords(xs, ys, zs[near])
         cu, cv, cw = cyst.centre
         dist = np.sqrt((u - cu) ** 2 + (v - cv) ** 2 + (w - cw) ** 2) - cyst.radius
-        np.maximum(out, ramp(dist, 1.5), out=out)
+        np.maximum(out[near], ramp(dist, 1.5), out=out[near])
     return out
 
 
@@ -288,10 +289,11 @@ def _leg_bone_stack(
         interior += cysts * (15.0 - interior)
         texture_amp *= 1.0 - cysts
     xs, ys, zs = box.axes(grid)
-    u, v, w = fr.leg.coords(xs, ys, zs)
+    near = long_bones.knee_slab(zs, leg)  # tendons are near the knee: long legs skip the rest
+    u, v, w = fr.leg.coords(xs, ys, zs[near])
     lens_gap = 0.5 * (leg.gap_medial_mm + leg.gap_lateral_mm) + 5.0
     dense = np.minimum(0.5 * (fem + tib - lens_gap), 0.5 * (fem + pat - (leg.shape.patella_gap + 2.0)))
-    dense = np.minimum(dense, tendons(fr, leg, u, v, w))
+    dense[near] = np.minimum(dense[near], tendons(fr, leg, u, v, w))
     data = np.stack([fem, tib, fib, pat, inner, interior, texture_amp, dense]).astype(np.float32)
     trimmed = trim(data, box, (np.minimum(np.minimum(fem, tib), np.minimum(fib, pat)) < 4.0) | (dense < 4.0))
     return None if trimmed is None else CoarseStack(trimmed[0], trimmed[1], grid)
@@ -365,8 +367,9 @@ def _cover(grid: FineGrid, factor: tuple[int, int, int], box: Box, leg: LegParam
         return out
     nearest = np.minimum(np.minimum(sdf["femur"], sdf["tibia"]), np.minimum(sdf["fibula"], sdf["patella"]))
     xs, ys, zs = bone_box.axes(grid)
-    u, v, w = fr.leg.coords(xs, ys, zs)
-    nearest = np.minimum(nearest, tendons(fr, leg, u, v, w))
+    near = long_bones.knee_slab(zs, leg)
+    u, v, w = fr.leg.coords(xs, ys, zs[near])
+    nearest[near] = np.minimum(nearest[near], tendons(fr, leg, u, v, w))
     out[box.sub(inside)] = nearest[bone_box.sub(inside)]
     return out
 
