@@ -80,6 +80,12 @@ class RowOutcome:
         """Mean Dice (knees) or most mL (negatives) had the largest-component rule cleaned the output."""
         return self._worst("largest_rule", bone) if self.negative else self._mean("largest_rule", bone)
 
+    def worst_case(self, bones: Sequence[str]) -> str:
+        """The label of the row's worst case (lowest Dice of either bone; most mL for negatives)."""
+        if self.negative:
+            return max(self.cases, key=lambda c: max(c.predicted_ml[b] for b in bones)).case.case_id
+        return min(self.cases, key=lambda c: min(c.dice[b] for b in bones)).case.label
+
     def badness(self, bones: Sequence[str]) -> tuple[int, float]:
         """Sort key, worst first: knee rows by the lowest mean Dice, then negatives by the most mL."""
         if self.negative:
@@ -155,12 +161,13 @@ def markdown_table(rows: Sequence[RowOutcome], bones: Sequence[str]) -> str:
     """Knee rows (worst first) then negatives: one line per row."""
     head = " | ".join(f"Dice {b}" for b in bones) + " | " + " | ".join(f"HD95 {b} mm" for b in bones)
     head += " | " + " | ".join(f"ASSD {b} mm" for b in bones) + " | Dice, largest-component rule"
-    lines = [f"| row | cases | {head} | s (max) |", "|---" * (4 + 3 * len(bones)) + "|"]
+    lines = [f"| axis | cases | worst case | {head} | s (max) |", "|---" * (5 + 3 * len(bones)) + "|"]
     for row in (r for r in rows if not r.negative):
         cells = [_num(row.dice(b), 3) for b in bones] + [_num(row.hd95(b), 2) for b in bones]
         cells += [_num(row.assd(b), 2) for b in bones] + [" / ".join(_num(row.largest_rule(b), 3) for b in bones)]
         seconds = max(c.seconds for c in row.cases)
-        lines.append(f"| {row.name} | {len(row.cases)} | " + " | ".join(cells) + f" | {seconds:.1f} |")
+        head_cells = f"| {row.name} | {len(row.cases)} | {row.worst_case(bones)} | "
+        lines.append(head_cells + " | ".join(cells) + f" | {seconds:.1f} |")
     negatives = [r for r in rows if r.negative]
     if negatives:
         head = " | ".join(f"{b} mL (max)" for b in bones) + " | mL, largest-component rule"

@@ -8,39 +8,44 @@ import sys
 from pathlib import Path
 
 from kneeseg_app.core.model.manifest import read_manifest
-from kneeseg_app.core.phantom.variation import NEGATIVE_KINDS
+from kneeseg_app.core.phantom.axes import AXES
+from kneeseg_app.core.phantom.variation import NEGATIVE_KINDS, WideChoices
 from trainer.cli import main
 from trainer.stress import CaseOutcome, RowOutcome, markdown_table, replace_readme_section, summary
-from trainer.stress_suite import NEGATIVE_SEED, ROWS, STRESS_SEED, StressCase, rows_named, suite_cases
+from trainer.stress_suite import NEGATIVE_SEED, STRESS_SEED, StressCase, rows_named, suite_cases
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from onnx_factory import write_model_package  # noqa: E402
 
 
-def test_the_suite_has_one_row_per_axis_several_cases_and_every_negative() -> None:
-    cases = suite_cases(cases_per_row=2)
-    assert len(cases) == 2 * (len(ROWS) + len(NEGATIVE_KINDS))
+def test_the_suite_has_one_row_per_axis_of_the_generator_and_every_negative() -> None:
+    cases = suite_cases(negatives_per_kind=2)
+    knees = [c for c in cases if not c.negative]
+    assert {c.row for c in knees} == set(AXES)
+    assert len(knees) == sum(len(values) for values in AXES.values())
+    assert all(sum(c.row == axis for c in knees) >= 2 for axis in AXES)  # several cases per row
     seeds = [c.seed for c in cases]
     assert len(set(seeds)) == len(seeds)
     assert min(seeds) >= STRESS_SEED and max(seeds) < NEGATIVE_SEED + 100 * len(NEGATIVE_KINDS)
     assert min(seeds) >= 10000  # training and test sets use seeds below 10000
-    pinned = [{k for k, v in vars(r.choices).items() if v is not None and v != "drawn"} for r in ROWS[1:]]
-    assert all(pinned)  # every row after the first pins an axis
     assert {c.negative for c in cases if c.negative} == set(NEGATIVE_KINDS)
 
 
-def test_the_full_suite_keeps_what_a_row_varies_and_caps_the_rest() -> None:
-    by_row = {c.row: c for c in suite_cases(1)}
-    assert by_row["FOV 500 mm, 512 px"].choices.pixels == 512
-    assert by_row["slices 5 mm"].choices.slice_mm == 5.0 and by_row["slices 5 mm"].choices.coverage_mm == (60.0, 60.0)
-    assert by_row["FOV 150 mm"].choices.pixels is None
-    assert by_row["soft kernel"].choices.pixels == 384 and by_row["soft kernel"].choices.sharpness == 0.05
-    assert suite_cases(1, "quick")[0].shape_zyx is not None
-    assert [r.name for r in rows_named(["prone", "Feet First"])] == ["feet first supine", "head first prone"]
+def test_the_full_suite_keeps_what_a_case_pins_and_caps_the_rest() -> None:
+    by_label = {c.label: c.choices for c in suite_cases()}
+    assert by_label["FOV 500 mm, 1024 px"].pixels == 1024 and by_label["FOV 500 mm, 1024 px"].coverage_mm == (
+        30.0,
+        30.0,
+    )
+    assert by_label["slices 5.0 mm"].slice_mm == 5.0 and by_label["slices 5.0 mm"].coverage_mm == (60.0, 60.0)
+    assert by_label["1200 mm"].coverage_mm == (640.0, 560.0) and by_label["1200 mm"].slice_mm is None
+    assert by_label["noise 60 HU"].noise_sd == 60.0 and by_label["noise 60 HU"].pixels == 384
+    assert all(c.shape_zyx is not None for c in suite_cases(1, "quick"))
+    assert rows_named(["metal", "POSITION"]) == ("position", "metal")
 
 
 def _row(name: str, dice: float, negative: bool = False, ml: float = 0.0) -> RowOutcome:
-    case = StressCase(name, 1, ROWS[0].choices, "air" if negative else "")
+    case = StressCase(name, name, 1, WideChoices(), "air" if negative else "")
     scores = {} if negative else {"femur": dice, "tibia": dice + 0.01}
     outcome = CaseOutcome(
         case,
@@ -78,14 +83,14 @@ def test_the_command_runs_a_tiny_suite_and_writes_table_readme_and_manifest(tmp_
     package = write_model_package(tmp_path / "pkg", patch_size=(32, 32))
     out = tmp_path / "out"
     args = ["stress", "--package", str(package), "--out", str(out), "--quick", "--cases-per-row", "1"]
-    args += ["--rows", "soft kernel", "touching", "--negatives", "air", "--threads", "1"]
+    args += ["--rows", "kernel", "legs", "--negatives", "air", "--negatives-per-kind", "1", "--threads", "1"]
     assert main([*args, "--write-readme", "--write-manifest"]) == 0
     table = (out / "stress.md").read_text(encoding="utf-8")
-    assert "soft kernel" in table and "both legs touching" in table and "no knee: air" in table
+    assert "| kernel |" in table and "| legs |" in table and "no knee: air" in table
     cases = json.loads((out / "stress.json").read_text(encoding="utf-8"))["cases"]
     assert len(cases) == 3 and all(c["seconds"] >= 0 for c in cases)
     readme = (package / "README.md").read_text(encoding="utf-8")
-    assert "Stress suite" in readme and "soft kernel" in readme
+    assert "Stress suite" in readme and "| kernel |" in readme
     stress = read_manifest(package / "manifest.json").stress
     assert stress.suite == "kneeseg-stress-1" and stress.cases == 3 and stress.rows == 3
     assert set(stress.worst_dice) == {"femur", "tibia"} and stress.negatives_max_ml is not None

@@ -30,8 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--package", type=Path, default=None, help="model package folder (default: the bundled default)")
     p.add_argument("--out", type=Path, required=True, help="folder for stress.md and stress.json")
-    p.add_argument("--cases-per-row", type=int, default=2, help="cases per row and per no-knee kind (default 2)")
-    p.add_argument("--rows", nargs="*", default=[], metavar="WORD", help="only rows whose name contains a WORD")
+    p.add_argument("--cases-per-row", type=int, default=None, help="first N values of each axis (default: all)")
+    p.add_argument("--negatives-per-kind", type=int, default=2, help="cases per no-knee kind (default 2)")
+    p.add_argument("--rows", nargs="*", default=[], metavar="WORD", help="only axes whose name contains a WORD")
     p.add_argument("--negatives", nargs="*", default=None, metavar="KIND", help="no-knee kinds (default: all)")
     p.add_argument("--quick", action="store_true", help="tiny grids (a smoke test, not a measurement)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads of the engine (default: the app's)")
@@ -47,17 +48,18 @@ def run(args: argparse.Namespace) -> int:
     from trainer.stress import markdown_table, replace_readme_section, run_suite, summary
     from trainer.stress_suite import rows_named, suite_cases
 
-    if args.cases_per_row < 1:
-        raise KneeSegError(f"--cases-per-row must be at least 1, not {args.cases_per_row}.")
+    if (args.cases_per_row is not None and args.cases_per_row < 1) or args.negatives_per_kind < 0:
+        raise KneeSegError("--cases-per-row must be at least 1 and --negatives-per-kind at least 0.")
     negatives = tuple(NEGATIVE_KINDS if args.negatives is None else args.negatives)
     unknown = set(negatives) - set(NEGATIVE_KINDS)
     if unknown:
         raise KneeSegError(f"Unknown no-knee kind {sorted(unknown)[0]!r} (known: {', '.join(NEGATIVE_KINDS)}).")
     rows = rows_named(args.rows)
-    if not rows and not negatives:
-        raise KneeSegError("No row of the stress suite matches --rows.")
+    if args.rows and not rows:
+        raise KneeSegError("No axis of the stress suite matches --rows.")
     package = find_model(str(args.package) if args.package else None)
-    cases = suite_cases(args.cases_per_row, "quick" if args.quick else "full", rows, negatives)
+    scale = "quick" if args.quick else "full"
+    cases = suite_cases(args.cases_per_row, scale, rows, negatives, args.negatives_per_kind)
     started = time.perf_counter()
     outcome = run_suite(package, cases, args.threads, _printer())
     minutes = (time.perf_counter() - started) / 60
@@ -94,6 +96,7 @@ def _case_json(case) -> dict:
     return {
         "row": case.case.row,
         "case": case.case.case_id,
+        "value": case.case.label,
         "seed": case.case.seed,
         "shape_zyx": list(case.shape),
         "seconds": round(case.seconds, 2),
