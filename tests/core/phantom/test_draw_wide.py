@@ -114,3 +114,14 @@ def test_long_scans_get_hip_and_ankle_anatomy_and_short_ones_do_not() -> None:
     extent = (long.acquisition.shape_zyx[0] - 1) * long.acquisition.spacing_zyx[0]
     assert extent == pytest.approx(900.0, abs=long.acquisition.spacing_zyx[0])
     assert np.prod(long.acquisition.shape_zyx) <= VOXEL_BUDGET
+
+
+def test_pinned_fov_matrix_and_slices_give_that_grid() -> None:
+    from kneeseg_app.core.phantom import generate_phantom
+
+    choices = WideChoices(fov_mm=200.0, pixels=256, slice_mm=2.5, coverage_mm=(20.0, 20.0), legs="one", off_centre=0.0)
+    phantom = generate_phantom(4, variation="wide", choices=choices)
+    assert phantom.ct.shape == (17, 256, 256)
+    assert phantom.ct.spacing_zyx == pytest.approx((2.5, 200.0 / 256, 200.0 / 256))
+    assert phantom.labels.same_grid(phantom.ct)
+    assert (phantom.labels.array == 1).any() and (phantom.labels.array == 2).any()
