@@ -28,6 +28,8 @@ class RecordingDialogs:
     series_choice: Callable[[list[Any]], Any] | None = None
     series_offered: list[list[Any]] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
+    save_answer: str = "discard"
+    """The answer to "save before leaving the case?": 'save', 'discard' or 'cancel'."""
 
     def error(self, title: str, text: str, details: str = "") -> None:
         self.messages.append(("error", title, text))
@@ -46,6 +48,12 @@ class RecordingDialogs:
     def confirm(self, title: str, text: str) -> bool:
         self.questions.append(text)
         return self.confirm_answer
+
+    def ask_save(self, title: str, text: str):
+        from kneeseg_app.ui.state.case_guard import Answer
+
+        self.questions.append(text)
+        return Answer(self.save_answer)
 
     def choose_folder(self, title: str, start: str = "") -> str | None:
         return self.folder

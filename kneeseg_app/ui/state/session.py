@@ -61,6 +61,25 @@ class CaseSession(QObject):
         self.reference: Volume | None = None
         self.reference_path: Path | None = None
         self.metrics: dict[str, Any] | None = None
+        self._result_serial = 0
+        self._saved_mark: tuple[int, int] | None = None
+
+    # ----- saved or not ------------------------------------------------------------------
+    def result_mark(self) -> tuple[int, int] | None:
+        """Which result and which edit of it is shown now (None: no result); equal marks, same labels."""
+        if self.edits is None:
+            return None
+        return (self._result_serial, int(self.edits.editor.version))
+
+    def mark_saved(self) -> None:
+        """The result as it is now was saved (session or label map): leaving it loses nothing."""
+        self._saved_mark = self.result_mark()
+
+    @property
+    def unsaved(self) -> bool:
+        """A result (the model's, or edited) that was not saved since it last changed."""
+        mark = self.result_mark()
+        return mark is not None and mark != self._saved_mark
 
     @property
     def result(self) -> Any | None:
@@ -70,6 +89,7 @@ class CaseSession(QObject):
     @result.setter
     def result(self, result: Any | None) -> None:
         self.edits = EditedResult(result, self.volume) if result is not None else None
+        self._result_serial += 1
         if self.edits is not None:
             self.edits.editor.subscribe(self._on_edit)
 

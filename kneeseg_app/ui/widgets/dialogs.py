@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from kneeseg_app.core.errors import describe_exception
+from kneeseg_app.ui.state.case_guard import Answer
 
 
 class DialogService:
@@ -20,6 +21,8 @@ class DialogService:
 
     def __init__(self, parent: QWidget | None = None) -> None:
         self.parent = parent
+        self.hide_identifiers = False
+        """View > Hide identifiers: the series chooser blanks patient names, IDs and dates too."""
 
     # ----- messages -------------------------------------------------------
     def error(self, title: str, text: str, details: str = "") -> None:
@@ -45,6 +48,14 @@ class DialogService:
             QMessageBox.StandardButton.No,
         )
         return answer == QMessageBox.StandardButton.Yes
+
+    def ask_save(self, title: str, text: str) -> Answer:
+        """Save / Discard / Cancel before a case is left (Escape and closing the box: Cancel)."""
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self.parent, title, text, buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save
+        )
+        return {buttons.Save: Answer.SAVE, buttons.Discard: Answer.DISCARD}.get(answer, Answer.CANCEL)
 
     def message_box(self, icon: QMessageBox.Icon, title: str, text: str, details: str = "") -> QMessageBox:
         """The box shown for a message: the sentence, technical details folded away."""
@@ -76,5 +87,5 @@ class DialogService:
         """Let the user pick one of several series (None: cancelled)."""
         from kneeseg_app.ui.widgets.series_dialog import SeriesDialog
 
-        dialog = SeriesDialog(series, others, preselect, self.parent)
+        dialog = SeriesDialog(series, others, preselect, self.parent, hide_identifiers=self.hide_identifiers)
         return dialog.chosen() if dialog.exec() else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -62,6 +62,11 @@ class RunPanel(QWidget):
         self.outcome.setObjectName("segment_outcome")
         self.outcome.setWordWrap(True)
         self.outcome.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hint = QLabel("")
+        self.hint.setObjectName("next_step")
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #f0c040; font-weight: bold;")
+        self.hint.setVisible(False)
 
         threads_row = QHBoxLayout()
         threads_row.addWidget(QLabel("CPU threads"))
@@ -78,8 +83,9 @@ class RunPanel(QWidget):
         layout.addWidget(self.bar)
         layout.addWidget(self.stage)
         layout.addWidget(self.outcome)
+        layout.addWidget(self.hint)
 
-        self.segment.clicked.connect(lambda: self.runRequested.emit(self.options()))
+        self.segment.clicked.connect(self._on_segment_clicked)
         self.cancel.clicked.connect(self._on_cancel)
         self.tta.clicked.connect(self._on_tta_clicked)
         self.threads.valueChanged.connect(lambda _: self.optionsChanged.emit(self.options()))
@@ -114,6 +120,32 @@ class RunPanel(QWidget):
         """Enable Segment only when a CT and a usable model are there."""
         self.segment.setEnabled(ready and not self.controller.running)
         self.segment.setToolTip("" if ready else reason)
+
+    def _on_segment_clicked(self) -> None:
+        """Feedback at once (the button greys, 'Starting…'), the request on the next turn of the event
+        loop: the input check and the worker's start come after this has been painted."""
+        self.show_starting()
+        options = self.options()
+        QTimer.singleShot(0, lambda: self.runRequested.emit(options))
+
+    def show_starting(self) -> None:
+        """The run was asked for: no second click, and a word that it is coming."""
+        self.segment.setEnabled(False)
+        self.hint.setVisible(False)
+        self.stage.setText("Starting…")
+
+    def set_hint(self, text: str) -> None:
+        """The next step for a new user ('' hides it)."""
+        self.hint.setText(text)
+        self.hint.setVisible(bool(text))
+
+    def clear_outcome(self) -> None:
+        """Another case: nothing of the previous run stays."""
+        self.bar.setValue(0)
+        self.bar.setFormat("")
+        self.stage.setText("")
+        self.outcome.setStyleSheet("")
+        self.outcome.setText("")
 
     def _on_started(self, model: str) -> None:
         self.segment.setEnabled(False)

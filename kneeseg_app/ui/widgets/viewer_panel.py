@@ -29,7 +29,7 @@ class ViewerPanel(QWidget):
         self.view3d = Surface3DView()
         self._panels: dict[str, QWidget] = {**self.views, "3D": self.view3d}
         self._maximised: str | None = None
-        grid = QGridLayout(self)
+        self.grid = grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(3)
         for name, (row, col) in _POSITIONS.items():
@@ -42,10 +42,23 @@ class ViewerPanel(QWidget):
             view.title.mouseDoubleClickEvent = lambda ev, n=view.spec.name: self.toggle_maximised(n)  # type: ignore[method-assign]
 
     def toggle_maximised(self, name: str) -> None:
-        """Show one view alone, or all four again."""
+        """Show one view alone, filling the whole panel, or all four again.
+
+        Hiding the others is not enough: their empty row and column keep their stretch (half the
+        space), so the rows and columns without the chosen view get no stretch while it is alone.
+        """
         self._maximised = None if self._maximised == name else name
         for other, panel in self._panels.items():
             panel.setVisible(self._maximised in (None, other))
+        row, col = _POSITIONS[self._maximised] if self._maximised else (None, None)
+        for i in range(2):
+            self.grid.setRowStretch(i, 1 if row in (None, i) else 0)
+            self.grid.setColumnStretch(i, 1 if col in (None, i) else 0)
+
+    @property
+    def maximised(self) -> str | None:
+        """The view shown alone (None: all four)."""
+        return self._maximised
 
     def reset_zoom(self) -> None:
         for view in self.views.values():

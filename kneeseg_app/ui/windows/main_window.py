@@ -33,6 +33,7 @@ from kneeseg_app.ui.controllers.models_controller import ModelsController
 from kneeseg_app.ui.controllers.segmentation import RunOptions, SegmentController
 from kneeseg_app.ui.controllers.surfaces import SurfaceController
 from kneeseg_app.ui.controllers.workers import task_pool
+from kneeseg_app.ui.state.next_step import CaseProgress, next_step
 from kneeseg_app.ui.state.session import CaseSession, LoadedCase
 from kneeseg_app.ui.state.settings import AppSettings
 from kneeseg_app.ui.state.viewer_state import ViewerState
@@ -44,7 +45,9 @@ from kneeseg_app.ui.widgets.run_panel import RunPanel
 from kneeseg_app.ui.widgets.viewer_panel import ViewerPanel
 from kneeseg_app.ui.windows.checks_wiring import ChecksWiring
 from kneeseg_app.ui.windows.edit_wiring import EditWiring
+from kneeseg_app.ui.windows.session_flows import SessionFlows
 from kneeseg_app.ui.windows.window_actions import WindowActions
+from kneeseg_app.ui.windows.window_fit import place_window
 
 
 class MainWindow(QMainWindow):
@@ -78,6 +81,8 @@ class MainWindow(QMainWindow):
         self._connect()
         self.editing = EditWiring(self)
         self.checks = ChecksWiring(self)
+        self.sessions = SessionFlows(self)
+        self.sessions.add_menu_entries(self.recent_menu)
         self._restore_settings()
         self.setAcceptDrops(True)
         QTimer.singleShot(0, self.refresh_models)
@@ -134,7 +139,7 @@ class MainWindow(QMainWindow):
             QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
         )
         dock.setWidget(self.tabs)
-        dock.setMinimumWidth(380)
+        dock.setMinimumWidth(300)  # the tabs scroll: a 1366 x 768 laptop keeps room for the views
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
 
     def _build_status_bar(self) -> None:
@@ -226,6 +231,8 @@ class MainWindow(QMainWindow):
         s.caseChanged.connect(self._on_case)
         s.resultChanged.connect(self._on_result)
         s.referenceChanged.connect(self._on_reference)
+        for changed in (s.resultChanged, s.referenceChanged):
+            changed.connect(lambda _: self._update_ready())  # the next-step hint follows
         s.metricsChanged.connect(self.metrics_panel.show_metrics)
         self.models.selectionChanged.connect(lambda _: self._update_ready())
         self.models.selectionChanged.connect(lambda _: self.run_panel.set_model(self.models.package))
@@ -250,18 +257,16 @@ class MainWindow(QMainWindow):
                 self.viewer_state.apply_preset(preset)
             except KeyError:
                 pass
-        if self.settings.geometry:
-            self.restoreGeometry(self.settings.geometry)
-        else:
-            self.resize(1500, 950)
+        place_window(self, self.settings.geometry)
         self._update_ready()
 
     # ----- public entry points -------------------------------------------------------------
-    def open_demo(self) -> None:
-        self.flows.open_demo()
+    def open_demo(self) -> bool:
+        return self.flows.open_demo()
 
-    def open_path(self, path: str | Path) -> None:
-        self.flows.open_path(path)
+    def open_path(self, path: str | Path) -> bool:
+        """Open a case (False: not opened, e.g. the user kept the unsaved result)."""
+        return self.flows.open_path(path)
 
     def refresh_models(self) -> None:
         try:
@@ -271,7 +276,10 @@ class MainWindow(QMainWindow):
 
     def segment(self, options: RunOptions) -> bool:
         self._segmenting_volume = self.session.volume
-        return self.segmenter.run(self.models.package, self.session.volume, options)
+        self.run_panel.show_starting()
+        started = self.segmenter.run(self.models.package, self.session.volume, options)
+        self._update_ready()
+        return started
 
     def dialogs_exception(self, title: str, exc: BaseException) -> None:
         self.dialogs.exception(title, exc)
@@ -307,6 +315,8 @@ class MainWindow(QMainWindow):
         self.viewer.view3d.clear()
         self.setWindowTitle(f"KneeSeg – {case.title}" if case else "KneeSeg")
         self.case_info.setText(case.volume.describe() if case else "No case open.")
+        self.run_panel.clear_outcome()
+        self.metrics_panel.set_status("")
         self._update_ready()
 
     def _on_segmented(self, result: Any, model_name: str) -> None:
@@ -374,6 +384,17 @@ class MainWindow(QMainWindow):
             else ""
         )
         self.run_panel.set_ready(not reason, reason)
+        self.run_panel.set_hint(next_step(self._progress()))
+
+    def _progress(self) -> CaseProgress:
+        s = self.session
+        return CaseProgress(
+            s.volume is not None,
+            self.models.package is not None,
+            s.result is not None,
+            s.reference is not None,
+            self.segmenter.running,
+        )
 
     def _remember_model(self, name: str) -> None:
         self.settings.model = name
@@ -403,6 +424,9 @@ class MainWindow(QMainWindow):
             self.open_path(files[0])
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        if not self.sessions.may_leave_case("close KneeSeg"):
+            event.ignore()
+            return
         for controller in (self.loader, self.segmenter, self.surfaces):
             controller.cancel()
         if self.batch_window is not None:

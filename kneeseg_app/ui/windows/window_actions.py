@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kneeseg_app.core.protection import refuse_input_folders
+from kneeseg_app.core.session_file import SESSION_SUFFIX
 from kneeseg_app.ui.controllers import exporting
 from kneeseg_app.ui.controllers.loading import IMAGE_FILE_FILTER, LABEL_FILE_FILTER
 
@@ -34,6 +35,7 @@ class ActionHost(Protocol):
     viewer_state: Any
     export_task: Any
     batch_window: Any
+    sessions: Any
 
     def statusBar(self) -> Any: ...  # noqa: N802 (Qt's name)
 
@@ -75,18 +77,24 @@ class WindowActions:
         if path:
             self.open_path(path)
 
-    def open_path(self, path: str | Path) -> None:
-        """Open a folder or file; a running segmentation of the old case is stopped."""
+    def open_path(self, path: str | Path) -> bool:
+        """Open a folder or file (a ``.kneeseg`` file as a session), after asking what leaving the case needs."""
         path = Path(path)
         if not path.exists():
             self.dialogs.error("Cannot open", f"{path} does not exist (moved or deleted?).")
-            return
-        self.w.segmenter.cancel()
+            return False
+        if path.suffix.lower() == SESSION_SUFFIX:
+            return self.w.sessions.open_session(path)
+        if not self.w.sessions.may_leave_case("open another case"):
+            return False
         self.w.loader.open_path(path)
+        return True
 
-    def open_demo(self) -> None:
-        self.w.segmenter.cancel()
+    def open_demo(self) -> bool:
+        if not self.w.sessions.may_leave_case("open the demo case"):
+            return False
         self.w.loader.open_demo()
+        return True
 
     def load_reference(self) -> None:
         volume = self.w.session.volume
@@ -100,11 +108,17 @@ class WindowActions:
 
     # ----- saving ----------------------------------------------------------------------
     def _target(self, title: str, what: str, suffix: str, filters: str, suffixes: Sequence[str]) -> Path | None:
-        """Ask where to write; refuse input folders; ask before replacing a file."""
+        return self.ask_target(title, what, suffix, filters, suffixes)
+
+    def ask_target(
+        self, title: str, what: str, suffix: str, filters: str, suffixes: Sequence[str], start: Path | None = None
+    ) -> Path | None:
+        """Ask where to write (``start``: the file suggested); refuse input folders; ask before replacing a file."""
         case = self.w.session.case
         folder = self.w.settings.last_folder
         name = exporting.suggested_name(case.title if case else "kneeseg", what, suffix)
-        chosen = self.dialogs.choose_save_file(title, str(Path(folder) / name) if folder else name, filters)
+        suggested = str(start) if start is not None else str(Path(folder) / name) if folder else name
+        chosen = self.dialogs.choose_save_file(title, suggested, filters)
         if not chosen:
             return None
         target = exporting.with_suffix(chosen, suffixes, suffix)
@@ -129,10 +143,13 @@ class WindowActions:
         )
         if target is None:
             return None
-        return self._write(
+        saved = self._write(
             "Cannot save the label map",
             lambda: exporting.save_label_map(result.labels, target, self.w.session.protected_paths, True),
         )
+        if saved is not None and self.w.session.result is result:
+            self.w.session.mark_saved()  # the reviewed labels are on disk: leaving the case loses nothing
+        return saved
 
     def save_dicom_seg(self) -> Path | None:
         """The result as a DICOM SEG of the open CT's slices (for PACS and 3D Slicer)."""

@@ -1,0 +1,157 @@
+"""Leaving a case safely and sessions, in the real window: asked before a result is lost,
+nothing of the old case left on screen, a session saved, reopened and saved again byte for byte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from dicom_factory import CTSeries
+from PySide6.QtCore import Qt
+from ui_support import knee_hu, wait_idle, wait_loaded
+
+from kneeseg_app.core.session_file import read_session
+
+
+def open_and_segment(qtbot, window, folder, model: str = "test-threshold-2d") -> None:
+    window.open_path(folder)
+    wait_loaded(qtbot, window)
+    qtbot.waitUntil(lambda: window.models.find(model) is not None, timeout=5000)
+    window.models.select(model)
+    qtbot.waitUntil(lambda: window.run_panel.segment.isEnabled(), timeout=5000)
+    qtbot.mouseClick(window.run_panel.segment, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.session.result is not None, timeout=30000)
+    wait_idle(qtbot, window)
+
+
+def edit_one_block(window) -> np.ndarray:
+    """Label a block of air as femur (one undo step), as a brush would; returns the edited labels."""
+    edited = window.session.editor.labels.copy()
+    edited[2:4, 5:9, 5:9] = 1
+    window.session.editor.replace_labels(edited, "test edit")
+    return edited
+
+
+def other_ct(tmp_path: Path, origin_x: float = -25.6) -> Path:
+    folder = tmp_path / f"other_ct_{origin_x}"
+    CTSeries(
+        n_slices=36,
+        rows=64,
+        columns=64,
+        pixel_spacing=(0.8, 0.8),
+        origin=(origin_x, -25.6, 0.0),
+        slice_step=2.0,
+        thickness=2.0,
+        intensity=knee_hu,
+        description="Another knee",
+    ).write(folder)
+    return folder
+
+
+def test_opening_another_case_with_an_unsaved_result_asks_and_cancel_keeps_it(
+    qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path
+) -> None:
+    open_and_segment(qtbot, window, knee_dicom)
+    result = window.session.result
+    dialogs.save_answer = "cancel"
+    assert window.open_path(other_ct(tmp_path)) is False
+    assert "not saved" in dialogs.questions[-1]
+    assert window.session.result is result and not window.loader.busy
+
+
+def test_discard_opens_the_other_case_and_nothing_of_the_old_one_stays(
+    qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path
+) -> None:
+    open_and_segment(qtbot, window, knee_dicom)
+    edit_one_block(window)
+    assert window.run_panel.outcome.text()
+    dialogs.save_answer = "discard"
+    other = other_ct(tmp_path)
+    window.open_path(other)
+    assert "edited segmentation" in dialogs.questions[-1]
+    qtbot.waitUntil(lambda: window.session.case is not None and window.session.case.source == other, timeout=20000)
+    wait_idle(qtbot, window)
+    assert window.session.result is None
+    assert window.run_panel.outcome.text() == "" and window.run_panel.bar.value() == 0
+    assert window.metrics_panel.table.rowCount() == 0
+    assert window.checks.quality.report is None
+    assert window.viewer_state.labels is None
+    assert "Another knee" in window.windowTitle()
+    assert window.run_panel.hint.text().startswith("Next: press Segment")
+
+
+def test_a_running_segmentation_is_not_stopped_without_asking(
+    qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path
+) -> None:
+    window.open_path(knee_dicom)
+    wait_loaded(qtbot, window)
+    qtbot.waitUntil(lambda: window.models.find("test-threshold-2d") is not None, timeout=5000)
+    window.models.select("test-threshold-2d")
+    assert window.segment(window.run_panel.options())
+    dialogs.confirm_answer = False
+    assert window.open_path(other_ct(tmp_path)) is False
+    assert "still running" in dialogs.questions[-1]
+    assert window.segmenter.running or window.session.result is not None  # not cancelled
+    qtbot.waitUntil(lambda: window.session.result is not None, timeout=30000)
+
+
+def test_closing_with_an_unsaved_result_asks_and_cancel_keeps_the_window(
+    qtbot, window, dialogs, threshold_model, knee_dicom
+) -> None:
+    open_and_segment(qtbot, window, knee_dicom)
+    dialogs.save_answer = "cancel"
+    assert window.close() is False
+    assert window.isVisible() and "close KneeSeg" in dialogs.questions[-1]
+    dialogs.save_answer = "discard"
+
+
+def test_a_session_round_trips_byte_identically_through_the_window(
+    qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path
+) -> None:
+    open_and_segment(qtbot, window, knee_dicom)
+    edited = edit_one_block(window)
+    model_labels = window.session.model_result.labels.array.copy()
+    first = tmp_path / "saved" / "knee.kneeseg"
+    dialogs.save_file = str(first)
+    assert window.sessions.save_session() == first
+    assert not window.session.unsaved
+    stored = read_session(first)
+    assert stored.ct.series_instance_uid == window.session.volume.dicom.series_instance_uid
+    np.testing.assert_array_equal(stored.edited_labels, edited)
+
+    window.open_path(other_ct(tmp_path))  # saved: no question
+    qtbot.waitUntil(lambda: window.session.case is not None and "Another" in window.session.case.title, timeout=20000)
+    assert not dialogs.questions
+    assert window.sessions.open_session(first)
+    qtbot.waitUntil(lambda: window.session.result is not None, timeout=20000)
+    wait_idle(qtbot, window)
+    np.testing.assert_array_equal(window.session.model_result.labels.array, model_labels)
+    np.testing.assert_array_equal(window.session.result.labels.array, edited)
+    assert window.session.editor.can_undo and not window.session.unsaved
+
+    second = tmp_path / "again.kneeseg"
+    dialogs.save_file = str(second)
+    assert window.sessions.save_session() == second
+    assert second.read_bytes() == first.read_bytes()
+
+
+def test_a_session_is_refused_on_a_ct_with_another_grid(
+    qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path
+) -> None:
+    open_and_segment(qtbot, window, knee_dicom)
+    path = tmp_path / "knee.kneeseg"
+    dialogs.save_file = str(path)
+    window.sessions.save_session()
+    record = read_session(path)
+    moved = other_ct(tmp_path, origin_x=-20.0)
+    # the same session, pointing at a CT with another series and origin
+    from dataclasses import replace
+
+    from kneeseg_app.core.session_file import write_session
+
+    write_session(path, replace(record, ct=replace(record.ct, location=str(moved))))
+    window.sessions.open_session(path)
+    qtbot.waitUntil(lambda: bool(dialogs.of_kind("error")), timeout=20000)
+    title, text = dialogs.of_kind("error")[-1][1:]
+    assert title == "Cannot open the session" and "not the session's" in text
+    assert window.session.result is None
