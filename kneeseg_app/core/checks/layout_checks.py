@@ -19,8 +19,9 @@ SAME_LEG_MM = 60.0
 """A femur and a tibia whose centres are further apart than this left-right are not one leg."""
 SIDE_GUESS_MM = 30.0
 """One leg this far from the scanner's centre line is named as left or right."""
-JOINT_GAP_MM = {"warn": 12.0, "fail": 25.0}
-"""Gap along the body axis between the femur's lowest and the tibia's highest point."""
+JOINT_GAP_MM = {"warn": 20.0, "fail": 32.0}
+"""Gap along the body axis between the femur's lowest and the tibia's highest point: a few mm in a
+natural knee, up to about 20 mm of metal and polyethylene between the bones after a knee replacement."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,45 @@
+"""The stress suite's knee phantoms (every variation axis of the wide generator) never fail a check on their
+true labels; its no-knee negatives (thigh, calf, hip, ankle, torso, arm, table, air) hold no knee."""
+
+from __future__ import annotations
+
+import pytest
+
+from kneeseg_app.core.checks import Status, check_result
+from trainer.stress import render_case
+from trainer.stress_suite import suite_cases
+
+NAMES = {1: "femur", 2: "tibia"}
+CASES = suite_cases(1, "quick")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not c.negative], ids=lambda c: c.case_id)
+def test_a_knee_of_the_stress_suite_never_fails_a_check(case) -> None:
+    phantom = render_case(case)
+    report = check_result(phantom.ct, phantom.labels, NAMES)
+    assert report.status is not Status.FAIL, [c.message for c in report.failed]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.negative][::2], ids=lambda c: c.case_id)
+def test_a_negative_of_the_stress_suite_is_no_knee(case) -> None:
+    phantom = render_case(case)
+    report = check_result(phantom.ct, phantom.labels, NAMES)
+    assert report.get("knee_found").status is Status.FAIL
+
+
+@pytest.mark.slow
+def test_the_bundled_model_on_every_negative_kind_gets_a_failed_result() -> None:
+    from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
+    from kneeseg_app.core.model.discovery import find_model
+
+    package = find_model(None)
+    segmenter = Segmenter(package, SegmentOptions(threads=1))
+    seen = set()
+    for case in (c for c in CASES if c.negative):
+        if case.negative in seen:
+            continue
+        seen.add(case.negative)
+        phantom = render_case(case)
+        result = segmenter.run(phantom.ct)
+        report = check_result(phantom.ct, result.labels, package.label_names, result.top_probability)
+        assert report.status is Status.FAIL, (case.case_id, result.volumes_ml)
