@@ -23,11 +23,11 @@ def load_reference(path: Path, ct: Volume) -> Volume:
 def compute_case_metrics(
     prediction: Volume, reference: Volume, label_names: dict[int, str] | None = None
 ) -> dict[str, Any]:
-    """Per-bone metrics of a model result against the reference (bone name -> BoneMetrics)."""
-    from kneeseg_app.core import metrics
+    """Metrics of a model result against the reference (bone name -> BoneMetrics): per side
+    ('right femur', 'left femur', ...) when both hold two knees, the CLI's rule."""
+    from kneeseg_app.core.metrics.sides import metrics_per_side
 
-    labels = names_or_default(label_names)
-    return metrics.compute_metrics(prediction.array, reference.array, reference.spacing_zyx, labels)
+    return metrics_per_side(prediction, reference, names_or_default(label_names))
 
 
 class ComparisonController(QObject):

@@ -58,6 +58,8 @@ class LoadController(QObject):
         super().__init__(parent)
         self.choose_series = choose_series
         self.ask_fill_gap = ask_fill_gap
+        self.ask_patients: GapQuestion | None = None
+        """``ask(question) -> True`` to go on with a folder holding several patients' scans (None: not asked)."""
         self.task: Task | None = None
 
     @property
@@ -102,6 +104,11 @@ class LoadController(QObject):
         )
 
     def _scanned(self, folder: Path, scan: Any, context: dict) -> None:
+        question = scan.patients_question() if self.ask_patients is not None else ""
+        if question and not self.ask_patients(question):  # type: ignore[misc]
+            self.cancelled.emit()
+            self.idle.emit()
+            return
         try:
             # one CT candidate (or none): best() returns it or raises the typed reason (not CT, ...)
             several_ct = sum(1 for s in scan.series if getattr(s, "modality", "CT") == "CT") > 1

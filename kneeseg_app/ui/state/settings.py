@@ -105,3 +105,21 @@ class AppSettings:
     @geometry.setter
     def geometry(self, value: bytes) -> None:
         self._set("window/geometry", QByteArray(bytes(value)))
+
+    @property
+    def hide_identifiers(self) -> bool:
+        """View > Hide identifiers: patient name, ID, dates and accession blanked in the window."""
+        return self._get("privacy/hide_identifiers", False, bool)
+
+    @hide_identifiers.setter
+    def hide_identifiers(self, value: bool) -> None:
+        self._set("privacy/hide_identifiers", bool(value))
+
+    @property
+    def anonymous_file_names(self) -> bool:
+        """Exported files named by side and bone only, without the patient ID (the CLI's --anonymous-names)."""
+        return self._get("privacy/anonymous_file_names", False, bool)
+
+    @anonymous_file_names.setter
+    def anonymous_file_names(self, value: bool) -> None:
+        self._set("privacy/anonymous_file_names", bool(value))

@@ -20,6 +20,25 @@ from PySide6.QtWidgets import (
 )
 
 COLUMNS = ("Description", "Modality", "Slices", "Thickness", "Kernel", "Size", "Notes")
+IDENTITY_COLUMNS = ("Patient", "Patient ID", "Born", "Study date", "Study", "Accession", "Laterality")
+"""Whose scan each series is (shown first, so two patients in one folder cannot be mixed up)."""
+
+
+def identity_cells(info: Any, hidden: bool = False) -> list[str]:
+    """The patient columns of one series; identifiers read '(hidden)' while View > Hide identifiers is on."""
+    from kneeseg_app.core.identity import PatientIdentity
+
+    identity = getattr(info, "identity", None) or PatientIdentity()
+    values = dict(identity.rows(hidden))
+    return [
+        values.get("patient", ""),
+        values.get("patient ID", ""),
+        values.get("born", ""),
+        values.get("study date", ""),
+        values.get("study", ""),
+        values.get("accession", ""),
+        values.get("laterality", ""),
+    ]
 
 
 def series_row(info: Any) -> list[str]:
@@ -77,15 +96,24 @@ class SeriesDialog(QDialog):
     """Lists the series (best preselected); non-volumes are shown greyed with why."""
 
     def __init__(
-        self, series: Sequence[Any], others: Sequence[Any] = (), preselect: int = 0, parent: QWidget | None = None
+        self,
+        series: Sequence[Any],
+        others: Sequence[Any] = (),
+        preselect: int = 0,
+        parent: QWidget | None = None,
+        hide_identifiers: bool = False,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Choose a series")
         self.series = list(series)
         rows = table_rows(series, others)
-        self.table = QTableWidget(len(rows), len(COLUMNS))
+        rows = [
+            (cells + (identity_cells(self.series[r], hide_identifiers) if r < len(self.series) else []), selectable)
+            for r, (cells, selectable) in enumerate(rows)
+        ]
+        self.table = QTableWidget(len(rows), len(COLUMNS) + len(IDENTITY_COLUMNS))
         self.table.setObjectName("series_table")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setHorizontalHeaderLabels((*COLUMNS, *IDENTITY_COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -100,6 +128,8 @@ class SeriesDialog(QDialog):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        for k in range(len(IDENTITY_COLUMNS)):  # shown first; logical columns keep COLUMNS' order
+            header.moveSection(header.visualIndex(len(COLUMNS) + k), k)
         if self.series:
             self.table.selectRow(min(max(preselect, 0), len(self.series) - 1))
         self.table.doubleClicked.connect(self.accept)
@@ -112,7 +142,7 @@ class SeriesDialog(QDialog):
         )
         layout.addWidget(self.table)
         layout.addWidget(buttons)
-        self.resize(820, 320)
+        self.resize(1100, 320)
 
     def chosen(self) -> Any | None:
         rows = {index.row() for index in self.table.selectionModel().selectedRows()}

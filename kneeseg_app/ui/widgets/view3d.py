@@ -14,7 +14,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStackedLayout, QToolButton, QVBoxLayout, QWidget
 
-from kneeseg_app.ui.state.overlay import RESULT_COLORS, color_for
+from kneeseg_app.ui.state.part_colors import part_color
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class Surface3DView(QWidget):
         for name, mesh in meshes.items():
             vertices = np.asarray(mesh.vertices, dtype=np.float32)
             faces = np.asarray(mesh.faces, dtype=np.int32)
-            r, g, b = (min(255, int(c * 0.6 + 110)) for c in color_for(label_of.get(name, 1), RESULT_COLORS))
+            r, g, b = (min(255, int(c * 0.6 + 110)) for c in part_color(label_of.get(name, 1)))
             data = gl.MeshData(vertexes=vertices, faces=faces)
             item = gl.GLMeshItem(meshdata=data, color=(r / 255, g / 255, b / 255, 1.0), shader="shaded", smooth=True)
             self._gl.addItem(item)

@@ -45,7 +45,9 @@ from kneeseg_app.ui.widgets.run_panel import RunPanel
 from kneeseg_app.ui.widgets.viewer_panel import ViewerPanel
 from kneeseg_app.ui.windows.checks_wiring import ChecksWiring
 from kneeseg_app.ui.windows.edit_wiring import EditWiring
+from kneeseg_app.ui.windows.identity_wiring import IdentityWiring
 from kneeseg_app.ui.windows.session_flows import SessionFlows
+from kneeseg_app.ui.windows.sides_wiring import SidesWiring
 from kneeseg_app.ui.windows.window_actions import WindowActions
 from kneeseg_app.ui.windows.window_fit import place_window
 
@@ -81,6 +83,8 @@ class MainWindow(QMainWindow):
         self._connect()
         self.editing = EditWiring(self)
         self.checks = ChecksWiring(self)
+        self.sides = SidesWiring(self)
+        self.identity = IdentityWiring(self)
         self.sessions = SessionFlows(self)
         self.sessions.add_menu_entries(self.recent_menu)
         self._restore_settings()
@@ -343,7 +347,7 @@ class MainWindow(QMainWindow):
         if view.unavailable_reason:
             view.show_message(view.unavailable_reason)
             return
-        self.surfaces.build(labels, self.viewer_state.label_names)
+        self.sides.build_surfaces(labels)  # one surface per bone and side
 
     def _on_reference_loaded(self, labels: Any, path: Path, ct: Any) -> None:
         if ct is self.session.volume:

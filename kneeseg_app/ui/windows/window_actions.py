@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from kneeseg_app.core.protection import refuse_input_folders
 from kneeseg_app.core.session_file import SESSION_SUFFIX
-from kneeseg_app.ui.controllers import exporting
+from kneeseg_app.ui.controllers import exporting, side_files
 from kneeseg_app.ui.controllers.loading import IMAGE_FILE_FILTER, LABEL_FILE_FILTER
 
 
@@ -213,24 +213,21 @@ class WindowActions:
         except Exception as exc:  # noqa: BLE001
             self.dialogs.exception("Choose another folder", exc)
             return False
-        existing = [f"{n}.stl" for n in names.values() if (Path(folder) / f"{n}.stl").exists()]
+        identity_wiring = getattr(self.w, "identity", None)
+        identity = identity_wiring.file_identity() if identity_wiring is not None else None
+        candidates = side_files.candidate_names(names, identity)
+        existing = [name for name in candidates if (Path(folder) / name).exists()]
         if existing and not self.dialogs.confirm(
             "Replace the files?", f"{', '.join(existing)} already exist in {folder}. Replace them?"
         ):
             return False
         from kneeseg_app.ui.controllers.workers import Task
 
-        def work(progress, cancel):
-            from kneeseg_app.core import mesh
+        ct, protected = self.w.session.volume, list(self.w.session.protected_paths)
 
-            return mesh.export_meshes(
-                result.labels,
-                folder,
-                "stl",
-                list(self.w.session.protected_paths),
-                labels_map=names,
-                progress=progress,
-                cancel=cancel,
+        def work(progress, cancel):  # one file per bone and side: 12345_left_femur.stl
+            return side_files.export_surfaces_per_side(
+                result.labels, ct, names, folder, identity, protected, progress, cancel
             )
 
         task = Task(work, name="export surfaces", parent=self.w)
