@@ -45,6 +45,7 @@ VIEWS = {
     "flexion": "sagittal",
     "vessels": "axial-low",
     "fabella": "sagittal-lateral",
+    "anatomy": "coronal",
 }
 SPEED_PINS = {
     "fov-matrix": dict(coverage_mm=(20.0, 20.0), slice_mm=5.0),

@@ -31,6 +31,7 @@ NEUTRAL: dict = dict(
     bone_quality=0.0,
     fabella=False,
     coverage_mm=(95.0, 95.0),
+    anatomy=0.5,
 )
 
 AXES: dict[str, tuple[tuple[str, dict], ...]] = {
@@ -94,6 +95,10 @@ AXES: dict[str, tuple[tuple[str, dict], ...]] = {
         for g, v in ((0, 8.0), (2, 8.0), (3, 10.0), (4, 14.0), (4, -12.0))
     ),
     "fabella": (("no fabella", dict(fabella=False)), ("fabella", dict(fabella=True))),
+    "anatomy": tuple(
+        (f"proportions {a} ({side})", dict(anatomy=a, side=side))
+        for a, side in ((0.0, "left"), (1.0, "left"), (1.0, "right"))
+    ),
 }
 
 

@@ -36,6 +36,26 @@ LONG_FROM_MM = 200.0
 """Coverage above or below the joint from which hip and ankle anatomy is drawn (slower)."""
 TABLES = ("curved", "flat", "mattress", "none")
 SPUR_SCALE = {0: 0.0, 1: 0.5, 2: 0.8, 3: 1.0, 4: 1.6}
+SHAPE_LENGTHS = (
+    "cond_radius",
+    "cond_half_width_med",
+    "cond_half_width_lat",
+    "cond_extension",
+    "cond_rise",
+    "notch_half_width",
+    "femur_shaft_radius",
+    "trochlea_radius",
+    "trochlea_groove",
+    "plateau_half_width",
+    "plateau_half_depth",
+    "eminence_med",
+    "eminence_lat",
+    "tibia_shaft_radius",
+    "fibula_head_radius",
+    "fibula_shaft_radius",
+    "patella_height",
+)
+"""Lengths of :class:`KneeShape` the wide generator varies beyond the classic ranges."""
 
 
 def draw_wide_params(
@@ -145,6 +165,9 @@ def _draw_all(rng: np.random.Generator) -> dict:
     d["side"] = None
     d["extra"] = rng.integers(0, 2**31, size=4)
     d["centre_on_pair"] = bool(rng.random() < 0.6)
+    d["anatomy"] = float(u(0, 1))
+    d["shape_factors"] = rng.uniform(-1.0, 1.0, size=(2, len(SHAPE_LENGTHS) + 2))
+    d["wave_factor"] = float(u(0.5, 2.0))
     return d
 
 
@@ -153,17 +176,38 @@ def _pose_leg(leg: LegParams, d: dict, index: int, grade: int) -> LegParams:
     flexion = float(d["flexion_deg"]) + (0.0 if index == 0 else float(d["other_flexion"]))
     flexion = float(np.clip(flexion, 0.0, 45.0))
     rotation = float(d["rotation_deg"]) + (0.0 if index == 0 else float(d["other_rotation"]))
-    shape = leg.shape
+    shape = _vary_shape(leg.shape, float(d["anatomy"]), d["shape_factors"][index])
     cortex = 1.0 + 0.4 * float(d["bone_quality"])
     shape = replace(shape, femur_cortex=shape.femur_cortex * cortex, tibia_cortex=shape.tibia_cortex * cortex)
     tilt_share = -leg.femur_tilt_deg / leg.flexion_deg if leg.flexion_deg > 1e-6 else 0.4
     out = replace(
         leg, flexion_deg=flexion, axial_rotation_deg=rotation, femur_tilt_deg=-tilt_share * flexion, shape=shape
     )
+    out = replace(out, surface_wave_mm=leg.surface_wave_mm * float(d["wave_factor"]))
     above, below = (float(c) for c in d["coverage_mm"])
     if max(above, below) > LONG_FROM_MM:
         out = replace(out, long=_long_bones(shape))
     return _osteoarthritis(out, grade, float(d["varus_deg"]) if index == 0 else 0.0)
+
+
+def _vary_shape(shape: KneeShape, anatomy: float, factors: np.ndarray) -> KneeShape:
+    """Bone proportions beyond the classic draw: each length up to +-12 %, slope and valgus wider.
+
+    ``anatomy`` 0 keeps the classic shape; the epicondyles keep standing proud of the condyles.
+    """
+    if anatomy <= 0.0:
+        return shape
+    changes = {
+        name: getattr(shape, name) * (1.0 + 0.12 * anatomy * float(f)) for name, f in zip(SHAPE_LENGTHS, factors)
+    }
+    changes["tibial_slope_deg"] = float(np.clip(shape.tibial_slope_deg + 5.0 * anatomy * float(factors[-2]), 0.0, 16.0))
+    changes["femur_valgus_deg"] = float(np.clip(shape.femur_valgus_deg + 2.5 * anatomy * float(factors[-1]), 2.0, 10.0))
+    proud = shape.epicondyle_half_width - (
+        shape.notch_half_width + 2 * max(shape.cond_half_width_med, shape.cond_half_width_lat)
+    )
+    varied = replace(shape, **changes)
+    widest = varied.notch_half_width + 2 * max(varied.cond_half_width_med, varied.cond_half_width_lat)
+    return replace(varied, epicondyle_half_width=widest + proud)
 
 
 def _long_bones(shape: KneeShape) -> LongBones:

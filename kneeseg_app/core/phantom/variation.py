@@ -150,3 +150,5 @@ class WideChoices:
     varus_deg: float | None = None
     fabella: bool | None = None
     side: str | None = None
+    anatomy: float | None = None
+    """0 classic bone proportions .. 1 each length +-12 %, tibial slope +-5 deg, valgus +-2.5 deg."""

@@ -125,3 +125,17 @@ def test_pinned_fov_matrix_and_slices_give_that_grid() -> None:
     assert phantom.ct.spacing_zyx == pytest.approx((2.5, 200.0 / 256, 200.0 / 256))
     assert phantom.labels.same_grid(phantom.ct)
     assert (phantom.labels.array == 1).any() and (phantom.labels.array == 2).any()
+
+
+def test_anatomy_varies_bone_proportions_beyond_the_classic_draw() -> None:
+    from kneeseg_app.core.phantom.draw import draw_params
+    from kneeseg_app.core.phantom.draw_wide import SHAPE_LENGTHS
+
+    textbook = draw_wide_params(6, WideChoices(anatomy=0.0, bone_quality=0.0, legs="one")).legs[0].shape
+    varied = draw_wide_params(6, WideChoices(anatomy=1.0, bone_quality=0.0, legs="one")).legs[0].shape
+    classic = draw_params(6, both_legs=True).legs[0].shape
+    assert textbook.cond_radius == classic.cond_radius and textbook.plateau_half_width == classic.plateau_half_width
+    ratios = [getattr(varied, n) / getattr(textbook, n) for n in SHAPE_LENGTHS]
+    assert all(0.88 - 1e-9 <= r <= 1.12 + 1e-9 for r in ratios) and max(abs(r - 1) for r in ratios) > 0.05
+    widest = varied.notch_half_width + 2 * max(varied.cond_half_width_med, varied.cond_half_width_lat)
+    assert varied.epicondyle_half_width > widest, "the epicondyles still stand proud of the condyles"
