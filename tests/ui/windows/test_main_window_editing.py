@@ -204,9 +204,9 @@ def test_volumes_nifti_and_stl_exports_carry_the_edits(qtbot, segmented, dialogs
 
     dialogs.folder = str(tmp_path / "stl")
     assert window.flows.export_surfaces()
-    qtbot.waitUntil(lambda: (tmp_path / "stl" / "femur.stl").exists(), timeout=30000)
+    qtbot.waitUntil(lambda: (tmp_path / "stl" / "TEST0001_femur.stl").exists(), timeout=30000)
     qtbot.waitUntil(lambda: window.export_task is None or not window.export_task.running, timeout=30000)
-    vertices = _stl_vertices(tmp_path / "stl" / "femur.stl")
+    vertices = _stl_vertices(tmp_path / "stl" / "TEST0001_femur.stl")
     ball_centre = volume.index_to_lps(np.array(state.geometry.to_array_index(corner_display), dtype=float))
     near = np.linalg.norm(vertices - ball_centre, axis=1) < 5.0
     assert near.any()  # the painted ball is part of the exported femur surface

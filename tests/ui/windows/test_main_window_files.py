@@ -99,8 +99,9 @@ def test_bone_surfaces_are_exported_as_stl_but_never_into_the_input(
     dialogs.folder = str(tmp_path / "cad")
     assert window.flows.export_surfaces()
     qtbot.waitUntil(lambda: not window.export_task.running, timeout=30000)
-    assert sorted(p.name for p in (tmp_path / "cad").iterdir()) == ["femur.stl", "tibia.stl"]
-    assert (tmp_path / "cad" / "femur.stl").stat().st_size > 10_000
+    # named after the patient ID; no side: the toy knee's header and anatomy do not tell it
+    assert sorted(p.name for p in (tmp_path / "cad").iterdir()) == ["TEST0001_femur.stl", "TEST0001_tibia.stl"]
+    assert (tmp_path / "cad" / "TEST0001_femur.stl").stat().st_size > 10_000
 
 
 def test_no_widget_attribute_hides_a_qt_method(window) -> None:
