@@ -58,3 +58,13 @@ def clamp_geometry(frame: Rect, available: Rect) -> Rect:
     x = min(max(frame.x, available.x), available.x + available.width - width)
     y = min(max(frame.y, available.y), available.y + available.height - height)
     return Rect(x, y, width, height)
+
+
+DOCK_SHARE = 0.3
+DOCK_WIDTH_RANGE = (300, 460)
+
+
+def dock_width(window_width: int) -> int:
+    """The tools dock's first width: a share of the window within a range, the rest for the views."""
+    low, high = DOCK_WIDTH_RANGE
+    return int(min(max(window_width * DOCK_SHARE, low), high))

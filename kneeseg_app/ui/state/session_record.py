@@ -62,4 +62,3 @@ def result_of(record: SessionFile, ct: Volume) -> Any:
         top_probability=None if record.top_probability is None else np.array(record.top_probability),
         label_names=dict(record.label_names),
     )
-

@@ -56,9 +56,9 @@ class RunPanel(QWidget):
         self.bar.setValue(0)
         self.bar.setTextVisible(True)
         self.bar.setFormat("")
-        self.stage = QLabel("")
+        self.stage = _TakesNoRoomWhenEmpty("")
         self.stage.setObjectName("segment_stage")
-        self.outcome = QLabel("")
+        self.outcome = _TakesNoRoomWhenEmpty("")
         self.outcome.setObjectName("segment_outcome")
         self.outcome.setWordWrap(True)
         self.outcome.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -182,6 +182,18 @@ class RunPanel(QWidget):
         if error or text == "Cancelled.":
             self.bar.setValue(0)
             self.bar.setFormat("")
+
+
+class _TakesNoRoomWhenEmpty(QLabel):
+    """A status line hidden while it says nothing: on a laptop every line of the dock counts."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__(text)
+        self.setVisible(bool(text))
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        super().setText(text)
+        self.setVisible(bool(text))
 
 
 def _sentence(exc: BaseException) -> str:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QWidget
 
-from kneeseg_app.ui.state.screen_fit import Rect, clamp_geometry, initial_geometry, minimum_size
+from kneeseg_app.ui.state.screen_fit import Rect, clamp_geometry, dock_width, initial_geometry, minimum_size
 
 FRAME_ALLOWANCE = (8, 40)
 """Room kept for the window manager's frame and title bar (unknown before the window is shown)."""
@@ -45,3 +45,6 @@ def place_window(window: Any, saved_geometry: bytes) -> None:
         return
     first = initial_geometry(area)
     window.setGeometry(first.x, first.y, first.width, first.height)
+    dock = getattr(window, "tools_dock", None)
+    if dock is not None:  # the dock would take its widest text's width, leaving the views too little
+        window.resizeDocks([dock], [dock_width(first.width)], Qt.Orientation.Horizontal)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from kneeseg_app.ui.state.screen_fit import MINIMUM_SIZE, Rect, clamp_geometry, initial_geometry, minimum_size
+from kneeseg_app.ui.state.screen_fit import (
+    MINIMUM_SIZE,
+    Rect,
+    clamp_geometry,
+    dock_width,
+    initial_geometry,
+    minimum_size,
+)
 
 LAPTOP = Rect(0, 0, 1366, 740)  # 1366 x 768 less a task bar
 SCALED_FULL_HD = Rect(0, 0, 1280, 690)  # 1920 x 1080 at 150 %, less a task bar
@@ -32,3 +39,8 @@ def test_a_window_restored_from_a_big_screen_is_clamped_to_the_laptop() -> None:
 
 def test_the_minimum_never_exceeds_a_tiny_screen() -> None:
     assert minimum_size(Rect(0, 0, 800, 500)) == (800, 500)
+
+
+def test_the_dock_leaves_most_of_a_laptop_window_to_the_views() -> None:
+    assert dock_width(1256) == 376
+    assert dock_width(900) == 300 and dock_width(2400) == 460
