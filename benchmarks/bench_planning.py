@@ -1,6 +1,7 @@
 """Accuracy of the planning landmarks against phantom truth, and the speed of ``kneeseg plan``.
 
 Run:  PYTHONPATH=. python benchmarks/bench_planning.py accuracy [--cases 24] [--out DIR]
+      PYTHONPATH=. python benchmarks/bench_planning.py stress [--out DIR]
       PYTHONPATH=. python benchmarks/bench_planning.py speed [--repeats 3] [--out DIR]
 
 accuracy  draws phantoms (healthy and osteoarthritic, straight and flexed, rotated, one and
@@ -9,6 +10,10 @@ accuracy  draws phantoms (healthy and osteoarthritic, straight and flexed, rotat
           :mod:`kneeseg_app.core.phantom.truth` (the same rules on the continuous bone shapes,
           from the true axes). Writes accuracy.md / accuracy.csv (per value: median, 90th
           percentile, worst, n) and cases.csv.
+stress    the same on 15 wide phantoms of issue 12's variation rows (prone and feet-first
+          positions, 30-45 deg flexion, +-25 deg rotation, legs apart / touching, 3 and 5 mm
+          slices, 60 mm to hip-to-ankle coverage): femoral head and ankle centres and the
+          mechanical angles are compared where the scan reaches them.
 speed     times ``kneeseg plan`` on a segmented 512 x 512 x 300 two-knee phantom: the core
           (plan_labels), and the command end to end (reading NIfTI labels and CT, plan.json,
           with and without the HTML report).
@@ -50,6 +55,8 @@ LANDMARKS = (
     "eminence_medial",
     "eminence_lateral",
     "tuberosity",
+    "femoral_head_centre",
+    "ankle_centre",
 )
 ANGLES = (
     "posterior_condylar_angle_deg",
@@ -59,6 +66,9 @@ ANGLES = (
     "slope_medial_deg",
     "slope_lateral_deg",
     "joint_line_orientation_deg",
+    "distal_femoral_valgus_deg",
+    "mldfa_deg",
+    "hka_deg",
 )
 SIZES = ("femur_ap_mm", "femur_ml_mm", "tibia_ml_mm", "tibia_ap_mm", "joint_space_medial_mm", "joint_space_lateral_mm")
 AXES = ("femoral_shaft_axis", "tibial_shaft_axis")
@@ -115,6 +125,7 @@ def compare(plan, truth) -> list[dict]:
                         "value": name,
                         "kind": "landmark mm",
                         "error": float(np.linalg.norm(f.point - t)),
+                        "confidence": f.confidence,
                     }
                 )
         for name, bone in zip(AXES, ("femur", "tibia")):
@@ -126,6 +137,7 @@ def compare(plan, truth) -> list[dict]:
                         "value": name,
                         "kind": "axis deg",
                         "error": _axis_angle(f.direction, anat.shaft.direction),
+                        "confidence": f.confidence,
                     }
                 )
         for name, kind in [(n, "angle deg") for n in ANGLES] + [(n, "size mm") for n in SIZES]:
@@ -137,6 +149,7 @@ def compare(plan, truth) -> list[dict]:
                         "value": name,
                         "kind": kind,
                         "error": abs(f.value - t),
+                        "confidence": f.confidence,
                         "estimate": f.value,
                         "truth": t,
                     }
@@ -182,6 +195,60 @@ def accuracy(n_cases: int, out: Path) -> None:
         f"voxels {SPACING[2]} x {SPACING[1]} x {SPACING[0]} mm; sides right in {sides_ok}/{sides_total} scans.\n\n{table}\n"
     )
     (out / "accuracy.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+STRESS_ROWS = (
+    ("position", 0), ("position", 1), ("position", 2), ("position", 3),
+    ("flexion", 2), ("flexion", 3), ("rotation", 0), ("rotation", 2),
+    ("legs", 1), ("legs", 2), ("slice-spacing", 2), ("slice-spacing", 3),
+    ("coverage", 0), ("coverage", 2), ("coverage", 3),
+)  # fmt: skip
+"""Rows of issue 12's variation axes (kneeseg_app.core.phantom.axes): one axis varied at a time."""
+
+
+def stress(out: Path) -> None:
+    """The same comparison on the wide generator's stress rows (prone, flexed 45 deg, 5 mm slices, hip-to-ankle)."""
+    from kneeseg_app.core.phantom import generate_phantom
+    from kneeseg_app.core.phantom.axes import AXES as VARIATION_AXES
+    from kneeseg_app.core.phantom.axes import axis_choices
+
+    out.mkdir(parents=True, exist_ok=True)
+    all_rows, case_rows = [], []
+    for number, (axis, index) in enumerate(STRESS_ROWS):
+        start = time.perf_counter()
+        phantom = generate_phantom(900 + number, variation="wide", choices=axis_choices(axis, index))
+        truth = phantom_truth(phantom.params)
+        plan = plan_labels(phantom.labels, phantom.ct)
+        rows = compare(plan, truth)
+        label = f"{axis}: {VARIATION_AXES[axis][index][0]}"
+        for r in rows:
+            r["case"] = label
+        all_rows += rows
+        true_sides = sorted(leg.side for leg in phantom.params.legs if truth.leg(leg.side).femur is not None)
+        found = sorted(str(k.side) for k in plan.knees)
+        worst = max((r["error"] for r in rows if r["kind"] == "landmark mm"), default=float("nan"))
+        case_rows.append({"case": label, "size_zyx": "x".join(map(str, phantom.labels.shape)),
+                          "sides_true": "+".join(true_sides), "sides_found": "+".join(found),
+                          "values": len(rows), "worst_landmark_mm": round(worst, 2), "plan_s": round(plan.seconds, 2),
+                          "case_s": round(time.perf_counter() - start, 1)})  # fmt: skip
+        print(case_rows[-1], flush=True)
+    _write_csv(out / "stress_cases.csv", case_rows)
+    _write_csv(out / "stress_rows.csv", all_rows)
+    cases = "\n".join(
+        ["| case | voxels | sides (true / found) | values compared | worst landmark mm |", "|---|---|---|---|---|"]
+        + [f"| {c['case']} | {c['size_zyx']} | {c['sides_true']} / {c['sides_found']} | {c['values']} | {c['worst_landmark_mm']} |"
+           for c in case_rows]
+    )  # fmt: skip
+    sure = [r for r in all_rows if r["confidence"] != "low"]
+    unsure = [r for r in all_rows if r["confidence"] == "low"]
+    text = (
+        f"{len(case_rows)} wide phantoms (issue 12's axes, one at a time):\n\n{cases}\n\n"
+        f"Values planning gives with high or medium confidence:\n\n{summary_table(sure)}\n\n"
+        f"Values it marks low confidence (slices over 2.5 mm, or a shaft axis it could not fit):\n\n"
+        f"{summary_table(unsure)}\n"
+    )
+    (out / "stress.md").write_text(text, encoding="utf-8")
     print(text)
 
 
@@ -271,12 +338,16 @@ def main() -> None:
     a = sub.add_parser("accuracy")
     a.add_argument("--cases", type=int, default=24)
     a.add_argument("--out", type=Path, default=Path("bench-planning"))
+    w = sub.add_parser("stress")
+    w.add_argument("--out", type=Path, default=Path("bench-planning"))
     s = sub.add_parser("speed")
     s.add_argument("--repeats", type=int, default=3)
     s.add_argument("--out", type=Path, default=Path("bench-planning"))
     args = parser.parse_args()
     if args.what == "accuracy":
         accuracy(args.cases, args.out)
+    elif args.what == "stress":
+        stress(args.out)
     else:
         speed(args.repeats, args.out)
 

@@ -99,6 +99,33 @@ def joint_space(femur: BoneCloud, tibia: BoneCloud, tib: TibiaAnatomy) -> dict[s
     return out
 
 
+def mechanical_measures(fem: FemurAnatomy, tib: TibiaAnatomy | None) -> dict[str, float | None]:
+    """Angles that need the hip (and the ankle): distal femoral valgus, mLDFA, HKA.
+
+    In the femur's coronal plane (l, s): valgus = anatomical shaft axis against hip-to-knee
+    line; mLDFA = mechanical axis to distal condylar line, lateral side; HKA = 180 deg plus the
+    tibial mechanical axis' turn against the femoral one (< 180 varus, > 180 valgus).
+    """
+    out: dict[str, float | None] = {"distal_femoral_valgus_deg": None, "mldfa_deg": None, "hka_deg": None}
+    head, notch = fem.points.get("femoral_head_centre"), fem.points.get("notch_centre")
+    if head is None or notch is None:
+        return out
+    frame = fem.frame
+    up = (frame.local(head) - frame.local(notch))[[L, S]]
+    if fem.shaft.ok:
+        out["distal_femoral_valgus_deg"] = float(np.degrees(np.arctan2(-up[0], up[1])))
+    dm, dl = fem.points.get("distal_medial"), fem.points.get("distal_lateral")
+    if dm is not None and dl is not None:
+        out["mldfa_deg"] = _angle_2d(up, (frame.local(dl) - frame.local(dm))[[L, S]])
+    ankle = None if tib is None else tib.points.get("ankle_centre")
+    if ankle is not None:
+        down_f = -up
+        down_t = (frame.local(ankle) - frame.local(tib.frame.origin))[[L, S]]
+        turn = np.arctan2(down_t[0], -down_t[1]) - np.arctan2(down_f[0], -down_f[1])
+        out["hka_deg"] = float(180.0 + np.degrees(turn))
+    return out
+
+
 def knee_measures(
     fem: FemurAnatomy | None, tib: TibiaAnatomy | None, femur: BoneCloud | None, tibia: BoneCloud | None
 ) -> dict[str, float | None]:
@@ -112,6 +139,8 @@ def knee_measures(
         out.update(tib.sizes)
     if tib is not None and femur is not None and tibia is not None:
         out.update(joint_space(femur, tibia, tib))
+    if fem is not None:
+        out.update(mechanical_measures(fem, tib))
     return out
 
 

@@ -15,7 +15,8 @@ rules (all distances from the distal condylar level ``s0``, the lowest femur poi
   of the notch;
 * notch apex: the top of the intercondylar arch: where the lowest femur surface per 1 mm of ML
   is highest within 15 mm of the middle, at the AP level of the condyles' lowest 8 mm;
-* sizes: AP = posterior-anterior extent below s0 + 28 mm; ML = medial-lateral extent below s0 + 12 mm.
+* sizes: AP = posterior-anterior extent below s0 + 28 mm; ML = medial-lateral extent below s0 + 12 mm;
+* femoral head centre when the femur's top is in the scan (:mod:`anatomy.ends`).
 """
 
 from __future__ import annotations
@@ -24,10 +25,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kneeseg_app.core.anatomy.ends import bone_is_cut, femoral_head
 from kneeseg_app.core.anatomy.frame import BoneCloud, BoneFrame, unit
 from kneeseg_app.core.anatomy.rules import ShaftFit, extreme_patch, fit_shaft, profile_peak
 
 L, P, S = 0, 1, 2
+CUT = "the scan cuts the bone before it"
+EDGE = "at the edge of the image: the bone is cut there, so the true point may lie outside"
+
+
+def drop_edge_points(points: dict, notes: dict, cloud: BoneCloud) -> None:
+    """Forget landmarks on the image's edge (a bone cut by the scan or the field of view), in place."""
+    for name, point in points.items():
+        if point is not None and bool(cloud.near_scan_end(np.asarray(point)[None])[0]):
+            points[name] = None
+            notes[name] = EDGE
+
+
 GROOVE_LEVEL_MM = 22.0
 POSTERIOR_BAND_MM = 28.0
 """Posterior condyle points and the AP size are sought below this height (above it: osteophytes, the metaphysis)."""
@@ -60,7 +74,17 @@ def femur_anatomy(cloud: BoneCloud, superior_hint: np.ndarray, lateral_hint: np.
             break
         lat = frame.world(post[1]) - frame.world(post[0])
     frame = BoneFrame.from_axes(cloud.surface.mean(axis=0), sup, lat)
-    return _landmarks(cloud, frame, shaft)
+    anatomy = _landmarks(cloud, frame, shaft)
+    drop_edge_points(anatomy.points, anatomy.notes, cloud)
+    head = femoral_head(cloud, anatomy.frame, shaft.point) if shaft.ok else None
+    anatomy.points["femoral_head_centre"] = None if head is None else head[0]
+    if head is not None:
+        anatomy.notes["femoral_head_centre"] = f"sphere of radius {head[1]:.1f} mm"
+    elif bone_is_cut(cloud, top=True):
+        anatomy.notes["femoral_head_centre"] = CUT
+    else:
+        anatomy.notes["femoral_head_centre"] = "no femoral head found at the femur's proximal end"
+    return anatomy
 
 
 def _notch_l(local: np.ndarray, s0: float) -> float:

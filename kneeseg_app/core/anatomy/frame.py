@@ -76,12 +76,20 @@ class BoneCloud:
     scan_normal: np.ndarray
     scan_range: tuple[float, float]
     step_mm: float
+    side_planes: tuple[tuple[np.ndarray, float, float, float], ...] = ()
+    """The image's other faces: (unit normal, first, last position, pixel size); a bone cut by the field of view touches them."""
 
     def near_scan_end(self, points: np.ndarray) -> np.ndarray:
-        """True for points within one sampling step of the first or last slice."""
-        pos = np.asarray(points, dtype=np.float64) @ self.scan_normal
+        """True for points within one sampling step of the first or last slice, or of the image's sides."""
+        pts = np.asarray(points, dtype=np.float64)
+        pos = pts @ self.scan_normal
         margin = max(self.step_mm, 1.0)
-        return (pos - self.scan_range[0] < margin) | (self.scan_range[1] - pos < margin)
+        near = (pos - self.scan_range[0] < margin) | (self.scan_range[1] - pos < margin)
+        for normal, first, last, pixel in self.side_planes:
+            side = pts @ normal
+            edge = max(2.0 * pixel, 1.0)
+            near |= (side - first < edge) | (last - side < edge)
+        return near
 
 
 def mask_points(

@@ -15,7 +15,10 @@ from kneeseg_app.core.anatomy.frame import BoneCloud, unit
 
 SHAFT_START_MM = 55.0
 """The diaphysis starts this far from the joint surface (distal femur and proximal tibia flare above/below)."""
+SHAFT_LENGTH_MM = 150.0
+"""At most this much diaphysis is used (a long scan's proximal femur / distal tibia flare beyond it)."""
 SHAFT_SLAB_MM = 2.0
+"""Thinnest section used for the shaft axis (thicker slices: one slice per section)."""
 MIN_SHAFT_SPAN_MM = 12.0
 
 
@@ -51,16 +54,17 @@ def extreme_patch(local: np.ndarray, axis: int, sign: float, delta: float) -> np
 
 
 def fit_shaft(cloud: BoneCloud, superior: np.ndarray, proximal: bool) -> ShaftFit:
-    """Anatomical axis: a line through the centroids of 2 mm slabs across the diaphysis.
+    """Anatomical axis: a line through the centroids of the diaphysis' sections in the scan's slices.
 
     The diaphysis starts :data:`SHAFT_START_MM` from the joint end of the bone (its lowest
-    point for the femur, highest for the tibia) and ends where the scan cuts the bone; slabs
-    touching the first or last slice are left out (a cut section has a biased centroid).
-    The fit is repeated with slabs perpendicular to the new axis until it settles.
+    point for the femur, highest for the tibia, along the current axis) and ends where the
+    scan cuts the bone. Sections are cut along the slices (bins of one slice spacing, at least
+    2 mm): a tilted cylinder's slice is an ellipse centred on its axis, and thick slices are
+    never split. Sections touching the scan's ends or sides, or clipped by the diaphysis'
+    start, are left out (a cut section has a biased centroid). Repeated until the axis settles.
     """
     sup = unit(superior)
     fit = ShaftFit(cloud.inside.mean(axis=0), sup, 0.0, 0, 0.0)
-    # the diaphysis moves little while the axis settles: keep only points that may be in it
     s0 = cloud.inside @ sup
     e0 = cloud.surface @ sup
     keep = s0 >= e0.min() + SHAFT_START_MM - 25.0 if proximal else s0 <= e0.max() - SHAFT_START_MM + 25.0
@@ -70,11 +74,13 @@ def fit_shaft(cloud: BoneCloud, superior: np.ndarray, proximal: bool) -> ShaftFi
         s_surface = cloud.surface @ sup
         if proximal:  # femur: the shaft lies above the distal end
             start = s_surface.min() + SHAFT_START_MM
-            chosen = s_inside >= start
+            depth = s_inside - start
         else:  # tibia: the shaft lies below the plateau
             start = s_surface.max() - SHAFT_START_MM
-            chosen = s_inside <= start
-        new = _slab_line(cloud, candidates[chosen], s_inside[chosen], sup)
+            depth = start - s_inside
+        chosen = (depth >= 0.0) & (depth <= SHAFT_LENGTH_MM)
+        margin = np.minimum(depth[chosen], SHAFT_LENGTH_MM - depth[chosen])
+        new = _section_line(cloud, candidates[chosen], margin, sup)
         if new is None:
             return fit
         change = float(np.degrees(np.arccos(np.clip(abs(new.direction @ sup), -1, 1))))
@@ -84,26 +90,29 @@ def fit_shaft(cloud: BoneCloud, superior: np.ndarray, proximal: bool) -> ShaftFi
     return fit
 
 
-def _slab_line(cloud: BoneCloud, points: np.ndarray, s: np.ndarray, sup: np.ndarray) -> ShaftFit | None:
+def _section_line(cloud: BoneCloud, points: np.ndarray, beyond: np.ndarray, sup: np.ndarray) -> ShaftFit | None:
+    """Line through the centroids of whole sections (bins along the slice normal)."""
     if len(points) < 50:
         return None
-    bins = np.floor((s - s.min()) / SHAFT_SLAB_MM).astype(np.int64)
-    at_end = cloud.near_scan_end(points)
+    width = max(SHAFT_SLAB_MM, cloud.step_mm)
+    pos = points @ cloud.scan_normal
+    bins = np.floor((pos - pos.min()) / width + 0.5).astype(np.int64)
     n_bins = int(bins.max()) + 1
     counts = np.bincount(bins, minlength=n_bins)
-    cut = np.bincount(bins, weights=at_end.astype(np.float64), minlength=n_bins) > 0
-    good = (counts >= 20) & ~cut
+    cut = np.bincount(bins, weights=cloud.near_scan_end(points).astype(np.float64), minlength=n_bins) > 0
+    reach = np.full(n_bins, np.inf)
+    np.minimum.at(reach, bins, beyond)  # a section reaching the diaphysis' start or end is clipped by it
+    good = (counts >= 20) & ~cut & (reach >= 1.0)
     if good.sum() < 2:
         return None
     sums = np.stack([np.bincount(bins, weights=points[:, i], minlength=n_bins) for i in range(3)], axis=1)
     centroids = sums[good] / counts[good, None]
-    # keep the longest run of consecutive good slabs (a gap means another piece of bone)
     centre = centroids.mean(axis=0)
     _, _, vt = np.linalg.svd(centroids - centre, full_matrices=False)
     direction = vt[0] if vt[0] @ sup > 0 else -vt[0]
     along = (centroids - centre) @ direction
     resid = centroids - centre - along[:, None] * direction
-    span = float(along.max() - along.min()) + SHAFT_SLAB_MM
+    span = float(along.max() - along.min()) + width
     return ShaftFit(centre, unit(direction), span, int(good.sum()), float(np.sqrt((resid**2).sum(axis=1).mean())))
 
 

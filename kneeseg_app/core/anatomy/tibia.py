@@ -11,7 +11,8 @@ the eminence):
 * posterior slope: the line fitted to the articular surface along each compartment's
   middle (+-3 mm ML, +-12 mm AP), against the plane perpendicular to the shaft;
 * tuberosity: 1 mm patch of the most anterior surface 18-70 mm below the top;
-* sizes: ML and AP extent 8-10 mm below the plateau centres.
+* sizes: ML and AP extent 8-10 mm below the plateau centres;
+* ankle centre (the tibial plafond's) when the distal tibia is in the scan (:mod:`anatomy.ends`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kneeseg_app.core.anatomy.ends import ankle_centre, bone_is_cut
+from kneeseg_app.core.anatomy.femur import CUT, drop_edge_points
 from kneeseg_app.core.anatomy.frame import BoneCloud, BoneFrame, unit
 from kneeseg_app.core.anatomy.rules import ShaftFit, extreme_patch, fit_shaft
 
@@ -50,7 +53,14 @@ def tibia_anatomy(cloud: BoneCloud, superior_hint: np.ndarray, lateral_hint: np.
             break
         lat = frame.world(centres[1]) - frame.world(centres[0])
     frame = BoneFrame.from_axes(cloud.surface.mean(axis=0), sup, lat)
-    return _landmarks(cloud, frame, shaft)
+    anatomy = _landmarks(cloud, frame, shaft)
+    drop_edge_points(anatomy.points, anatomy.notes, cloud)
+    ankle = ankle_centre(cloud, anatomy.frame) if shaft.ok else None
+    anatomy.points["ankle_centre"] = ankle
+    if ankle is None:
+        cut = bone_is_cut(cloud, top=False)
+        anatomy.notes["ankle_centre"] = CUT if cut else "no tibial plafond found at the tibia's distal end"
+    return anatomy
 
 
 def _top_surface(local: np.ndarray, cell: float = 1.0) -> np.ndarray:

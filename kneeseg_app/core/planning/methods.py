@@ -12,6 +12,7 @@ LANDMARKS = {
         "posterior_lateral": "most posterior 0.5 mm patch of the lateral condyle (below 28 mm)",
         "trochlear_groove": "deepest point of the anterior outline 22 mm above the distal condylar level (bins within 1 mm of the deepest, weighted)",
         "notch_centre": "apex of the intercondylar notch: where the lowest femur surface (per 1 mm ML) is highest between the condyles, at their AP level",
+        "femoral_head_centre": "centre of a sphere fitted to the femur's top 45 mm medial of the shaft (when the scan reaches the hip)",
     },
     "tibia": {
         "plateau_medial": "medial plateau centre: half-way between rim and eminence (ML), middle of the outline (AP), on the surface",
@@ -21,6 +22,7 @@ LANDMARKS = {
         "eminence_medial": "highest 0.3 mm patch of the medial intercondylar tubercle",
         "eminence_lateral": "highest 0.3 mm patch of the lateral intercondylar tubercle",
         "tuberosity": "most anterior 1 mm patch of the tibia 18-70 mm below its top",
+        "ankle_centre": "centre of the tibial plafond: centroid of the 4 mm slab above the lowest full-width slab (when the scan reaches the ankle)",
     },
 }
 
@@ -37,7 +39,7 @@ AXES = {
         "tibial_shaft_axis": "line through the centroids of 2 mm slabs of the tibial diaphysis (55 mm below the top to the scan's end)",
         "plateau_line": "medial to lateral plateau centre",
         "plateau_plane_normal": "normal of the plane fitted to the articular surface within 10 mm of both centres",
-        "tibial_mechanical_axis": "plateau midpoint to ankle centre",
+        "tibial_mechanical_axis": "plateau midpoint (between the plateau centres) to ankle centre",
     },
 }
 
@@ -76,7 +78,16 @@ MEASURES = {
     ),
     "joint_space_medial_mm": ("mm", "shortest femur-tibia distance within 12 mm of the medial plateau centre"),
     "joint_space_lateral_mm": ("mm", "shortest femur-tibia distance within 12 mm of the lateral plateau centre"),
-    "distal_femoral_valgus_deg": ("deg", "femoral anatomical against mechanical axis (needs the hip)"),
-    "mldfa_deg": ("deg", "mechanical lateral distal femoral angle (needs the hip)"),
-    "hka_deg": ("deg", "hip-knee-ankle angle (needs the hip and the ankle)"),
+    "distal_femoral_valgus_deg": (
+        "deg",
+        "femoral shaft (anatomical) axis against the hip-to-notch (mechanical) axis, coronal; needs the hip",
+    ),
+    "mldfa_deg": (
+        "deg",
+        "mechanical lateral distal femoral angle: mechanical axis to distal condylar line, lateral side; needs the hip",
+    ),
+    "hka_deg": (
+        "deg",
+        "hip-knee-ankle angle in the femur's coronal plane: 180 + the tibial mechanical axis' turn against the femoral one (< 180 varus); needs hip and ankle",
+    ),
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from kneeseg_app.core.anatomy import BoneCloud, FemurAnatomy, TibiaAnatomy, plateau_plane
+from kneeseg_app.core.anatomy.femur import CUT, EDGE
 from kneeseg_app.core.anatomy.rules import MIN_SHAFT_SPAN_MM, ShaftFit
 from kneeseg_app.core.planning.methods import AXES, LANDMARKS, MEASURES
 from kneeseg_app.core.planning.model import BonePlan, Finding
@@ -44,17 +45,20 @@ def _shaft_finding(name: str, bone: str, shaft: ShaftFit) -> Finding:
     return Finding(name, "axis", method, confidence=level, note=note, point=shaft.point, direction=shaft.direction)
 
 
-def _points(bone: str, points: dict, confidence: str, notes: dict) -> dict[str, Finding]:
+def _points(
+    bone: str, points: dict, confidence: str, notes: dict, cloud: BoneCloud | None = None
+) -> dict[str, Finding]:
     out = {}
     for name, method in LANDMARKS[bone].items():
         p = points.get(name)
         if p is None:
+            cut = notes.get(name) in (CUT, EDGE)
             out[name] = Finding(
                 name,
                 "landmark",
                 method,
-                status="not_found",
-                confidence="low",
+                status="not_in_scan" if cut else "not_found",
+                confidence="high" if cut else "low",
                 note=notes.get(name, "rule found no such point"),
             )
         else:
@@ -78,32 +82,12 @@ def line_between(name: str, bone: str, a: Finding, b: Finding) -> Finding:
     )
 
 
-def _far_end(cloud: BoneCloud, top: bool) -> Finding:
-    """Femoral head / ankle: reported missing when the bone runs out of the scan."""
-    pos = cloud.surface @ cloud.scan_normal
-    cut = (
-        (cloud.scan_range[1] - pos.max() < 1.5 * cloud.step_mm)
-        if top
-        else (pos.min() - cloud.scan_range[0] < 1.5 * cloud.step_mm)
-    )
-    part = "hip" if top else "ankle"
-    if cut:
-        return Finding(
-            "",
-            "landmark",
-            "",
-            status="not_in_scan",
-            confidence="high",
-            note=f"the scan cuts the bone before the {part}",
-        )
-    return Finding(
-        "",
-        "landmark",
-        "",
-        status="not_implemented",
-        confidence="low",
-        note=f"the bone ends inside the scan but {part} detection is not implemented",
-    )
+def _end_line(name: str, bone: str, a: Finding, b: Finding) -> Finding:
+    """A mechanical axis: missing, with the far end's reason, when the hip or ankle is."""
+    far = a if a.name in ("femoral_head_centre", "ankle_centre") else b
+    if not far.ok:
+        return Finding(name, "axis", AXES[bone][name], status=far.status, confidence=far.confidence, note=far.note)
+    return line_between(name, bone, a, b)
 
 
 def femur_plan(fem: FemurAnatomy, cloud: BoneCloud) -> BonePlan:
@@ -120,18 +104,9 @@ def femur_plan(fem: FemurAnatomy, cloud: BoneCloud) -> BonePlan:
         "distal_condylar_line", "femur", found["distal_medial"], found["distal_lateral"]
     )
     found["whiteside_line"] = line_between("whiteside_line", "femur", found["notch_centre"], found["trochlear_groove"])
-    head = _far_end(cloud, top=True)
-    head.name, head.method = "femoral_head_centre", "centre of a sphere fitted to the femoral head"
-    found["femoral_head_centre"] = head
-    mech = Finding(
-        "femoral_mechanical_axis",
-        "axis",
-        AXES["femur"]["femoral_mechanical_axis"],
-        status=head.status,
-        confidence=head.confidence,
-        note=head.note,
+    found["femoral_mechanical_axis"] = _end_line(
+        "femoral_mechanical_axis", "femur", found["femoral_head_centre"], found["notch_centre"]
     )
-    found["femoral_mechanical_axis"] = mech
     return BonePlan("femur", fem.frame.origin, fem.frame.rotation, found)
 
 
@@ -155,17 +130,10 @@ def tibia_plan(tib: TibiaAnatomy, cloud: BoneCloud) -> BonePlan:
         found["plateau_plane_normal"] = Finding(
             "plateau_plane_normal", "axis", method, confidence=level, point=plane[0], direction=plane[1]
         )
-    ankle = _far_end(cloud, top=False)
-    ankle.name, ankle.method = "ankle_centre", "midpoint of the malleoli / centre of the talar dome"
-    found["ankle_centre"] = ankle
-    found["tibial_mechanical_axis"] = Finding(
-        "tibial_mechanical_axis",
-        "axis",
-        AXES["tibia"]["tibial_mechanical_axis"],
-        status=ankle.status,
-        confidence=ankle.confidence,
-        note=ankle.note,
-    )
+    middle = Finding("plateau midpoint", "landmark", "", point=np.asarray(tib.frame.origin))
+    if not (found["plateau_medial"].ok and found["plateau_lateral"].ok):
+        middle.status = "not_found"
+    found["tibial_mechanical_axis"] = _end_line("tibial_mechanical_axis", "tibia", middle, found["ankle_centre"])
     return BonePlan("tibia", tib.frame.origin, tib.frame.rotation, found)
 
 
@@ -185,9 +153,16 @@ def measures_plan(
         finding = Finding(
             name, "measure", method, unit=unit, confidence=base, value=None if value is None else float(value)
         )
-        if name in NEEDS_HIP:
-            finding.status, finding.confidence = "not_in_scan", "high"
-            finding.note = "needs the femoral head (and the ankle for HKA); a long-leg series of the same study is not registered yet"
+        if name in NEEDS_HIP and value is None:
+            cut = fem is None or fem.notes.get("femoral_head_centre") == CUT
+            if name == "hka_deg":
+                cut = cut or tib is None or tib.notes.get("ankle_centre") == CUT
+            finding.status, finding.confidence = ("not_in_scan", "high") if cut else ("not_found", "low")
+            finding.note = (
+                "needs the femoral head (and the ankle for HKA); separate long-leg series are not registered yet"
+                if cut
+                else "the femoral head or the ankle was not found"
+            )
         elif value is None:
             short = (name in NEEDS_FEMUR_SHAFT and fem is not None and not fem.shaft.ok) or (
                 name in NEEDS_TIBIA_SHAFT and tib is not None and not tib.shaft.ok

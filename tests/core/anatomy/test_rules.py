@@ -45,7 +45,8 @@ def _cylinder_cloud(direction: np.ndarray, length: float = 200.0, radius: float 
     inside = tt[keep, None] * d + uu[keep, None] * a + vv[keep, None] * b
     rim = (uu**2 + vv**2 <= radius**2) & (uu**2 + vv**2 > (radius - 0.6) ** 2)
     surface = tt[rim, None] * d + uu[rim, None] * a + vv[rim, None] * b
-    return BoneCloud(surface, inside, np.array([0.0, 0.0, 1.0]), (-500.0, 500.0), 1.0)
+    top = float(inside[:, 2].max())  # the scan ends where the rod does (as it cuts a femur)
+    return BoneCloud(surface, inside, np.array([0.0, 0.0, 1.0]), (-500.0, top), 1.0)
 
 
 def test_fit_shaft_finds_a_tilted_rods_axis_from_a_rough_start() -> None:
