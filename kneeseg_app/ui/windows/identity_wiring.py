@@ -37,6 +37,7 @@ class IdentityWiring:
         window.dialogs.hide_identifiers = self.hidden
         window.loader.ask_patients = lambda question: window.dialogs.confirm(SEVERAL_PATIENTS_TITLE, question)
         window.session.caseChanged.connect(lambda _case: self.refresh())  # after the window's own reaction
+        window.recent_menu.aboutToShow.connect(self._mask_recent)
 
     def _checkable(self, menu_title: str, text: str, checked: bool, slot: Any, shortcut: str = "") -> QAction:
         menu = next((a.menu() for a in self.w.menuBar().actions() if a.text() == menu_title), None)
@@ -75,6 +76,15 @@ class IdentityWiring:
     def file_identity(self) -> Any:
         """The identity to name files after (its ID is left out when the user asked so)."""
         return None if self.anonymous_names else identity_of(self.w.session.case)
+
+    def _mask_recent(self) -> None:
+        """File > Recent lists folders, often named after the patient: numbered instead while hidden."""
+        recent = self.w.settings.recent
+        for action in self.w.recent_menu.actions():
+            path = action.data() or action.text()
+            if path in recent:
+                action.setData(path)
+                action.setText(f"Recent case {recent.index(path) + 1}" if self.hidden else path)
 
     def refresh(self) -> None:
         """Title and case panel for the open case, identifiers shown or hidden."""

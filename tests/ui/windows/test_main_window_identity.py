@@ -60,8 +60,12 @@ def test_hide_identifiers_blanks_them_in_the_title_and_panel_and_back(qtbot, win
     assert "DOE_JOHN_knee" not in title  # a CD's folder is often named after the patient
     assert "(hidden)" in panel and "CT KNEE" in panel  # the study's description is not an identifier
     assert window.dialogs.hide_identifiers and window.settings.hide_identifiers
+    window.recent_menu.aboutToShow.emit()
+    assert not any("DOE_JOHN" in a.text() for a in window.recent_menu.actions())
     window.identity.hide_action.trigger()
     assert "Doe, John (ID 12345)" in window.windowTitle() and "1950-01-02" in window.case_info.text()
+    window.recent_menu.aboutToShow.emit()
+    assert any("DOE_JOHN" in a.text() for a in window.recent_menu.actions())
 
 
 def test_identifiers_stay_hidden_when_another_case_opens(qtbot, window, doe_folder, tmp_path: Path) -> None:
