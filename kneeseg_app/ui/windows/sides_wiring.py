@@ -90,6 +90,7 @@ class SidesWiring:
         result = self.w.session.result
         if result is None:
             self._cancel()
+            self._cache = None  # the part map of a closed case's result is not kept
             self._show(None)
             return
         self._request(result.labels)
