@@ -72,6 +72,7 @@ AXES: dict[str, tuple[tuple[str, dict], ...]] = {
             ("flat", ("rails",)),
             ("mattress", ("wedge",)),
             ("flat", ("gel", "strap")),
+            ("curved", ("qct",)),
             ("none", ()),
         )
     ),

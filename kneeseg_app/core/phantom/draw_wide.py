@@ -168,6 +168,8 @@ def _draw_all(rng: np.random.Generator) -> dict:
     d["anatomy"] = float(u(0, 1))
     d["shape_factors"] = rng.uniform(-1.0, 1.0, size=(2, len(SHAPE_LENGTHS) + 2))
     d["wave_factor"] = float(u(0.5, 2.0))
+    if rng.random() < 0.06:  # a bone-density calibration phantom under the legs
+        d["aids"] = (*d["aids"], "qct")
     return d
 
 
@@ -385,8 +387,25 @@ def _extras(d: dict, rng: np.random.Generator, n_legs: int, grade: int) -> Extra
         plaques=plaques,
     )
     fabella = tuple(float(sub.uniform(3.0, 5.0)) if d["fabella"] else 0.0 for _ in range(n_legs))
-    aids = tuple(_aid(kind, sub) for kind in d["aids"])
+    qct_rng = np.random.default_rng([*d["extra"].tolist(), 9])
+    aids = tuple(_qct_aid(qct_rng) if kind == "qct" else _aid(kind, sub) for kind in d["aids"])
     return Extras(scanner=scanner, implants=implants, vessels=vessels, fabella_mm=fabella, aids=aids, oa_grade=grade)
+
+
+def _qct_aid(rng: np.random.Generator) -> Aid:
+    """A QCT calibration phantom: a water-like block with rods of bone-like density (a femur look-alike)."""
+    count = int(rng.integers(3, 6))
+    inserts = tuple(
+        float(v) for v in np.sort(rng.choice([50.0, 100.0, 200.0, 400.0, 800.0, 1200.0], count, replace=False))
+    )
+    return Aid(
+        "qct",
+        float(rng.uniform(-60, 60)),
+        float(rng.uniform(180, 320)),
+        float(rng.uniform(25, 45)),
+        float(rng.uniform(-10, 60)),
+        inserts,
+    )
 
 
 def _aid(kind: str, rng: np.random.Generator) -> Aid:

@@ -278,6 +278,9 @@ def draw_aids(image: np.ndarray, mask: np.ndarray, grid: FineGrid, params: Phant
     for aid in params.extras.aids:
         x0 = centre_x + aid.x_offset_mm
         depth = side * (table_y - ys)  # mm from the table top towards the patient
+        if aid.kind == "qct":
+            _qct(image, mask, xs, depth, x0, aid, width)
+            continue
         if aid.kind == "strap":
             sdf = _strap(xs, ys, knees, params, aid)
         elif aid.kind == "rails":
@@ -294,6 +297,22 @@ def draw_aids(image: np.ndarray, mask: np.ndarray, grid: FineGrid, params: Phant
         alpha = ramp(sdf.astype(np.float32), width)
         image += alpha * (np.float32(aid.hu) - image)
         mask |= alpha > 0.5
+
+
+def _qct(
+    image: np.ndarray, mask: np.ndarray, xs: np.ndarray, depth: np.ndarray, x0: float, aid: Aid, width: float
+) -> None:
+    """A calibration block on the table with a row of bone-density rods (in place)."""
+    block = np.maximum(np.abs(xs - x0) - 0.5 * aid.width_mm, np.abs(depth - 0.5 * aid.height_mm) - 0.5 * aid.height_mm)
+    alpha = ramp(block.astype(np.float32), width)
+    image += alpha * (np.float32(aid.hu) - image)
+    mask |= alpha > 0.5
+    pitch = aid.width_mm / (len(aid.inserts) + 1)
+    radius = min(0.3 * aid.height_mm, 0.35 * pitch)
+    for i, value in enumerate(aid.inserts):
+        cx = x0 - 0.5 * aid.width_mm + (i + 1) * pitch
+        rod = np.sqrt((xs - cx) ** 2 + (depth - 0.5 * aid.height_mm) ** 2) - radius
+        image += ramp(rod.astype(np.float32), width) * (np.float32(value) - image)
 
 
 def _strap(xs: np.ndarray, ys: np.ndarray, knees: np.ndarray, params: PhantomParams, aid: Aid) -> np.ndarray:

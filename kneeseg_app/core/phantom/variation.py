@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 POSITIONS_WIDE = ("HFS", "FFS", "HFP", "FFP")
 PADDINGS = (-3024, -2048, -2000, -1024, 0)
 IMPLANT_KINDS = ("tkr", "plate", "nail")
-AID_KINDS = ("wedge", "gel", "rails", "strap", "mattress")
+AID_KINDS = ("wedge", "gel", "rails", "strap", "qct")
 NEGATIVE_KINDS = ("thigh", "calf", "hip", "ankle", "torso", "arm", "table", "air")
 
 
@@ -70,13 +70,15 @@ class Vessels:
 
 @dataclass(frozen=True)
 class Aid:
-    """A positioning aid drawn into every slice: foam wedge, gel pad, table rails, strap, mattress."""
+    """A positioning aid drawn into every slice: foam wedge, gel pad, table rails, strap, calibration phantom."""
 
     kind: str
     x_offset_mm: float
     width_mm: float
     height_mm: float
     hu: float
+    inserts: tuple[float, ...] = ()
+    """HU of the rods in a QCT calibration phantom ("qct")."""
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,20 @@ def test_a_gel_pad_under_the_legs_is_soft_tissue_bright() -> None:
     assert not phantom.labels.array[aid_pixels].any()
 
 
+def test_a_calibration_phantom_has_bone_like_rods_and_no_labels() -> None:
+    phantom = render(aids=("qct",), noise_sd=5.0)
+    qct = phantom.params.extras.aids[0]
+    assert qct.kind == "qct" and len(qct.inserts) >= 3 and max(qct.inserts) >= 200
+    without = render(aids=(), noise_sd=5.0)
+    table = phantom.tissues.array == 1
+
+    def bright(p) -> int:
+        return int((p.ct.array[p.tissues.array == 1] > 150).sum())
+
+    assert bright(phantom) > bright(without) + 20, "the dense rods look like bone"
+    assert not phantom.labels.array[table].any()
+
+
 def test_a_knee_near_the_edge_is_cut_by_the_reconstruction_circle() -> None:
     phantom = render(off_centre=0.75, padding_hu=-3024, legs="one")
     outside = phantom.ct.array == -3024
