@@ -126,7 +126,8 @@ def generate_negative(
         phantom.ct.source = phantom.ct.source.replace("phantom", f"{kind} negative")
         return phantom
     rng = np.random.default_rng([seed, 0xB0D7])
-    blobs = _torso(rng, params) if kind == "torso" else _arm(rng, params) if kind == "arm" else []
+    makers = {"torso": _torso, "arm": _arm, "head": _head, "chest": _chest}
+    blobs = makers[kind](rng, params) if kind in makers else []
     ct, tissues = _render_blobs(params, blobs, kind, with_tissues)
     acq = params.acquisition
     arrays, origin, direction = orient(
@@ -216,6 +217,73 @@ def _torso(rng: np.random.Generator, params: PhantomParams) -> list[Blob]:
             x, y = sign * 0.93 * a * math.sin(angle), cy - 0.9 * b * math.cos(angle)
             blobs.append(
                 Blob((x, y, u(-80, 80)), (6, 5, 14), u(700, 1200), OTHER_BONE, cortex_mm=1.0, inner_hu=u(150, 300))
+            )
+    return blobs
+
+
+def _head(rng: np.random.Generator, params: PhantomParams) -> list[Blob]:
+    """A skull (a bright ring like a cortex) around brain, ventricles and a calcified pineal gland."""
+    u = rng.uniform
+    a, b, c = u(68, 80), u(88, 102), u(90, 120)
+    cx, cy, cz = u(-20, 20), u(-20, 20), u(-30, 30)
+    blobs = [
+        Blob((cx, cy, cz), (a + 4, b + 4, c + 4), u(10, 50), 2),
+        Blob((cx, cy, cz), (a, b, c), u(1200, 1900), OTHER_BONE, cortex_mm=u(4, 8), inner_hu=u(28, 42)),
+    ]
+    for sign in (-1, 1):
+        blobs.append(
+            Blob((cx + sign * u(6, 12), cy + u(-10, 5), cz + u(-10, 10)), (u(4, 8), u(18, 28), u(12, 25)), u(0, 15), 66)
+        )
+    if rng.random() < 0.6:
+        blobs.append(Blob((cx, cy + u(10, 20), cz), (2.5, 2.5, 3.0), u(150, 600), OTHER_BONE))
+    return blobs
+
+
+def _chest(rng: np.random.Generator, params: PhantomParams) -> list[Blob]:
+    """Chest: lungs, a heart (often contrast-filled, like the one once called tibia), aorta, spine, ribs, sternum."""
+    u = rng.uniform
+    blobs = _torso(rng, params)[:3]
+    body = blobs[2]
+    a, b = body.semi[0], body.semi[1]
+    cy = body.centre[1]
+    contrast = rng.random() < 0.6
+    for sign in (-1, 1):
+        blobs.append(Blob((sign * 0.45 * a, cy, 0), (0.45 * a, 0.75 * b, math.inf), u(-900, -780), 67))
+    blobs.append(
+        Blob(
+            (u(5, 25), cy - 0.15 * b, u(-30, 30)),
+            (u(45, 60), u(40, 55), u(50, 70)),
+            u(250, 450) if contrast else u(35, 50),
+            68,
+        )
+    )
+    blobs.append(
+        Blob(
+            (-u(10, 20), cy + 0.55 * b, 0),
+            (12, 12, math.inf),
+            u(250, 450) if contrast else u(35, 50),
+            7 if contrast else 62,
+        )
+    )
+    blobs.append(
+        Blob((0, cy - b + 8, 0), (14, 6, math.inf), u(700, 1100), OTHER_BONE, cortex_mm=1.5, inner_hu=u(150, 300))
+    )
+    blobs.append(
+        Blob(
+            (0, cy + b - 30, 0),
+            (u(16, 21), u(14, 18), math.inf),
+            u(900, 1400),
+            OTHER_BONE,
+            cortex_mm=1.2,
+            inner_hu=u(120, 260),
+        )
+    )
+    for i in range(10):
+        angle = math.pi * (0.08 + 0.84 * i / 9.0)
+        for sign in (-1, 1):
+            x, y = sign * 0.95 * a * math.sin(angle), cy - 0.93 * b * math.cos(angle)
+            blobs.append(
+                Blob((x, y, u(-80, 80)), (6, 5, 20), u(700, 1200), OTHER_BONE, cortex_mm=1.0, inner_hu=u(150, 300))
             )
     return blobs
 

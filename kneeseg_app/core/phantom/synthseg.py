@@ -47,13 +47,15 @@ class SynthSegSettings:
 
 def plausible_range(code: int) -> tuple[float, float]:
     """Plausible HU of a tissue code (bones 10-59 by part: 10*bone + 0 cortex, 1 cancellous, 2 marrow;
-    60 and above the organ-like blobs of negatives, 64 gas)."""
+    60 and above the organ-like blobs of negatives, 64 gas, 67 lung)."""
     if code in PLAUSIBLE_HU:
         return PLAUSIBLE_HU[code]
     if 10 <= code < 60:
         return BONE_PART_HU.get(code % 10, (60.0, 700.0))
     if code == 64:
         return (-1024.0, -850.0)
+    if code == 67:
+        return (-950.0, -700.0)
     return (-100.0, 200.0)
 
 

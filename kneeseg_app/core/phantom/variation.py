@@ -14,7 +14,8 @@ POSITIONS_WIDE = ("HFS", "FFS", "HFP", "FFP")
 PADDINGS = (-3024, -2048, -2000, -1024, 0)
 IMPLANT_KINDS = ("tkr", "plate", "nail")
 AID_KINDS = ("wedge", "gel", "rails", "strap", "qct")
-NEGATIVE_KINDS = ("thigh", "calf", "hip", "ankle", "torso", "arm", "table", "air")
+NEGATIVE_KINDS = ("thigh", "calf", "hip", "ankle", "torso", "arm", "table", "air", "head", "chest")
+"""New kinds are appended, so the index of a kind (used to seed suites) never changes."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def test_every_negative_has_no_labels_and_looks_like_ct(kind: str) -> None:
     assert not labels.array.any()
     inside = ct.array[:, 40:56, 40:56]
     assert inside.min() > -3100 and ct.array.max() < 9000
-    if kind in ("thigh", "calf", "hip", "ankle", "arm", "torso"):
+    if kind in ("thigh", "calf", "hip", "ankle", "arm", "torso", "head", "chest"):
         assert ((tissues >= 10) & (tissues < 60)).sum() > 20, "a bone is in view"
         assert np.percentile(ct.array, 99.9) > 400
     if kind == "air":
@@ -39,4 +39,4 @@ def test_leg_part_negatives_can_keep_their_bone_labels() -> None:
 
 def test_unknown_kinds_are_refused() -> None:
     with pytest.raises(ValueError, match="negative kind"):
-        generate_negative("head", 1, **GRID)
+        generate_negative("brain", 1, **GRID)
