@@ -22,6 +22,8 @@ DENSE_HU = 300.0
 _FULL = np.ones((3, 3, 3), dtype=bool)
 _IN_PLANE = np.array([[[0, 1, 0], [1, 1, 1], [0, 1, 0]]], dtype=bool)
 SHELL_PIXELS = 2
+MIN_PIXEL_MM = 0.6
+"""Finer in-plane pixels are looked at every n-th row and column (see :func:`measure_bones`)."""
 SHELL_SLICES = 48
 """At most about this many slices of a piece are looked at for its surroundings."""
 SURROUNDINGS_CHECKED = 8
@@ -78,6 +80,11 @@ class BoneMeasure:
         return np.flatnonzero(self.slice_area_cm2 > 0)
 
 
+def in_plane_step(spacing_zyx: tuple[float, float, float]) -> int:
+    """Every how many rows and columns the checks look (1 for pixels of :data:`MIN_PIXEL_MM` or more)."""
+    return max(1, int(MIN_PIXEL_MM / min(spacing_zyx[1], spacing_zyx[2])))
+
+
 def label_box(labels: np.ndarray) -> tuple[slice, slice, slice] | None:
     """The bounding box of all nonzero labels, or None for an empty map (one pass per axis)."""
     nz = labels.shape[0]
@@ -96,7 +103,17 @@ def label_box(labels: np.ndarray) -> tuple[slice, slice, slice] | None:
 
 
 def measure_bones(ct: Volume, labels: np.ndarray, names: dict[int, str]) -> list[BoneMeasure]:
-    """Measure every named label of ``labels`` (on ``ct``'s grid)."""
+    """Measure every named label of ``labels`` (on ``ct``'s grid).
+
+    Fine in-plane grids (pixels under :data:`MIN_PIXEL_MM`) are measured on every n-th row and
+    column: a bone's volume, density, pieces and position do not need 0.3 mm pixels, and the cost
+    grows with the number of bone voxels. Slices are never skipped (a missing slice must be seen).
+    """
+    step = in_plane_step(ct.spacing_zyx)
+    if step > 1:
+        sz, sy, sx = ct.spacing_zyx
+        ct = Volume(ct.array[:, ::step, ::step], (sz, sy * step, sx * step), ct.origin_xyz, ct.direction)
+        labels = labels[:, ::step, ::step]
     box = label_box(labels)
     if box is not None:  # room for the surroundings shell at the box's sides
         box = (

@@ -21,7 +21,7 @@ from kneeseg_app.core.checks.bone_checks import (
 )
 from kneeseg_app.core.checks.confidence import ConfidenceSummary, check_confidence, summarize_confidence
 from kneeseg_app.core.checks.layout_checks import check_components, check_joint
-from kneeseg_app.core.checks.measure import measure_bones
+from kneeseg_app.core.checks.measure import in_plane_step, measure_bones
 from kneeseg_app.core.checks.outcome import CheckResult, QualityReport, Status
 from kneeseg_app.core.volume import Volume
 
@@ -58,7 +58,10 @@ def check_result(
     bones = measure_bones(ct, array, label_names)
     summary: ConfidenceSummary | None = None
     if top_probability is not None:
-        summary = summarize_confidence(top_probability, array, ct.voxel_volume_ml)
+        step = in_plane_step(ct.spacing_zyx)  # as the bones are measured: fine pixels are sampled
+        summary = summarize_confidence(
+            top_probability[:, ::step, ::step], array[:, ::step, ::step], ct.voxel_volume_ml * step * step
+        )
     checks: list[CheckResult] = [check_knee_found(bones)]
     if any(b.present for b in bones):
         voxel_height_mm = float(np.max(np.abs(ct.direction[2, :]) * np.asarray(ct.spacing_xyz)))
