@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGroupBox, QLabel, QScrollArea, QVBoxLayout
 
@@ -72,17 +73,20 @@ class SidesWiring:
         self.timer.setInterval(RESPLIT_DELAY_MS)
         self.timer.timeout.connect(self.refresh)
         window.session.resultChanged.connect(lambda _result: self.refresh())
+        window.viewer_state.cursorChanged.connect(lambda _cursor: self._show_markers())
         window.session.resultEdited.connect(self.timer.start)
 
     def _insert_into_segment_tab(self, box: QGroupBox) -> None:
-        """Into the Segment tab's scrolling part, before its closing stretch (below Case and Model)."""
+        """Into the Segment tab's scrolling part, right below the Case box (in sight without scrolling)."""
         tabs = self.w.tabs
         index = next((i for i in range(tabs.count()) if tabs.tabText(i) == "Segment"), 0)
         page = tabs.widget(index)
         area = page if isinstance(page, QScrollArea) else page.findChild(QScrollArea)
         inner = area.widget() if area is not None else page
         layout = inner.layout()
-        layout.insertWidget(max(layout.count() - 1, 0), box)
+        items = [layout.itemAt(i).widget() for i in range(layout.count())]
+        case = next((i for i, w in enumerate(items) if isinstance(w, QGroupBox) and w.title() == "Case"), None)
+        layout.insertWidget(case + 1 if case is not None else max(layout.count() - 1, 0), box)
 
     # ----- splitting ----------------------------------------------------------------------
     def refresh(self) -> None:
@@ -150,11 +154,7 @@ class SidesWiring:
     def _show(self, split: Any | None) -> None:
         self.split = split
         self.table.show_split(split)
-        text = marker_text(split)
-        for marker in self.markers.values():
-            marker.setText(text)
-            marker.adjustSize()
-            marker.setVisible(bool(text))
+        self._show_markers()
         if split is None:
             self.legend.setText("")
         else:
@@ -162,6 +162,24 @@ class SidesWiring:
         identity = getattr(self.w, "identity", None)
         if identity is not None:
             identity.refresh()
+
+    def _show_markers(self) -> None:
+        """Every slice view's corner names the knee(s); the sagittal one the knee its slice cuts."""
+        text = marker_text(self.split)
+        for name, marker in self.markers.items():
+            shown = (self._cut_knee() or text) if name == "Sagittal" else text
+            marker.setText(shown)
+            marker.adjustSize()
+            marker.setVisible(bool(shown))
+
+    def _cut_knee(self) -> str:
+        """'Left knee' when the sagittal plane at the cursor lies on the patient's left of two knees, else ''."""
+        state, split = self.w.viewer_state, self.split
+        if split is None or split.midline_x is None or state.geometry is None or state.volume is None:
+            return ""
+        zyx = state.geometry.to_array_index(tuple(state.cursor))
+        x = float(state.volume.index_to_lps(np.array(zyx, dtype=float))[0])
+        return "Left knee" if x > split.midline_x else "Right knee"
 
     def _show_legend(self, split: Any) -> None:
         """Coloured names of the surfaces under the 3D view's title ('■ right femur  ■ left femur')."""

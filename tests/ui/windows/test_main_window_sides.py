@@ -81,6 +81,12 @@ def test_a_two_knee_case_shows_four_bones_with_their_sides(
     assert window.sides.table.knee.text() == "Knees: right and left"
     assert window.sides.markers["Axial"].text() == "Right and left knees"
     assert window.sides.markers["Axial"].isVisibleTo(window)
+    state = window.viewer_state
+    state.set_cursor((state.cursor[0], state.cursor[1], 180))  # a sagittal slice through the patient's left knee
+    assert window.sides.markers["Sagittal"].text() == "Left knee"
+    state.set_cursor((state.cursor[0], state.cursor[1], 10))
+    assert window.sides.markers["Sagittal"].text() == "Right knee"
+    assert window.sides.table.isVisibleTo(window)
     legend = window.sides.legend.text()
     assert all(name in legend for name in ("right femur", "right tibia", "left femur", "left tibia"))
     assert "Knees: right and left" in window.case_info.text()
