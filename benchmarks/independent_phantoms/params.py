@@ -170,8 +170,8 @@ def draw_case(seed: int, index: int) -> Case:
     fat = rng.uniform(30, 45) if recipe == 9 else rng.uniform(4, 22)
     knee_y = rng.uniform(-10, 10)
     if two_legs:
-        reach = 75 + fat + 20
-        half = reach * (0.92 if recipe == 2 else rng.uniform(1.1, 1.5))
+        knee_half_width = 47.0 + fat + 2.0  # knee core + fat + skin: legs touch when centres are 2x apart
+        half = knee_half_width * 0.96 if recipe == 2 else knee_half_width + rng.uniform(10, 60)
         legs = tuple(
             _leg(rng, side, (sign * half, knee_y, rng.uniform(-4, 4)), grade, flexion + rng.uniform(-3, 3),
                  sign * -rotation if recipe == 8 else rotation, fat)
