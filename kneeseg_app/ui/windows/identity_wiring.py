@@ -14,6 +14,7 @@ from typing import Any
 
 from PySide6.QtGui import QAction, QKeySequence
 
+from kneeseg_app.core.identity import file_prefix
 from kneeseg_app.ui.state.case_identity import case_text, identity_of, window_title
 
 SEVERAL_PATIENTS_TITLE = "Several patients in this folder"
@@ -76,6 +77,17 @@ class IdentityWiring:
     def file_identity(self) -> Any:
         """The identity to name files after (its ID is left out when the user asked so)."""
         return None if self.anonymous_names else identity_of(self.w.session.case)
+
+    def file_base(self) -> str:
+        """The start of a suggested file name: the patient ID, else the case's title; no identifier when
+        file names leave them out or identifiers are hidden (the title holds the folder's name)."""
+        case = self.w.session.case
+        prefix = file_prefix(identity_of(case), anonymous=self.anonymous_names) if case is not None else ""
+        if prefix:
+            return prefix.rstrip("_")
+        if case is None or self.anonymous_names or self.hidden:
+            return "kneeseg"
+        return case.title
 
     def _mask_recent(self) -> None:
         """File > Recent lists folders, often named after the patient: numbered instead while hidden."""

@@ -116,7 +116,9 @@ class WindowActions:
         """Ask where to write (``start``: the file suggested); refuse input folders; ask before replacing a file."""
         case = self.w.session.case
         folder = self.w.settings.last_folder
-        name = exporting.suggested_name(case.title if case else "kneeseg", what, suffix)
+        identity = getattr(self.w, "identity", None)  # the patient ID, or no identifier at all when asked
+        base = identity.file_base() if identity is not None else case.title if case else "kneeseg"
+        name = exporting.suggested_name(base, what, suffix)
         suggested = str(start) if start is not None else str(Path(folder) / name) if folder else name
         chosen = self.dialogs.choose_save_file(title, suggested, filters)
         if not chosen:

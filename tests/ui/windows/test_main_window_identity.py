@@ -93,3 +93,16 @@ def test_a_folder_with_two_patients_is_announced_before_anything_opens(qtbot, wi
     wait_loaded(qtbot, window)
     assert {s.identity.patient_id for s in dialogs.series_offered[-1]} == {"12345", "999"}
     assert "Roe, Jane (ID 999)" in window.windowTitle()
+
+
+def test_suggested_file_names_start_with_the_patient_id_unless_identifiers_are_left_out(
+    qtbot, window, doe_folder
+) -> None:
+    window.open_path(doe_folder)
+    wait_loaded(qtbot, window)
+    assert window.identity.file_base() == "12345"
+    window.identity.names_action.setChecked(False)  # File > Patient ID in file names: off
+    assert window.identity.file_base() == "kneeseg"
+    window.identity.names_action.setChecked(True)
+    window.identity.set_hidden(True)
+    assert window.identity.file_base() == "12345"  # hiding is for the screen; file names follow their own switch
