@@ -9,7 +9,7 @@ rules (all distances from the distal condylar level ``s0``, the lowest femur poi
   posterior osteophytes);
 * distal condyle points: 1 mm patch of the lowest surface within 8 mm (ML) of the posterior
   point of the same condyle (marginal osteophytes hang lower at the condyle's edges);
-* epicondyles: 1.5 mm patch of the most medial / lateral surface between s0 + 22 and s0 + 55 mm
+* epicondyles: 1.5 mm patch of the most medial / lateral surface between s0 + 25 and s0 + 60 mm
   (above the condylar osteophytes);
 * trochlear groove: the deepest point of the anterior outline 22 mm above s0, within 15 mm
   of the notch;
@@ -112,7 +112,7 @@ def _landmarks(cloud: BoneCloud, frame: BoneFrame, shaft: ShaftFit) -> FemurAnat
         # within 8 mm of the condyle's middle (its posterior point): marginal osteophytes hang lower
         band = low[np.abs(low[:, L] - post[L]) < 8.0] if post is not None else low[:0]
         out[f"distal_{side}"] = extreme_patch(band, S, -1.0, 1.0)
-    band = local[(local[:, S] > s0 + 22.0) & (local[:, S] < s0 + 55.0)]
+    band = local[(local[:, S] > s0 + 25.0) & (local[:, S] < s0 + 60.0)]
     out["epicondyle_medial"] = extreme_patch(band, L, -1.0, 1.5)
     out["epicondyle_lateral"] = extreme_patch(band, L, 1.0, 1.5)
     notch = _notch_apex(cloud, frame, local, s0, notch_l, out)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 LANDMARKS = {
     "femur": {
-        "epicondyle_medial": "most medial 1.5 mm patch of the femur surface 22-55 mm above the distal condylar level (clinical TEA end)",
-        "epicondyle_lateral": "most lateral 1.5 mm patch of the femur surface 22-55 mm above the distal condylar level",
+        "epicondyle_medial": "most medial 1.5 mm patch of the femur surface 25-60 mm above the distal condylar level (clinical TEA end)",
+        "epicondyle_lateral": "most lateral 1.5 mm patch of the femur surface 25-60 mm above the distal condylar level",
         "distal_medial": "lowest 1 mm patch of the medial condyle (within 8 mm of its posterior point) along the femoral shaft axis",
         "distal_lateral": "lowest 1 mm patch of the lateral condyle (within 8 mm of its posterior point) along the femoral shaft axis",
         "posterior_medial": "most posterior 0.5 mm patch of the medial condyle (below 28 mm)",
