@@ -196,8 +196,18 @@ class PhantomParams:
         z, y, x = a.shape_zyx
         sz, sy, sx = a.spacing_zyx
         disease = "severe osteoarthritis" if leg.osteoarthritis else "healthy joint"
+        if self.extras is not None:
+            disease = f"osteoarthritis grade {self.extras.oa_grade}" if self.extras.oa_grade else "healthy joint"
         legs = "both legs" if self.both_legs else "one leg"
-        return (
+        text = (
             f"{leg.side} knee ({legs}), {disease}, flexion {leg.flexion_deg:.0f} deg; "
             f"{x}x{y}x{z} voxels of {sx:.2f}x{sy:.2f}x{sz:.2f} mm, noise {a.noise_sd:.0f} HU, kernel {a.kernel}"
+        )
+        if self.extras is None:
+            return text
+        e = self.extras
+        implants = ", ".join(f"{i.kind} ({'same' if i.leg == 0 else 'other'} leg)" for i in e.implants) or "no metal"
+        return (
+            f"{text}; {a.patient_position}, rotation {leg.axial_rotation_deg:+.0f} deg, "
+            f"padding {a.padding_hu}, {implants}, table {'yes' if self.table.present else 'none'}"
         )

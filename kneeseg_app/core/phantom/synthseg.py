@@ -16,6 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from kneeseg_app.core.phantom.scanner import circle_outside
+from kneeseg_app.core.phantom.variation import PADDINGS
+
 PLAUSIBLE_HU: dict[int, tuple[float, float]] = {
     0: (-1024.0, -950.0),
     1: (-950.0, 600.0),
@@ -43,6 +46,8 @@ class SynthSegSettings:
     blur_max_mm: float = 1.5
     lowres_max_factor: int = 4
     noise_sd_max: float = 50.0
+    padding_probability: float = 0.5
+    """Share of images padded outside the reconstruction circle (air and table only, so labels stay true)."""
 
 
 def plausible_range(code: int) -> tuple[float, float]:
@@ -89,6 +94,9 @@ def randomise_contrast(
     if factor > 1:
         image = lower_resolution(image, int(rng.integers(0, 3)), factor)
     image += rng.standard_normal(image.shape, dtype=np.float32) * np.float32(rng.uniform(0.0, settings.noise_sd_max))
+    if rng.random() < settings.padding_probability:
+        outside = circle_outside(tissues.shape[1:], spacing_zyx[1:])[None] & (tissues <= 1)
+        image[outside] = float(rng.choice([*PADDINGS, float(rng.uniform(-3000, 3000))]))
     np.clip(image, -32768, 32767, out=image)
     return np.rint(image).astype(np.int16)
 

@@ -54,6 +54,18 @@ def test_plausible_and_beyond_plausible_contrasts() -> None:
     assert max(fat_values) > 100, "fat can be brighter than any real fat"
 
 
+def test_padding_outside_the_circle_touches_only_air_and_table() -> None:
+    tissues = tissue_map()
+    tissues[:, :, 30:] = 4  # muscle reaching out of the circle
+    padded = SynthSegSettings(
+        padding_probability=1.0, noise_sd_max=0.0, texture_sd_max=0.0, blur_max_mm=0.0, lowres_max_factor=1
+    )
+    image = randomise_contrast(tissues, (2.0, 1.0, 1.0), np.random.default_rng(5), padded)
+    corner, other_corner = image[:, 0, 0], image[:, 0, 39]
+    assert np.unique(corner).size == 1, "the padding is one value"
+    assert not np.array_equal(corner, other_corner), "muscle outside the circle keeps its image"
+
+
 def test_organ_blobs_and_gas_of_negatives_are_not_drawn_as_bone() -> None:
     assert plausible_range(60)[1] < 300 and plausible_range(64)[1] < -800
     assert plausible_range(50)[0] >= 700 and plausible_range(51)[1] <= 700, "other bones: cortex and cancellous"
