@@ -143,6 +143,8 @@ class WideChoices:
     implant: str | None = None
     """"none" or one of IMPLANT_KINDS."""
     implant_same_leg: bool | None = None
+    implant_bone: str | None = None
+    """"femur" or "tibia" (plates and nails)."""
     contrast: bool | None = None
     calcification: bool | None = None
     habitus: float | None = None
