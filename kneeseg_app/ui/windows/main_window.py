@@ -46,6 +46,7 @@ from kneeseg_app.ui.widgets.viewer_panel import ViewerPanel
 from kneeseg_app.ui.windows.checks_wiring import ChecksWiring
 from kneeseg_app.ui.windows.edit_wiring import EditWiring
 from kneeseg_app.ui.windows.identity_wiring import IdentityWiring
+from kneeseg_app.ui.windows.planning_wiring import PlanningWiring
 from kneeseg_app.ui.windows.session_flows import SessionFlows
 from kneeseg_app.ui.windows.sides_wiring import SidesWiring
 from kneeseg_app.ui.windows.window_actions import WindowActions
@@ -85,6 +86,7 @@ class MainWindow(QMainWindow):
         self.checks = ChecksWiring(self)
         self.sides = SidesWiring(self)
         self.identity = IdentityWiring(self)
+        self.planning = PlanningWiring(self)
         self.sessions = SessionFlows(self)
         self.sessions.add_menu_entries(self.recent_menu)
         self._restore_settings()

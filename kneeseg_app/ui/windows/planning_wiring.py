@@ -1,0 +1,67 @@
+"""Puts planning into the main window: the Plan tab, landmark targets in the three slice views.
+
+"Plan this result" runs the core's planning (the same as ``kneeseg plan``) in the background
+on the current, possibly edited, result and its CT; the landmarks appear in the slice views
+where they can be dragged, and the Plan tab's tables follow. A new result clears the plan.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+
+from kneeseg_app.core.planning import plan_labels
+from kneeseg_app.ui.controllers.workers import Task
+from kneeseg_app.ui.state.planning_state import PlanningState
+from kneeseg_app.ui.widgets.landmark_overlay import LandmarkOverlay
+from kneeseg_app.ui.widgets.planning_panel import PlanningPanel
+
+
+class PlanningWiring:
+    """Creates the PlanningState, the Plan tab and one landmark overlay per slice view of ``window``."""
+
+    def __init__(self, window: Any) -> None:
+        self.w = window
+        self.state = PlanningState(window)
+        self.panel = PlanningPanel(self.state)
+        self.button = QPushButton("Plan this result")
+        self.button.setObjectName("plan_button")
+        self.button.clicked.connect(self.plan_current)
+        self.status = QLabel("Landmarks, axes and sizes of each knee; drag a landmark in a view to correct it.")
+        self.status.setWordWrap(True)
+        tab = QWidget()
+        tab.setObjectName("plan_tab")
+        layout = QVBoxLayout(tab)
+        layout.addWidget(self.status)
+        layout.addWidget(self.button)
+        layout.addWidget(self.panel, 1)
+        window.tabs.addTab(tab, "Plan")
+        self.overlays = [LandmarkOverlay(view, self.state) for view in window.viewer.views.values()]
+        self.task: Task | None = None
+        window.session.resultChanged.connect(lambda _result: self.state.set_plan(None))
+
+    def plan_current(self) -> None:
+        """Plan the current result in the background (the button is disabled meanwhile)."""
+        result, ct = self.w.session.result, self.w.session.volume
+        if result is None or ct is None:
+            self.status.setText("Segment (or open a result) first: planning reads the femur and tibia labels.")
+            return
+        labels = result.labels
+        self.button.setEnabled(False)
+        self.status.setText("Planning ...")
+        task = Task(lambda progress, cancel: plan_labels(labels, ct), name="planning", parent=self.w)
+        task.finished.connect(self._on_planned)
+        task.failed.connect(self._on_failed)
+        self.task = task.start()
+
+    def _on_planned(self, plan: Any) -> None:
+        self.button.setEnabled(True)
+        self.state.set_plan(plan)
+        sides = ", ".join(f"{k.side or 'unknown'} knee ({k.side_confidence})" for k in plan.knees)
+        self.status.setText(f"Planned in {plan.seconds:.1f} s: {sides}. Drag a landmark in a view to correct it.")
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self.button.setEnabled(True)
+        self.status.setText("Planning failed.")
+        self.w.dialogs.exception("Cannot plan this result", exc)
