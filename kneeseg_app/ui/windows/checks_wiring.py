@@ -19,6 +19,8 @@ from kneeseg_app.ui.widgets.checks_panel import ChecksPanel
 RECHECK_DELAY_MS = 800
 """The checks of an edited result run this long after the last edit."""
 FAIL_BANNER_STYLE = "background: #7a1f1f; color: #ffe0e0; padding: 5px;"
+FLAG_MARK = " \u26a0"
+FLAG_COLOR = "#ff6b5b"
 
 
 class ChecksWiring:
@@ -95,7 +97,22 @@ class ChecksWiring:
         geometry = self.w.viewer_state.geometry
         if geometry is None:
             return
-        self.panel.set_current_slice(int(geometry.to_array_index(tuple(cursor))[0]))
+        index = int(geometry.to_array_index(tuple(cursor))[0])
+        self.panel.set_current_slice(index)
+        self._mark_view(geometry.perm.index(0), self.quality.flags_of_slice(index))
+
+    def _mark_view(self, display_axis: int, flags: list[str]) -> None:
+        """Mark the slice counter of the view that pages through the slices when a check flags the one shown.
+
+        Runs after the view's own cursor slot (connected later), so the counter text is current.
+        """
+        for view in self.w.viewer.views.values():
+            if getattr(view.spec, "slice_axis", None) != display_axis:
+                continue
+            text = view.position.text().removesuffix(FLAG_MARK)
+            view.position.setText(text + FLAG_MARK if flags else text)
+            view.position.setStyleSheet(f"color: {FLAG_COLOR};" if flags else "")
+            view.position.setToolTip(f"Flagged by: {', '.join(flags)}" if flags else "")
 
     def go_to_slice(self, index: int) -> None:
         """Show slice ``index`` (array axis 0) in every view, keeping the in-plane position."""

@@ -49,6 +49,10 @@ def test_a_failing_result_shows_the_banner_marks_its_slices_and_export_asks(
     window.checks.go_to_slice(gap)
     assert window.viewer_state.geometry.to_array_index(window.viewer_state.cursor)[0] == gap
     assert "Bone continuity" in window.checks.panel.slice_note.text()
+    axial = window.viewer.views["Axial"]
+    assert axial.position.text().endswith("\u26a0") and "Bone continuity" in axial.position.toolTip()
+    window.checks.go_to_slice(0)
+    assert not axial.position.text().endswith("\u26a0")
     dialogs.folder = str(tmp_path / "stl")
     dialogs.confirm_answer = False
     assert window.flows.export_surfaces() is False
