@@ -5,7 +5,10 @@ table, and the field of view is centred on the knee), so the evidence is, in ord
 
 1. the DICOM Laterality / Image Laterality element ('L' / 'R'), set by the radiographer;
 2. side words in Body Part Examined or the series / study description ('LEFT KNEE', 'KNIE RECHTS', 'KNEE_L');
-3. the anatomy: the fibula lies lateral to the tibia (:func:`~kneeseg_app.core.sides.fibula.fibula_side`).
+3. the anatomy: the fibula lies lateral to the tibia (:func:`~kneeseg_app.core.sides.fibula.fibula_side`);
+4. for DICOM only, where the knee lies against the scanner's centre line (x = 0): a patient lies
+   centred on the table, so a knee well off the centre line is on that side of the body (low
+   confidence: a NIfTI's origin can be anywhere, and a patient may lie off centre).
 
 Header and anatomy are both read; when they disagree the header wins and the decision
 says so, so a wrongly tagged scan is noticed.
@@ -16,13 +19,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from kneeseg_app.core.labels import LEFT, RIGHT
 from kneeseg_app.core.sides.fibula import fibula_side
-from kneeseg_app.core.sides.knees import split_knees
+from kneeseg_app.core.sides.knees import bounding_box, split_knees
 from kneeseg_app.core.volume import DicomFacts, Volume
 
 LEFT_WORDS = frozenset({"LEFT", "LT", "LINKS", "GAUCHE", "SINISTRO", "IZQUIERDA"})
 RIGHT_WORDS = frozenset({"RIGHT", "RT", "RECHTS", "DROIT", "DROITE", "DESTRO", "DERECHA"})
+CENTRE_LINE_MM = 30.0
+"""A single knee whose centre lies further than this from x = 0 (DICOM) is named by that position."""
 KNEE_WORDS = frozenset({"KNEE", "KNIE", "GENOU", "GINOCCHIO", "RODILLA"})
 """A lone 'L' or 'R' counts only next to one of these ('KNEE L', 'R_KNEE')."""
 
@@ -83,5 +90,22 @@ def single_knee_side(labels: Volume, ct: Volume | None = None, facts: DicomFacts
         return SideDecision(told, element, "high")
     if seen is not None:
         return SideDecision(seen, f"the fibula lies lateral to the tibia: a {seen} knee", "medium")
+    placed = side_from_centre_line(labels) if facts is not None else None
+    if placed is not None:
+        return placed
     why = "no CT to look for the fibula" if ct is None else "the fibula was not found"
     return SideDecision(None, f"one knee; the header names no side and {why}", "none")
+
+
+def side_from_centre_line(labels: Volume) -> SideDecision | None:
+    """The side of a knee lying clearly off the scanner's centre line (x = 0 in DICOM patient coordinates)."""
+    box = bounding_box(labels.array > 0)
+    if box is None:
+        return None
+    centre = labels.index_to_lps(np.array([(s.start + s.stop - 1) / 2.0 for s in box]))
+    x = float(centre[0])
+    if abs(x) <= CENTRE_LINE_MM:
+        return None
+    side = LEFT if x > 0 else RIGHT
+    how = f"the knee lies {abs(x):.0f} mm to the patient's {side} of the scanner's centre line (no header side, no fibula)"
+    return SideDecision(side, how, "low")
