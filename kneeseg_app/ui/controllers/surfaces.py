@@ -11,15 +11,19 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from kneeseg_app.ui.controllers.workers import Task
+from kneeseg_app.ui.state.display_mesh import DisplayMesh, display_mesh, triangles_per_bone
 
 
-def compute_meshes(labels: Any, names: dict[int, str], progress, cancel) -> dict[str, Any]:
-    """Display surfaces of each bone (imports the mesh module lazily)."""
+def compute_meshes(labels: Any, names: dict[int, str], progress, cancel) -> dict[str, DisplayMesh]:
+    """Display surfaces of each bone, decimated to the view's budget and with their normals, all in
+    the worker: the UI thread only hands finished arrays to OpenGL (imports the mesh module lazily)."""
     from kneeseg_app.core import mesh
 
-    return mesh.bone_meshes(
-        labels, names, target_triangles=60_000, smoothing_iterations=5, progress=progress, cancel=cancel
+    budget = triangles_per_bone(len(names))
+    meshes = mesh.bone_meshes(
+        labels, names, target_triangles=budget, smoothing_iterations=5, progress=progress, cancel=cancel
     )
+    return {name: display_mesh(surface) for name, surface in meshes.items()}
 
 
 class SurfaceController(QObject):

@@ -12,7 +12,16 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStackedLayout, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QStackedLayout,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from kneeseg_app.ui.state.part_colors import part_color
 
@@ -36,6 +45,18 @@ def opengl_unavailable_reason() -> str:
     return ""
 
 
+def _gl_view_window() -> Any:
+    """pyqtgraph's GL view (camera, mouse, items) as a QOpenGLWindow instead of a QOpenGLWidget."""
+    from pyqtgraph.opengl.GLViewWidget import GLViewMixin
+    from PySide6.QtOpenGL import QOpenGLWindow
+
+    class GLViewWindow(GLViewMixin, QOpenGLWindow):
+        def devicePixelRatioF(self) -> float:  # noqa: N802 (the QWidget name the mixin calls)
+            return float(self.devicePixelRatio())
+
+    return GLViewWindow()
+
+
 class Surface3DView(QWidget):
     """Placeholder with a message until surfaces exist and OpenGL works."""
 
@@ -45,6 +66,7 @@ class Surface3DView(QWidget):
         super().__init__(parent)
         self.setObjectName("view_3d")
         self._gl: Any = None
+        self._gl_widget: QWidget | None = None
         self._items: list[Any] = []
         self.message = QLabel("3D surfaces appear here after a segmentation.")
         self.message.setObjectName("view3d_message")
@@ -65,6 +87,8 @@ class Surface3DView(QWidget):
         self.title.setStyleSheet("font-weight: bold;")
         hint = QLabel("drag: rotate · wheel: zoom · seen from the front")
         hint.setStyleSheet("color: gray; font-size: 11px;")
+        # the hint may be cut, never widen its column: the four views share the space equally
+        hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.reset_button = QToolButton()
         self.reset_button.setText("Front view")
         self.reset_button.clicked.connect(self.reset_camera)
@@ -114,16 +138,20 @@ class Surface3DView(QWidget):
             self._reason = f"The 3D view could not be drawn ({type(exc).__name__}: {exc})."
             self.show_message(self._reason)
             return
-        self.stack.setCurrentWidget(self._gl)
+        self.stack.setCurrentWidget(self._gl_widget)
 
     def _ensure_gl(self) -> None:
         if self._gl is not None:
             return
-        import pyqtgraph.opengl as gl
-
-        self._gl = gl.GLViewWidget()
+        self._gl = _gl_view_window()
         self._gl.setBackgroundColor("k")
-        self.stack.addWidget(self._gl)
+        # a native OpenGL window in a container: a QOpenGLWidget would make Qt composite the
+        # WHOLE main window through OpenGL on every repaint, so each slice step paid for it
+        # (50-85 ms with software OpenGL); the container keeps the slice views' paints raster
+        self._gl_widget = QWidget.createWindowContainer(self._gl, self)
+        self._gl_widget.setObjectName("view3d_gl")
+        self._gl_widget.setMinimumSize(50, 50)
+        self.stack.addWidget(self._gl_widget)
 
     def _replace_items(self, meshes: dict[str, Any], names: dict[int, str]) -> None:
         import pyqtgraph.opengl as gl
@@ -138,6 +166,9 @@ class Surface3DView(QWidget):
             faces = np.asarray(mesh.faces, dtype=np.int32)
             r, g, b = (min(255, int(c * 0.6 + 110)) for c in part_color(label_of.get(name, 1)))
             data = gl.MeshData(vertexes=vertices, faces=faces)
+            normals = getattr(mesh, "normals", None)
+            if normals is not None:  # computed in the worker: pyqtgraph's own loop would freeze the window
+                data._vertexNormals = np.asarray(normals, dtype=np.float32)
             item = gl.GLMeshItem(meshdata=data, color=(r / 255, g / 255, b / 255, 1.0), shader="shaded", smooth=True)
             self._gl.addItem(item)
             self._items.append(item)
