@@ -134,3 +134,16 @@ def test_a_one_knee_case_names_its_knee(qtbot, window, both_knees_model, tmp_pat
     assert [(side, bone) for side, bone, _ in window.sides.table.rows()] == [("right", "femur"), ("right", "tibia")]
     assert all(marker.text() == "Right knee" for marker in window.sides.markers.values())
     assert "Knee: right" in window.case_info.text()
+
+
+def test_two_knees_against_a_two_knee_reference_are_compared_per_side(
+    qtbot, window, both_knees_model, two_knee_dicom, tmp_path: Path
+) -> None:
+    _segment(qtbot, window, two_knee_dicom)
+    result = window.session.result
+    window.session.set_reference(result.labels.with_array(result.labels.array.copy()), tmp_path / "ref.nii.gz")
+    qtbot.waitUntil(lambda: window.session.metrics is not None, timeout=20000)
+    panel = window.metrics_panel
+    columns = [panel.table.horizontalHeaderItem(c).text() for c in range(panel.table.columnCount())]
+    assert columns == ["right femur", "right tibia", "left femur", "left tibia"]
+    assert all(panel.value(bone, "dice") == 1.0 for bone in columns)
