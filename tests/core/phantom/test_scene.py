@@ -88,3 +88,18 @@ def test_a_knee_near_the_edge_is_cut_by_the_reconstruction_circle() -> None:
     body = (phantom.tissues.array >= 2) & (phantom.tissues.array != 1)
     assert (body & outside).any(), "part of the leg lies outside the circle"
     assert not phantom.labels.array[outside].any(), "nothing is labelled where nothing was reconstructed"
+
+
+@pytest.mark.parametrize("position", ["FFS", "HFP", "FFP"])
+def test_positions_survive_a_dicom_round_trip(position: str, tmp_path) -> None:
+    from kneeseg_app.core.dicom import read_series, scan_folder
+    from kneeseg_app.core.dicom.write import write_dicom_series
+
+    phantom = render(position=position)
+    write_dicom_series(
+        phantom.ct, tmp_path / "s", series_description="wide", patient_name="P", patient_id="P", seed=1, kernel="K"
+    )
+    volume = read_series(scan_folder(tmp_path).series[0])
+    assert np.array_equal(volume.array, phantom.ct.array)
+    assert np.allclose(volume.direction, phantom.ct.direction) and np.allclose(volume.origin_xyz, phantom.ct.origin_xyz)
+    assert volume.dicom.patient_position == position
