@@ -142,33 +142,39 @@ def check_density(bones: list[BoneMeasure]) -> CheckResult:
     return CheckResult("density", "Bone density (HU)", status, message, details=details)
 
 
+_AXIS_WORDS = ("slice(s)", "image row(s)", "image column(s)")
+
+
 def check_continuity(bones: list[BoneMeasure]) -> CheckResult:
-    """A bone does not vanish (or nearly vanish) on slices between its first and last."""
-    fail_slices: list[int] = []
-    dip_slices: list[int] = []
+    """A bone does not vanish (or nearly vanish) between its ends along the body axis.
+
+    For an axial CT that is slice by slice; for a sagittal or coronal acquisition the body axis
+    runs along the image rows, and the flagged places are rows (no slice to mark).
+    """
+    fail_at: list[int] = []
+    dip_at: list[int] = []
     problems, details = [], {}
     for bone in (b for b in bones if b.present):
         gaps, dips = _gaps_and_dips(bone.slice_area_cm2)
-        details[bone.name] = {"missing_slices": [int(s) for s in gaps], "thin_slices": [int(s) for s in dips]}
+        where = _AXIS_WORDS[bone.body_axis]
+        details[bone.name] = {
+            "missing_slices": [int(s) for s in gaps],
+            "thin_slices": [int(s) for s in dips],
+            "axis": bone.body_axis,
+        }
         if gaps.size:
-            fail_slices += gaps.tolist()
-            problems.append(f"the {bone.name} vanishes on slice(s) {slice_ranges(gaps)} inside its extent")
+            fail_at += gaps.tolist() if bone.body_axis == 0 else []
+            problems.append(f"the {bone.name} vanishes on {where} {slice_ranges(gaps)} inside its extent")
         elif dips.size:
-            dip_slices += dips.tolist()
-            problems.append(f"the {bone.name} nearly vanishes on slice(s) {slice_ranges(dips)}")
-    status = Status.FAIL if fail_slices else (Status.WARN if dip_slices else Status.PASS)
+            dip_at += dips.tolist() if bone.body_axis == 0 else []
+            problems.append(f"the {bone.name} nearly vanishes on {where} {slice_ranges(dips)}")
+    failed = any("vanishes on" in p for p in problems)
+    status = Status.FAIL if failed else (Status.WARN if problems else Status.PASS)
     if status is Status.PASS:
-        return CheckResult(
-            "continuity",
-            "Bone continuity",
-            status,
-            "Every bone is present on every slice between its ends.",
-            details=details,
-        )
+        message = "Every bone is present on every slice between its ends."
+        return CheckResult("continuity", "Bone continuity", status, message, details=details)
     message = f"Part of a bone is missing: {'; '.join(problems)}; a real bone does not stop and start again."
-    return CheckResult(
-        "continuity", "Bone continuity", status, message, tuple(sorted(set(fail_slices + dip_slices))), details
-    )
+    return CheckResult("continuity", "Bone continuity", status, message, tuple(sorted(set(fail_at + dip_at))), details)
 
 
 def _gaps_and_dips(area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

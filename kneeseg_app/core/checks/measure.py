@@ -48,7 +48,7 @@ class ComponentMeasure:
     superior_range_mm: tuple[float, float]
     """Lowest and highest LPS S coordinate (mm) of the component's voxel centres."""
     max_area_cm2: float
-    """Largest cross-section on one slice (array axis 0)."""
+    """Largest cross-section across the body axis (on one slice for an axial CT)."""
     slices: tuple[int, int]
     """First and last slice (array axis 0) holding the component."""
 
@@ -62,14 +62,16 @@ class BoneMeasure:
     voxels: int
     volume_ml: float
     slice_area_cm2: np.ndarray
-    """Cross-section (cm^2) on every slice of the volume (array axis 0)."""
+    """Cross-section (cm^2) across the body axis at every index of :attr:`body_axis` (the array axis
+    closest to head-feet: axis 0, the slices, for an axial CT)."""
     components: tuple[ComponentMeasure, ...]
     """Largest first."""
     hu_p90: float
     dense_fraction: float
     air_fraction: float
     edge_slices: tuple[int, ...]
-    """Slices where the bone touches the in-plane border of the image."""
+    """Slices where the bone touches a side of the image across the body axis (it may be cut off there)."""
+    body_axis: int = 0
 
     @property
     def present(self) -> bool:
@@ -78,6 +80,18 @@ class BoneMeasure:
     @property
     def slices(self) -> np.ndarray:
         return np.flatnonzero(self.slice_area_cm2 > 0)
+
+
+def body_axis(volume: Volume) -> int:
+    """The array axis (0 z, 1 y, 2 x) closest to the patient's head-feet axis (0 for an axial CT)."""
+    # array axis a is ITK axis 2 - a; row 2 of the direction matrix is each ITK axis' S component
+    return int(np.argmax(np.abs(np.asarray(volume.direction)[2, ::-1])))
+
+
+def cross_section_cm2(volume: Volume, axis: int) -> float:
+    """Area (cm^2) of one voxel's face across ``axis``."""
+    others = [s for a, s in enumerate(volume.spacing_zyx) if a != axis]
+    return others[0] * others[1] / 100.0
 
 
 def in_plane_step(spacing_zyx: tuple[float, float, float]) -> int:
@@ -162,10 +176,12 @@ def _measure_bone(
     zyx = [c + o for c, o in zip(coords, offset)]
     hu = np.asarray(ct.array[box][coords], dtype=np.float32)
     voxel_ml = ct.voxel_volume_ml
-    pixel_cm2 = ct.spacing_zyx[1] * ct.spacing_zyx[2] / 100.0
-    area = np.bincount(zyx[0], minlength=ct.shape[0]).astype(np.float64) * pixel_cm2
-    ny, nx = ct.shape[1], ct.shape[2]
-    on_edge = (zyx[1] == 0) | (zyx[1] == ny - 1) | (zyx[2] == 0) | (zyx[2] == nx - 1)
+    axis = body_axis(ct)
+    area = np.bincount(zyx[axis], minlength=ct.shape[axis]).astype(np.float64) * cross_section_cm2(ct, axis)
+    # the image's sides across the body axis (a bone runs on beyond the first and last slice of an axial CT)
+    on_edge = np.zeros(hu.size, dtype=bool)
+    for a in (a for a in range(3) if a != axis):
+        on_edge |= (zyx[a] == 0) | (zyx[a] == ct.shape[a] - 1)
     components = _components(ct, mask, coords, zyx, hu, offset)
     return BoneMeasure(
         label=label,
@@ -178,6 +194,7 @@ def _measure_bone(
         dense_fraction=float(np.mean(hu > DENSE_HU)),
         air_fraction=float(np.mean(hu < AIR_HU)),
         edge_slices=tuple(int(z) for z in np.unique(zyx[0][on_edge])),
+        body_axis=axis,
     )
 
 
@@ -202,7 +219,8 @@ def _components(
     sums = [per(axis.astype(np.float64)) for axis in zyx]
     air = per((hu < AIR_HU).astype(np.float64))
     dense = per((hu > DENSE_HU).astype(np.float64))
-    max_area = _max_slice_counts(ids, zyx[0], n) * (ct.spacing_zyx[1] * ct.spacing_zyx[2] / 100.0)
+    axis = body_axis(ct)
+    max_area = _max_slice_counts(ids, zyx[axis], n) * cross_section_cm2(ct, axis)
     order = np.argsort(-sizes, kind="stable")
     surround = {
         int(k): _surrounding_air(ct, cc, int(k) + 1, local_boxes[k], offset) for k in order[:SURROUNDINGS_CHECKED]

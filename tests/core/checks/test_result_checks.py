@@ -174,3 +174,29 @@ def test_a_label_map_on_another_grid_is_a_programming_error(phantom) -> None:
 def test_flagged_slices_and_ranges_for_people() -> None:
     assert slice_ranges([5, 3, 4, 9, 11, 10, 20]) == "4-6, 10-12, 21"  # numbers as the window counts them
     assert slice_ranges([]) == ""
+
+
+def _sagittal(phantom) -> tuple[Volume, np.ndarray]:
+    """The phantom as a sagittal acquisition: slices run left-right, image rows head-feet."""
+    sz, sy, sx = phantom.ct.spacing_zyx
+    columns_p, rows_s, slices_l = [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]
+    direction = np.array([columns_p, rows_s, slices_l]).T
+    ct = Volume(np.transpose(phantom.ct.array, (2, 0, 1)), (sx, sz, sy), phantom.ct.origin_xyz, direction)
+    return ct, np.transpose(phantom.labels.array, (2, 0, 1))
+
+
+def test_a_sagittal_acquisition_of_both_legs_passes(phantom) -> None:
+    ct, labels = _sagittal(phantom)
+    report = check_result(ct, labels, NAMES)
+    assert report.status is Status.PASS, [c.message for c in report.checks if c.status is not Status.PASS]
+
+
+def test_in_a_sagittal_acquisition_a_missing_band_is_found_along_the_body_axis(phantom) -> None:
+    ct, labels = _sagittal(phantom)
+    labels = labels.copy()
+    rows = np.flatnonzero((labels == 1).any(axis=(0, 2)))
+    band = slice(int(rows[len(rows) // 2]), int(rows[len(rows) // 2]) + 3)
+    labels[:, band][labels[:, band] == 1] = 0
+    continuity = check_result(ct, labels, NAMES).get("continuity")
+    assert continuity.status is Status.FAIL
+    assert "image row(s)" in continuity.message and continuity.slices == ()
