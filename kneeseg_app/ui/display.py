@@ -40,5 +40,8 @@ def display_available(
         return True, ""  # a frozen app ships its own libraries
     missing = [package for lib, package in XCB_LIBRARIES.items() if not find_library(lib)]
     if missing:
-        return False, f"the X display cannot be used: missing system libraries (install {' '.join(missing)})"
+        return False, (
+            f"the X display cannot be used: Qt's xcb plugin needs {', '.join(missing)} "
+            f"(Debian/Ubuntu: sudo apt install {' '.join(missing)})"
+        )
     return True, ""

@@ -40,6 +40,15 @@ def test_an_x_display_without_the_libraries_qt_needs_gives_the_reason() -> None:
     assert not available and "no display" in reason
 
 
+@pytest.mark.parametrize("library, package", [("xcb-icccm", "libxcb-icccm4"), ("xkbcommon-x11", "libxkbcommon-x11-0")])
+def test_each_missing_xcb_library_is_named_with_its_package(library: str, package: str) -> None:
+    available, reason = display_check(
+        {"DISPLAY": ":0"}, "linux", find_library=lambda name: None if name == library else "x"
+    )
+    assert not available and f"sudo apt install {package}" in reason
+    assert "libxcb-cursor0" not in reason  # only what is missing
+
+
 def test_the_boolean_check_agrees_with_this_machine() -> None:
     assert display_available() is display_check()[0]
 
