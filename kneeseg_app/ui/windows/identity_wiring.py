@@ -4,7 +4,8 @@ Kept out of ``main_window`` (which only builds and wires). The title and the cas
 name the patient (name, ID, birth and study date, study, accession, laterality) and the
 knee's side; View > Hide identifiers blanks every identifier in the window, the series
 chooser included, for screenshots and teaching; File > Patient ID in file names decides
-whether exported surfaces are called ``12345_left_femur.stl`` or ``left_femur.stl``.
+whether exported surfaces are called ``12345_left_femur.stl`` or ``left_femur.stl`` (while
+identifiers are hidden, file names leave the ID out too: their names are shown on screen).
 A folder holding several patients' scans is announced, naming them, before anything opens.
 """
 
@@ -59,8 +60,9 @@ class IdentityWiring:
 
     @property
     def anonymous_names(self) -> bool:
-        """True when exported files leave the patient ID out."""
-        return not self.names_action.isChecked()
+        """True when exported files leave the patient ID out: asked for, or while identifiers are hidden
+        (a suggested name in a save dialog, or 'Saved 12345_left_femur.stl', is on screen too)."""
+        return not self.names_action.isChecked() or self.hidden
 
     def set_hidden(self, hidden: bool) -> None:
         """Hide (or show again) every identifier in the window."""
@@ -80,12 +82,12 @@ class IdentityWiring:
 
     def file_base(self) -> str:
         """The start of a suggested file name: the patient ID, else the case's title; no identifier when
-        file names leave them out or identifiers are hidden (the title holds the folder's name)."""
+        file names leave them out (the title holds the folder's name)."""
         case = self.w.session.case
         prefix = file_prefix(identity_of(case), anonymous=self.anonymous_names) if case is not None else ""
         if prefix:
             return prefix.rstrip("_")
-        if case is None or self.anonymous_names or self.hidden:
+        if case is None or self.anonymous_names:
             return "kneeseg"
         return case.title
 

@@ -105,4 +105,6 @@ def test_suggested_file_names_start_with_the_patient_id_unless_identifiers_are_l
     assert window.identity.file_base() == "kneeseg"
     window.identity.names_action.setChecked(True)
     window.identity.set_hidden(True)
-    assert window.identity.file_base() == "12345"  # hiding is for the screen; file names follow their own switch
+    assert window.identity.file_base() == "kneeseg"  # a suggested name is on screen too
+    window.identity.set_hidden(False)
+    assert window.identity.file_base() == "12345"
