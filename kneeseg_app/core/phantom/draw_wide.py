@@ -73,13 +73,15 @@ def draw_wide_params(
             d[name] = value
     if choices.padding_hu is None:
         d["padding_hu"] = None
-    if choices.pixels is not None:
-        d["pixels_pinned"] = True
+    pinned = {name for name in ("pixels", "slice_mm", "coverage_mm") if getattr(choices, name) is not None}
+    shape, spacing = _wide_grid(d, shape_zyx, spacing_zyx, pinned)
+    above, below = (float(c) for c in d["coverage_mm"])
+    extent = (shape[0] - 1) * spacing[0]  # what the grid shows, split as drawn or pinned
+    d["coverage_mm"] = (extent * above / max(above + below, 1e-6), extent * below / max(above + below, 1e-6))
     grade = int(d["oa_grade"])
     base = draw_params(seed, both_legs=True, osteoarthritis=grade > 0, side=d["side"])
     legs = [_pose_leg(leg, d, i, grade if i == 0 else min(grade, d["other_grade"])) for i, leg in enumerate(base.legs)]
     legs = legs[:1] if d["legs"] == "one" else legs
-    shape, spacing = _wide_grid(d, shape_zyx, spacing_zyx)
     acq, legs = _place(d, shape, spacing, legs, base)
     habitus = float(d["habitus"])
     extras = _extras(d, rng, len(legs), grade)
@@ -255,14 +257,20 @@ def _osteoarthritis(leg: LegParams, grade: int, varus: float) -> LegParams:
     )
 
 
-def _wide_grid(d: dict, shape_zyx, spacing_zyx) -> tuple[tuple[int, int, int], tuple[float, float, float]]:
-    """FOV, matrix and slice spacing within the issue's ranges and the voxel budget."""
+def _wide_grid(
+    d: dict, shape_zyx, spacing_zyx, pinned: set[str]
+) -> tuple[tuple[int, int, int], tuple[float, float, float]]:
+    """FOV, matrix and slice spacing within the issue's ranges and the voxel budget.
+
+    A given ``shape_zyx`` keeps its slice count: the slices are as thick as pinned, else as
+    the pinned coverage needs, else as drawn (kept within 60-1200 mm of coverage).
+    """
     above, below = (float(c) for c in d["coverage_mm"])
     extent = above + below
     if shape_zyx is not None and spacing_zyx is not None:
         return tuple(int(n) for n in shape_zyx), tuple(float(s) for s in spacing_zyx)  # type: ignore[return-value]
     fov, pixels, slice_mm = float(d["fov_mm"]), int(d["pixels"]), float(d["slice_mm"])
-    if "pixels_pinned" not in d:
+    if "pixels" not in pinned:
         while fov / pixels > 1.0 and pixels < 1024:
             pixels = min(p for p in PIXELS if p > pixels)
         while fov / pixels < 0.3 and pixels > 256:
@@ -270,7 +278,14 @@ def _wide_grid(d: dict, shape_zyx, spacing_zyx) -> tuple[tuple[int, int, int], t
     if shape_zyx is not None:
         nz, ny, nx = (int(n) for n in shape_zyx)
         xy = fov / max(ny, nx)
-        return (nz, ny, nx), (extent / max(nz - 1, 1), xy, xy)
+        gaps = max(nz - 1, 1)
+        if "slice_mm" in pinned:
+            sz = slice_mm
+        elif "coverage_mm" in pinned:
+            sz = extent / gaps
+        else:
+            sz = float(np.clip(slice_mm, 60.0 / gaps, 1200.0 / gaps))
+        return (nz, ny, nx), (sz, xy, xy)
     if spacing_zyx is not None:
         sz, sy, sx = (float(s) for s in spacing_zyx)
         return (int(round(extent / sz)) + 1, pixels, pixels), (sz, sy, sx)

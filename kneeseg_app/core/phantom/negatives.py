@@ -68,8 +68,8 @@ def negative_params(
             flexion_deg=choices.flexion_deg if choices.flexion_deg is not None else 5.0 * (seed % 3),
             off_centre=choices.off_centre if choices.off_centre is not None else 0.1 * (seed % 4),
         )
-        params = draw_wide_params(seed, straight, shape_zyx=shape_zyx, spacing_zyx=spacing_zyx)
-        return _leg_part_grid(params, kind, shape_zyx is not None)
+        params = draw_wide_params(seed, straight)  # hip-to-ankle anatomy, then the grid of the part
+        return _leg_part_grid(params, kind, shape_zyx, spacing_zyx)
     coverage = choices.coverage_mm or (100.0, 100.0)
     legs = choices.legs or "one"
     table = choices.table or {"table": ("curved", "flat", "mattress")[seed % 3], "air": "none"}.get(kind)
@@ -77,8 +77,13 @@ def negative_params(
     return draw_wide_params(seed, pinned, shape_zyx=shape_zyx, spacing_zyx=spacing_zyx)
 
 
-def _leg_part_grid(params: PhantomParams, kind: str, keep_count: bool) -> PhantomParams:
-    """Move the slices away from the joint (``keep_count``: as many slices as the grid asked for)."""
+def _leg_part_grid(
+    params: PhantomParams,
+    kind: str,
+    shape_zyx: tuple[int, int, int] | None,
+    spacing_zyx: tuple[float, float, float] | None,
+) -> PhantomParams:
+    """Slices away from the joint: the drawn field of view, or the asked grid, over the part's heights."""
     leg = params.legs[0]
     acq = params.acquisition
     lb = leg.long
@@ -88,20 +93,20 @@ def _leg_part_grid(params: PhantomParams, kind: str, keep_count: bool) -> Phanto
         lo, hi = -lb.tibia_length - 60.0, -lb.tibia_length + 100.0
     else:
         lo, hi = LEG_RANGES[kind]
-    if keep_count:
-        nz = acq.shape_zyx[0]
+    ny, nx = shape_zyx[1:] if shape_zyx is not None else acq.shape_zyx[1:]
+    if spacing_zyx is not None:
+        sy, sx = spacing_zyx[1:]
+    else:
+        sy, sx = acq.shape_zyx[1] * acq.spacing_zyx[1] / ny, acq.shape_zyx[2] * acq.spacing_zyx[2] / nx
+    if shape_zyx is not None:
+        nz = shape_zyx[0]
         sz = (hi - lo) / max(nz - 1, 1)
     else:
-        sz = max(acq.spacing_zyx[0], (hi - lo) / 200.0)
+        sz = spacing_zyx[0] if spacing_zyx is not None else max(acq.spacing_zyx[0], (hi - lo) / 200.0)
         nz = int(round((hi - lo) / sz)) + 1
-    origin = (acq.origin_xyz[0], acq.origin_xyz[1], leg.knee_lps[2] + lo)
-    spacing = (sz, acq.spacing_zyx[1], acq.spacing_zyx[2])
-    return replace(
-        params,
-        acquisition=replace(
-            acq, shape_zyx=(nz, acq.shape_zyx[1], acq.shape_zyx[2]), spacing_zyx=spacing, origin_xyz=origin
-        ),
-    )
+    origin = (-(nx - 1) * sx / 2.0, -(ny - 1) * sy / 2.0, leg.knee_lps[2] + lo)
+    grid = dict(shape_zyx=(nz, ny, nx), spacing_zyx=(sz, sy, sx), origin_xyz=origin)
+    return replace(params, acquisition=replace(acq, **grid))
 
 
 def generate_negative(

@@ -139,3 +139,14 @@ def test_anatomy_varies_bone_proportions_beyond_the_classic_draw() -> None:
     assert all(0.88 - 1e-9 <= r <= 1.12 + 1e-9 for r in ratios) and max(abs(r - 1) for r in ratios) > 0.05
     widest = varied.notch_half_width + 2 * max(varied.cond_half_width_med, varied.cond_half_width_lat)
     assert varied.epicondyle_half_width > widest, "the epicondyles still stand proud of the condyles"
+
+
+def test_a_given_slice_count_keeps_pinned_or_realistic_slice_spacing() -> None:
+    shape = (300, 512, 512)
+    thick = draw_wide_params(3, WideChoices(slice_mm=5.0), shape_zyx=shape)
+    assert thick.acquisition.spacing_zyx[0] == 5.0 and thick.legs[0].long is not None, "1495 mm: hip to ankle"
+    short = draw_wide_params(3, WideChoices(coverage_mm=(30.0, 30.0)), shape_zyx=shape)
+    assert short.acquisition.spacing_zyx[0] == pytest.approx(60.0 / 299)
+    for seed in range(20):
+        sz = draw_wide_params(seed, shape_zyx=shape).acquisition.spacing_zyx[0]
+        assert 60.0 / 299 - 1e-9 <= sz <= min(5.0, 1200.0 / 299) + 1e-9
