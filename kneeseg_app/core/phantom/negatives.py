@@ -195,34 +195,21 @@ def _torso(rng: np.random.Generator, params: PhantomParams) -> list[Blob]:
                 64 if gas else 65,
             )
         )
+    return blobs + _spine_and_ribs(rng, a, b, cy)
+
+
+def _spine_and_ribs(rng: np.random.Generator, a: float, b: float, cy: float) -> list[Blob]:
+    """A vertebra with its posterior arch and rib cross-sections around the body wall."""
+    u = rng.uniform
     vertebra_y = cy + b - 30
-    blobs.append(
-        Blob(
-            (0, vertebra_y, 0),
-            (u(17, 23), u(15, 20), math.inf),
-            u(900, 1400),
-            OTHER_BONE,
-            cortex_mm=1.2,
-            inner_hu=u(120, 260),
-        )
-    )
-    blobs.append(
-        Blob(
-            (0, vertebra_y + 32, 0),
-            (u(18, 26), 10, math.inf),
-            u(700, 1200),
-            OTHER_BONE,
-            cortex_mm=1.5,
-            inner_hu=u(150, 300),
-        )
-    )
+    body = Blob((0, vertebra_y, 0), (u(17, 23), u(15, 20), math.inf), u(900, 1400), OTHER_BONE, 1.2, u(120, 260))
+    arch = Blob((0, vertebra_y + 32, 0), (u(18, 26), 10, math.inf), u(700, 1200), OTHER_BONE, 1.5, u(150, 300))
+    blobs = [body, arch]
     for i in range(int(rng.integers(6, 12))):
         angle = math.pi * (0.1 + 0.8 * i / 10.0)
         for sign in (-1, 1):
             x, y = sign * 0.93 * a * math.sin(angle), cy - 0.9 * b * math.cos(angle)
-            blobs.append(
-                Blob((x, y, u(-80, 80)), (6, 5, 14), u(700, 1200), OTHER_BONE, cortex_mm=1.0, inner_hu=u(150, 300))
-            )
+            blobs.append(Blob((x, y, u(-80, 80)), (6, 5, 14), u(700, 1200), OTHER_BONE, 1.0, u(150, 300)))
     return blobs
 
 
