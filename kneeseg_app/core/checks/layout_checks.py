@@ -17,6 +17,9 @@ from kneeseg_app.core.labels import side_of_x
 
 SAME_LEG_MM = 60.0
 """A femur and a tibia whose centres are further apart than this left-right are not one leg."""
+SAME_BONE_MM = 40.0
+"""Two big pieces of one bone closer than this left-right are one bone broken (a lost slab), not two legs:
+two knees, even touching, lie further apart."""
 SIDE_GUESS_MM = 30.0
 """One leg this far from the scanner's centre line is named as left or right."""
 JOINT_GAP_MM = {"warn": 20.0, "fail": 32.0}
@@ -42,12 +45,25 @@ def _side_names(pieces: list[ComponentMeasure]) -> list[str]:
     return [side_of_x(x, 0.0) if abs(x) > SIDE_GUESS_MM else "unknown" for x in xs]
 
 
+def leg_pieces(bone: BoneMeasure | None) -> tuple[list[ComponentMeasure], list[ComponentMeasure]]:
+    """The bone's big pieces split into one per leg (largest first) and the rest: pieces of the same
+    leg's bone, cut apart (left-right within :data:`SAME_BONE_MM` of a bigger piece)."""
+    legs: list[ComponentMeasure] = []
+    broken: list[ComponentMeasure] = []
+    for piece in major_pieces(bone) if bone else []:
+        same = any(abs(piece.centroid_lps[0] - kept.centroid_lps[0]) <= SAME_BONE_MM for kept in legs)
+        (broken if same else legs).append(piece)
+    return legs, broken
+
+
+def _named(bones: list[BoneMeasure], name: str) -> BoneMeasure | None:
+    return next((b for b in bones if b.name.lower() == name), None)
+
+
 def pair_legs(bones: list[BoneMeasure]) -> list[Leg]:
-    """Pair each major femur piece with the tibia piece nearest to it left-right."""
-    femur = next((b for b in bones if b.name.lower() == "femur"), None)
-    tibia = next((b for b in bones if b.name.lower() == "tibia"), None)
-    femurs = major_pieces(femur) if femur else []
-    tibias = list(major_pieces(tibia)) if tibia else []
+    """Pair each femur (one per leg) with the tibia nearest to it left-right."""
+    femurs = leg_pieces(_named(bones, "femur"))[0]
+    tibias = leg_pieces(_named(bones, "tibia"))[0]
     legs: list[Leg] = []
     anchors = femurs if femurs else tibias
     sides = _side_names(anchors)
@@ -80,6 +96,11 @@ def check_components(bones: list[BoneMeasure]) -> CheckResult:
         statuses.append(Status.FAIL)
         problems.append(f"{len(legs)} separate legs were found, but a person has two")
     for bone in bones:
+        broken = leg_pieces(bone)[1]
+        if broken:
+            statuses.append(Status.WARN)
+            problems.append(f"the {bone.name} is cut into {len(broken) + 1} big pieces")
+            slices += [s for p in broken for s in (p.slices[0], p.slices[1])]
         majors = {id(p) for p in major_pieces(bone)}
         fragments = [p for p in bone.components if id(p) not in majors and p.volume_ml >= MIN_PIECE_ML]
         if fragments:
