@@ -9,13 +9,15 @@ rules (all distances from the distal condylar level ``s0``, the lowest femur poi
   posterior osteophytes);
 * distal condyle points: 1 mm patch of the lowest surface within 8 mm (ML) of the posterior
   point of the same condyle (marginal osteophytes hang lower at the condyle's edges);
+* from here on ``s0`` is the distal condylar level (the lower distal point), not the lowest
+  bone point (possibly an osteophyte's tip);
 * epicondyles: 1.5 mm patch of the most medial / lateral surface between s0 + 25 and s0 + 60 mm
   (above the condylar osteophytes);
 * trochlear groove: the deepest point of the anterior outline 22 mm above s0, within 15 mm
   of the notch;
 * notch apex: the top of the intercondylar arch: where the lowest femur surface per 1 mm of ML
   is highest within 15 mm of the middle, at the AP level of the condyles' lowest 8 mm;
-* sizes: AP = posterior-anterior extent below s0 + 28 mm; ML = medial-lateral extent below s0 + 12 mm;
+* sizes: AP = posterior-anterior extent below s0 + 28 mm; ML = medial-lateral extent from 5 mm below to 12 mm above s0;
 * femoral head centre when the femur's top is in the scan (:mod:`anatomy.ends`).
 """
 
@@ -112,6 +114,10 @@ def _landmarks(cloud: BoneCloud, frame: BoneFrame, shaft: ShaftFit) -> FemurAnat
         # within 8 mm of the condyle's middle (its posterior point): marginal osteophytes hang lower
         band = low[np.abs(low[:, L] - post[L]) < 8.0] if post is not None else low[:0]
         out[f"distal_{side}"] = extreme_patch(band, S, -1.0, 1.0)
+    distal = [p[S] for p in (out["distal_medial"], out["distal_lateral"]) if p is not None]
+    # from here on heights count from the distal condylar level, not from the lowest bone point
+    # (which may be the tip of an osteophyte hanging from a condyle's margin)
+    s0 = float(min(distal)) if distal else s0
     band = local[(local[:, S] > s0 + 25.0) & (local[:, S] < s0 + 60.0)]
     out["epicondyle_medial"] = extreme_patch(band, L, -1.0, 1.5)
     out["epicondyle_lateral"] = extreme_patch(band, L, 1.0, 1.5)
@@ -123,7 +129,7 @@ def _landmarks(cloud: BoneCloud, frame: BoneFrame, shaft: ShaftFit) -> FemurAnat
     if out["trochlear_groove"] is None:
         notes["trochlear_groove"] = "no groove found in the anterior outline"
     top = local[local[:, S] < s0 + POSTERIOR_BAND_MM]
-    bottom = local[local[:, S] < s0 + 12.0]
+    bottom = local[(local[:, S] > s0 - 5.0) & (local[:, S] < s0 + 12.0)]
     sizes = {
         "femur_ap_mm": float(top[:, P].max() - top[:, P].min()),
         "femur_ml_mm": float(bottom[:, L].max() - bottom[:, L].min()),

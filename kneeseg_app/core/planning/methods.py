@@ -50,7 +50,7 @@ MEASURES = {
     ),
     "femur_ml_mm": (
         "mm",
-        "medio-lateral extent of the distal femur below 12 mm from the distal condylar level (sizing; osteophytes included)",
+        "medio-lateral extent of the distal femur from 5 mm below to 12 mm above the distal condylar level (sizing; osteophytes included)",
     ),
     "tibia_ml_mm": ("mm", "medio-lateral extent of the tibia 8-10 mm below the plateau centres (sizing)"),
     "tibia_ap_mm": ("mm", "antero-posterior extent of the tibia 8-10 mm below the plateau centres (sizing)"),
