@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QGroupBox,
@@ -46,6 +45,7 @@ from kneeseg_app.ui.widgets.viewer_panel import ViewerPanel
 from kneeseg_app.ui.windows.checks_wiring import ChecksWiring
 from kneeseg_app.ui.windows.edit_wiring import EditWiring
 from kneeseg_app.ui.windows.identity_wiring import IdentityWiring
+from kneeseg_app.ui.windows.menus import build_menus, fill_recent
 from kneeseg_app.ui.windows.planning_wiring import PlanningWiring
 from kneeseg_app.ui.windows.session_flows import SessionFlows
 from kneeseg_app.ui.windows.sides_wiring import SidesWiring
@@ -172,59 +172,8 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.busy_bar)
         bar.addPermanentWidget(self.busy_cancel)
 
-    def _action(self, menu, text: str, slot, shortcut: Any = None, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setStatusTip(tip)
-        action.triggered.connect(lambda checked=False: slot())
-        menu.addAction(action)
-        return action
-
     def _build_menus(self) -> None:
-        a = self.flows
-        file = self.menuBar().addMenu("&File")
-        self.act_open_folder = self._action(file, "Open DICOM folder…", a.open_folder, QKeySequence.StandardKey.Open)
-        self._action(file, "Open image file…", a.open_file, "Ctrl+Shift+O")
-        self._action(file, "Open demo case", a.open_demo, tip="The bundled synthetic knee CT with its reference")
-        self.recent_menu = file.addMenu("Recent")
-        file.addSeparator()
-        self._action(file, "Load reference segmentation…", a.load_reference, "Ctrl+R")
-        file.addSeparator()
-        self._action(file, "Save label map…", a.save_labels, QKeySequence.StandardKey.Save)
-        self._action(
-            file, "Save as DICOM SEG…", a.save_dicom_seg, tip="The label map as a DICOM Segmentation of the CT's slices"
-        )
-        self._action(file, "Save screenshot…", a.save_screenshot, "Ctrl+P")
-        self._action(file, "Export metrics (CSV)…", a.export_metrics)
-        self._action(
-            file, "Export bone surfaces (STL)…", a.export_surfaces, tip="Femur and tibia surfaces in LPS mm for CAD"
-        )
-        file.addSeparator()
-        self._action(file, "Quit", self.close, QKeySequence.StandardKey.Quit)
-        view = self.menuBar().addMenu("&View")
-        self._action(view, "Fit images", self.viewer.reset_zoom, "Ctrl+0")
-        for name in ("Axial", "Coronal", "Sagittal", "3D"):
-            self._action(view, f"Show {name} alone / all views", lambda n=name: self.viewer.toggle_maximised(n))
-        models = self.menuBar().addMenu("&Models")
-        self._action(models, "Add model…", a.add_model)
-        self._action(models, "Refresh list", self.refresh_models)
-        tools = self.menuBar().addMenu("&Tools")
-        self._action(tools, "Batch evaluation…", a.open_batch, tip="Evaluate models on many cases with references")
-        help_menu = self.menuBar().addMenu("&Help")
-        self._action(help_menu, "Mouse and keys", a.show_controls, QKeySequence.StandardKey.HelpContents)
-        self._action(help_menu, "About KneeSeg", a.show_about)
-        toolbar = self.addToolBar("Main")
-        toolbar.setObjectName("main_toolbar")
-        toolbar.setMovable(False)
-        for text, slot in (("Open folder", a.open_folder), ("Open file", a.open_file), ("Demo case", a.open_demo)):
-            toolbar.addAction(text, slot)
-        toolbar.addSeparator()
-        toolbar.addAction("Segment", lambda: self.segment(self.run_panel.options()))
-        toolbar.addAction("Load reference", a.load_reference)
-        toolbar.addSeparator()
-        toolbar.addAction("Save labels", a.save_labels)
-        toolbar.addAction("Screenshot", a.save_screenshot)
+        build_menus(self)
         self._fill_recent()
 
     def _connect(self) -> None:
@@ -416,14 +365,7 @@ class MainWindow(QMainWindow):
         self.settings.threads = options.threads
 
     def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for path in self.settings.recent:
-            self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
-        if not self.settings.recent:
-            self.recent_menu.addAction("(none)").setEnabled(False)
-        else:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear list", lambda: (self.settings.clear_recent(), self._fill_recent()))
+        fill_recent(self)
 
     # ----- Qt events ------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802
