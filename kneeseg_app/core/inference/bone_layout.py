@@ -129,12 +129,31 @@ def group_legs(pieces: list[Piece]) -> list[list[Piece]]:
     return legs
 
 
-def joint_split(femur_counts: np.ndarray, tibia_counts: np.ndarray) -> int:
+def joint_split(femur_counts: np.ndarray, tibia_counts: np.ndarray, between: tuple[int, int] | None = None) -> int:
     """Number of top items (ordered superior to inferior) to call femur: the split that disagrees
-    least with the network's labels (femur voxels below plus tibia voxels above)."""
+    least with the network's labels (femur voxels below plus tibia voxels above). ``between``
+    (i, j) forces item i to be femur and item j tibia (the femur lies above the tibia)."""
     above_tibia = np.concatenate([[0], np.cumsum(tibia_counts)])
     below_femur = np.concatenate([np.cumsum(femur_counts[::-1])[::-1], [0]])
-    return int(np.argmin(above_tibia + below_femur))
+    cost = above_tibia + below_femur
+    if between is None:
+        return int(np.argmin(cost))
+    lo, hi = between[0] + 1, between[1]
+    return lo + int(np.argmin(cost[lo : hi + 1]))
+
+
+def stacked_bones(parts: list[_Part]) -> tuple[int, int] | None:
+    """Indices (upper, lower) of a leg's two largest parts when they must be femur and tibia: both
+    large, one above the other, and the network called both bones somewhere in the leg; else None."""
+    if len(parts) < 2:
+        return None
+    femur, tibia = sum(p.femur for p in parts), sum(p.tibia for p in parts)
+    if min(femur, tibia) < MIXED_FRACTION * (femur + tibia):
+        return None  # one bone only (a thigh or a calf): nothing to force
+    first, second = sorted(range(len(parts)), key=lambda i: -parts[i].size)[:2]
+    if parts[second].size < SAME_BONE_FRACTION * parts[first].size:
+        return None
+    return (min(first, second), max(first, second))
 
 
 def split_touching(mask: np.ndarray, spacing_zyx: tuple[float, float, float]) -> np.ndarray | None:
@@ -250,7 +269,8 @@ def _decide_leg(
     if len(parts) == 1 and min(parts[0].femur, parts[0].tibia) >= MIXED_FRACTION * parts[0].size:
         _fix_swapped_slices(parts[0], region, out, ct, femur, tibia)
     else:
-        k = joint_split(np.array([p.femur for p in parts]), np.array([p.tibia for p in parts]))
+        between = stacked_bones(parts)
+        k = joint_split(np.array([p.femur for p in parts]), np.array([p.tibia for p in parts]), between)
         _write_parts(out, parts, [femur if i < k else tibia for i in range(len(parts))])
     for bone in bones:
         keep_largest_component(out, bone, SAME_BONE_FRACTION)

@@ -90,6 +90,25 @@ def test_bands_swapped_next_to_the_joint_return_to_their_bone() -> None:
     assert result.relabelled > 0 and result.legs == 1
 
 
+def test_the_lower_of_two_stacked_bones_is_the_tibia_even_when_mostly_called_femur() -> None:
+    ct, truth = _scene()
+    pred = truth.copy()
+    lower = pred[: JOINT - 6]
+    lower[lower == TIBIA] = FEMUR  # the network calls most of the tibia femur
+    largest = pred.copy()
+    apply_postprocessing(largest, [FEMUR, TIBIA])
+    assert _dice(largest, truth, TIBIA) < 0.5
+    apply_bone_layout(pred, ct, FEMUR, TIBIA)
+    assert (pred == truth).all()
+
+
+def test_a_thigh_the_network_calls_femur_only_stays_femur() -> None:
+    ct, truth = _scene(gap=6)
+    pred = np.where(truth > 0, FEMUR, 0).astype(np.uint8)  # two stacked pieces, no tibia label at all
+    apply_bone_layout(pred, ct, FEMUR, TIBIA)
+    assert (pred[truth > 0] == FEMUR).all()
+
+
 def test_whole_slices_swapped_in_bones_that_touch_are_fixed_at_the_narrowing() -> None:
     ct, truth = _scene(gap=0)
     zz, yy, xx = np.indices(SHAPE)

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from kneeseg_app.core.inference.plan import CasePlan
     from kneeseg_app.core.inference.settings import ResolvedSettings
 
+PROBE_MM = 10.0
+"""Without any bone candidate, slices this far apart are run; bone the network finds there is followed."""
 FALLBACK_SHARE = 0.7
 """Bone windows costing more than this share of the plain path (every slice over the body) are
 not worth their overhead: the plain path runs instead."""
@@ -123,8 +125,15 @@ class BoneWindowPath:
         self._bodies = bodies
         if bodies is not None and all(b is None for b in bodies):  # no patient at all (air): no bone either
             return [], np.ones(n, dtype=bool)
+        plain = self._plain_jobs(plan)
+        self._budget = sum(self._tiles(j) for j in plain)
         if all(b is None for b in boxes):  # the first pass found nothing: trust the network
-            return self._plain_jobs(plan), np.ones(n, dtype=bool)
+            if not self.settings.skip_empty_slices:
+                return plain, np.ones(n, dtype=bool)
+            probes = np.zeros(n, dtype=bool)  # ... on probe slices; bone it finds is followed from there
+            probes[:: max(1, int(round(PROBE_MM / plan.spacing[0])))] = True
+            probes[-1] = True
+            return [self.job(plan, a, b, self.region(plan, a, b)) for a, b in runs(probes, 1)], probes
         m = self.settings.roi_slice_margin
         flags = slices_near_bone(boxes, m) if self.settings.skip_empty_slices else np.ones(n, dtype=bool)
         jobs = []
@@ -135,8 +144,6 @@ class BoneWindowPath:
                 if around is not None:
                     source = intersect(grow(around, self._margin_px(plan), plan.cropped_shape[1:]), source)
             jobs.append(self.job(plan, start, stop, source))
-        plain = self._plain_jobs(plan)
-        self._budget = sum(self._tiles(j) for j in plain)
         if sum(self._tiles(j) for j in jobs) > FALLBACK_SHARE * self._budget:
             return plain, np.ones(n, dtype=bool)
         return jobs, flags
