@@ -68,7 +68,7 @@ class CTIdentity:
             direction=tuple(float(d) for d in np.asarray(volume.direction, dtype=float).ravel()),
             series_instance_uid=str(getattr(dicom, "series_instance_uid", "") or ""),
             study_instance_uid=str(getattr(dicom, "study_instance_uid", "") or ""),
-            frame_of_reference_uid=str(getattr(dicom, "frame_of_reference_uid", "") or ""),
+            frame_of_reference_uid=frame_of_reference_uid(volume),
         )
 
     def mismatch(self, volume: Volume) -> str:
@@ -95,6 +95,22 @@ class CTIdentity:
             if not np.allclose(mine, theirs, atol=GEOMETRY_TOLERANCE_MM, rtol=0):
                 return f"This CT's {what} differs from the session's CT, so the saved labels would not fit it."
         return ""
+
+
+def frame_of_reference_uid(volume: Volume) -> str:
+    """The CT's Frame of Reference UID: from its DicomFacts when they carry it, else from the header of
+    its first file ('' for a CT not read from DICOM or whose files cannot be read any more)."""
+    dicom = volume.dicom
+    known = getattr(dicom, "frame_of_reference_uid", None)
+    if known is not None or dicom is None or not dicom.files:
+        return str(known or "")
+    try:
+        import pydicom
+
+        header = pydicom.dcmread(dicom.files[0], stop_before_pixels=True, specific_tags=["FrameOfReferenceUID"])
+    except Exception:  # noqa: BLE001 - a moved or unreadable file: the other UIDs and the grid still decide
+        return ""
+    return str(getattr(header, "FrameOfReferenceUID", "") or "")
 
 
 @dataclass

@@ -117,6 +117,7 @@ def test_a_session_round_trips_byte_identically_through_the_window(
     assert not window.session.unsaved
     stored = read_session(first)
     assert stored.ct.series_instance_uid == window.session.volume.dicom.series_instance_uid
+    assert stored.ct.frame_of_reference_uid.endswith(".9")  # read from the CT's first header
     np.testing.assert_array_equal(stored.edited_labels, edited)
 
     window.open_path(other_ct(tmp_path))  # saved: no question
@@ -155,3 +156,21 @@ def test_a_session_is_refused_on_a_ct_with_another_grid(
     title, text = dialogs.of_kind("error")[-1][1:]
     assert title == "Cannot open the session" and "not the session's" in text
     assert window.session.result is None
+
+
+def test_dropping_a_folder_on_an_unsaved_result_asks_first(
+    qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path
+) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    open_and_segment(qtbot, window, knee_dicom)
+    dialogs.save_answer = "cancel"
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(other_ct(tmp_path)))])
+    event = QDropEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
+    window.dropEvent(event)
+    assert "not saved" in dialogs.questions[-1]
+    assert window.session.case.source == knee_dicom and not window.loader.busy
