@@ -46,6 +46,7 @@ VIEWS = {
     "vessels": "axial-low",
     "fabella": "sagittal-lateral",
     "anatomy": "coronal",
+    "bone-streaks": "stored",
 }
 SPEED_PINS = {
     "fov-matrix": dict(coverage_mm=(20.0, 20.0), slice_mm=5.0),

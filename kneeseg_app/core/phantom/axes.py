@@ -32,6 +32,7 @@ NEUTRAL: dict = dict(
     fabella=False,
     coverage_mm=(95.0, 95.0),
     anatomy=0.5,
+    bone_streaks=0.0,
 )
 
 AXES: dict[str, tuple[tuple[str, dict], ...]] = {
@@ -96,6 +97,10 @@ AXES: dict[str, tuple[tuple[str, dict], ...]] = {
         for g, v in ((0, 8.0), (2, 8.0), (3, 10.0), (4, 14.0), (4, -12.0))
     ),
     "fabella": (("no fabella", dict(fabella=False)), ("fabella", dict(fabella=True))),
+    "bone-streaks": tuple(
+        (f"bone streaks {b:.0f} HU", dict(bone_streaks=b, legs="touching", centre_on_pair=True, noise_sd=5.0))
+        for b in (0.0, 30.0, 60.0)
+    ),
     "anatomy": tuple(
         (f"proportions {a} ({side})", dict(anatomy=a, side=side))
         for a, side in ((0.0, "left"), (1.0, "left"), (1.0, "right"))

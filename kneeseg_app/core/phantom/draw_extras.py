@@ -53,6 +53,7 @@ def draw_extras(d: dict, n_legs: int, grade: int) -> Extras:
         hu_scale=float(d["hu_scale"]),
         clip_low=d["clip_low"],
         clip_high=d["clip_high"],
+        bone_streak_hu=float(d["bone_streaks"]),
     )
     implants: tuple[Implant, ...] = ()
     if d["implant"] != "none":

@@ -166,6 +166,7 @@ def _draw_all(rng: np.random.Generator) -> dict:
     d["anatomy"] = float(u(0, 1))
     d["shape_factors"] = rng.uniform(-1.0, 1.0, size=(2, len(SHAPE_LENGTHS) + 2))
     d["wave_factor"] = float(u(0.5, 2.0))
+    d["bone_streaks"] = float(u(5.0, 40.0)) if rng.random() < 0.5 else 0.0
     if rng.random() < 0.06:  # a bone-density calibration phantom under the legs
         d["aids"] = (*d["aids"], "qct")
     return d

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft as sfft
-from scipy import ndimage
 from scipy.special import ndtri
 
 from kneeseg_app.core.phantom.params import Acquisition
@@ -24,6 +23,9 @@ from kneeseg_app.core.phantom.variation import Scanner
 STREAK_GRID = 128
 """Coarse grid (pixels per side) on which metal projections are simulated."""
 STREAK_ANGLES = 72
+BONE_STREAK_MM = 30.0
+BONE_STREAK_EVERY = 3
+"""Bone path (cortex-equivalent, e.g. across both femora) that gives the full bone streak strength."""
 
 
 _GAUSS_LUT = ndtri((np.arange(65536) + 0.5) / 65536).astype(np.float32)
@@ -48,6 +50,9 @@ class ScannerState:
     streak_hu: float = 0.0
     streak_rng: np.random.Generator | None = None
     """Own stream for the streaks' photon noise, so metal never shifts the noise of other slices."""
+    pixel_mm: float = 1.0
+    bone_cache: np.ndarray | None = None
+    bone_count: int = 0
 
 
 def circle_outside(shape_yx: tuple[int, int], spacing_yx: tuple[float, float]) -> np.ndarray:
@@ -84,9 +89,9 @@ def prepare(
     filtered = sfft.irfft2(sfft.rfft2(probe) * h_noise, s=shape_yx)
     gain = acq.noise_sd / max(float(filtered.std()), 1e-6)
     outside = circle_outside(shape_yx, spacing_yx)
-    return ScannerState(
-        h_image, h_noise, gain, outside, np.zeros(shape_yx, np.float32), 0.0, np.random.default_rng([seed, 78])
-    )
+    metal = np.zeros(shape_yx, np.float32)
+    streak_rng = np.random.default_rng([seed, 78])
+    return ScannerState(h_image, h_noise, gain, outside, metal, 0.0, streak_rng, float(min(spacing_yx)))
 
 
 def finish_slice(
@@ -101,6 +106,8 @@ def finish_slice(
     """Streaks, kernel and noise, calibration, stored range and padding: int16-ready HU."""
     if state.streak_hu > 0 and float(state.metal.max()) > 0.5:
         hu = hu + metal_streaks(state.metal, state.streak_hu, state.streak_rng or rng)
+    if scanner.bone_streak_hu > 0:
+        hu = hu + _bone_streaks(state, hu, scanner.bone_streak_hu, state.streak_rng or rng)
     spectrum = sfft.rfft2(hu)
     spectrum *= state.h_image
     if acq.noise_sd > 0:
@@ -121,54 +128,88 @@ def finish_slice(
     return out
 
 
-def metal_streaks(metal: np.ndarray, strength_hu: float, rng: np.random.Generator) -> np.ndarray:
+def _bone_streaks(state: ScannerState, hu: np.ndarray, strength_hu: float, rng: np.random.Generator) -> np.ndarray:
+    """Streaks of bone, recomputed every third slice (bones change slowly along z; the rest is cost)."""
+    if state.bone_cache is None or state.bone_count % BONE_STREAK_EVERY == 0:
+        dense = np.clip((hu - 400.0) * np.float32(1.0 / 1000.0), 0.0, 1.0)
+        reference = BONE_STREAK_MM / state.pixel_mm
+        zero = float(dense.max()) <= 0.2
+        state.bone_cache = np.zeros_like(hu) if zero else metal_streaks(dense, strength_hu, rng, reference, 64, 36)
+    state.bone_count += 1
+    return state.bone_cache
+
+
+def metal_streaks(
+    metal: np.ndarray,
+    strength_hu: float,
+    rng: np.random.Generator,
+    reference_px: float | None = None,
+    grid: int = STREAK_GRID,
+    angles: int = STREAK_ANGLES,
+) -> np.ndarray:
     """Streaks and beam hardening of a metal slice by filtered back-projection of projection errors.
 
     The metal's path length along each ray is squared (beam hardening: dark bands between
     metal parts) and given photon-starvation noise; the error sinogram is ramp-filtered
     and back-projected on a coarse grid, then scaled to ``strength_hu`` and upsampled.
+    With ``reference_px`` (a path length in pixels) the strength is reached only by paths
+    that long, so thin structures streak less (used for bone).
     """
     ny, nx = metal.shape
-    step, bins, n_bins = _streak_geometry(ny, nx)
+    step, bins, n_bins = _streak_geometry(ny, nx, grid, angles)
     py, px = (-ny) % step, (-nx) % step
     coarse = (
         np.pad(metal, ((0, py), (0, px))).reshape((ny + py) // step, step, (nx + px) // step, step).mean(axis=(1, 3))
     )
     cy, cx = coarse.shape
-    flat = bins + (np.arange(STREAK_ANGLES) * n_bins)[:, None]
+    flat = bins + (np.arange(angles) * n_bins)[:, None]
     hit = coarse.ravel() > 0.01
-    sino = np.bincount(
-        flat[:, hit].ravel(), weights=np.tile(coarse.ravel()[hit], STREAK_ANGLES), minlength=STREAK_ANGLES * n_bins
-    )
-    sino = sino.reshape(STREAK_ANGLES, n_bins)
+    sino = np.bincount(flat[:, hit].ravel(), weights=np.tile(coarse.ravel()[hit], angles), minlength=angles * n_bins)
+    sino = sino.reshape(angles, n_bins)
     scale = max(float(sino.max()), 1e-6)
+    if reference_px is not None:
+        strength_hu *= min(1.0, (scale * step / reference_px) ** 2)
     error = -((sino / scale) ** 2) + 0.35 * (sino / scale) * rng.standard_normal(sino.shape)
     ramp = np.abs(np.fft.fftfreq(n_bins))
     filtered = np.real(np.fft.ifft(np.fft.fft(error, axis=1) * ramp, axis=1)).astype(np.float32)
     image = np.take_along_axis(filtered, bins, axis=1).sum(axis=0).reshape(cy, cx)
-    image *= strength_hu / max(float(np.percentile(np.abs(image), 99.5)), 1e-6)
+    outside = np.abs(image)[coarse < 0.05]  # scaled where it shows: around the dense parts, not in them
+    image *= strength_hu / max(float(np.percentile(outside if outside.size else np.abs(image), 99.5)), 1e-6)
     np.clip(image, -3.0 * strength_hu, 3.0 * strength_hu, out=image)
-    image = ndimage.zoom(image.astype(np.float32), step, order=1)[:ny, :nx]
-    image = np.pad(image, ((0, ny - image.shape[0]), (0, nx - image.shape[1])), mode="edge")
+    image = _upsample(image.astype(np.float32), ny, nx, step)
     return image * (1.0 - np.minimum(metal, 1.0))
 
 
-_GEOMETRY: dict[tuple[int, int], tuple[int, np.ndarray, int]] = {}
+_GEOMETRY: dict[tuple[int, int, int, int], tuple[int, np.ndarray, int]] = {}
 
 
-def _streak_geometry(ny: int, nx: int) -> tuple[int, np.ndarray, int]:
-    """Coarse step, projection bin of every coarse pixel per angle, and the bin count (cached per shape)."""
-    key = (ny, nx)
+def _streak_geometry(ny: int, nx: int, grid: int, angles: int) -> tuple[int, np.ndarray, int]:
+    """Coarse step, projection bin of every coarse pixel per angle, and the bin count (cached)."""
+    key = (ny, nx, grid, angles)
     if key not in _GEOMETRY:
-        step = max(1, int(math.ceil(max(ny, nx) / STREAK_GRID)))
+        step = max(1, int(math.ceil(max(ny, nx) / grid)))
         cy, cx = -(-ny // step), -(-nx // step)
         yy, xx = np.meshgrid(np.arange(cy) - cy / 2.0, np.arange(cx) - cx / 2.0, indexing="ij")
-        angles = np.linspace(0.0, math.pi, STREAK_ANGLES, endpoint=False)
+        theta = np.linspace(0.0, math.pi, angles, endpoint=False)
         n_bins = int(math.ceil(math.hypot(cy, cx))) + 2
-        bins = np.rint(np.cos(angles)[:, None] * xx.ravel()[None, :] + np.sin(angles)[:, None] * yy.ravel()[None, :])
-        _GEOMETRY.clear()
+        bins = np.rint(np.cos(theta)[:, None] * xx.ravel()[None, :] + np.sin(theta)[:, None] * yy.ravel()[None, :])
+        if len(_GEOMETRY) > 4:
+            _GEOMETRY.clear()
         _GEOMETRY[key] = (step, bins.astype(np.int64) + n_bins // 2, n_bins)
     return _GEOMETRY[key]
+
+
+def _upsample(image: np.ndarray, ny: int, nx: int, step: int) -> np.ndarray:
+    """Linear interpolation of a coarse image (``step`` fine pixels per coarse one) to ``ny`` x ``nx``."""
+    (y0, y1, ty), (x0, x1, tx) = _taps(ny, image.shape[0], step), _taps(nx, image.shape[1], step)
+    rows = image[y0] * (1.0 - ty)[:, None] + image[y1] * ty[:, None]
+    return rows[:, x0] * (1.0 - tx) + rows[:, x1] * tx
+
+
+def _taps(n_out: int, n_in: int, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    pos = np.clip((np.arange(n_out) + 0.5) / step - 0.5, 0.0, n_in - 1.0)
+    low = np.floor(pos).astype(np.int64)
+    return low, np.minimum(low + 1, n_in - 1), (pos - low).astype(np.float32)
 
 
 def direction_for(position: str) -> np.ndarray:

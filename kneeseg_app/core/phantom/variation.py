@@ -37,6 +37,8 @@ class Scanner:
     hu_scale: float = 1.0
     clip_low: float | None = None
     clip_high: float | None = None
+    bone_streak_hu: float = 0.0
+    """Beam hardening and photon starvation from bone (dark bands between the femora), at most this strong."""
 
 
 @dataclass(frozen=True)
@@ -155,5 +157,7 @@ class WideChoices:
     varus_deg: float | None = None
     fabella: bool | None = None
     side: str | None = None
+    bone_streaks: float | None = None
+    """Strength (HU) of the streaks bone makes (0 = none)."""
     anatomy: float | None = None
     """0 classic bone proportions .. 1 each length +-12 %, tibial slope +-5 deg, valgus +-2.5 deg."""

@@ -40,6 +40,7 @@ def test_image_only_axes_change_the_image_but_never_the_labels() -> None:
             ),
         ),
         replace(base, tissues=replace(base.tissues, cortical=900.0, cancellous=80.0)),
+        replace(base, extras=replace(base.extras, scanner=replace(base.extras.scanner, bone_streak_hu=60.0))),
     ]
     for variant in variants:
         other = render_phantom(variant)
@@ -82,6 +83,18 @@ def test_metal_is_above_2500_hu_labelled_0_and_streaks_the_slice(kind: str) -> N
     assert difference[slices][soft].mean() > 15, "streaks and beam hardening beyond the metal"
     if away.any():
         assert difference[away].mean() < 1.0, "slices without metal have no streaks"
+
+
+def test_bone_streaks_darken_the_band_between_two_femora() -> None:
+    def image(strength: float) -> np.ndarray:
+        pins = dict(legs="touching", centre_on_pair=True, noise_sd=5.0, bone_streaks=strength, bone_quality=0.5)
+        wide_view = draw_wide_params(4, replace(KNEE, **pins), shape_zyx=(6, 192, 192), spacing_zyx=(4.0, 1.6, 1.6))
+        return render_phantom(wide_view).ct.array.astype(np.int32)
+
+    plain, streaked = image(0.0), image(60.0)
+    difference = streaked - plain
+    assert difference.min() < -15, "beam hardening between the bones"
+    assert np.abs(difference).mean() < 10, "a subtle effect, not a new image"
 
 
 def test_contrast_fills_the_artery_and_calcified_plaques_are_bright() -> None:
