@@ -163,6 +163,8 @@ class WindowActions:
         if problem:
             self.dialogs.info("Cannot save as DICOM SEG", problem)
             return None
+        if not self.failing_result_confirmed("DICOM SEG"):
+            return None
         target = self._target("Save as DICOM SEG", "seg", ".dcm", exporting.SEG_FORMATS, exporting.SEG_SUFFIXES)
         if target is None:
             return None

@@ -58,6 +58,12 @@ def test_a_failing_result_shows_the_banner_marks_its_slices_and_export_asks(
     assert window.flows.export_surfaces() is False
     assert "failed" in dialogs.questions[-1] and "anyway" in dialogs.questions[-1]
     assert not (tmp_path / "stl").exists()
+    dialogs.save_file = str(tmp_path / "seg.dcm")
+    assert window.flows.save_dicom_seg() is None
+    assert "Export the DICOM SEG anyway?" in dialogs.questions[-1]
+    assert not (tmp_path / "seg.dcm").exists()
+    dialogs.confirm_answer = True  # the user's call: the failing result is exported when asked for
+    assert window.flows.save_dicom_seg() == tmp_path / "seg.dcm" and (tmp_path / "seg.dcm").is_file()
     editor.revert_to_model()
     qtbot.waitUntil(lambda: window.checks.quality.status != "fail", timeout=10000)
     assert not window.banner_row.isVisible()
