@@ -147,13 +147,13 @@ def write_session(target: str | Path, session: SessionFile, protected: Iterable[
 def session_bytes(session: SessionFile) -> bytes:
     """The file's bytes: the same session always gives the same bytes."""
     _check_arrays(session)
+    stored, boxes = _cropped_arrays(session)
+    manifest = {**_manifest(session), "boxes": boxes}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        _add(archive, MANIFEST, json.dumps(_manifest(session), indent=1, sort_keys=True).encode("utf-8"))
-        for name in _ARRAYS:
-            array = getattr(session, name)
-            if array is not None:
-                _add(archive, f"{name}.npy", _npy(array))
+        _add(archive, MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8"))
+        for name, array in stored.items():
+            _add(archive, f"{name}.npy", _npy(array))
     return buffer.getvalue()
 
 
@@ -173,6 +173,10 @@ def read_session(path: str | Path) -> SessionFile:
         raise SessionFileError(f"{path.name} is not a KneeSeg session file.")
     if int(manifest.get("version", 0)) > FORMAT_VERSION:
         raise SessionFileError(f"{path.name} was saved by a newer KneeSeg; update KneeSeg to open it.")
+    try:
+        arrays = _expanded_arrays(arrays, manifest.get("boxes", {}), tuple(manifest["ct"]["shape_zyx"]))
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise SessionFileError(f"{path.name}: the saved label arrays do not fit the session's CT grid.") from exc
     session = _from_manifest(manifest, arrays)
     _check_arrays(session)
     return session
@@ -229,6 +233,60 @@ def _from_manifest(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> S
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise SessionFileError("The session file's description is incomplete or damaged.") from exc
+
+
+def _cropped_arrays(session: SessionFile) -> tuple[dict[str, np.ndarray], dict[str, list[list[int]]]]:
+    """Each array cut to the box where it differs from what the reader fills in (0 labels, 255
+    probability, the model's labels under the edits): a knee's bones fill a small part of the
+    grid, so a 512 x 512 x 600 session compresses in a fraction of the time."""
+    stored: dict[str, np.ndarray] = {}
+    boxes: dict[str, list[list[int]]] = {}
+    model = session.model_labels
+    differing = {
+        "model_labels": model != 0,
+        "top_probability": None if session.top_probability is None else session.top_probability != 255,
+        "edited_labels": None if session.edited_labels is None else session.edited_labels != model,
+    }
+    for name, mask in differing.items():
+        if mask is None:
+            continue
+        box = _box(mask)
+        boxes[name] = [[start, stop] for start, stop in box]
+        stored[name] = np.ascontiguousarray(getattr(session, name)[tuple(slice(a, b) for a, b in box)])
+    return stored, boxes
+
+
+def _expanded_arrays(
+    stored: dict[str, np.ndarray], boxes: dict[str, Any], shape: tuple[int, ...]
+) -> dict[str, np.ndarray]:
+    """The full-grid arrays from their saved boxes (see :func:`_cropped_arrays`)."""
+    shape = tuple(int(n) for n in shape)
+    fills = {"model_labels": 0, "top_probability": 255}
+    full: dict[str, np.ndarray] = {}
+    for name in ("model_labels", "top_probability", "edited_labels"):
+        if name not in stored:
+            continue
+        part = stored[name]
+        window = tuple(slice(int(a), int(b)) for a, b in boxes[name])
+        base = full["model_labels"].copy() if name == "edited_labels" else np.full(shape, fills[name], part.dtype)
+        if base[window].shape != part.shape:
+            raise ValueError(f"{name} does not fit its box")
+        base[window] = part
+        full[name] = base
+    return full
+
+
+def _box(mask: np.ndarray) -> list[tuple[int, int]]:
+    """The smallest (start, stop) per axis holding every True of ``mask`` (z, y, x); (0, 0) each when none.
+
+    Each axis is searched inside the range found for the axes before it: one full pass, not three."""
+    z = np.flatnonzero(mask.any(axis=(1, 2)))
+    if z.size == 0:
+        return [(0, 0)] * 3
+    part = mask[z[0] : z[-1] + 1]
+    y = np.flatnonzero(part.any(axis=(0, 2)))
+    x = np.flatnonzero(part[:, y[0] : y[-1] + 1].any(axis=(0, 1)))
+    return [(int(v[0]), int(v[-1]) + 1) for v in (z, y, x)]
 
 
 def _check_arrays(session: SessionFile) -> None:

@@ -124,3 +124,30 @@ def test_a_file_that_is_no_session_is_refused_in_one_sentence(tmp_path: Path, co
 def test_a_missing_session_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(SessionFileError, match="does not exist"):
         read_session(tmp_path / "gone.kneeseg")
+
+
+def test_a_result_without_bone_and_a_probability_without_doubt_round_trip(tmp_path: Path) -> None:
+    empty = replace(
+        _session(edited=False),
+        model_labels=np.zeros(SHAPE, np.uint8),
+        top_probability=np.full(SHAPE, 255, np.uint8),
+    )
+    opened = read_session(write_session(tmp_path / "e.kneeseg", empty))
+    assert not opened.model_labels.any() and (opened.top_probability == 255).all()
+    assert opened.model_labels.shape == SHAPE
+
+
+def test_only_the_box_around_the_bones_and_the_edits_is_stored(tmp_path: Path) -> None:
+    session = _session()
+    session.model_labels[:] = 0
+    session.model_labels[1:3, 2:4, 5:7] = 2
+    session.edited_labels = session.model_labels.copy()
+    session.edited_labels[4, 8, 9] = 1
+    path = write_session(tmp_path / "box.kneeseg", session)
+    with zipfile.ZipFile(path) as archive:
+        model = np.lib.format.read_array(archive.open("model_labels.npy"))
+        edits = np.lib.format.read_array(archive.open("edited_labels.npy"))
+    assert model.shape == (2, 2, 2) and edits.shape == (1, 1, 1)
+    opened = read_session(path)
+    np.testing.assert_array_equal(opened.model_labels, session.model_labels)
+    np.testing.assert_array_equal(opened.edited_labels, session.edited_labels)
