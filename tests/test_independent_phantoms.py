@@ -21,15 +21,33 @@ from benchmarks.independent_phantoms.params import Case, Leg, Scanner  # noqa: E
 from kneeseg_app.core.imageio import open_volume, read_label_map  # noqa: E402
 
 KNEE = (-70.0, 10.0, 5.0)  # a right knee lies on the patient's right: LPS x < 0
-SCANNER = Scanner(matrix=48, fov_mm=200.0, centre_xy=(-60.0, 5.0), slice_spacing_mm=5.0, slice_thickness_mm=5.0,
-                  z_first_mm=-45.0, slices=19, kernel="sharp", noise_hu=10.0, hu_offset=5.0, padding_hu=-2048.0,
-                  padding_tag=False, rescale=(0.5, -1024.0), table="flat")
+SCANNER = Scanner(
+    matrix=48,
+    fov_mm=200.0,
+    centre_xy=(-60.0, 5.0),
+    slice_spacing_mm=5.0,
+    slice_thickness_mm=5.0,
+    z_first_mm=-45.0,
+    slices=19,
+    kernel="sharp",
+    noise_hu=10.0,
+    hu_offset=5.0,
+    padding_hu=-2048.0,
+    padding_tag=False,
+    rescale=(0.5, -1024.0),
+    table="flat",
+)
 
 
 @pytest.fixture(scope="module")
 def tiny_case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Case, Path, Path]:
-    case = Case(name="tiny", variation="test", legs=(Leg(side="right", knee_xyz=KNEE, flexion_deg=10.0),),
-                scanner=SCANNER, seed=3)
+    case = Case(
+        name="tiny",
+        variation="test",
+        legs=(Leg(side="right", knee_xyz=KNEE, flexion_deg=10.0),),
+        scanner=SCANNER,
+        seed=3,
+    )
     dicom_dir, labels = write_case(case, tmp_path_factory.mktemp("independent"))
     return case, dicom_dir, labels
 

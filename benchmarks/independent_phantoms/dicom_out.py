@@ -87,8 +87,9 @@ def write_case(case: Case, folder: Path) -> tuple[Path, Path]:
     return dicom_dir, label_path
 
 
-def _write_slice(case: Case, shared: pydicom.Dataset, k: int, position: tuple[float, float, float],
-                 hu: np.ndarray, path: Path) -> None:
+def _write_slice(
+    case: Case, shared: pydicom.Dataset, k: int, position: tuple[float, float, float], hu: np.ndarray, path: Path
+) -> None:
     """One CT slice file: the shared header, this slice's UIDs, position and pixels."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CTImageStorage

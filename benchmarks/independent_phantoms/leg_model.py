@@ -54,8 +54,9 @@ def _wobble(frame: BoneFrame, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     k = rng.uniform(0.04, 0.12, size=(3, 3)) * rng.choice([-1, 1], size=(3, 3))
     phase = rng.uniform(0, 2 * np.pi, 3)
-    return sum(0.25 * np.sin(k[i, 0] * frame.u + k[i, 1] * frame.v + k[i, 2] * frame.w + phase[i])
-               for i in range(3)).astype(np.float32)
+    return sum(
+        0.25 * np.sin(k[i, 0] * frame.u + k[i, 1] * frame.v + k[i, 2] * frame.w + phase[i]) for i in range(3)
+    ).astype(np.float32)
 
 
 def _trabecular(frame: BoneFrame, seed: int) -> np.ndarray:
@@ -65,8 +66,9 @@ def _trabecular(frame: BoneFrame, seed: int) -> np.ndarray:
     for _ in range(9):
         direction = rng.normal(size=3)
         direction *= 2 * np.pi / rng.uniform(1.0, 3.5) / np.linalg.norm(direction)
-        total += np.cos(direction[0] * frame.u + direction[1] * frame.v + direction[2] * frame.w
-                        + rng.uniform(0, 2 * np.pi))
+        total += np.cos(
+            direction[0] * frame.u + direction[1] * frame.v + direction[2] * frame.w + rng.uniform(0, 2 * np.pi)
+        )
     return np.clip(total / 4.0, -1.0, 1.0)
 
 
@@ -107,10 +109,16 @@ def leg_fields(leg: Leg, x: np.ndarray, y: np.ndarray, z: np.ndarray, soft: Soft
     f_joint = np.clip(fem.w, 0.0, None) * s  # sclerosis sits under the articular surface
     t_joint = np.clip(-tib.w - leg.disease.joint_space_mm[0], 0.0, None) * s
     no_joint = np.full(fem.w.shape, 99.0, dtype=np.float32)
-    parts = {"femur": (femur, fem, "femur", f_joint), "tibia": (tibia, tib, "tibia", t_joint),
-             "fibula": (fibula, tib, "tibia", no_joint), "patella": (patella, pat, "femur", no_joint)}
+    parts = {
+        "femur": (femur, fem, "femur", f_joint),
+        "tibia": (tibia, tib, "tibia", t_joint),
+        "fibula": (fibula, tib, "tibia", no_joint),
+        "patella": (patella, pat, "femur", no_joint),
+    }
     bone_hu = {}
     for name, (dist, frame, kind, joint_depth) in parts.items():
         inside = dist < 1.0  # only where the bone covers some of a pixel
-        bone_hu[name] = _scatter(inside, _bone_hu(leg, _on(inside, frame), -dist[inside], kind, joint_depth[inside]), 0.0)
+        bone_hu[name] = _scatter(
+            inside, _bone_hu(leg, _on(inside, frame), -dist[inside], kind, joint_depth[inside]), 0.0
+        )
     return LegFields(soft, femur, tibia, fibula, patella, cartilage, bone_hu)

@@ -114,17 +114,30 @@ def _disease(rng: np.random.Generator, grade: int) -> Disease:
     return Disease(grade, (medial, lateral), spur, sclerosis)
 
 
-def _leg(rng: np.random.Generator, side: str, knee_xyz: tuple[float, float, float], grade: int,
-         flexion: float, rotation: float, fat_mm: float) -> Leg:
+def _leg(
+    rng: np.random.Generator,
+    side: str,
+    knee_xyz: tuple[float, float, float],
+    grade: int,
+    flexion: float,
+    rotation: float,
+    fat_mm: float,
+) -> Leg:
     """One leg with its own size, tissue densities and a shape seed for its small irregularities."""
     osteoporotic = rng.uniform() < 0.3
     return Leg(
-        side=side, knee_xyz=knee_xyz, flexion_deg=flexion, rotation_deg=rotation,
-        tilt_deg=rng.uniform(-6, 6), scale=rng.uniform(0.86, 1.14), fat_mm=fat_mm,
+        side=side,
+        knee_xyz=knee_xyz,
+        flexion_deg=flexion,
+        rotation_deg=rotation,
+        tilt_deg=rng.uniform(-6, 6),
+        scale=rng.uniform(0.86, 1.14),
+        fat_mm=fat_mm,
         muscle_mm=rng.uniform(22, 45),
         cortical_hu=rng.uniform(850, 1150) if osteoporotic else rng.uniform(1200, 1800),
         cancellous_hu=rng.uniform(90, 170) if osteoporotic else rng.uniform(180, 380),
-        marrow_hu=rng.uniform(-60, 60), disease=_disease(rng, grade),
+        marrow_hu=rng.uniform(-60, 60),
+        disease=_disease(rng, grade),
         shape_seed=int(rng.integers(0, 2**31)),
     )
 
@@ -151,10 +164,20 @@ def _scanner(rng: np.random.Generator, recipe: int, two_legs: bool, centre_x: fl
     rescale = [(1.0, -1024.0), (1.0, -8192.0), (0.5, -1024.0), (1.0, 0.0)][int(rng.integers(0, 4))]
     centre = (centre_x + rng.uniform(-15, 15), rng.uniform(-20, 20))
     return Scanner(
-        matrix=matrix, fov_mm=fov, centre_xy=centre, slice_spacing_mm=spacing,
-        slice_thickness_mm=spacing * rng.uniform(1.0, 1.5), z_first_mm=-length * rng.uniform(0.35, 0.65),
-        slices=slices, kernel=kernel, noise_hu=noise, hu_offset=offset, padding_hu=padding,
-        padding_tag=bool(padding == -2048.0 and rng.uniform() < 0.5), rescale=rescale, table=table,
+        matrix=matrix,
+        fov_mm=fov,
+        centre_xy=centre,
+        slice_spacing_mm=spacing,
+        slice_thickness_mm=spacing * rng.uniform(1.0, 1.5),
+        z_first_mm=-length * rng.uniform(0.35, 0.65),
+        slices=slices,
+        kernel=kernel,
+        noise_hu=noise,
+        hu_offset=offset,
+        padding_hu=padding,
+        padding_tag=bool(padding == -2048.0 and rng.uniform() < 0.5),
+        rescale=rescale,
+        table=table,
         contrast=bool(rng.uniform() < 0.2),
     )
 
@@ -173,8 +196,15 @@ def draw_case(seed: int, index: int) -> Case:
         knee_half_width = 47.0 + fat + 2.0  # knee core + fat + skin: legs touch when centres are 2x apart
         half = knee_half_width * 0.96 if recipe == 2 else knee_half_width + rng.uniform(10, 60)
         legs = tuple(
-            _leg(rng, side, (sign * half, knee_y, rng.uniform(-4, 4)), grade, flexion + rng.uniform(-3, 3),
-                 sign * -rotation if recipe == 8 else rotation, fat)
+            _leg(
+                rng,
+                side,
+                (sign * half, knee_y, rng.uniform(-4, 4)),
+                grade,
+                flexion + rng.uniform(-3, 3),
+                sign * -rotation if recipe == 8 else rotation,
+                fat,
+            )
             for side, sign in (("right", -1.0), ("left", 1.0))
         )
         centre_x = 0.0
@@ -184,3 +214,16 @@ def draw_case(seed: int, index: int) -> Case:
         legs = (_leg(rng, side, (centre_x, knee_y, 0.0), grade, flexion, rotation, fat),)
     scanner = _scanner(rng, recipe, two_legs, centre_x)
     return Case(name=f"case{index:02d}", variation=RECIPES[recipe], legs=legs, scanner=scanner, seed=seed)
+
+
+def describe(case: Case) -> str:
+    """The case's scanner and pose in one short line for tables (grid, spacing, kernel, noise, padding, table)."""
+    s = case.scanner
+    pixel = s.fov_mm / s.matrix
+    flexion = max(leg.flexion_deg for leg in case.legs)
+    grade = max(leg.disease.grade for leg in case.legs)
+    return (
+        f"{s.matrix}x{s.matrix}x{s.slices}, FOV {s.fov_mm:.0f}, {pixel:.2f}/{s.slice_spacing_mm:.2f} mm, "
+        f"{s.kernel}, noise {s.noise_hu:.0f}, offset {s.hu_offset:+.0f}, pad {s.padding_hu:.0f}, "
+        f"table {s.table}, flex {flexion:.0f}, OA {grade}"
+    )

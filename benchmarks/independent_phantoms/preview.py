@@ -41,8 +41,13 @@ def reformat_volume(case: Case, matrix: int = 192, spacing_mm: float = 2.0) -> t
     """A coarse rendering of the case (same FOV and extent) for coronal and sagittal views."""
     scanner = case.scanner
     length = scanner.slices * scanner.slice_spacing_mm
-    coarse = replace(scanner, matrix=matrix, slice_spacing_mm=spacing_mm, slice_thickness_mm=spacing_mm,
-                     slices=max(2, int(length / spacing_mm)))
+    coarse = replace(
+        scanner,
+        matrix=matrix,
+        slice_spacing_mm=spacing_mm,
+        slice_thickness_mm=spacing_mm,
+        slices=max(2, int(length / spacing_mm)),
+    )
     slices = list(render(replace(case, scanner=coarse)))
     return np.stack([s[1] for s in slices]), np.stack([s[2] for s in slices])
 

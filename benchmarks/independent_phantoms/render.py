@@ -11,8 +11,8 @@ and tibia at the slice's centre plane, inside the reconstruction circle.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 from scipy import ndimage
@@ -23,8 +23,18 @@ from benchmarks.independent_phantoms.params import Case, Leg, Scanner
 from benchmarks.independent_phantoms.shapes import coverage
 from benchmarks.independent_phantoms.tables import table_image
 
-TISSUE_HU = {"air": -1000.0, "skin": 45.0, "fat": -95.0, "muscle": 48.0, "septum": -80.0, "pad": -90.0,
-             "blood": 42.0, "contrast": 300.0, "tendon": 95.0, "cartilage": 105.0}
+TISSUE_HU = {
+    "air": -1000.0,
+    "skin": 45.0,
+    "fat": -95.0,
+    "muscle": 48.0,
+    "septum": -80.0,
+    "pad": -90.0,
+    "blood": 42.0,
+    "contrast": 300.0,
+    "tendon": 95.0,
+    "cartilage": 105.0,
+}
 NOISE_CUTOFF = {"soft": 0.22, "standard": 0.38, "sharp": 0.7}
 """Where the noise power spectrum of each kernel peaks (cycles/mm)."""
 
@@ -154,8 +164,9 @@ def render(case: Case, only: list[int] | None = None) -> Iterator[tuple[int, np.
         yield k, img, labels
 
 
-def _fields_at(case: Case, grid: Grid, xx: np.ndarray, yy: np.ndarray, z: float, z_lo: float,
-               z_hi: float) -> list[LegFields]:
+def _fields_at(
+    case: Case, grid: Grid, xx: np.ndarray, yy: np.ndarray, z: float, z_lo: float, z_hi: float
+) -> list[LegFields]:
     """Each leg's fields in the plane ``z``, over the box the leg can reach between z_lo and z_hi."""
     out = []
     for leg in case.legs:

@@ -22,8 +22,9 @@ def smooth_subtract(a: np.ndarray, cut: np.ndarray, k: float) -> np.ndarray:
     return -smooth_union(-a, cut, k)
 
 
-def ellipsoid(u: np.ndarray, v: np.ndarray, w: np.ndarray, centre: tuple[float, float, float],
-              radii: tuple[float, float, float]) -> np.ndarray:
+def ellipsoid(
+    u: np.ndarray, v: np.ndarray, w: np.ndarray, centre: tuple[float, float, float], radii: tuple[float, float, float]
+) -> np.ndarray:
     """Ellipsoid distance bound (Quilez's k0*(k0-1)/k1): good near the surface, cheap everywhere."""
     pu, pv, pw = (u - centre[0]) / radii[0], (v - centre[1]) / radii[1], (w - centre[2]) / radii[2]
     k0 = np.sqrt(pu * pu + pv * pv + pw * pw)
@@ -31,8 +32,7 @@ def ellipsoid(u: np.ndarray, v: np.ndarray, w: np.ndarray, centre: tuple[float, 
     return k0 * (k0 - 1.0) / np.maximum(k1, 1e-6)
 
 
-def superellipse_tube(u: np.ndarray, v: np.ndarray, half_u: np.ndarray, half_v: np.ndarray,
-                      power: float) -> np.ndarray:
+def superellipse_tube(u: np.ndarray, v: np.ndarray, half_u: np.ndarray, half_v: np.ndarray, power: float) -> np.ndarray:
     """2D superellipse distance in each cross-section (half widths may vary with height)."""
     r = (np.abs(u / half_u) ** power + np.abs(v / half_v) ** power) ** (1.0 / power)
     return (r - 1.0) * np.minimum(half_u, half_v)

@@ -47,11 +47,9 @@ def muscle_envelope(leg: Leg, neutral: BoneFrame, fem: BoneFrame, tib: BoneFrame
     thigh = superellipse_tube(fem.u - lean, fem.v + 6.0, 20.0 + girth * m, 17.5 + 0.95 * girth * m, 2.1)
     thigh = intersect(thigh, slab_cap(fem.w, 25.0, 700.0))
     c = ramp(-tib.w, 30.0, 110.0, 0.35, 1.0) * ramp(-tib.w, 220.0, 400.0, 1.0, 0.15)
-    calf = superellipse_tube(tib.u + 3.0, tib.v + 10.0 + 12.0 * c, 19.0 + 0.55 * girth * c,
-                             17.0 + 0.9 * girth * c, 2.1)
+    calf = superellipse_tube(tib.u + 3.0, tib.v + 10.0 + 12.0 * c, 19.0 + 0.55 * girth * c, 17.0 + 0.9 * girth * c, 2.1)
     calf = intersect(calf, slab_cap(tib.w, -700.0, -20.0))
-    core = intersect(superellipse_tube(neutral.u, neutral.v + 3.0, 47.0, 41.0, 2.3),
-                     slab_cap(neutral.w, -55.0, 60.0))
+    core = intersect(superellipse_tube(neutral.u, neutral.v + 3.0, 47.0, 41.0, 2.3), slab_cap(neutral.w, -55.0, 60.0))
     return smooth_union(smooth_union(thigh, calf, 25.0), core, 22.0)
 
 
@@ -73,15 +71,22 @@ def soft_fields(leg: Leg, neutral: BoneFrame, fem: BoneFrame, tib: BoneFrame) ->
     body = muscle - leg.fat_mm - SKIN_MM
     thigh_septa = np.where(fem.w > 70.0, _septa(fem, (0.4, 1.9, 3.3, 4.6), 20.0), 1e3)
     calf_septa = np.where(tib.w < -70.0, _septa(tib, (0.2, 2.2, 4.0), 18.0), 1e3)
-    pads = np.minimum(ellipsoid(neutral.u, neutral.v, neutral.w, (0.0, -38.0, 8.0), (20.0, 15.0, 46.0)),
-                      ellipsoid(neutral.u, neutral.v, neutral.w, (0.0, 27.0, -2.0), (17.0, 9.0, 12.0)))
+    pads = np.minimum(
+        ellipsoid(neutral.u, neutral.v, neutral.w, (0.0, -38.0, 8.0), (20.0, 15.0, 46.0)),
+        ellipsoid(neutral.u, neutral.v, neutral.w, (0.0, 27.0, -2.0), (17.0, 9.0, 12.0)),
+    )
     artery = np.minimum(_vessel(fem, (-4.0, -33.0), 3.2, True), _vessel(tib, (-3.0, -31.0), 3.0, False))
     vein = np.minimum(_vessel(fem, (2.0, -38.0), 4.4, True), _vessel(tib, (3.0, -36.0), 4.0, False))
     patellar = intersect(superellipse_tube(tib.u - 3.0, tib.v - 32.5, 11.0, 3.2, 2.0), slab_cap(tib.w, -42.0, 12.0))
     quadriceps = intersect(superellipse_tube(fem.u, fem.v - 31.0, 16.0, 4.0, 2.0), slab_cap(fem.w, 62.0, 130.0))
     return SoftFields(
-        body=body, muscle=muscle, septa=np.minimum(thigh_septa, calf_septa) * s, fat_pads=pads * s,
-        artery=artery * s, vein=vein * s, tendon=np.minimum(patellar, quadriceps) * s,
+        body=body,
+        muscle=muscle,
+        septa=np.minimum(thigh_septa, calf_septa) * s,
+        fat_pads=pads * s,
+        artery=artery * s,
+        vein=vein * s,
+        tendon=np.minimum(patellar, quadriceps) * s,
     )
 
 
