@@ -35,7 +35,7 @@ def side_by_side(a: dict, b: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [head]
-    for index, ra in enumerate(a["rows"]):
+    for ra in a["rows"]:
         rb = rows_b.get(ra["case"])
         setting = describe(draw_case(a["seed"], int(ra["case"][4:]))) if ra["case"].startswith("case") else ""
         lines.append(
