@@ -77,6 +77,8 @@ def test_discard_opens_the_other_case_and_nothing_of_the_old_one_stays(
     assert window.checks.quality.report is None
     assert window.viewer_state.labels is None
     assert "Another knee" in window.windowTitle()
+    assert window.viewer.view3d.title.text() == "3D" and window.viewer.view3d.stack.currentIndex() == 0
+    assert window.editing.panel.status.text() == ""
     assert window.run_panel.hint.text().startswith("Next: press Segment")
 
 
