@@ -8,6 +8,7 @@ generator's implicit anatomy at each voxel centre (nothing approximated, nothing
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +40,13 @@ SCANNER = Scanner(
 )
 
 
-@pytest.fixture(scope="module")
-def tiny_case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Case, Path, Path]:
+@pytest.fixture(scope="module", params=[1.0, -1.0], ids=["columns-to-left", "columns-to-right"])
+def tiny_case(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Case, Path, Path]:
     case = Case(
         name="tiny",
         variation="test",
         legs=(Leg(side="right", knee_xyz=KNEE, flexion_deg=10.0),),
-        scanner=SCANNER,
+        scanner=replace(SCANNER, row_direction=request.param),
         seed=3,
     )
     dicom_dir, labels = write_case(case, tmp_path_factory.mktemp("independent"))
@@ -62,14 +63,17 @@ def _centres_lps(volume) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def test_dicom_reads_back_on_the_lps_grid_the_case_describes(tiny_case) -> None:
-    _case, dicom_dir, _labels = tiny_case
+    case, dicom_dir, _labels = tiny_case
     ct = open_volume(dicom_dir)
     pixel = SCANNER.fov_mm / SCANNER.matrix
+    flip = case.scanner.row_direction  # -1: columns run toward the patient's right, slices stack downward
     assert ct.array.shape == (SCANNER.slices, SCANNER.matrix, SCANNER.matrix)
     assert np.allclose(ct.spacing_zyx, (SCANNER.slice_spacing_mm, pixel, pixel), atol=1e-4)
-    expected_origin = (SCANNER.centre_xy[0] - 100.0 + pixel / 2, SCANNER.centre_xy[1] - 100.0 + pixel / 2, -45.0)
+    first_x = SCANNER.centre_xy[0] - flip * (100.0 - pixel / 2)
+    top_z = SCANNER.z_first_mm + (SCANNER.slices - 1) * SCANNER.slice_spacing_mm
+    expected_origin = (first_x, SCANNER.centre_xy[1] - 100.0 + pixel / 2, -45.0 if flip > 0 else top_z)
     assert np.allclose(ct.origin_xyz, expected_origin, atol=1e-3)
-    assert np.allclose(np.asarray(ct.direction), np.eye(3))
+    assert np.allclose(np.asarray(ct.direction), np.diag([flip, 1.0, flip]))
     assert ct.dicom.modality == "CT" and ct.dicom.body_part == "KNEE"
     assert ct.array[:, 0, 0].max() <= -2000  # outside the reconstruction circle: the padding, rescaled
 
@@ -91,9 +95,6 @@ def test_image_and_labels_agree_bone_is_dense_and_the_femur_lies_above_the_tibia
     ct = open_volume(dicom_dir)
     labels = read_label_map(labels_path, reference=ct).array
     assert np.median(ct.array[labels == 1]) > 250 and np.median(ct.array[labels == 2]) > 250
-    femur_z = np.nonzero(labels == 1)[0].mean()
-    tibia_z = np.nonzero(labels == 2)[0].mean()
-    assert femur_z > tibia_z  # slices ascend in z (superior): the femur is the upper bone
-    femur_cols = np.nonzero(labels == 1)[2]
-    femur_x = ct.origin_xyz[0] + femur_cols.mean() * ct.spacing_zyx[2]
-    assert abs(femur_x - KNEE[0]) < 25.0  # the right knee is where the case put it (patient's right, x < 0)
+    x, _y, z = _centres_lps(ct)
+    assert z[labels == 1].mean() > z[labels == 2].mean() + 20.0  # the femur is the upper (superior, +z) bone
+    assert abs(x[labels == 1].mean() - KNEE[0]) < 25.0  # the right knee is where the case put it (x < 0)

@@ -48,7 +48,7 @@ def _header(case: Case) -> pydicom.Dataset:
     ds.ConvolutionKernel = {"soft": "B20f", "standard": "B40f", "sharp": "B70f"}[scanner.kernel]
     ds.KVP, ds.SliceThickness = 120, round(scanner.slice_thickness_mm, 4)
     ds.SpacingBetweenSlices = round(scanner.slice_spacing_mm, 4)
-    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    ds.ImageOrientationPatient = [scanner.row_direction, 0, 0, 0, 1, 0]
     ds.PixelSpacing = [round(pixel, 6), round(pixel, 6)]
     ds.Rows = ds.Columns = scanner.matrix
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
@@ -67,20 +67,31 @@ def _stored(hu: np.ndarray, case: Case) -> np.ndarray:
 
 
 def write_case(case: Case, folder: Path) -> tuple[Path, Path]:
-    """Write ``folder/dicom/*.dcm``, ``folder/labels.nii.gz`` and ``folder/case.json``; return the first two."""
+    """Write ``folder/dicom/*.dcm``, ``folder/labels.nii.gz`` and ``folder/case.json``; return the first two.
+
+    With ``row_direction`` -1 the columns run toward the patient's right (IOP -1,0,0, 0,1,0): the
+    slice normal then points down, so the label map, like any reader, stacks the slices from the
+    top (direction diag(-1, 1, -1), origin at the highest slice's first pixel).
+    """
     dicom_dir = folder / "dicom"
     dicom_dir.mkdir(parents=True, exist_ok=True)
     grid = grid_of(case.scanner)
+    flip = case.scanner.row_direction < 0
     shared = _header(case)
     labels = np.zeros((case.scanner.slices, case.scanner.matrix, case.scanner.matrix), dtype=np.uint8)
+    first_x = float(grid.x[-1] if flip else grid.x[0])
     for k, hu, lab in render(case):
         labels[k] = lab
-        position = (round(float(grid.x[0]), 4), round(float(grid.y[0]), 4), round(float(grid.z[k]), 4))
-        _write_slice(case, shared, k, position, hu, dicom_dir / f"IM{k + 1:05d}.dcm")
-    image = sitk.GetImageFromArray(labels)
+        position = (round(first_x, 4), round(float(grid.y[0]), 4), round(float(grid.z[k]), 4))
+        _write_slice(case, shared, k, position, hu[:, ::-1] if flip else hu, dicom_dir / f"IM{k + 1:05d}.dcm")
+    if flip:
+        labels = labels[::-1, :, ::-1]
+    image = sitk.GetImageFromArray(np.ascontiguousarray(labels))
     image.SetSpacing((round(grid.pixel_mm, 6), round(grid.pixel_mm, 6), case.scanner.slice_spacing_mm))
-    image.SetOrigin(tuple(round(v, 4) for v in grid.origin))
-    image.SetDirection((1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+    origin = (first_x, float(grid.y[0]), float(grid.z[-1] if flip else grid.z[0]))
+    image.SetOrigin(tuple(round(v, 4) for v in origin))
+    sign = -1.0 if flip else 1.0
+    image.SetDirection((sign, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, sign))
     label_path = folder / "labels.nii.gz"
     sitk.WriteImage(image, str(label_path), True)
     (folder / "case.json").write_text(json.dumps(asdict(case), indent=1))

@@ -9,7 +9,7 @@ not fix is drawn at random from ranges that real knee CT spans.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -75,6 +75,8 @@ class Scanner:
     """'flat', 'curved', 'none'."""
     contrast: bool = False
     """Contrast in the arteries (CT angiography of the leg)."""
+    row_direction: float = 1.0
+    """+1: columns advance to the patient's left (IOP 1,0,0); -1: to the right (IOP -1,0,0, seen in FFS series)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ RECIPES: tuple[str, ...] = (
     "one leg, short scan 80 mm, HU offset, padding -2048",
     "two legs apart, rotated 20 deg, moderate OA, no table",
     "one leg, obese, low noise, 256 matrix",
+    "one leg, extremes: flexion 40, rotation 25, OA 3, sharp, noise 40, offset 30, padding 0",
+    "two legs touching, flexion 35-40, OA 3, soft 3 mm, noise 35, columns toward patient right",
 )
 
 
@@ -186,7 +190,7 @@ def draw_case(seed: int, index: int) -> Case:
     """Case ``index`` of the suite drawn with ``seed``: recipe ``index % len(RECIPES)``."""
     recipe = index % len(RECIPES)
     rng = np.random.default_rng([seed, index])
-    two_legs = recipe in (1, 2, 5, 8)
+    two_legs = recipe in (1, 2, 5, 8, 11)
     grade = {2: int(rng.integers(1, 3)), 3: 3, 8: 2}.get(recipe, int(rng.uniform() < 0.25))
     flexion = {0: 0.0, 3: rng.uniform(30, 40), 1: rng.uniform(5, 15)}.get(recipe, rng.uniform(0, 25))
     rotation = {3: rng.uniform(15, 20) * rng.choice([-1, 1]), 8: 20.0}.get(recipe, rng.uniform(-10, 10))
@@ -194,7 +198,7 @@ def draw_case(seed: int, index: int) -> Case:
     knee_y = rng.uniform(-10, 10)
     if two_legs:
         knee_half_width = 47.0 + fat + 2.0  # knee core + fat + skin: legs touch when centres are 2x apart
-        half = knee_half_width * 0.96 if recipe == 2 else knee_half_width + rng.uniform(10, 60)
+        half = knee_half_width * 0.96 if recipe in (2, 11) else knee_half_width + rng.uniform(10, 60)
         legs = tuple(
             _leg(
                 rng,
@@ -213,7 +217,49 @@ def draw_case(seed: int, index: int) -> Case:
         centre_x = rng.uniform(-130, 130)
         legs = (_leg(rng, side, (centre_x, knee_y, 0.0), grade, flexion, rotation, fat),)
     scanner = _scanner(rng, recipe, two_legs, centre_x)
-    return Case(name=f"case{index:02d}", variation=RECIPES[recipe], legs=legs, scanner=scanner, seed=seed)
+    case = Case(name=f"case{index:02d}", variation=RECIPES[recipe], legs=legs, scanner=scanner, seed=seed)
+    return _extremes(case, recipe, np.random.default_rng([seed, index, 10])) if recipe >= 10 else case
+
+
+def _extremes(case: Case, recipe: int, rng: np.random.Generator) -> Case:
+    """Recipes 10-11: several axes at their limits at once (drawn after, so cases 0-9 never change)."""
+    sign = float(rng.choice([-1.0, 1.0]))
+    if recipe == 10:
+        legs = tuple(
+            replace(
+                leg, flexion_deg=rng.uniform(38, 40), rotation_deg=sign * rng.uniform(22, 25), disease=_disease(rng, 3)
+            )
+            for leg in case.legs
+        )
+        length = rng.uniform(150, 180)
+        scanner = replace(
+            case.scanner,
+            matrix=512,
+            fov_mm=rng.uniform(160, 170),
+            slice_spacing_mm=0.6,
+            slice_thickness_mm=0.6,
+            slices=int(length / 0.6),
+            z_first_mm=-length * 0.5,
+            kernel="sharp",
+            noise_hu=40.0,
+            hu_offset=sign * rng.uniform(28, 35),
+            padding_hu=0.0,
+        )
+    else:
+        legs = tuple(replace(leg, flexion_deg=rng.uniform(35, 40), disease=_disease(rng, 3)) for leg in case.legs)
+        length = rng.uniform(180, 300)
+        scanner = replace(
+            case.scanner,
+            fov_mm=rng.uniform(360, 440),
+            slice_spacing_mm=3.0,
+            slice_thickness_mm=3.0,
+            slices=int(length / 3.0),
+            z_first_mm=-length * 0.5,
+            kernel="soft",
+            noise_hu=35.0,
+            row_direction=-1.0,
+        )
+    return replace(case, legs=legs, scanner=scanner)
 
 
 def describe(case: Case) -> str:
