@@ -98,3 +98,15 @@ def test_image_and_labels_agree_bone_is_dense_and_the_femur_lies_above_the_tibia
     x, _y, z = _centres_lps(ct)
     assert z[labels == 1].mean() > z[labels == 2].mean() + 20.0  # the femur is the upper (superior, +z) bone
     assert abs(x[labels == 1].mean() - KNEE[0]) < 25.0  # the right knee is where the case put it (x < 0)
+
+
+def test_neither_the_app_nor_the_trainer_uses_the_independent_phantoms() -> None:
+    """They measure generalisation only while no model is trained on them (and the app never ships them)."""
+    root = Path(__file__).resolve().parents[1]
+    users = [
+        str(path.relative_to(root))
+        for package in ("kneeseg_app", "trainer")
+        for path in (root / package).rglob("*.py")
+        if "independent_phantoms" in path.read_text(encoding="utf-8", errors="replace")
+    ]
+    assert users == []
