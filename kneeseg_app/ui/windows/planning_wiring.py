@@ -11,7 +11,9 @@ from typing import Any
 
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
+from kneeseg_app.core.errors import KneeSegError
 from kneeseg_app.core.planning import plan_labels
+from kneeseg_app.core.planning.serialize import plan_dict, write_plan
 from kneeseg_app.ui.controllers.workers import Task
 from kneeseg_app.ui.state.planning_state import PlanningState
 from kneeseg_app.ui.widgets.landmark_overlay import LandmarkOverlay
@@ -28,6 +30,10 @@ class PlanningWiring:
         self.button = QPushButton("Plan this result")
         self.button.setObjectName("plan_button")
         self.button.clicked.connect(self.plan_current)
+        self.save_button = QPushButton("Save plan (JSON) ...")
+        self.save_button.setObjectName("save_plan_button")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self.save_plan)
         self.status = QLabel("Landmarks, axes and sizes of each knee; drag a landmark in a view to correct it.")
         self.status.setWordWrap(True)
         tab = QWidget()
@@ -35,11 +41,13 @@ class PlanningWiring:
         layout = QVBoxLayout(tab)
         layout.addWidget(self.status)
         layout.addWidget(self.button)
+        layout.addWidget(self.save_button)
         layout.addWidget(self.panel, 1)
         window.tabs.addTab(tab, "Plan")
         self.overlays = [LandmarkOverlay(view, self.state) for view in window.viewer.views.values()]
         self.task: Task | None = None
         window.session.resultChanged.connect(lambda _result: self.state.set_plan(None))
+        self.state.changed.connect(lambda _side: self.save_button.setEnabled(self.state.plan is not None))
 
     def plan_current(self) -> None:
         """Plan the current result in the background (the button is disabled meanwhile)."""
@@ -65,3 +73,17 @@ class PlanningWiring:
         self.button.setEnabled(True)
         self.status.setText("Planning failed.")
         self.w.dialogs.exception("Cannot plan this result", exc)
+
+    def save_plan(self) -> None:
+        """Write the shown plan, hand corrections included, as plan.json (schema: docs/plan-schema.md)."""
+        if self.state.plan is None:
+            return
+        path = self.w.dialogs.choose_save_file("Save the plan", "plan.json", "Plan (*.json)")
+        if not path:
+            return
+        try:
+            write_plan(plan_dict(self.state.plan), path, self.w.session.protected_paths)
+        except KneeSegError as exc:
+            self.w.dialogs.exception("Cannot save the plan", exc)
+            return
+        self.status.setText(f"Plan saved to {path}.")

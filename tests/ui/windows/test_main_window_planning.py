@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from PySide6.QtCore import Qt
 from test_main_window_sides import _segment, both_knees_model, two_knee_dicom  # noqa: F401 (fixtures)
 
@@ -9,9 +11,10 @@ from test_main_window_sides import _segment, both_knees_model, two_knee_dicom  #
 def test_plan_this_result_fills_a_table_per_knee_and_puts_landmarks_in_the_views(
     qtbot,
     window,
-    both_knees_model,
-    two_knee_dicom,
-    dialogs,  # noqa: F811
+    both_knees_model,  # noqa: F811 (the fixture imported above)
+    two_knee_dicom,  # noqa: F811
+    dialogs,
+    tmp_path,
 ) -> None:
     _segment(qtbot, window, two_knee_dicom)
 
@@ -21,6 +24,11 @@ def test_plan_this_result_fills_a_table_per_knee_and_puts_landmarks_in_the_views
     assert sorted(window.planning.panel.tables) == ["left", "right"]
     assert window.planning.panel.tables["right"].rowCount() > 10
     assert all(overlay.targets for overlay in window.planning.overlays)  # every view got the landmarks
+    # the plan (with any hand corrections) is saved as plan.json
+    dialogs.save_file = str(tmp_path / "plan.json")
+    qtbot.mouseClick(window.planning.save_button, Qt.MouseButton.LeftButton)
+    saved = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
+    assert saved["schema"] == "kneeseg-plan" and sorted(k["side"] for k in saved["knees"]) == ["left", "right"]
     # a new result clears the plan (it belonged to the old labels)
     window.session.resultChanged.emit(None)
-    assert window.planning.state.plan is None
+    assert window.planning.state.plan is None and not window.planning.save_button.isEnabled()
