@@ -122,7 +122,7 @@ def test_plan_writes_every_documented_field_a_readable_report_and_bone_frame_mes
 
     parser = _Report()
     parser.feed((out / "plan.html").read_text(encoding="utf-8"))
-    assert len(parser.images) == 3  # axial, coronal, sagittal of the one knee
+    assert len(parser.images) == 4  # axial, coronal, sagittal and 3D (from the front) of the one knee
     for src in parser.images:
         picture = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
         assert picture.format == "PNG" and min(picture.size) > 100

@@ -1,4 +1,5 @@
-"""Pictures of a planned knee: axial, coronal and sagittal slices with its landmarks and lines.
+"""Pictures of a planned knee: axial, coronal and sagittal slices with its landmarks and lines,
+and a shaded picture of the bones seen from the front (the report's 3D view).
 
 Slices are cut along the scanner's axes (the volume is first put in LPS order, so the
 pictures read like a radiologist's: patient's right on the left of the axial and coronal
@@ -108,6 +109,7 @@ def knee_views(canon: Canonical, knee: KneePlan, is_ct: bool) -> dict[str, bytes
     out = {}
     for view, axis in planes.items():
         out[view] = _draw_view(canon, view, axis, int(round(cuts[view])), box_lo, box_hi, points, is_ct)
+    out["3D, from the front"] = _surface_view(canon, box_lo, box_hi, points)
     return out
 
 
@@ -150,6 +152,35 @@ def _draw_view(
         x, y = pixel(idx)
         near = abs(idx[axis] - cut) * canon.spacing_zyx[axis] <= 5.0
         draw.ellipse([x - 4, y - 4, x + 4, y + 4], outline=colour, fill=colour if near else None, width=2)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _surface_view(canon: Canonical, lo: np.ndarray, hi: np.ndarray, points: dict) -> bytes:
+    """The bones seen from the front: a shaded depth picture of the labels, landmarks on top."""
+    lab = canon.labels[lo[0] : hi[0] + 1, lo[1] : hi[1] + 1, lo[2] : hi[2] + 1] > 0  # (z, y, x)
+    hit = lab.any(axis=1)
+    first = np.where(hit, lab.argmax(axis=1), lab.shape[1]).astype(np.float32)  # nearest to the front
+    depth_mm = first * canon.spacing_zyx[1]
+    dz, dx = np.gradient(depth_mm, canon.spacing_zyx[0], canon.spacing_zyx[2])
+    shade = 1.0 / np.sqrt(1.0 + dz * dz + dx * dx)  # light from the viewer
+    rgb = np.zeros((*hit.shape, 3), np.float32)
+    zz, xx = np.nonzero(hit)
+    value = canon.labels[lo[0] + zz, lo[1] + first[zz, xx].astype(int), lo[2] + xx]
+    for label, tint in TINTS.items():
+        sel = value == label
+        rgb[zz[sel], xx[sel]] = np.asarray(tint, np.float32) * (0.25 + 0.75 * shade[zz[sel], xx[sel], None])
+    rgb = rgb[::-1].astype(np.uint8)  # superior up
+    rows_mm, cols_mm = rgb.shape[0] * canon.spacing_zyx[0], rgb.shape[1] * canon.spacing_zyx[2]
+    scale = VIEW_SIZE_PX / max(rows_mm, cols_mm)
+    size = (max(int(cols_mm * scale), 1), max(int(rows_mm * scale), 1))
+    image = Image.fromarray(rgb).resize(size, Image.BILINEAR)
+    draw = ImageDraw.Draw(image)
+    for idx, colour in points.values():
+        x = (idx[2] - lo[2] + 0.5) * size[0] / rgb.shape[1]
+        y = (hi[0] - idx[0] + 0.5) * size[1] / rgb.shape[0]
+        draw.ellipse([x - 4, y - 4, x + 4, y + 4], outline=(255, 255, 255), fill=colour, width=1)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
