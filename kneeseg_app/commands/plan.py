@@ -31,6 +31,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--series", metavar="UID_OR_INDEX", help="which series of a DICOM folder given as --ct")
     parser.add_argument("--out", "-o", required=True, metavar="PLAN_JSON", help="plan to write (.json)")
     parser.add_argument(
+        "--extra-labels",
+        nargs="+",
+        default=[],
+        metavar="LABELS",
+        help="label maps of other series of the same study (hip, ankle; same patient coordinates): "
+        "the femoral head and ankle centres are sought there when LABELS lacks them",
+    )
+    parser.add_argument(
         "--side", choices=("left", "right"), help="the side of a single-knee scan (default: found from the images)"
     )
     parser.add_argument("--report", metavar="HTML", help="also write the one-page planning report (.html)")
@@ -69,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from kneeseg_app.core.planning.serialize import plan_dict, write_plan
 
     out = Path(args.out)
-    protected = [p for p in (args.labels, args.ct) if p]
+    protected = [p for p in (args.labels, args.ct, *args.extra_labels) if p]
     _check_new(out, args.overwrite, (".json",))
     ensure_not_inside(out, protected)
     if args.report:
@@ -84,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         from kneeseg_app.core.planning.report import load_segment_report
 
         segment_report = load_segment_report(args.segment_report)
-    plan = plan_labels(labels, ct, side=args.side)
+    extra = [imageio.read_label_map(path) for path in args.extra_labels]
+    plan = plan_labels(labels, ct, side=args.side, extra_labels=extra)
     outputs: dict[str, object] = {}
     if args.meshes:
         from kneeseg_app.core.planning.export import export_plan_meshes

@@ -10,14 +10,17 @@ the ankle and axes of bones cut too short are reported as such.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
-from kneeseg_app.core.anatomy import BoneCloud, femur_anatomy, knee_measures, mask_points, tibia_anatomy
+from kneeseg_app.core.anatomy import BoneCloud, femur_anatomy, knee_measures, tibia_anatomy
 from kneeseg_app.core.anatomy.derived import femorotibial_angle
 from kneeseg_app.core.errors import LabelMapError
+from kneeseg_app.core.planning.clouds import bone_cloud
 from kneeseg_app.core.planning.model import KneePlan, Plan
 from kneeseg_app.core.planning.provenance import femur_plan, measures_plan, tibia_plan
+from kneeseg_app.core.planning.series import add_far_ends
 from kneeseg_app.core.sides import KneeRegion, fibula_side, split_knees
 from kneeseg_app.core.volume import Volume
 
@@ -25,32 +28,21 @@ UP = np.array([0.0, 0.0, 1.0])
 MIN_VOXELS = 500
 
 
-def bone_cloud(labels: Volume, mask: np.ndarray, offset_zyx: np.ndarray) -> BoneCloud:
-    """The boundary and voxel centres of one bone (LPS mm) with the scan's slice limits."""
-    surface, inside = mask_points(mask, labels.index_to_lps, offset_zyx)
-    planes = []
-    corner = np.asarray(labels.origin_xyz, dtype=np.float64)
-    for itk_axis, array_axis in ((2, 0), (1, 1), (0, 2)):
-        normal = labels.direction[:, itk_axis] / np.linalg.norm(labels.direction[:, itk_axis])
-        end = np.zeros(3)
-        end[array_axis] = labels.shape[array_axis] - 1
-        first, last = float(corner @ normal), float(labels.index_to_lps(end) @ normal)
-        planes.append((normal, min(first, last), max(first, last), float(labels.spacing_zyx[array_axis])))
-    (normal, lo, hi, _), sides = planes[0], tuple(planes[1:])
-    return BoneCloud(surface, inside, normal, (lo, hi), float(max(labels.spacing_zyx)), sides)
-
-
-def plan_labels(labels: Volume, ct: Volume | None = None, side: str | None = None) -> Plan:
+def plan_labels(
+    labels: Volume, ct: Volume | None = None, side: str | None = None, extra_labels: Sequence[Volume] = ()
+) -> Plan:
     """Landmarks, axes and measurements of every knee in ``labels`` (1 femur, 2 tibia).
 
     ``side`` ('left'/'right') fixes the side of a single-knee scan; otherwise it is read
-    from the CT's fibula, or from the femorotibial angle (low confidence).
+    from the CT's fibula, or from the femorotibial angle (low confidence). ``extra_labels``:
+    label maps of other series of the same study (hip, ankle) in the same patient
+    coordinates, where the femoral head and ankle centres are sought when ``labels`` lacks them.
     """
     start = time.perf_counter()
     regions = split_knees(labels)
     if not regions:
         raise LabelMapError("The label map holds no femur (1) or tibia (2) voxels, so there is nothing to plan.")
-    knees = [_plan_region(labels, ct, region, side) for region in regions]
+    knees = [_plan_region(labels, ct, region, side, extra_labels) for region in regions]
     plan = Plan(
         knees=knees,
         labels_source=labels.source,
@@ -62,7 +54,9 @@ def plan_labels(labels: Volume, ct: Volume | None = None, side: str | None = Non
     return plan
 
 
-def _plan_region(labels: Volume, ct: Volume | None, region: KneeRegion, side: str | None) -> KneePlan:
+def _plan_region(
+    labels: Volume, ct: Volume | None, region: KneeRegion, side: str | None, extra: Sequence[Volume]
+) -> KneePlan:
     clouds = {
         name: bone_cloud(labels, mask, region.offset_zyx)
         for name, mask in (("femur", region.femur), ("tibia", region.tibia))
@@ -75,6 +69,8 @@ def _plan_region(labels: Volume, ct: Volume | None, region: KneeRegion, side: st
         confidence = "low"
         if decided != "left" and decided is not None:
             fem, tib = _anatomy(clouds, decided)
+    if extra:
+        add_far_ends(fem, tib, extra)
     knee = KneePlan(side=decided, side_how=how, side_confidence=confidence)
     if fem is not None:
         knee.bones["femur"] = femur_plan(fem, clouds["femur"])

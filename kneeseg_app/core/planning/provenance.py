@@ -62,7 +62,9 @@ def _points(
                 note=notes.get(name, "rule found no such point"),
             )
         else:
-            out[name] = Finding(name, "landmark", method, confidence=confidence, point=np.asarray(p))
+            out[name] = Finding(
+                name, "landmark", method, confidence=confidence, point=np.asarray(p), note=notes.get(name, "")
+            )
     return out
 
 

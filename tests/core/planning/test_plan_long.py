@@ -11,6 +11,7 @@ from kneeseg_app.core.phantom.frames import leg_frames
 from kneeseg_app.core.phantom.long_bones import hip_points
 from kneeseg_app.core.phantom.variation import WideChoices
 from kneeseg_app.core.planning import plan_labels
+from kneeseg_app.core.volume import Volume
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +44,33 @@ def test_mechanical_angles_match_the_phantoms_truth(long_leg) -> None:
     # a straight phantom leg: the knee lies within a few degrees of the hip-ankle line
     assert 170.0 < knee.measures["hka_deg"].value < 190.0
     assert 0.0 < knee.measures["distal_femoral_valgus_deg"].value < 10.0
+
+
+def _series(volume, z_lo: float, z_hi: float, name: str):
+    """The slices of ``volume`` between two heights (LPS z), as a separate series would hold them."""
+    zs = volume.index_to_lps(
+        np.stack([np.arange(volume.shape[0]), np.zeros(volume.shape[0]), np.zeros(volume.shape[0])], 1)
+    )[:, 2]
+    keep = np.flatnonzero((zs >= z_lo) & (zs <= z_hi))
+    part = volume.array[keep[0] : keep[-1] + 1]
+    origin = volume.index_to_lps(np.array([keep[0], 0, 0]))
+    return Volume(part.copy(), volume.spacing_zyx, tuple(origin), volume.direction, source=name)
+
+
+def test_hip_and_ankle_come_from_separate_series_of_the_same_study(long_leg) -> None:
+    whole = plan_labels(long_leg.labels, long_leg.ct).knees[0]
+    knee_z = whole.finding("notch_centre").point[2]
+    labels = long_leg.labels
+    knee = _series(labels, knee_z - 150.0, knee_z + 150.0, "knee series")
+    hip = _series(labels, knee_z + 300.0, knee_z + 1000.0, "hip series")
+    ankle = _series(labels, knee_z - 1000.0, knee_z - 280.0, "ankle series")
+
+    alone = plan_labels(knee).knees[0]
+    combined = plan_labels(knee, side=whole.side, extra_labels=[hip, ankle]).knees[0]
+
+    assert alone.finding("femoral_head_centre").status == "not_in_scan"
+    head = combined.finding("femoral_head_centre")
+    assert head.ok and "hip series" in head.note
+    assert np.linalg.norm(head.point - whole.finding("femoral_head_centre").point) < 1.0
+    assert "ankle series" in combined.finding("ankle_centre").note
+    assert combined.measures["hka_deg"].value == pytest.approx(whole.measures["hka_deg"].value, abs=0.5)
