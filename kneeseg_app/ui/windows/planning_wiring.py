@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from kneeseg_app.core.errors import KneeSegError
 from kneeseg_app.core.planning import plan_labels
@@ -17,6 +17,7 @@ from kneeseg_app.core.planning.serialize import plan_dict, write_plan
 from kneeseg_app.ui.controllers.workers import Task
 from kneeseg_app.ui.state.planning_state import PlanningState
 from kneeseg_app.ui.widgets.landmark_overlay import LandmarkOverlay
+from kneeseg_app.ui.widgets.measure_tools import Measurement, add_angle, add_ruler
 from kneeseg_app.ui.widgets.planning_panel import PlanningPanel
 
 
@@ -42,6 +43,7 @@ class PlanningWiring:
         layout.addWidget(self.status)
         layout.addWidget(self.button)
         layout.addWidget(self.save_button)
+        layout.addLayout(self._measure_row())
         layout.addWidget(self.panel, 1)
         window.tabs.addTab(tab, "Plan")
         self.overlays = [LandmarkOverlay(view, self.state) for view in window.viewer.views.values()]
@@ -87,3 +89,32 @@ class PlanningWiring:
             self.w.dialogs.exception("Cannot save the plan", exc)
             return
         self.status.setText(f"Plan saved to {path}.")
+
+    def _measure_row(self) -> QHBoxLayout:
+        """Ruler / angle / clear, in the view chosen beside them."""
+        self.measurements: list[Measurement] = []
+        self.measure_view = QComboBox()
+        self.measure_view.addItems(list(self.w.viewer.views))
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Measure in"))
+        row.addWidget(self.measure_view)
+        for text, make in (("Ruler", add_ruler), ("Angle", add_angle)):
+            button = QPushButton(text)
+            button.setObjectName(f"measure_{text.lower()}")
+            button.clicked.connect(lambda _checked=False, make=make: self.add_measurement(make))
+            row.addWidget(button)
+        clear = QPushButton("Clear")
+        clear.clicked.connect(self.clear_measurements)
+        row.addWidget(clear)
+        return row
+
+    def add_measurement(self, make) -> Measurement:
+        view = self.w.viewer.views[self.measure_view.currentText()]
+        measurement = make(view)
+        self.measurements.append(measurement)
+        return measurement
+
+    def clear_measurements(self) -> None:
+        for measurement in self.measurements:
+            measurement.remove()
+        self.measurements.clear()

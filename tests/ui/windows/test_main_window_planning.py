@@ -7,6 +7,8 @@ import json
 from PySide6.QtCore import Qt
 from test_main_window_sides import _segment, both_knees_model, two_knee_dicom  # noqa: F401 (fixtures)
 
+from kneeseg_app.ui.widgets.measure_tools import add_ruler
+
 
 def test_plan_this_result_fills_a_table_per_knee_and_puts_landmarks_in_the_views(
     qtbot,
@@ -29,6 +31,12 @@ def test_plan_this_result_fills_a_table_per_knee_and_puts_landmarks_in_the_views
     qtbot.mouseClick(window.planning.save_button, Qt.MouseButton.LeftButton)
     saved = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
     assert saved["schema"] == "kneeseg-plan" and sorted(k["side"] for k in saved["knees"]) == ["left", "right"]
+    # a ruler in the chosen view reads millimetres
+    window.planning.measure_view.setCurrentText("Coronal")
+    ruler = window.planning.add_measurement(add_ruler)
+    assert ruler.view is window.viewer.views["Coronal"] and ruler.text() == "40.0 mm"
+    window.planning.clear_measurements()
+    assert window.planning.measurements == []
     # a new result clears the plan (it belonged to the old labels)
     window.session.resultChanged.emit(None)
     assert window.planning.state.plan is None and not window.planning.save_button.isEnabled()
