@@ -38,6 +38,7 @@ from kneeseg_app.core.errors import (
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 from kneeseg_app.core.volume import DicomFacts, FilledGap, Volume
 
+
 def read_series(
     series: SeriesInfo,
     progress: ProgressCallback = no_progress,
@@ -135,7 +136,9 @@ def _drop_unreadable(
     keep = [k for k in range(len(ordered)) if k not in failed]
     if not keep:
         raise UnreadableFileError(f"No slice of this series could be decoded. {next(iter(failed.values()))}")
-    names = list(dict.fromkeys([Path(ordered[k].path).name for k in sorted(failed)] + [Path(p).name for p in lost_at_scan]))
+    names = list(
+        dict.fromkeys([Path(ordered[k].path).name for k in sorted(failed)] + [Path(p).name for p in lost_at_scan])
+    )
     why = [next(iter(failed.values()))] if failed else []
     return [ordered[k] for k in keep], slices[keep], names + why
 
