@@ -30,6 +30,8 @@ def test_window_geometry_is_stored_as_qt_bytes_not_as_a_pickle(tmp_path: Path) -
 
 def test_a_pickled_value_left_by_an_old_version_is_ignored(tmp_path: Path) -> None:
     path = tmp_path / "settings.ini"
-    path.write_text('[window]\ngeometry="@Variant(\\0\\0\\0\\x7f\\0\\0\\0\\x18PySide::PyObjectWrapper)"\n', encoding="latin-1")
+    path.write_text(
+        '[window]\ngeometry="@Variant(\\0\\0\\0\\x7f\\0\\0\\0\\x18PySide::PyObjectWrapper)"\n', encoding="latin-1"
+    )
     settings = AppSettings(QSettings(str(path), QSettings.Format.IniFormat))
     assert settings.geometry == b""
