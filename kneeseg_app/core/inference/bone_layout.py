@@ -40,6 +40,10 @@ MIN_INSIDE_BODY = 0.5
 """A piece with less than this fraction of its voxels inside the body is not bone of the patient."""
 MINOR_FRACTION = 0.1
 """Pieces smaller than this fraction of the largest bone piece are dropped (patella, fibula, islands)."""
+MINOR_LEG_FRACTION = 0.25
+"""A group of pieces with less bone than this fraction of the largest leg's is no leg (a calibration
+phantom's rods, a cast, a dense object beside the knee); a leg cut by the field of view that small
+goes too, as with the largest-component rule."""
 LEG_GAP_MM = 45.0
 """Pieces whose left/right centres differ by more than this belong to different legs."""
 SPLIT_EROSION_MM = 4.0
@@ -242,6 +246,8 @@ def apply_bone_layout(
     decided = np.zeros(region.shape, dtype=np.uint8)
     extents = ndimage.find_objects(pieces_map)
     legs = group_legs(major)
+    biggest = max((sum(p.voxels for p in leg) for leg in legs), default=0)
+    legs = [leg for leg in legs if sum(p.voxels for p in leg) >= MINOR_LEG_FRACTION * biggest]
     for leg in legs:
         decided |= _decide_leg(leg, extents, pieces_map, region, box, ct, (femur, tibia))
     was_bone = (region == femur) | (region == tibia)

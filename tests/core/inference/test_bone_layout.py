@@ -143,6 +143,18 @@ def test_femur_is_superior_in_patient_space_whatever_the_array_order() -> None:
     assert superior_axis(flipped.direction) == (0, -1.0)
 
 
+def test_dense_rods_in_a_water_block_beside_the_leg_are_no_second_leg() -> None:
+    """A QCT calibration phantom: water-like block (inside 'the body' by density) with dense rods."""
+    ct, truth = _scene()
+    ct.array[:, 40:50, 70:92] = 0  # the block
+    ct.array[:, 43:47, 74:78] = ct.array[:, 43:47, 84:88] = 1200  # its rods
+    pred = truth.copy()
+    pred[JOINT:, 43:47, 74:78] = pred[JOINT:, 43:47, 84:88] = FEMUR
+    pred[:JOINT, 43:47, 74:78] = pred[:JOINT, 43:47, 84:88] = TIBIA
+    result = apply_bone_layout(pred, ct, FEMUR, TIBIA)
+    assert (pred == truth).all() and result.legs == 1
+
+
 def test_soft_tissue_called_bone_is_dropped_and_nothing_left_is_fine() -> None:
     ct, truth = _scene()
     pred = np.zeros_like(truth)
