@@ -150,7 +150,7 @@ def read_label_map(path: str | os.PathLike[str], reference: Volume | None = None
 
 
 def _read_dicom_seg(path: Path, reference: Volume | None) -> Volume:
-    from kneeseg_app.core.dicom.seg import read_dicom_seg
+    from kneeseg_app.core.dicom.seg_read import read_dicom_seg
 
     if reference is None:
         raise LabelMapError(f"{path.name} is a DICOM file; a DICOM SEG can only be read together with its CT.")

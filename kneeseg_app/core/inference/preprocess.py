@@ -12,6 +12,9 @@ Two deliberate differences from a literal port, both exact:
   whole volume: when the slice axis keeps its size, a 3D spline zoom with factor 1
   along it equals per-slice 2D zooms (to float rounding), so slabs of slices can be
   processed one after another and the memory stays bounded.
+
+A little over 400 lines on purpose: one port of one nnU-Net stage, function for function,
+so that each sits next to the ones it is compared with.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ import SimpleITK as sitk
 from pydicom.sr.codedict import codes
 from pydicom.uid import SegmentationStorage
 
-from kneeseg_app.core.dicom.seg import COPIED_FROM_SOURCE, dicom_seg_problem, read_dicom_seg, write_dicom_seg
+from kneeseg_app.core.dicom.seg import COPIED_FROM_SOURCE, dicom_seg_problem, write_dicom_seg
+from kneeseg_app.core.dicom.seg_read import read_dicom_seg
 from kneeseg_app.core.dicom.write import write_dicom_series
 from kneeseg_app.core.errors import LabelMapError, OutputError
 from kneeseg_app.core.imageio import open_volume

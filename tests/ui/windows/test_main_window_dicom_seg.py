@@ -9,7 +9,7 @@ import SimpleITK as sitk
 from test_main_window import open_and_segment
 from ui_support import knee_volume
 
-from kneeseg_app.core.dicom.seg import read_dicom_seg
+from kneeseg_app.core.dicom.seg_read import read_dicom_seg
 
 
 def test_the_result_is_saved_as_a_dicom_seg_that_reads_back_exactly(

@@ -214,7 +214,8 @@ def test_volumes_nifti_and_stl_exports_carry_the_edits(qtbot, segmented, dialogs
     assert np.linalg.norm(volume.index_to_lps(model_femur.astype(float)) - ball_centre, axis=1).min() > 10.0
 
     # DICOM SEG (the window's SEG export, like every export, writes session.result)
-    from kneeseg_app.core.dicom.seg import read_dicom_seg, write_dicom_seg
+    from kneeseg_app.core.dicom.seg import write_dicom_seg
+    from kneeseg_app.core.dicom.seg_read import read_dicom_seg
 
     seg = write_dicom_seg(window.session.result.labels, volume, tmp_path / "seg" / "edited.dcm")
     assert np.array_equal(read_dicom_seg(seg, volume).array, editor.labels)
