@@ -47,3 +47,10 @@ def test_make_test_requires_the_training_stack() -> None:
 def test_a_missing_dependency_fails_instead_of_skipping_when_required() -> None:
     with pytest.raises(pytest.fail.Exception, match="kneeseg_no_such_module.*train"):
         _import_or_fail(pytest.importorskip)("kneeseg_no_such_module")
+
+
+def test_test_modules_have_unique_names() -> None:
+    """pytest imports test modules by their file name (rootdir-less 'prepend' mode): two
+    ``test_export.py`` in different folders would stop the whole run at collection."""
+    names = [path.name for path in TESTS.rglob("test_*.py") if "data" not in path.relative_to(TESTS).parts]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
