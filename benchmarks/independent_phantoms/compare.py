@@ -37,11 +37,12 @@ def side_by_side(a: dict, b: dict) -> str:
     lines = [head]
     for ra in a["rows"]:
         rb = rows_b.get(ra["case"])
-        setting = describe(draw_case(a["seed"], int(ra["case"][4:]))) if ra["case"].startswith("case") else ""
+        setting = ra.get("setting") or describe(draw_case(a["seed"], int(ra["case"][4:])))
+        seconds_b = f"{rb['seconds']:.0f}" if rb else "-"
         lines.append(
             f"| {ra['case']} | {ra['variation']} | {setting} | {_cell(ra, 'femur')} | {_cell(rb, 'femur')} | "
-            f"{_cell(ra, 'tibia')} | {_cell(rb, 'tibia')} | {ra['seconds']:.0f} | "
-            f"{rb['seconds'] if rb else '-'} | {ra['status']} | {rb['status'] if rb else '-'} |"
+            f"{_cell(ra, 'tibia')} | {_cell(rb, 'tibia')} | {ra['seconds']:.0f} | {seconds_b} | "
+            f"{ra['status']} | {rb['status'] if rb else '-'} |"
         )
     for name, result in (("A", a), ("B", b)):
         dice = [r["metrics"][bone]["dice"] or 0.0 for r in result["rows"] for bone in ("femur", "tibia")]
