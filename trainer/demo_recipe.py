@@ -369,7 +369,10 @@ def _write_readme(
         "",
         f"* Training data: {recipe.train_cases} phantom cases (patients seeded from {recipe.train_seed}, a quarter with "
         f"their mirrored other knee), {recipe.shape_zyx[0]}x{recipe.shape_zyx[1]}x{recipe.shape_zyx[2]} voxels, "
-        f"{int(recipe.oa_fraction * 100)} % osteoarthritic.",
+        f"{int(recipe.oa_fraction * 100)} % osteoarthritic; plus {recipe.wide_cases} wide-variation cases (seeds from "
+        f"{recipe.wide_seed}: scanners, fields of view, positions, implants, habitus, coverage; "
+        f"{int(recipe.synthseg_fraction * 100)} % with SynthSeg-randomised contrast, "
+        f"{int(recipe.negative_fraction * 100)} % CT without a knee, labels all 0).",
         f"* Network: nnU-Net v2 2D, configuration `{recipe.small.name}` planned by nnU-Net's planner with "
         f"{recipe.small.base_features} base features (at most {recipe.small.max_features}), "
         f"{recipe.small.spacing_mm} mm in-plane; patch {list(manifest.input.patch_size)}; "

@@ -129,7 +129,10 @@ def check_ct_values(array: np.ndarray, what: str) -> None:
     total = max(inside_fov.size, 1)
     air = np.count_nonzero(inside_fov <= AIR_HU[1]) / total
     soft = np.count_nonzero((inside_fov >= SOFT_TISSUE_HU[0]) & (inside_fov <= SOFT_TISSUE_HU[1])) / total
-    if air < MIN_AIR_SHARE:
+    # A tight field of view may lie wholly inside a thigh: then the only "air" is the padding
+    # outside the reconstruction circle (-1024 HU or below), which only CT in HU has too.
+    padded = np.count_nonzero(sample < AIR_HU[0]) / sample.size
+    if air < MIN_AIR_SHARE and padded < MIN_AIR_SHARE:
         raise NotKneeCTError(
             f"{what} does not look like CT in Hounsfield units: no voxel is air (near -1000 HU; its values run from "
             f"{low:.4g} to {high:.4g}). Is it MR, or CT saved without its rescale to HU?"

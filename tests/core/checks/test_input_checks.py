@@ -151,3 +151,21 @@ def test_a_mapping_to_a_label_the_model_lacks_or_from_an_absent_label_is_refused
         match_reference_labels(phantom.labels, MODEL, {1: 5})
     with pytest.raises(ReferenceLabelsError, match="label 9, which is not in the reference"):
         match_reference_labels(phantom.labels, MODEL, {9: 1})
+
+
+def test_a_field_of_view_inside_the_body_passes_on_its_padding(phantom) -> None:
+    """A 150 mm reconstruction inside an obese thigh holds no air, only -2048 padding outside its circle."""
+    array = phantom.ct.array.astype(np.int16).copy()
+    rows, columns = array.shape[1:]
+    y, x = np.ogrid[:rows, :columns]
+    outside = (y - rows / 2) ** 2 + (x - columns / 2) ** 2 > (min(rows, columns) / 2) ** 2
+    array[array < -500] = 40  # the body fills the circle: no air left inside it
+    array[:, outside] = -2048
+    check_input(_as_file(phantom.ct, array))
+
+
+def test_without_padding_a_body_filling_the_image_is_still_refused(phantom) -> None:
+    array = phantom.ct.array.astype(np.int16).copy()
+    array[array < -500] = 40
+    with pytest.raises(NotKneeCTError, match="no voxel is air"):
+        check_input(_as_file(phantom.ct, array))
