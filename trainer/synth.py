@@ -67,6 +67,8 @@ class SynthSettings:
     variation: str = "classic"
     synthseg_fraction: float = 0.0
     negative_fraction: float = 0.0
+    negative_kinds: tuple[str, ...] = NEGATIVE_KINDS
+    """Which kinds of no-knee CT the negatives are drawn from (all by default)."""
 
     def __post_init__(self) -> None:
         if self.cases < 1:
@@ -75,6 +77,9 @@ class SynthSettings:
             raise ValueError(f"image format must be one of {FORMATS}")
         if self.variation not in VARIATIONS:
             raise ValueError(f"variation must be one of {VARIATIONS}")
+        unknown = sorted(set(self.negative_kinds) - set(NEGATIVE_KINDS))
+        if unknown or not self.negative_kinds:
+            raise ValueError(f"negative kinds must be some of {NEGATIVE_KINDS}, got {list(self.negative_kinds)}")
         for name in ("osteoarthritis_fraction", "second_knee_fraction", "synthseg_fraction", "negative_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
@@ -111,12 +116,12 @@ def plan_cases(settings: SynthSettings) -> list[SynthCase]:
         for mirrored in (False, True)[: 1 + pair]:
             case = f"{settings.case_prefix}{len(cases):04d}"
             cases.append(SynthCase(case, patient, seed, index in oa, mirrored))
-    kinds = np.random.default_rng([settings.seed, 4]).choice(len(NEGATIVE_KINDS), size=negatives)
+    kinds = np.random.default_rng([settings.seed, 4]).choice(len(settings.negative_kinds), size=negatives)
     for i, kind in enumerate(kinds):
         seed = settings.seed + NEGATIVE_SEED_OFFSET + i
         cases.append(
             SynthCase(
-                f"{settings.case_prefix}{len(cases):04d}", f"N{seed:06d}", seed, False, False, NEGATIVE_KINDS[int(kind)]
+                f"{settings.case_prefix}{len(cases):04d}", f"N{seed:06d}", seed, False, False, settings.negative_kinds[int(kind)]
             )
         )
     if settings.synthseg_fraction > 0:

@@ -79,6 +79,9 @@ def test_the_recipe_trains_on_classic_and_wide_phantoms_with_negatives_and_tests
     wide = plan_cases(sets["wide"])
     negatives = [c for c in wide if c.kind != "knee"]
     assert 0.1 * len(wide) <= len(negatives) <= 0.3 * len(wide)
+    # no leg without a knee: long knee scans label the same shafts, heads and ankles as bone
+    assert {c.kind for c in negatives} <= {"torso", "arm", "table", "air", "head", "chest"}
+    assert len({c.kind for c in negatives}) >= 4
     assert 0.15 * len(wide) <= sum(c.synthseg for c in wide) <= 0.45 * len(wide)
     training_seeds = {c.seed for name in ("train", "wide") for c in plan_cases(sets[name])}
     assert not training_seeds & {c.seed for c in plan_cases(sets["test"])}

@@ -109,3 +109,11 @@ def test_wide_dataset_with_negatives_and_synthseg_images(tmp_path: Path) -> None
             assert not labels.array.any(), "a CT without a knee has no femur or tibia"
     assert sum(e["kind"] != "knee" for e in extra.values()) == 1
     assert all(e["synthseg"] == "1" for e in extra.values())
+
+
+def test_negatives_can_be_drawn_from_chosen_kinds_only() -> None:
+    settings = SynthSettings(20, seed=7, negative_fraction=0.5, variation="wide", negative_kinds=("head", "air"))
+    kinds = {c.kind for c in plan_cases(settings) if c.kind != "knee"}
+    assert kinds == {"head", "air"}
+    with pytest.raises(ValueError, match="negative kinds"):
+        SynthSettings(4, negative_kinds=("elbow",))

@@ -41,7 +41,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--negative-fraction",
         type=float,
         default=0.0,
-        help="share of cases without a knee (thigh, calf, hip, ankle, torso, arm, table, air), labels all 0",
+        help="share of cases without a knee (thigh, calf, hip, ankle, torso, arm, table, air, head, chest), labels all 0",
+    )
+    p.add_argument(
+        "--negative-kinds",
+        nargs="+",
+        default=None,
+        metavar="KIND",
+        help="draw the negatives from these kinds only (default: all; the demo recipe leaves out the leg kinds)",
     )
     p.set_defaults(func=run)
 
@@ -61,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         variation=args.variation,
         synthseg_fraction=args.synthseg_fraction,
         negative_fraction=args.negative_fraction,
+        **({"negative_kinds": tuple(args.negative_kinds)} if args.negative_kinds else {}),
     )
     table = synth_dataset(args.out, settings, common.printer())
     print(f"Wrote {args.cases} phantom cases; case table: {table}")
