@@ -1,4 +1,4 @@
-"""Distances and angles between points of a view's plane (mm), for the measuring tools."""
+"""Distances and angles between points (mm), in a view's plane (2D) or in the patient (3D)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from collections.abc import Sequence
 
 
 def distance_mm(a: Sequence[float], b: Sequence[float]) -> float:
-    return math.hypot(b[0] - a[0], b[1] - a[1])
+    return math.dist([float(v) for v in a], [float(v) for v in b])
 
 
 def angle_deg(a: Sequence[float], vertex: Sequence[float], b: Sequence[float]) -> float:
     """The angle at ``vertex`` between the rays to ``a`` and ``b`` (0-180 deg)."""
-    ax, ay = a[0] - vertex[0], a[1] - vertex[1]
-    bx, by = b[0] - vertex[0], b[1] - vertex[1]
-    norm = math.hypot(ax, ay) * math.hypot(bx, by)
+    ra = [float(p) - float(q) for p, q in zip(a, vertex, strict=True)]
+    rb = [float(p) - float(q) for p, q in zip(b, vertex, strict=True)]
+    norm = math.hypot(*ra) * math.hypot(*rb)
     if norm == 0:
         return 0.0
-    return math.degrees(math.acos(max(-1.0, min(1.0, (ax * bx + ay * by) / norm))))
+    dot = sum(p * q for p, q in zip(ra, rb, strict=True))
+    return math.degrees(math.acos(max(-1.0, min(1.0, dot / norm))))

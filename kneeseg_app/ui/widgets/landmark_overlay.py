@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
+from kneeseg_app.ui.state.plan3d import BONE_COLOURS
 from kneeseg_app.ui.state.planning_state import PlanningState, display_to_lps, lps_to_display
 from kneeseg_app.ui.widgets.slice_view import SliceView
 
 NEAR_MM = 6.0
-COLOURS = {"femur": "#ff5050", "tibia": "#40e080"}
+COLOURS = BONE_COLOURS  # the same in the 3D view
 
 
 class LandmarkOverlay:

@@ -6,6 +6,8 @@ ruler's length is the distance between its ends as they lie in the patient.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyqtgraph as pg
 
 from kneeseg_app.ui.state.measure import angle_deg, distance_mm
@@ -19,6 +21,8 @@ class Measurement:
 
     def __init__(self, view: SliceView, roi: pg.ROI, kind: str) -> None:
         self.view, self.roi, self.kind = view, roi, kind
+        self.on_change: Callable[[], None] | None = None
+        """Called after the ends moved (the measurements table follows)."""
         self.label = pg.TextItem(color="#ffff40", anchor=(0, 1))
         self.label.setZValue(21)
         view.viewbox.addItem(roi)
@@ -43,6 +47,8 @@ class Measurement:
         anchor = pts[1] if self.kind == "angle" else pts[0]
         self.label.setText(self.text())
         self.label.setPos(*anchor)
+        if getattr(self, "on_change", None) is not None:
+            self.on_change()
 
     def remove(self) -> None:
         self.view.viewbox.removeItem(self.roi)

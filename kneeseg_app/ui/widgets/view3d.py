@@ -2,7 +2,11 @@
 
 OpenGL is optional: without PyOpenGL, or on a display with no OpenGL (remote desktop,
 offscreen), the panel shows why instead of a 3D view, and the app goes on. Surfaces
-come from ``core.mesh.bone_meshes`` (LPS mm), computed in the background.
+come from ``core.mesh.bone_meshes`` (LPS mm), computed in the background. Everything
+is drawn shifted by ``-offset`` (the bones' centre: the camera orbits around it). The
+plan, the CT plane and 3D measurements are drawn by ``view3d_overlays``; what they show
+is decided in ``controllers.scene3d``. A click (press and release without a drag) is
+reported as ``clicked(x, y, Camera)`` for measuring.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import logging
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPointF, QRect, Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -23,9 +27,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kneeseg_app.ui.state.camera_ray import Camera, from_column_major
 from kneeseg_app.ui.state.part_colors import part_color
 
 log = logging.getLogger(__name__)
+CLICK_SLOP_PX = 4.0
+"""A press and release closer than this is a click, not a rotation."""
 
 
 def opengl_unavailable_reason() -> str:
@@ -45,7 +52,7 @@ def opengl_unavailable_reason() -> str:
     return ""
 
 
-def _gl_view_window() -> Any:
+def _gl_view_window(on_click: Any) -> Any:
     """pyqtgraph's GL view (camera, mouse, items) as a QOpenGLWindow instead of a QOpenGLWidget."""
     from pyqtgraph.opengl.GLViewWidget import GLViewMixin
     from PySide6.QtOpenGL import QOpenGLWindow
@@ -54,6 +61,20 @@ def _gl_view_window() -> Any:
         def devicePixelRatioF(self) -> float:  # noqa: N802 (the QWidget name the mixin calls)
             return float(self.devicePixelRatio())
 
+        def rect(self) -> QRect:  # the QWidget method GLTextItem calls
+            return QRect(0, 0, self.width(), self.height())
+
+        def mousePressEvent(self, ev: Any) -> None:  # noqa: N802
+            self._press = QPointF(ev.position())
+            super().mousePressEvent(ev)
+
+        def mouseReleaseEvent(self, ev: Any) -> None:  # noqa: N802
+            press, pos = getattr(self, "_press", None), QPointF(ev.position())
+            left = ev.button() == Qt.MouseButton.LeftButton
+            if press is not None and left and (pos - press).manhattanLength() <= CLICK_SLOP_PX:
+                on_click(pos.x(), pos.y())
+            super().mouseReleaseEvent(ev)
+
     return GLViewWindow()
 
 
@@ -61,6 +82,7 @@ class Surface3DView(QWidget):
     """Placeholder with a message until surfaces exist and OpenGL works."""
 
     buildRequested = Signal()
+    clicked = Signal(float, float, object)  # logical pixel x, y and the Camera at that moment
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,6 +90,9 @@ class Surface3DView(QWidget):
         self._gl: Any = None
         self._gl_widget: QWidget | None = None
         self._items: list[Any] = []
+        self.overlays: Any = None  # Overlays3D once OpenGL runs
+        self.offset = np.zeros(3)
+        self._overlay_data: dict[str, Any] = {"plan": None, "plane": None, "measure": []}
         self.message = QLabel("3D surfaces appear here after a segmentation.")
         self.message.setObjectName("view3d_message")
         self.message.setWordWrap(True)
@@ -92,7 +117,7 @@ class Surface3DView(QWidget):
         self.reset_button = QToolButton()
         self.reset_button.setText("Front view")
         self.reset_button.clicked.connect(self.reset_camera)
-        header = QHBoxLayout()
+        self.header = header = QHBoxLayout()
         header.setContentsMargins(4, 0, 4, 0)
         header.addWidget(self.title)
         header.addWidget(hint, 1)
@@ -143,8 +168,12 @@ class Surface3DView(QWidget):
     def _ensure_gl(self) -> None:
         if self._gl is not None:
             return
-        self._gl = _gl_view_window()
+        from kneeseg_app.ui.widgets.view3d_overlays import Overlays3D
+
+        self._gl = _gl_view_window(self._on_gl_click)
         self._gl.setBackgroundColor("k")
+        self.overlays = Overlays3D(self._gl)
+        self._show_overlays()
         # a native OpenGL window in a container: a QOpenGLWidget would make Qt composite the
         # WHOLE main window through OpenGL on every repaint, so each slice step paid for it
         # (50-85 ms with software OpenGL); the container keeps the slice views' paints raster
@@ -178,6 +207,8 @@ class Surface3DView(QWidget):
             centre = (points.min(axis=0) + points.max(axis=0)) / 2
             for item in self._items:
                 item.translate(*(-centre))
+            self.offset = centre.astype(np.float64)
+            self.overlays.set_offset(self.offset)
             self._extent = float(np.max(points.max(axis=0) - points.min(axis=0)))
             self.reset_camera()
 
@@ -186,3 +217,52 @@ class Surface3DView(QWidget):
         if self._gl is not None:
             # camera on the anterior side (-y): the patient's left is on screen right
             self._gl.setCameraPosition(distance=self._extent * 1.25, elevation=10, azimuth=-90)
+
+    # ----- overlays (plan, CT plane, measurements) and clicks ------------------------------
+    def show_plan(self, scene: Any) -> None:
+        self._overlay_data["plan"] = scene
+        self._show_overlays()
+
+    def show_plane(self, plane: Any) -> None:
+        self._overlay_data["plane"] = plane
+        self._show_overlays()
+
+    def show_measurements(self, measurements: list[Any]) -> None:
+        self._overlay_data["measure"] = list(measurements)
+        self._show_overlays()
+
+    def _show_overlays(self) -> None:
+        """Hand the latest overlay data to the GL items (kept until OpenGL runs)."""
+        if self.overlays is None:
+            return
+        data = self._overlay_data
+        try:
+            if data["plan"] is not None:
+                self.overlays.show_plan(data["plan"])
+            self.overlays.show_plane(data["plane"])
+            self.overlays.show_measurements(data["measure"])
+        except Exception:  # noqa: BLE001 - an overlay must never take the 3D view down
+            log.warning("3D overlay failed", exc_info=True)
+
+    def set_measuring(self, on: bool) -> None:
+        """A cross cursor while clicks place measurement points."""
+        if self._gl is not None:
+            self._gl.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
+
+    def camera(self) -> Camera | None:
+        """The GL view's matrices now (None without OpenGL)."""
+        if self._gl is None:
+            return None
+        viewport = self._gl.getViewport()
+        return Camera(
+            view=from_column_major(self._gl.viewMatrix().data()),
+            projection=from_column_major(self._gl.projectionMatrix(viewport, viewport).data()),
+            size=(float(self._gl.width()), float(self._gl.height())),
+            device_pixel_ratio=float(self._gl.devicePixelRatio()),
+            offset=self.offset.copy(),
+        )
+
+    def _on_gl_click(self, x: float, y: float) -> None:
+        camera = self.camera()
+        if camera is not None:
+            self.clicked.emit(x, y, camera)

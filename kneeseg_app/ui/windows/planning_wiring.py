@@ -3,6 +3,8 @@
 "Plan this result" runs the core's planning (the same as ``kneeseg plan``) in the background
 on the current, possibly edited, result and its CT; the landmarks appear in the slice views
 where they can be dragged, and the Plan tab's tables follow. A new result clears the plan.
+The 3D view's part (landmarks, axes, CT plane, 3D measuring) is in ``plan3d_wiring``; the
+measurements table lists the rulers and angles of the slice views and of the 3D view.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from kneeseg_app.core.planning.serialize import plan_dict, write_plan
 from kneeseg_app.ui.controllers.workers import Task
 from kneeseg_app.ui.state.planning_state import PlanningState
 from kneeseg_app.ui.widgets.landmark_overlay import LandmarkOverlay
+from kneeseg_app.ui.widgets.measure_table import MeasureTable
 from kneeseg_app.ui.widgets.measure_tools import Measurement, add_angle, add_ruler
 from kneeseg_app.ui.widgets.planning_panel import PlanningPanel
+from kneeseg_app.ui.windows.plan3d_wiring import Plan3DWiring
 
 
 class PlanningWiring:
@@ -43,7 +47,13 @@ class PlanningWiring:
         layout.addWidget(self.status)
         layout.addWidget(self.button)
         layout.addWidget(self.save_button)
+        self.plan3d = Plan3DWiring(window, self.state)
+        self.measure_table = MeasureTable()
+        self.measure_table.deleteRequested.connect(self.delete_measurement)
+        self.measure_table.clearRequested.connect(self.clear_measurements)
+        self.plan3d.measures.changed.connect(self.refresh_measure_table)
         layout.addLayout(self._measure_row())
+        layout.addWidget(self.measure_table)
         layout.addWidget(self.panel, 1)
         window.tabs.addTab(tab, "Plan")
         self.overlays = [LandmarkOverlay(view, self.state) for view in window.viewer.views.values()]
@@ -94,7 +104,7 @@ class PlanningWiring:
         """Ruler / angle / clear, in the view chosen beside them."""
         self.measurements: list[Measurement] = []
         self.measure_view = QComboBox()
-        self.measure_view.addItems(list(self.w.viewer.views))
+        self.measure_view.addItems([*self.w.viewer.views, "3D"])
         row = QHBoxLayout()
         row.addWidget(QLabel("Measure in"))
         row.addWidget(self.measure_view)
@@ -108,13 +118,37 @@ class PlanningWiring:
         row.addWidget(clear)
         return row
 
-    def add_measurement(self, make) -> Measurement:
+    def add_measurement(self, make) -> Measurement | None:
+        """A ruler or angle in the chosen slice view, or, for '3D', start placing one by clicks."""
+        if self.measure_view.currentText() == "3D":
+            self.status.setText(self.plan3d.start("distance" if make is add_ruler else "angle"))
+            return None
         view = self.w.viewer.views[self.measure_view.currentText()]
         measurement = make(view)
+        measurement.on_change = self.refresh_measure_table
         self.measurements.append(measurement)
+        self.refresh_measure_table()
         return measurement
+
+    def delete_measurement(self, row: int) -> None:
+        """Row ``row`` of the measurements table: the slice views' ones come first, then 3D."""
+        if row < len(self.measurements):
+            self.measurements.pop(row).remove()
+            self.refresh_measure_table()
+        elif row - len(self.measurements) < len(self.plan3d.measures.measurements):
+            self.plan3d.measures.delete(row - len(self.measurements))
 
     def clear_measurements(self) -> None:
         for measurement in self.measurements:
             measurement.remove()
         self.measurements.clear()
+        self.plan3d.measures.clear()
+        self.refresh_measure_table()
+
+    def refresh_measure_table(self) -> None:
+        rows = [(m.view.spec.name, m.kind, m.text(), "") for m in self.measurements]
+        rows += [("3D", m.kind, m.text(), m.describe()) for m in self.plan3d.measures.measurements]
+        pending = self.plan3d.measures.pending
+        if pending is not None:
+            rows.append(("3D", pending.kind, pending.text(), pending.describe()))
+        self.measure_table.show_rows(rows)
