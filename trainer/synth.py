@@ -121,7 +121,12 @@ def plan_cases(settings: SynthSettings) -> list[SynthCase]:
         seed = settings.seed + NEGATIVE_SEED_OFFSET + i
         cases.append(
             SynthCase(
-                f"{settings.case_prefix}{len(cases):04d}", f"N{seed:06d}", seed, False, False, settings.negative_kinds[int(kind)]
+                f"{settings.case_prefix}{len(cases):04d}",
+                f"N{seed:06d}",
+                seed,
+                False,
+                False,
+                settings.negative_kinds[int(kind)],
             )
         )
     if settings.synthseg_fraction > 0:

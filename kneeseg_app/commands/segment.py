@@ -193,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = segmenter.run(ct, progress=progress)
     progress.finish()
-    quality = check_result(ct, result.labels, package.label_names, result.top_probability)
+    quality = check_result(ct, result.labels, package.label_names, result.top_probability, result.no_knee)
     written = imageio.write_label_map(result.labels, out, overwrite=args.overwrite, protected=[args.input])
 
     print(

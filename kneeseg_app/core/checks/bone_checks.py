@@ -44,12 +44,20 @@ def _bone(bones: list[BoneMeasure], name: str) -> BoneMeasure | None:
     return next((b for b in bones if b.name.lower() == name), None)
 
 
-def check_knee_found(bones: list[BoneMeasure]) -> CheckResult:
-    """Fail unless both femur and tibia hold at least ``MIN_BONE_ML``."""
+def check_knee_found(bones: list[BoneMeasure], no_knee: str = "") -> CheckResult:
+    """Fail unless both femur and tibia hold at least ``MIN_BONE_ML``; ``no_knee`` is the anatomy
+    rule's reason for discarding what the network labelled (core/inference/knee_joint.py)."""
     femur, tibia = _bone(bones, "femur"), _bone(bones, "tibia")
     found = {name: (b.volume_ml if b else 0.0) for name, b in (("femur", femur), ("tibia", tibia))}
     details = {f"{k}_ml": round(v, 2) for k, v in found.items()}
     missing = [k for k, v in found.items() if v < MIN_BONE_ML]
+    if len(missing) == 2 and no_knee:
+        details["discarded_because"] = no_knee
+        message = (
+            f"No knee found: the network marked bone, but {no_knee}, so its labels were discarded; "
+            "this scan probably does not show a knee."
+        )
+        return CheckResult("knee_found", "Knee found", Status.FAIL, message, details=details)
     if len(missing) == 2:
         message = "No knee found: neither femur nor tibia was segmented, so this scan probably does not show a knee."
         return CheckResult("knee_found", "Knee found", Status.FAIL, message, details=details)

@@ -44,12 +44,14 @@ def check_result(
     labels: Volume | np.ndarray,
     label_names: dict[int, str],
     top_probability: np.ndarray | None = None,
+    no_knee: str = "",
 ) -> QualityReport:
     """Run every result check.
 
     ``label_names`` maps label values to bone names (the model's, background left out);
     ``top_probability`` is the engine's byte map of top-class probabilities, or None
-    when the result did not come from the network (then confidence is not judged).
+    when the result did not come from the network (then confidence is not judged);
+    ``no_knee`` is why the post-processing discarded every label (the result's ``no_knee``).
     """
     started = time.perf_counter()
     array = labels.array if isinstance(labels, Volume) else labels
@@ -62,7 +64,7 @@ def check_result(
         summary = summarize_confidence(
             top_probability[:, ::step, ::step], array[:, ::step, ::step], ct.voxel_volume_ml * step * step
         )
-    checks: list[CheckResult] = [check_knee_found(bones)]
+    checks: list[CheckResult] = [check_knee_found(bones, no_knee)]
     if any(b.present for b in bones):
         voxel_height_mm = float(np.max(np.abs(ct.direction[2, :]) * np.asarray(ct.spacing_xyz)))
         checks += [

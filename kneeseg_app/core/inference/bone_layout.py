@@ -30,6 +30,7 @@ import numpy as np
 from scipy import ndimage
 
 from kneeseg_app.core.inference.fast.roi import body_grid, body_mask_2d
+from kneeseg_app.core.inference.knee_joint import KneeJoint, leg_joint, superior_axis
 from kneeseg_app.core.inference.postprocess import keep_largest_component, label_bbox
 from kneeseg_app.core.progress import CancelToken
 from kneeseg_app.core.volume import Volume
@@ -206,6 +207,15 @@ class LayoutResult:
     removed: dict[int, int]
     relabelled: int
     legs: int
+    joints: tuple[KneeJoint, ...] = ()
+    """The knee-joint test of each leg (core/inference/knee_joint.py)."""
+
+    @property
+    def no_knee(self) -> str:
+        """Why every label was discarded ('' when a leg had a knee joint, or nothing was found)."""
+        if not self.joints or any(j.is_knee for j in self.joints):
+            return ""
+        return self.joints[0].reason
 
 
 @dataclass
@@ -248,13 +258,16 @@ def apply_bone_layout(
     legs = group_legs(major)
     biggest = max((sum(p.voxels for p in leg) for leg in legs), default=0)
     legs = [leg for leg in legs if sum(p.voxels for p in leg) >= MINOR_LEG_FRACTION * biggest]
-    for leg in legs:
-        decided |= _decide_leg(leg, extents, pieces_map, region, box, ct, (femur, tibia))
+    decisions = [_decide_leg(leg, extents, pieces_map, region, box, ct, (femur, tibia)) for leg in legs]
+    joints = tuple(leg_joint(out, ct, femur, tibia) for out in decisions)
+    if any(joint.is_knee for joint in joints):
+        for out in decisions:
+            decided |= out
     was_bone = (region == femur) | (region == tibia)
     removed = {label: int(np.count_nonzero((region == label) & (decided == 0))) for label in (femur, tibia)}
     relabelled = int(np.count_nonzero(was_bone & (decided > 0) & (decided != region)))
     region[was_bone] = decided[was_bone]
-    return LayoutResult(removed, relabelled, len(legs))
+    return LayoutResult(removed, relabelled, len(legs), joints)
 
 
 def _decide_leg(
@@ -326,12 +339,6 @@ def _write_parts(out: np.ndarray, parts: list[_Part], bones: list[int]) -> None:
     for first, lut in by_map.values():
         inside = first.ids > 0
         out[first.box][inside] = lut[first.ids[inside]]
-
-
-def superior_axis(direction: np.ndarray) -> tuple[int, float]:
-    """The array axis (z, y, x order) closest to the patient's superior direction, and its sign."""
-    itk_axis = int(np.argmax(np.abs(direction[2])))
-    return 2 - itk_axis, float(np.sign(direction[2, itk_axis]) or 1.0)
 
 
 def swapped_slices(

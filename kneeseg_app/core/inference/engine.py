@@ -83,12 +83,22 @@ class SegmentationResult:
     settings: dict[str, Any] = field(default_factory=dict)
     removed_voxels: dict[str, int] = field(default_factory=dict)
     """Voxels dropped by post-processing, per bone (a large number flags a doubtful result)."""
+    no_knee: str = ""
+    """Why the anatomy rule found no knee joint and discarded every label ('' otherwise)."""
     top_probability: np.ndarray | None = None
     """Per voxel (source grid, uint8): the chosen class's softmax probability x 255; 255 where the
     network did not run (air far from bone). Read by the result checks' confidence check."""
     label_names: dict[int, str] = field(default_factory=dict)
     """Foreground label -> bone name of the model that made this result: overlays, metrics and
     exports name the bones by it, not by whichever model is selected later."""
+
+
+@dataclass(frozen=True)
+class PostprocessOutcome:
+    """Voxels the post-processing dropped per label, and why it found no knee ('' when it did)."""
+
+    removed: dict[int, int]
+    no_knee: str = ""
 
 
 # ----------------------------------------------------------------------------
@@ -145,12 +155,14 @@ class Segmenter:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
         removed: dict[str, int] = {}
+        no_knee = ""
         post = self.manifest.postprocessing
         if self.settings.postprocess and (post.largest_component or post.rule == "anatomy"):
             report("Post-processing", 0.95)
             with clock("postprocess"):
-                dropped = self.postprocess(labels, volume, cancel)
-            removed = {self.package.label_names[k]: v for k, v in dropped.items()}
+                outcome = self.postprocess(labels, volume, cancel)
+            removed = {self.package.label_names[k]: v for k, v in outcome.removed.items()}
+            no_knee = outcome.no_knee
         volumes = volumes_ml(labels, volume.spacing_zyx, self.package.label_names)
         report("Done", 1.0)
         return SegmentationResult(
@@ -161,17 +173,19 @@ class Segmenter:
             model_name=self.manifest.name,
             settings=self.settings.as_dict(),
             removed_voxels=removed,
+            no_knee=no_knee,
             top_probability=top,
             label_names=dict(self.package.label_names),
         )
 
-    def postprocess(self, labels: np.ndarray, volume: Volume, cancel: CancelToken | None = None) -> dict[int, int]:
+    def postprocess(self, labels: np.ndarray, volume: Volume, cancel: CancelToken | None = None) -> PostprocessOutcome:
         """The package's rule: largest components, or femur and tibia decided by anatomy (needs the CT)."""
         post = self.manifest.postprocessing
         if post.rule == "anatomy":
             ids = {name.lower(): k for k, name in self.package.label_names.items()}
-            return apply_bone_layout(labels, volume, ids["femur"], ids["tibia"], cancel).removed
-        return apply_postprocessing(labels, post.largest_component, cancel, post.min_fraction)
+            layout = apply_bone_layout(labels, volume, ids["femur"], ids["tibia"], cancel)
+            return PostprocessOutcome(layout.removed, layout.no_knee)
+        return PostprocessOutcome(apply_postprocessing(labels, post.largest_component, cancel, post.min_fraction))
 
     def _segment(self, plan: CasePlan, source: np.ndarray, labels: np.ndarray, context: RunContext) -> None:
         """Pick the path: bone windows (speed option), exact slabs (2D) or the whole volume."""

@@ -34,7 +34,9 @@ class CheckRow:
 def evaluate(ct: Volume, result: Any, label_names: dict[int, str]) -> QualityReport:
     """Run the core's result checks on a (possibly edited) segmentation result."""
     names = {int(k): v for k, v in label_names.items() if int(k) != 0}
-    return check_result(ct, result.labels, names, getattr(result, "top_probability", None))
+    return check_result(
+        ct, result.labels, names, getattr(result, "top_probability", None), getattr(result, "no_knee", "")
+    )
 
 
 class ResultQuality:

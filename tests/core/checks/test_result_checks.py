@@ -89,6 +89,15 @@ def test_an_empty_result_is_no_knee_found() -> None:
     assert report.checks[0].message.startswith("No knee found")
 
 
+def test_labels_discarded_for_want_of_a_knee_joint_say_why() -> None:
+    p = generate_phantom(0, shape_zyx=(32, 64, 64))
+    reason = "a femur without a tibia (no knee joint)"
+    report = check_result(p.ct, np.zeros(p.ct.shape, np.uint8), NAMES, no_knee=reason)
+    found = report.get("knee_found")
+    assert found.status is Status.FAIL and found.details["discarded_because"] == reason
+    assert f"the network marked bone, but {reason}, so its labels were discarded" in found.message
+
+
 def test_only_one_bone_is_no_knee_found(phantom) -> None:
     femur_only = np.where(phantom.labels.array == 1, 1, 0).astype(np.uint8)
     report = check_result(phantom.ct, femur_only, NAMES)

@@ -57,5 +57,5 @@ def test_the_bundled_model_on_every_negative_kind_gets_a_failed_result() -> None
         seen.add(case.negative)
         phantom = render_case(case)
         result = segmenter.run(phantom.ct)
-        report = check_result(phantom.ct, result.labels, package.label_names, result.top_probability)
+        report = check_result(phantom.ct, result.labels, package.label_names, result.top_probability, result.no_knee)
         assert report.status is Status.FAIL, (case.case_id, result.volumes_ml)

@@ -30,10 +30,12 @@ JOINT = 20
 
 
 def _leg(ct: np.ndarray, labels: np.ndarray, x: int, gap: int = 1) -> None:
-    """A leg around column ``x``: soft tissue, a femur above and a tibia below the joint."""
+    """A leg around column ``x``: soft tissue, a femur above and a tibia below the joint, both
+    wider within 16 mm of it (condyles and plateau: a knee's bones flare toward the joint)."""
     zz, yy, xx = np.indices(SHAPE)
-    ct[((yy - 30) ** 2 + (xx - x) ** 2) <= 13**2] = 40
-    bone = ((yy - 30) ** 2 + (xx - x) ** 2) <= 7**2
+    ct[((yy - 30) ** 2 + (xx - x) ** 2) <= 14**2] = 40
+    radius = np.where(np.abs(zz - JOINT) <= 8, 10, 7)
+    bone = ((yy - 30) ** 2 + (xx - x) ** 2) <= radius**2
     femur = bone & (zz >= JOINT + gap)
     tibia = bone & (zz < JOINT)
     ct[femur | tibia] = 700
@@ -93,7 +95,7 @@ def test_bands_swapped_next_to_the_joint_return_to_their_bone() -> None:
 def test_the_lower_of_two_stacked_bones_is_the_tibia_even_when_mostly_called_femur() -> None:
     ct, truth = _scene()
     pred = truth.copy()
-    lower = pred[: JOINT - 6]
+    lower = pred[: JOINT - 4]
     lower[lower == TIBIA] = FEMUR  # the network calls most of the tibia femur
     largest = pred.copy()
     apply_postprocessing(largest, [FEMUR, TIBIA])
@@ -102,11 +104,30 @@ def test_the_lower_of_two_stacked_bones_is_the_tibia_even_when_mostly_called_fem
     assert (pred == truth).all()
 
 
-def test_a_thigh_the_network_calls_femur_only_stays_femur() -> None:
+def test_a_leg_called_femur_only_shows_no_knee_joint_and_is_discarded_with_the_reason() -> None:
     ct, truth = _scene(gap=6)
     pred = np.where(truth > 0, FEMUR, 0).astype(np.uint8)  # two stacked pieces, no tibia label at all
-    apply_bone_layout(pred, ct, FEMUR, TIBIA)
-    assert (pred[truth > 0] == FEMUR).all()
+    result = apply_bone_layout(pred, ct, FEMUR, TIBIA)
+    assert not pred.any()
+    assert result.no_knee == "a femur without a tibia (no knee joint)"
+    assert result.removed[FEMUR] == int((truth > 0).sum())
+
+
+def test_a_shaft_split_by_a_label_change_is_no_joint() -> None:
+    """A thigh whose femoral shaft the network calls femur above and tibia below: stacked, touching,
+    but the "tibia" does not widen toward the "joint" as a plateau does (160 mm of shaft: the
+    tibia-like part stays long enough to show it)."""
+    shape = (80, 64, 96)
+    ct = np.full(shape, -1000, dtype=np.int16)
+    zz, yy, xx = np.indices(shape)
+    ct[((yy - 30) ** 2 + (xx - 30) ** 2) <= 14**2] = 40
+    shaft = ((yy - 30) ** 2 + (xx - 30) ** 2) <= 7**2
+    ct[shaft] = 700
+    pred = np.where(shaft, np.where(zz >= 40, FEMUR, TIBIA), 0).astype(np.uint8)
+    result = apply_bone_layout(pred, Volume(ct, (2.0, 2.0, 2.0)), FEMUR, TIBIA)
+    assert not pred.any()
+    assert "does not widen toward the joint" in result.no_knee
+    assert result.joints[0].tibia_flare == pytest.approx(1.0)
 
 
 def test_whole_slices_swapped_in_bones_that_touch_are_fixed_at_the_narrowing() -> None:
@@ -191,7 +212,7 @@ def test_the_engine_applies_the_rule_the_package_asks_for(tmp_path: Path) -> Non
     """Threshold network: 300-900 HU is femur, above 900 tibia; a dense table blob is 'femur' too."""
     ct, truth = _scene()
     ct.array[truth == TIBIA] = 1200
-    ct.array[:, 50:54, 40:90] = 500
+    ct.array[:, 48:56, 20:95] = 500
     by_rule = {}
     for rule in ("largest", "anatomy"):
         post = {"largest_component": [1, 2], "rule": rule}

@@ -1,0 +1,142 @@
+"""Is there a knee? A femur above a tibia, meeting at a joint, both widening toward it.
+
+A 2D network sees one slice at a time: a slice of a femoral shaft in a thigh-only scan looks
+exactly like one in a long knee scan, and the shaft is femur in the second. So "no knee in this
+scan" cannot be learnt slice by slice; it is decided here, on the whole leg, from what makes a
+knee a knee:
+
+* both bones, each at least :data:`MIN_KNEE_BONE_ML` (a thigh has a femur only, a calf a tibia
+  only);
+* the femur above the tibia, the gap between the femur's lowest and the tibia's highest slice at
+  most :data:`MAX_JOINT_GAP_MM` (about 20 mm of metal and polyethylene after a knee replacement);
+* the tibia at its widest near the joint: the plateau is larger in cross-section than the
+  metaphysis :data:`FAR_MM` below it (1.42-2.9 on the truth of all 79 knees of the stress suite,
+  ``benchmarks/README.md``). An ankle (tibia above, talus and heel bone below) or a hip (pelvis
+  above, femoral head, neck and trochanters below) has a lower bone that grows away from its
+  joint; a shaft split by a label change (a "joint" inside a thigh or a calf) does not grow at
+  all. The femur's flare is reported but not judged: the epicondyles lie 25-30 mm above the
+  joint, so the femur's metaphysis at 35-50 mm is nearly as wide as the condyles (0.96-2.8 on the
+  same knees). Where the scan is too short to see the tibial metaphysis the test is skipped (a
+  60 mm knee scan still passes).
+
+The profiles are bone voxels per slice along the patient's superior axis, ordered inferior to
+superior; ``slice_mm`` is the slice step along that axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kneeseg_app.core.volume import Volume
+
+MIN_KNEE_BONE_ML = 5.0
+"""Less femur or tibia than this is no bone of a knee (a few mL of stray voxels)."""
+MAX_JOINT_GAP_MM = 32.0
+"""Femur and tibia further apart than this along the body axis do not meet at a joint (a knee
+replacement's metal and polyethylene leave up to about 20 mm, 16 mm in the stress suite)."""
+MAX_UNCONFIRMED_GAP_MM = 20.0
+"""The widest gap accepted when the tibia is too short to show its plateau's flare."""
+NEAR_MM = 20.0
+"""The joint end of a bone: this far from the joint (condyles, plateau)."""
+FAR_MM = (35.0, 50.0)
+"""The metaphysis: this range of distances from the joint."""
+MIN_TIBIA_FLARE = 1.2
+"""The plateau's largest cross-section over the tibial metaphysis' median: at least 1.42 on the
+stress suite's knees; a shaft gives about 1, a talus over its heel bone or a femoral head over
+its trochanters less."""
+_PRESENT = 0.05
+"""A slice belongs to a bone's extent when it holds at least this share of the bone's largest slice."""
+
+
+@dataclass(frozen=True)
+class KneeJoint:
+    """What the joint test found for one leg; ``reason`` is empty when it is a knee."""
+
+    reason: str
+    gap_mm: float | None = None
+    femur_flare: float | None = None
+    tibia_flare: float | None = None
+
+    @property
+    def is_knee(self) -> bool:
+        return not self.reason
+
+
+def flare(area: np.ndarray, joint_index: int, away: int, slice_mm: float) -> float | None:
+    """Largest cross-section within :data:`NEAR_MM` of ``joint_index`` over the median at
+    :data:`FAR_MM`, walking ``away`` (+1 superior, -1 inferior); None when the bone or the scan
+    ends before the far zone."""
+    n = len(area)
+    steps = np.arange(n)
+    distance = (steps - joint_index) * away * slice_mm
+    near = area[(distance >= 0) & (distance <= NEAR_MM)]
+    far = area[(distance >= FAR_MM[0]) & (distance <= FAR_MM[1])]
+    present = area.max() * _PRESENT
+    if near.size == 0 or far.size == 0 or np.any(far < present):
+        return None
+    return float(near.max() / max(float(np.median(far)), 1.0))
+
+
+def _centre(area: np.ndarray) -> float:
+    """Slice index of the bone's centre of volume."""
+    return float(np.dot(np.arange(len(area)), area) / area.sum())
+
+
+def _extent(area: np.ndarray) -> tuple[int, int]:
+    """First and last slice holding a real share of the bone (stray voxels ignored)."""
+    hits = np.flatnonzero(area >= area.max() * _PRESENT)
+    return int(hits[0]), int(hits[-1])
+
+
+def find_knee_joint(femur_area: np.ndarray, tibia_area: np.ndarray, slice_mm: float, voxel_ml: float) -> KneeJoint:
+    """Judge one leg from its femur and tibia voxels per slice (inferior to superior)."""
+    femur_ml, tibia_ml = float(femur_area.sum()) * voxel_ml, float(tibia_area.sum()) * voxel_ml
+    if femur_ml < MIN_KNEE_BONE_ML and tibia_ml < MIN_KNEE_BONE_ML:
+        return KneeJoint("no femur or tibia")
+    if min(femur_ml, tibia_ml) < MIN_KNEE_BONE_ML:
+        only = "femur" if femur_ml >= MIN_KNEE_BONE_ML else "tibia"
+        return KneeJoint(f"a {only} without a {'tibia' if only == 'femur' else 'femur'} (no knee joint)")
+    femur_low, femur_high = _extent(femur_area)
+    tibia_low, tibia_high = _extent(tibia_area)
+    femur_centre, tibia_centre = _centre(femur_area), _centre(tibia_area)
+    if femur_centre <= tibia_centre:
+        return KneeJoint("the femur-like bone lies below the tibia-like one")
+    if tibia_high >= femur_centre or femur_low <= tibia_centre:
+        return KneeJoint("the femur-like and tibia-like bones lie side by side, not one above the other")
+    gap = (femur_low - tibia_high) * slice_mm
+    if gap > MAX_JOINT_GAP_MM:
+        return KneeJoint(f"femur and tibia {gap:.0f} mm apart (no joint between them)", gap)
+    femur_flare = flare(femur_area, femur_low, +1, slice_mm)
+    tibia_flare = flare(tibia_area, tibia_high, -1, slice_mm)
+    if tibia_flare is None and gap > MAX_UNCONFIRMED_GAP_MM:
+        return KneeJoint(f"femur and tibia {gap:.0f} mm apart and no tibial plateau in view", gap, femur_flare)
+    if tibia_flare is not None and tibia_flare < MIN_TIBIA_FLARE:
+        return KneeJoint(
+            "the tibia-like bone does not widen toward the joint as a tibial plateau does "
+            f"(plateau over metaphysis {tibia_flare:.2f}, a knee's is at least {MIN_TIBIA_FLARE})",
+            gap,
+            femur_flare,
+            tibia_flare,
+        )
+    return KneeJoint("", gap, femur_flare, tibia_flare)
+
+
+def superior_axis(direction: np.ndarray) -> tuple[int, float]:
+    """The array axis (z, y, x order) closest to the patient's superior direction, and its sign."""
+    itk_axis = int(np.argmax(np.abs(direction[2])))
+    return 2 - itk_axis, float(np.sign(direction[2, itk_axis]) or 1.0)
+
+
+def leg_joint(leg_labels: np.ndarray, ct: Volume, femur: int, tibia: int) -> KneeJoint:
+    """The knee-joint test of one leg's decided labels (femur and tibia voxels per slice along the body axis).
+
+    A scan in which no leg passes holds no knee, and the rule discards its labels: a thigh, calf, hip
+    or ankle scan must not come back as a femur and tibia (their shafts are bone a 2D network cannot
+    tell from a long knee scan's)."""
+    axis, sign = superior_axis(ct.direction)
+    others = tuple(a for a in range(3) if a != axis)
+    femur_area = np.count_nonzero(leg_labels == femur, axis=others)[:: int(sign)]
+    tibia_area = np.count_nonzero(leg_labels == tibia, axis=others)[:: int(sign)]
+    return find_knee_joint(femur_area, tibia_area, float(ct.spacing_zyx[axis]), ct.voxel_volume_ml)

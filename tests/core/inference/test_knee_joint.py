@@ -1,0 +1,89 @@
+"""A knee is a femur above a tibia, meeting at a joint, the tibia widening into its plateau; a
+thigh, calf, hip, ankle or a shaft split by a label change is not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kneeseg_app.core.inference.knee_joint import (
+    MIN_TIBIA_FLARE,
+    find_knee_joint,
+    flare,
+    superior_axis,
+)
+
+MM = 2.0
+ML = 0.001  # 1 mm^3 voxels: 1000 voxels are 1 mL
+
+
+def _profiles(femur: list[tuple[int, int]], tibia: list[tuple[int, int]], n: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Voxels per slice (inferior to superior) from runs of (slices, area)."""
+
+    def build(runs: list[tuple[int, int]], start: int) -> np.ndarray:
+        area = np.zeros(n)
+        for count, value in runs:
+            area[start : start + count] = value
+            start += count
+        return area
+
+    tibia_area = build(tibia, 0)
+    femur_start = sum(count for count, _ in tibia)
+    return build(femur, femur_start + 1), tibia_area
+
+
+def test_a_knee_the_tibia_widening_into_its_plateau_passes() -> None:
+    femur, tibia = _profiles(femur=[(10, 4000), (20, 2500)], tibia=[(20, 1500), (10, 3500)])
+    joint = find_knee_joint(femur, tibia, MM, ML)
+    assert joint.is_knee, joint.reason
+    assert joint.gap_mm == pytest.approx(4.0)  # slice centres: one empty slice between them
+    assert joint.tibia_flare == pytest.approx(3500 / 1500)
+
+
+def test_one_bone_alone_is_no_knee() -> None:
+    femur, tibia = _profiles(femur=[(30, 2500)], tibia=[(30, 0)])
+    assert find_knee_joint(femur, tibia, MM, ML).reason == "a femur without a tibia (no knee joint)"
+    assert find_knee_joint(tibia + femur * 0, femur, MM, ML).reason.startswith("a tibia without a femur")
+    assert find_knee_joint(femur * 0, femur * 0, MM, ML).reason == "no femur or tibia"
+
+
+def test_a_tibia_growing_away_from_its_joint_is_an_ankle_or_a_hip() -> None:
+    """Talus (small) above the heel bone (large), or a femoral head above its trochanters."""
+    femur, tibia = _profiles(femur=[(25, 1500)], tibia=[(15, 3000), (10, 1200)])
+    joint = find_knee_joint(femur, tibia, MM, ML)
+    assert not joint.is_knee and "does not widen toward the joint" in joint.reason
+    assert joint.tibia_flare is not None and joint.tibia_flare < MIN_TIBIA_FLARE
+
+
+def test_bones_far_apart_or_side_by_side_or_upside_down_are_no_joint() -> None:
+    femur, tibia = _profiles(femur=[(10, 4000), (10, 2500)], tibia=[(20, 1500), (10, 3500)], n=80)
+    apart = np.concatenate([np.zeros(20), femur[:-20]])  # 20 slices (40 mm) higher
+    assert "apart" in find_knee_joint(apart, tibia, MM, ML).reason
+    assert "below" in find_knee_joint(tibia, femur, MM, ML).reason
+    beside = np.concatenate([np.zeros(5), tibia[:-5]])  # level with it, a little higher
+    assert "side by side" in find_knee_joint(beside, tibia, MM, ML).reason
+
+
+def test_a_short_scan_that_cannot_show_the_metaphysis_is_not_judged_by_flare() -> None:
+    """A 60 mm scan around the joint: 30 mm of each bone."""
+    femur, tibia = _profiles(femur=[(15, 3000)], tibia=[(15, 2800)], n=31)
+    joint = find_knee_joint(femur, tibia, MM, ML)
+    assert joint.is_knee and joint.tibia_flare is None
+
+
+def test_flare_is_the_joint_end_over_the_metaphysis_and_none_when_the_bone_ends_first() -> None:
+    area = np.array([10.0] * 30 + [30.0] * 10)  # inferior to superior; the plateau on top
+    assert flare(area, joint_index=39, away=-1, slice_mm=2.0) == pytest.approx(3.0)
+    assert flare(area[24:], joint_index=15, away=-1, slice_mm=2.0) is None  # 32 mm of bone
+
+
+@pytest.mark.parametrize(
+    ("direction", "expected"),
+    [
+        (np.eye(3), (0, 1.0)),
+        (np.diag([1.0, 1.0, -1.0]), (0, -1.0)),
+        (np.array([[1, 0, 0], [0, 0, 1], [0, 1, 0.0]]), (1, 1.0)),
+    ],
+)
+def test_the_superior_axis_follows_the_direction(direction: np.ndarray, expected: tuple[int, float]) -> None:
+    assert superior_axis(direction) == expected
