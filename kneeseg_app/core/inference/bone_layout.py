@@ -52,7 +52,7 @@ SPLIT_EROSION_MM = 4.0
 MIXED_FRACTION = 0.1
 """A piece holds both bones when the smaller label has at least this share of it."""
 SWAP_ZONE_MM = 30.0
-"""Slice-wise swaps are looked for this far from the joint of a piece that holds both bones."""
+"""The joint of a piece that holds both bones is looked for this far from where its labels change."""
 PURE_SLICE = 0.9
 """A slice of a piece is one bone's when this share of its voxels has that label."""
 SAME_BONE_FRACTION = 0.25
@@ -347,8 +347,9 @@ def swapped_slices(
     """Slices (ordered inferior to superior) of one leg's bone whose label is the wrong bone's.
 
     The joint is the deepest narrowing of the bone (wider above and below) within
-    :data:`SWAP_ZONE_MM` of the label change;
-    a slice within that zone that is all tibia above it, or all femur below it, is swapped.
+    :data:`SWAP_ZONE_MM` of the label change; a slice of the piece that is all tibia above it, or
+    all femur below it, is swapped, however far from the joint (a band of the tibial shaft called
+    femur 40 mm below a flexed knee's joint belongs to the tibia it is joined to).
     Returns masks of slices to make femur and to make tibia.
     """
     area = femur_counts + tibia_counts
@@ -368,9 +369,9 @@ def swapped_slices(
     dip = np.minimum(running_max_below, running_max_above) - smooth
     joint = int(candidates[np.argmax(dip[candidates])])
     index = np.arange(n)
-    near = (index >= lo) & (index < hi) & (area > 0)
-    to_femur = near & (index > joint) & (tibia_counts >= PURE_SLICE * area)
-    to_tibia = near & (index < joint) & (femur_counts >= PURE_SLICE * area)
+    bone = area > 0
+    to_femur = bone & (index > joint) & (tibia_counts >= PURE_SLICE * area)
+    to_tibia = bone & (index < joint) & (femur_counts >= PURE_SLICE * area)
     return to_femur, to_tibia
 
 

@@ -201,6 +201,16 @@ def test_swapped_slices_are_the_pure_ones_on_the_wrong_side_of_the_narrowing() -
     assert np.flatnonzero(to_tibia).tolist() == [3, 4] and not to_femur.any()
 
 
+def test_a_band_of_shaft_called_the_other_bone_far_from_the_joint_is_swapped_too() -> None:
+    """Seen on an independent phantom (flexed, 3 mm slices): 20 mm of tibial shaft 45 mm below the joint
+    called femur; the largest-component clean-up then dropped it and the shaft below it."""
+    shaft, plateau, condyles = [20] * 20, [60, 60, 50], [50, 60, 70, 70, 40, 30, 30, 30]
+    area = np.array(shaft + plateau + [20] + condyles)  # inferior to superior, joint at the narrowing (23)
+    femur = np.array([0] * 8 + [20] * 7 + [0] * 5 + [0, 0, 0] + [0] + condyles)
+    to_femur, to_tibia = swapped_slices(femur, area - femur, slice_mm=3.0)
+    assert np.flatnonzero(to_tibia).tolist() == list(range(8, 15)) and not to_femur.any()
+
+
 def test_legs_are_grouped_by_left_right_position() -> None:
     from kneeseg_app.core.inference.bone_layout import Piece
 
