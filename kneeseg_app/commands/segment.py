@@ -193,14 +193,16 @@ def run(args: argparse.Namespace) -> int:
 
     result = segmenter.run(ct, progress=progress)
     progress.finish()
-    quality = check_result(ct, result.labels, package.label_names, result.top_probability, result.no_knee)
+    sides = segment_sides.split(result, ct, package.label_names)
+    quality = check_result(
+        ct, result.labels, package.label_names, result.top_probability, result.no_knee, sides=sides
+    )  # the checks name the legs as the report does ('Knee: right')
     written = imageio.write_label_map(result.labels, out, overwrite=args.overwrite, protected=[args.input])
 
     print(
         f"model    {package.name} {package.manifest.version}"
         + ("  (NOT FOR CLINICAL USE)" if package.not_for_clinical_use else "")
     )
-    sides = segment_sides.split(result, ct, package.label_names)
     print("\n".join(segment_sides.volume_lines(sides)))
     print(segment_checks.format_checks(quality))
     print(

@@ -1,9 +1,9 @@
 """Checks of how the bones lie together: one femur and one tibia per leg, femur above tibia, meeting at a joint.
 
-Sides come from the LPS x coordinate (x grows towards the patient's left): with both
-legs in the scan the leg with the larger x is the left one; with one leg, the side is
-read from where it lies relative to the scanner's centre line (x = 0), which is right
-for DICOM but only a guess for a NIfTI whose origin was set by hand.
+Legs are named by the side decision the report, the window and the meshes use
+(:mod:`kneeseg_app.core.sides`): with two knees the plane between them, with one knee
+its side from the header or the fibula (the scanner's centre line only for DICOM, as a
+last resort). So a check never says "left femur" while the window says "Knee: right".
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from kneeseg_app.core.checks.bone_checks import MIN_PIECE_ML, major_pieces
 from kneeseg_app.core.checks.measure import BoneMeasure, ComponentMeasure
 from kneeseg_app.core.checks.outcome import CheckResult, Status, worst
 from kneeseg_app.core.labels import side_of_x
+from kneeseg_app.core.sides import SideSplit
 
 SAME_LEG_MM = 60.0
 """A femur and a tibia whose centres are further apart than this left-right are not one leg."""
 SAME_BONE_MM = 40.0
 """Two big pieces of one bone closer than this left-right are one bone broken (a lost slab), not two legs:
 two knees, even touching, lie further apart."""
-SIDE_GUESS_MM = 30.0
-"""One leg this far from the scanner's centre line is named as left or right."""
 JOINT_GAP_MM = {"warn": 20.0, "fail": 32.0}
 """Gap along the body axis between the femur's lowest and the tibia's highest point: a few mm in a
 natural knee, up to about 20 mm of metal and polyethylene between the bones after a knee replacement."""
@@ -36,13 +35,33 @@ class Leg:
     tibia: ComponentMeasure | None
 
 
-def _side_names(pieces: list[ComponentMeasure]) -> list[str]:
-    """'left' / 'right' / 'unknown' for each piece, from LPS x."""
-    xs = [p.centroid_lps[0] for p in pieces]
-    if len(pieces) == 2 and abs(xs[0] - xs[1]) > SAME_LEG_MM:
-        midline = (xs[0] + xs[1]) / 2.0
-        return [side_of_x(x, midline) for x in xs]
-    return [side_of_x(x, 0.0) if abs(x) > SIDE_GUESS_MM else "unknown" for x in xs]
+@dataclass(frozen=True)
+class LegSides:
+    """The side decision of the rest of the app, as the checks need it to name legs."""
+
+    midline_x: float | None = None
+    """Two knees: LPS x of the plane between them (the larger x is the patient's left)."""
+    single: str | None = None
+    """One knee: its side, 'left' or 'right' (None: nothing tells)."""
+
+    @classmethod
+    def of(cls, split: SideSplit) -> LegSides:
+        """The decision of :func:`kneeseg_app.core.sides.split_sides` (the report's 'Knee: right')."""
+        return cls(split.midline_x, split.side)
+
+    def names(self, pieces: list[ComponentMeasure]) -> list[str]:
+        """'left' / 'right' / 'unknown' for each piece.
+
+        Beside the midline of two knees; else the one knee's side, unless the checks see two
+        legs clearly apart that the side split did not (then each is named by its position
+        relative to the other, which needs no guess).
+        """
+        xs = [p.centroid_lps[0] for p in pieces]
+        if self.midline_x is not None:
+            return [side_of_x(x, self.midline_x) for x in xs]
+        if len(pieces) == 2 and abs(xs[0] - xs[1]) > SAME_LEG_MM:
+            return [side_of_x(x, (xs[0] + xs[1]) / 2.0) for x in xs]
+        return [self.single or "unknown"] * len(pieces)
 
 
 def leg_pieces(bone: BoneMeasure | None) -> tuple[list[ComponentMeasure], list[ComponentMeasure]]:
@@ -60,14 +79,13 @@ def _named(bones: list[BoneMeasure], name: str) -> BoneMeasure | None:
     return next((b for b in bones if b.name.lower() == name), None)
 
 
-def pair_legs(bones: list[BoneMeasure]) -> list[Leg]:
-    """Pair each femur (one per leg) with the tibia nearest to it left-right."""
+def pair_legs(bones: list[BoneMeasure], sides: LegSides = LegSides()) -> list[Leg]:
+    """Pair each femur (one per leg) with the tibia nearest to it left-right; name each leg by ``sides``."""
     femurs = leg_pieces(_named(bones, "femur"))[0]
     tibias = leg_pieces(_named(bones, "tibia"))[0]
     legs: list[Leg] = []
     anchors = femurs if femurs else tibias
-    sides = _side_names(anchors)
-    for piece, side in zip(anchors, sides):
+    for piece, side in zip(anchors, sides.names(anchors)):
         if femurs and tibias:
             mate = min(tibias, key=lambda t: abs(t.centroid_lps[0] - piece.centroid_lps[0]))
             if abs(mate.centroid_lps[0] - piece.centroid_lps[0]) <= SAME_LEG_MM:
@@ -75,13 +93,13 @@ def pair_legs(bones: list[BoneMeasure]) -> list[Leg]:
                 legs.append(Leg(side, piece, mate))
                 continue
         legs.append(Leg(side, piece, None) if femurs else Leg(side, None, piece))
-    legs += [Leg(s, None, t) for t, s in zip(tibias, _side_names(tibias))] if femurs else []
+    legs += [Leg(s, None, t) for t, s in zip(tibias, sides.names(tibias))] if femurs else []
     return legs
 
 
-def check_components(bones: list[BoneMeasure]) -> CheckResult:
+def check_components(bones: list[BoneMeasure], sides: LegSides = LegSides()) -> CheckResult:
     """One femur and one tibia per leg, on the same side; loose fragments are flagged."""
-    legs = pair_legs(bones)
+    legs = pair_legs(bones, sides)
     problems: list[str] = []
     statuses: list[Status] = []
     slices: list[int] = []
@@ -135,9 +153,9 @@ def _leg_dict(leg: Leg) -> dict[str, object]:
     }
 
 
-def check_joint(bones: list[BoneMeasure]) -> CheckResult:
+def check_joint(bones: list[BoneMeasure], sides: LegSides = LegSides()) -> CheckResult:
     """The femur lies above the tibia (superior in LPS) and the two meet at the knee joint."""
-    legs = [leg for leg in pair_legs(bones) if leg.femur is not None and leg.tibia is not None]
+    legs = [leg for leg in pair_legs(bones, sides) if leg.femur is not None and leg.tibia is not None]
     if not legs:
         return CheckResult(
             "joint",

@@ -20,9 +20,10 @@ from kneeseg_app.core.checks.bone_checks import (
     check_volume,
 )
 from kneeseg_app.core.checks.confidence import ConfidenceSummary, check_confidence, summarize_confidence
-from kneeseg_app.core.checks.layout_checks import check_components, check_joint
+from kneeseg_app.core.checks.layout_checks import LegSides, check_components, check_joint
 from kneeseg_app.core.checks.measure import in_plane_step, measure_bones
 from kneeseg_app.core.checks.outcome import CheckResult, QualityReport, Status
+from kneeseg_app.core.sides import SideSplit, side_decision
 from kneeseg_app.core.volume import Volume
 
 CHECK_ORDER = (
@@ -45,13 +46,17 @@ def check_result(
     label_names: dict[int, str],
     top_probability: np.ndarray | None = None,
     no_knee: str = "",
+    sides: SideSplit | None = None,
 ) -> QualityReport:
     """Run every result check.
 
     ``label_names`` maps label values to bone names (the model's, background left out);
     ``top_probability`` is the engine's byte map of top-class probabilities, or None
     when the result did not come from the network (then confidence is not judged);
-    ``no_knee`` is why the post-processing discarded every label (the result's ``no_knee``).
+    ``no_knee`` is why the post-processing discarded every label (the result's ``no_knee``);
+    ``sides`` is the caller's per-side split of these labels (what the report and window
+    say: 'Knee: right'), so the checks name legs alike; without it they decide by the same
+    rule (:func:`kneeseg_app.core.sides.side_decision`).
     """
     started = time.perf_counter()
     array = labels.array if isinstance(labels, Volume) else labels
@@ -67,17 +72,24 @@ def check_result(
     checks: list[CheckResult] = [check_knee_found(bones, no_knee)]
     if any(b.present for b in bones):
         voxel_height_mm = float(np.max(np.abs(ct.direction[2, :]) * np.asarray(ct.spacing_xyz)))
+        legs = LegSides.of(sides) if sides is not None else _leg_sides(ct, array)
         checks += [
             check_volume(bones, voxel_height_mm),
             check_density(bones),
             check_continuity(bones),
             check_edges(bones),
             check_inside_body(bones),
-            check_components(bones),
-            check_joint(bones),
+            check_components(bones, legs),
+            check_joint(bones, legs),
         ]
     checks.append(check_confidence(summary))
     return QualityReport(tuple(checks), time.perf_counter() - started)
+
+
+def _leg_sides(ct: Volume, labels: np.ndarray) -> LegSides:
+    """The sides as :func:`~kneeseg_app.core.sides.split_sides` decides them for ``labels`` on ``ct``'s grid."""
+    midline, decision = side_decision(ct.with_array(labels), ct=ct)
+    return LegSides(midline, decision.side)
 
 
 def summary_line(report: QualityReport) -> str:

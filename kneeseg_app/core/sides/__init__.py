@@ -7,7 +7,7 @@
 
 from kneeseg_app.core.sides.fibula import fibula_side
 from kneeseg_app.core.sides.knees import KneeRegion, knee_midline, split_knees
-from kneeseg_app.core.sides.parts import LEFT_CODE_OFFSET, BonePart, SideSplit, split_sides
+from kneeseg_app.core.sides.parts import LEFT_CODE_OFFSET, BonePart, SideSplit, side_decision, split_sides
 from kneeseg_app.core.sides.single import SideDecision, side_from_header, side_in_text, single_knee_side
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "SideSplit",
     "fibula_side",
     "knee_midline",
+    "side_decision",
     "side_from_header",
     "side_in_text",
     "single_knee_side",

@@ -134,13 +134,8 @@ def split_sides(
     if box is None:
         return SideSplit(0, SideDecision(None, "no bone in the label map", "none"), ())
     crop = labels.array[box]
-    midline = knee_midline(labels)
-    if midline is not None:
-        decision = SideDecision(None, TWO_KNEES_HOW, "high")
-        left = _left_of_midline(labels, box, midline)
-    else:
-        decision = single_knee_side(labels, ct, facts)
-        left = decision.side == LEFT
+    midline, decision = side_decision(labels, ct=ct, facts=facts)
+    left = _left_of_midline(labels, box, midline) if midline is not None else decision.side == LEFT
     parts_map = np.where(left & (crop > 0), crop + LEFT_CODE_OFFSET, crop).astype(np.uint8)
     counts = np.bincount(parts_map.ravel(), minlength=2 * LEFT_CODE_OFFSET + 1)
     voxel_ml = float(np.prod(labels.spacing_zyx)) / 1000.0
@@ -152,6 +147,20 @@ def split_sides(
         if (n := int(counts[label + (LEFT_CODE_OFFSET if side == LEFT else 0)])) > 0
     )
     return SideSplit(2 if midline is not None else 1, decision, parts, midline, box, parts_map)
+
+
+def side_decision(
+    labels: Volume, *, ct: Volume | None = None, facts: DicomFacts | None = None
+) -> tuple[float | None, SideDecision]:
+    """(midline x, decision): the one rule that names sides everywhere (split, report, checks, window).
+
+    Two knees: the LPS x of the plane between them and a high-confidence decision with no
+    single side; one knee: no midline and :func:`single_knee_side`'s decision.
+    """
+    midline = knee_midline(labels)
+    if midline is not None:
+        return midline, SideDecision(None, TWO_KNEES_HOW, "high")
+    return None, single_knee_side(labels, ct, facts)
 
 
 def _left_of_midline(labels: Volume, box: tuple[slice, ...], midline: float) -> np.ndarray | bool:
@@ -172,4 +181,4 @@ def _left_of_midline(labels: Volume, box: tuple[slice, ...], midline: float) -> 
     return left
 
 
-__all__ = ["LEFT_CODE_OFFSET", "BonePart", "SideSplit", "split_sides"]
+__all__ = ["LEFT_CODE_OFFSET", "BonePart", "SideSplit", "side_decision", "split_sides"]

@@ -31,11 +31,20 @@ class CheckRow:
         return f"{SYMBOLS[self.status]} {self.title}: {self.message}{where}"
 
 
-def evaluate(ct: Volume, result: Any, label_names: dict[int, str]) -> QualityReport:
-    """Run the core's result checks on a (possibly edited) segmentation result."""
+def evaluate(ct: Volume, result: Any, label_names: dict[int, str], sides: Any | None = None) -> QualityReport:
+    """Run the core's result checks on a (possibly edited) segmentation result.
+
+    ``sides`` is the window's SideSplit of these labels when it is ready (what the bones table
+    and the case panel say); without it the checks decide the sides by the same core rule.
+    """
     names = {int(k): v for k, v in label_names.items() if int(k) != 0}
     return check_result(
-        ct, result.labels, names, getattr(result, "top_probability", None), getattr(result, "no_knee", "")
+        ct,
+        result.labels,
+        names,
+        getattr(result, "top_probability", None),
+        getattr(result, "no_knee", ""),
+        sides=sides,
     )
 
 

@@ -67,7 +67,9 @@ class ChecksWiring:
         names = dict(self.w.viewer_state.label_names)
         edited = session.edits is not None and session.edits.edited
         self._checked = result
-        task = Task(lambda progress, cancel: evaluate(ct, result, names), name="quality checks", parent=self.w)
+        sides_wiring = getattr(self.w, "sides", None)
+        sides = sides_wiring.split_of(result.labels) if sides_wiring is not None else None
+        task = Task(lambda progress, cancel: evaluate(ct, result, names, sides), name="quality checks", parent=self.w)
         task.finished.connect(lambda report: self._on_checked(report, result, edited))
         task.failed.connect(lambda exc: self.w.dialogs.exception("Cannot check the result", exc))
         self.task = task.start()

@@ -187,6 +187,10 @@ class SidesWiring:
             "  ".join(f"<span style='color:{hex_color(p.code)}'>■</span> {p.name}" for p in split.parts)
         )
 
+    def split_of(self, labels: Any) -> Any | None:
+        """The split of exactly ``labels`` when it is known already (for the checks), else None."""
+        return self._cache[1] if self._cache is not None and self._cache[0] is labels else None
+
     def knee_line(self) -> str:
         """'Knee: right' for the case panel ('' without a split result)."""
         return self.split.knee_line() if self.split is not None else ""

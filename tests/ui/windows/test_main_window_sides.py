@@ -134,6 +134,9 @@ def test_a_one_knee_case_names_its_knee(qtbot, window, both_knees_model, tmp_pat
     assert [(side, bone) for side, bone, _ in window.sides.table.rows()] == [("right", "femur"), ("right", "tibia")]
     assert all(marker.text() == "Right knee" for marker in window.sides.markers.values())
     assert "Knee: right" in window.case_info.text()
+    qtbot.waitUntil(lambda: window.checks.quality.report is not None, timeout=20000)
+    legs = window.checks.quality.report.get("components").details["legs"]
+    assert [leg["side"] for leg in legs] == ["right"]  # the Checks tab names the knee as the table does
 
 
 def test_two_knees_against_a_two_knee_reference_are_compared_per_side(
