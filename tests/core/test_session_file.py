@@ -151,3 +151,43 @@ def test_only_the_box_around_the_bones_and_the_edits_is_stored(tmp_path: Path) -
     opened = read_session(path)
     np.testing.assert_array_equal(opened.model_labels, session.model_labels)
     np.testing.assert_array_equal(opened.edited_labels, session.edited_labels)
+
+
+def _large_session() -> SessionFile:
+    """Labels of several compression chunks, so that progress has steps in between."""
+    shape = (80, 256, 256)  # 5 MiB: two chunks
+    rng = np.random.default_rng(5)
+    model = rng.integers(0, 3, shape).astype(np.uint8)
+    ct = Volume(np.zeros(shape, np.int16), (2.0, 0.8, 0.8), (0.0, 0.0, 0.0))
+    return SessionFile(ct=CTIdentity.of(ct, "/data/knee"), model_name="knee-v2", model_labels=model)
+
+
+def test_writing_reports_rising_progress_that_ends_at_one(tmp_path: Path) -> None:
+    reports: list[tuple[str, float]] = []
+    session = _large_session()
+    write_session(tmp_path / "p.kneeseg", session, progress=lambda stage, f: reports.append((stage, f)))
+    fractions = [f for _, f in reports]
+    assert len(fractions) >= 4  # several chunks, not one jump
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert all(stage.startswith("Saving the session") for stage, _ in reports)
+    np.testing.assert_array_equal(read_session(tmp_path / "p.kneeseg").model_labels, session.model_labels)
+
+
+def test_a_cancelled_write_leaves_no_file_not_even_a_partial_one(tmp_path: Path) -> None:
+    from kneeseg_app.core.errors import Cancelled
+    from kneeseg_app.core.progress import CancelToken
+
+    token = CancelToken()
+
+    def cancel_half_way(_stage: str, fraction: float) -> None:
+        if fraction > 0.3:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        write_session(tmp_path / "c.kneeseg", _large_session(), progress=cancel_half_way, cancel=token)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_file_is_the_same_bytes_as_the_in_memory_session(tmp_path: Path) -> None:
+    session = _large_session()
+    assert write_session(tmp_path / "s.kneeseg", session).read_bytes() == session_bytes(session)

@@ -71,9 +71,10 @@ class CaseSession(QObject):
             return None
         return (self._result_serial, int(self.edits.editor.version))
 
-    def mark_saved(self) -> None:
-        """The result as it is now was saved (session or label map): leaving it loses nothing."""
-        self._saved_mark = self.result_mark()
+    def mark_saved(self, mark: tuple[int, int] | None = None) -> None:
+        """The result as it is now (or as it was at ``mark``, for a save that ran in the background)
+        was saved (session or label map): leaving it loses nothing unless it changed since."""
+        self._saved_mark = mark if mark is not None else self.result_mark()
 
     @property
     def unsaved(self) -> bool:

@@ -6,6 +6,11 @@ Kept out of ``main_window`` (which only builds and wires). The decisions are Qt-
 :mod:`kneeseg_app.core.session_file`); this module asks through the DialogService,
 reads and writes. A session is reopened on its CT: the CT is opened from where it was,
 and the saved result is laid over it only when UIDs and grid are the session's.
+
+Saving runs in the background (:class:`~kneeseg_app.ui.controllers.session_saving.SessionSaver`):
+the status bar shows its progress and a Stop button. Leaving the case or closing the
+window while a save runs waits for it first (a modal progress that can stop it), so a
+file is never cut off and "saved" is known before the question "save before leaving?".
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kneeseg_app.core.session_file import SESSION_SUFFIX, SessionFile, read_session, write_session
+from kneeseg_app.core.session_file import SESSION_SUFFIX, SessionFile, read_session
+from kneeseg_app.ui.controllers.session_saving import SessionSaver
 from kneeseg_app.ui.state.case_guard import CaseState, LeaveGuard
 from kneeseg_app.ui.state.session_record import checks_dict, record_of, result_of
+from kneeseg_app.ui.widgets.save_progress import SaveProgress
 
 SESSION_FILTER = f"KneeSeg sessions (*{SESSION_SUFFIX});;All files (*)"
 
@@ -28,7 +35,7 @@ class SessionFlows:
         self.guard = LeaveGuard(
             confirm=lambda title, text: window.dialogs.confirm(title, text),
             ask_save=lambda title, text: window.dialogs.ask_save(title, text),
-            save=lambda: self.save_session() is not None,
+            save=self.save_and_wait,
         )
         self.path: Path | None = None
         """The session file of the open case (saved or opened), suggested when saving again."""
@@ -42,6 +49,19 @@ class SessionFlows:
         loader.loaded.connect(self._on_loaded)
         loader.failed.connect(lambda *_: self._drop_pending())
         loader.cancelled.connect(self._drop_pending)
+        self.saver = SessionSaver(window)
+        self.save_progress = SaveProgress()
+        self.save_progress.setObjectName("save_progress")
+        window.statusBar().addPermanentWidget(self.save_progress)
+        self.save_progress.stopRequested.connect(self.saver.cancel)
+        self.saver.started.connect(lambda _task: self.save_progress.begin("Saving the session…"))
+        self.saver.progress.connect(self.save_progress.show_progress)
+        self.saver.saved.connect(self._on_saved)
+        self.saver.failed.connect(lambda exc: window.dialogs.exception("Cannot save the session", exc))
+        self.saver.cancelled.connect(
+            lambda: window.statusBar().showMessage("Saving the session was stopped; no file was written.", 8000)
+        )
+        self.saver.done.connect(self.save_progress.end)
 
     def add_menu_entries(self, recent_menu: Any) -> None:
         """File > Open session… (above Recent) and Save session… (above Save label map…)."""
@@ -67,42 +87,88 @@ class SessionFlows:
         return CaseState(unsaved=session.unsaved, edited=edited, segmenting=self.w.segmenter.running)
 
     def may_leave_case(self, action: str) -> bool:
-        """Ask (save / discard / cancel; stop a running segmentation?); True when the case may go."""
+        """Ask (save / discard / cancel; stop a running segmentation?); True when the case may go.
+
+        A session still being written is waited for first: its outcome decides whether anything is unsaved.
+        """
+        self.wait_for_save()
         if not self.guard.may_leave(self.case_state(), action):
             return False
         self.w.segmenter.cancel()
         return True
 
     # ----- saving ---------------------------------------------------------------------------
-    def save_session(self) -> Path | None:
-        """Ask where (never into the input folders), write the session atomically; None when not saved."""
+    def save_session(self) -> bool:
+        """Ask where (never into the input folders) and start writing the session in the background.
+
+        True when the write started; ``saver.saved`` / ``failed`` / ``cancelled`` tell how it ended.
+        """
         session = self.w.session
+        if self.saver.busy:
+            self.w.statusBar().showMessage("The session is still being saved.", 5000)
+            return False
         if session.model_result is None or session.volume is None or session.case is None:
             self.w.dialogs.info("Nothing to save", "Run a segmentation first; a session holds its result and edits.")
-            return None
+            return False
         target = self.w.flows.ask_target(
             "Save the session", "session", SESSION_SUFFIX, SESSION_FILTER, (SESSION_SUFFIX,), self.path
         )
         if target is None:
-            return None
+            return False
         mark = session.result_mark()
-        record = record_of(
-            session.volume, session.case.source, session.model_result, self._edited_labels(), self._checks(mark)
+        ct, source, model_result = session.volume, session.case.source, session.model_result
+        edited, checks = self._edited_labels(), self._checks(mark)  # snapshots: editing goes on meanwhile
+        self.saver.save(
+            target, lambda: record_of(ct, source, model_result, edited, checks), session.protected_paths, mark
         )
+        return True
+
+    def save_and_wait(self) -> bool:
+        """Save, and wait for the file (before the case is left): True when the result is saved."""
+        if not self.save_session():
+            return False
+        self.wait_for_save()
+        return not self.w.session.unsaved
+
+    def wait_for_save(self) -> None:
+        """Wait for a running save, behind a modal progress whose Stop stops it (returns at once when idle)."""
+        if not self.saver.busy:
+            return
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QProgressDialog
+
+        dialog = QProgressDialog("Finishing saving the session…", "Stop saving", 0, 1000, self.w)
+        dialog.setWindowTitle("Saving the session")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setAutoClose(False)
+        dialog.setAutoReset(False)
+        dialog.setMinimumDuration(0)
+        dialog.canceled.connect(self.saver.cancel)
+
+        def show(_stage: str, fraction: float) -> None:
+            dialog.setValue(int(1000 * fraction))
+
+        self.saver.progress.connect(show)
         try:
-            path = write_session(target, record, session.protected_paths)
-        except Exception as exc:  # noqa: BLE001 - every failure reaches the user in words
-            self.w.dialogs.exception("Cannot save the session", exc)
-            return None
-        session.mark_saved()
+            self.saver.wait()
+        finally:
+            self.saver.progress.disconnect(show)
+            dialog.canceled.disconnect(self.saver.cancel)
+            dialog.hide()
+            dialog.deleteLater()
+
+    def _on_saved(self, path: Path, mark: Any) -> None:
+        """The file is complete: the result as it was at ``mark`` counts as saved (later edits do not)."""
+        self.w.session.mark_saved(mark)
         self.path = path
         self.w.settings.last_folder = str(path.parent)
         self.w.statusBar().showMessage(f"Saved the session {path}", 8000)
-        return path
 
     def _edited_labels(self) -> Any:
-        edits = self.w.session.edits
-        return edits.editor.labels if edits is not None and edits.edited else None
+        """The edited labels as they are now (the result's snapshot, not the live array), or None unedited."""
+        session = self.w.session
+        edited = session.edits is not None and session.edits.edited
+        return session.result.labels.array if edited else None
 
     def _checks(self, mark: Any) -> dict[str, Any]:
         if self._restored is not None and self._restored[0] == mark:

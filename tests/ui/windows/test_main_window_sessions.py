@@ -3,6 +3,7 @@ nothing of the old case left on screen, a session saved, reopened and saved agai
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,14 @@ def edit_one_block(window) -> np.ndarray:
     edited[2:4, 5:9, 5:9] = 1
     window.session.editor.replace_labels(edited, "test edit")
     return edited
+
+
+def save_session_to(qtbot, window, dialogs, path: Path) -> Path:
+    """File > Save session… to ``path``, and wait until the background write has ended."""
+    dialogs.save_file = str(path)
+    with qtbot.waitSignal(window.sessions.saver.done, timeout=30000):
+        assert window.sessions.save_session()
+    return path
 
 
 def other_ct(tmp_path: Path, origin_x: float = -25.6) -> Path:
@@ -113,10 +122,8 @@ def test_a_session_round_trips_byte_identically_through_the_window(
     open_and_segment(qtbot, window, knee_dicom)
     edited = edit_one_block(window)
     model_labels = window.session.model_result.labels.array.copy()
-    first = tmp_path / "saved" / "knee.kneeseg"
-    dialogs.save_file = str(first)
-    assert window.sessions.save_session() == first
-    assert not window.session.unsaved
+    first = save_session_to(qtbot, window, dialogs, tmp_path / "saved" / "knee.kneeseg")
+    assert not window.session.unsaved and window.sessions.path == first
     stored = read_session(first)
     assert stored.ct.series_instance_uid == window.session.volume.dicom.series_instance_uid
     assert stored.ct.frame_of_reference_uid.endswith(".9")  # read from the CT's first header
@@ -132,9 +139,7 @@ def test_a_session_round_trips_byte_identically_through_the_window(
     np.testing.assert_array_equal(window.session.result.labels.array, edited)
     assert window.session.editor.can_undo and not window.session.unsaved
 
-    second = tmp_path / "again.kneeseg"
-    dialogs.save_file = str(second)
-    assert window.sessions.save_session() == second
+    second = save_session_to(qtbot, window, dialogs, tmp_path / "again.kneeseg")
     assert second.read_bytes() == first.read_bytes()
 
 
@@ -142,9 +147,7 @@ def test_a_session_is_refused_on_a_ct_with_another_grid(
     qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path
 ) -> None:
     open_and_segment(qtbot, window, knee_dicom)
-    path = tmp_path / "knee.kneeseg"
-    dialogs.save_file = str(path)
-    window.sessions.save_session()
+    path = save_session_to(qtbot, window, dialogs, tmp_path / "knee.kneeseg")
     record = read_session(path)
     moved = other_ct(tmp_path, origin_x=-20.0)
     # the same session, pointing at a CT with another series and origin
@@ -176,3 +179,114 @@ def test_dropping_a_folder_on_an_unsaved_result_asks_first(
     window.dropEvent(event)
     assert "not saved" in dialogs.questions[-1]
     assert window.session.case.source == knee_dicom and not window.loader.busy
+
+
+def _hold_the_write(window, threads: list[int], release: threading.Event) -> None:
+    """Record the thread of every progress report of the next save; the first report waits for ``release``."""
+
+    def report(_stage: str, _fraction: float) -> None:
+        threads.append(threading.get_ident())
+        release.wait(timeout=20)
+
+    def hook(task) -> None:
+        task.progress.connect(report, Qt.ConnectionType.DirectConnection)  # runs where the write runs
+
+    window.sessions.saver.started.connect(hook)
+
+
+def test_a_session_is_written_off_the_gui_thread_and_the_file_reopens(
+    qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path
+) -> None:
+    open_and_segment(qtbot, window, knee_dicom)
+    edited = edit_one_block(window)
+    threads: list[int] = []
+    release = threading.Event()
+    release.set()  # nothing to hold here
+    _hold_the_write(window, threads, release)
+    path = save_session_to(qtbot, window, dialogs, tmp_path / "knee.kneeseg")
+    assert threads and threading.get_ident() not in threads  # the GUI thread never wrote
+    assert not window.session.unsaved and not window.sessions.save_progress.isVisible()
+    assert "Saved the session" in window.statusBar().currentMessage()
+    stored = read_session(path)
+    np.testing.assert_array_equal(stored.edited_labels, edited)
+    np.testing.assert_array_equal(stored.model_labels, window.session.model_result.labels.array)
+
+
+def test_the_window_stays_live_while_a_session_is_written_and_edits_made_meanwhile_stay_unsaved(
+    qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path
+) -> None:
+    open_and_segment(qtbot, window, knee_dicom)
+    saved_labels = edit_one_block(window)
+    release = threading.Event()
+    _hold_the_write(window, [], release)
+    dialogs.save_file = str(tmp_path / "knee.kneeseg")
+    try:
+        assert window.sessions.save_session()
+        qtbot.waitUntil(lambda: window.sessions.save_progress.isVisible(), timeout=5000)
+        assert window.sessions.saver.busy
+        assert not window.sessions.save_session()  # one save at a time
+        later = window.session.editor.labels.copy()
+        later[5:7, 5:9, 5:9] = 2
+        window.session.editor.replace_labels(later, "an edit while saving")
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: not window.sessions.saver.busy, timeout=30000)
+    np.testing.assert_array_equal(read_session(tmp_path / "knee.kneeseg").edited_labels, saved_labels)
+    assert window.session.unsaved  # the later edit is not in the file
+
+
+def test_closing_the_window_while_a_session_is_written_waits_for_the_file(
+    qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path
+) -> None:
+    from PySide6.QtCore import QTimer
+
+    open_and_segment(qtbot, window, knee_dicom)
+    edited = edit_one_block(window)
+    release = threading.Event()
+    _hold_the_write(window, [], release)
+    busy_while_closing: list[bool] = []
+
+    def let_it_finish() -> None:  # runs inside close(), while the window waits
+        busy_while_closing.append(window.sessions.saver.busy)
+        release.set()
+
+    dialogs.save_file = str(tmp_path / "knee.kneeseg")
+    try:
+        assert window.sessions.save_session()
+        QTimer.singleShot(0, let_it_finish)
+        assert window.close()
+    finally:
+        release.set()
+    assert busy_while_closing == [True]
+    assert not dialogs.questions  # saved by then: nothing to ask
+    np.testing.assert_array_equal(read_session(tmp_path / "knee.kneeseg").edited_labels, edited)
+
+
+def test_answering_save_before_another_case_writes_the_session_then_opens_the_case(
+    qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path
+) -> None:
+    open_and_segment(qtbot, window, knee_dicom)
+    edited = edit_one_block(window)
+    dialogs.save_answer = "save"
+    dialogs.save_file = str(tmp_path / "before-leaving.kneeseg")
+    other = other_ct(tmp_path)
+    assert window.open_path(other)
+    np.testing.assert_array_equal(read_session(tmp_path / "before-leaving.kneeseg").edited_labels, edited)
+    qtbot.waitUntil(lambda: window.session.case is not None and window.session.case.source == other, timeout=20000)
+
+
+def test_a_session_that_cannot_be_written_is_said_in_one_sentence_and_stays_unsaved(
+    qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path
+) -> None:
+    open_and_segment(qtbot, window, knee_dicom)
+    edit_one_block(window)
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    dialogs.save_file = str(not_a_folder / "knee.kneeseg")
+    with qtbot.waitSignal(window.sessions.saver.done, timeout=30000):
+        assert window.sessions.save_session()
+    kind, title, text = dialogs.of_kind("error")[-1]
+    assert title == "Cannot save the session"
+    assert text.startswith("Cannot create the folder") and text.count(". ") == 0 and "\n" not in text
+    assert window.session.unsaved and window.sessions.path is None
+    assert list(tmp_path.glob("**/*.kneeseg")) == []
