@@ -181,29 +181,36 @@ def test_dropping_a_folder_on_an_unsaved_result_asks_first(
     assert window.session.case.source == knee_dicom and not window.loader.busy
 
 
-def _hold_the_write(window, threads: list[int], release: threading.Event) -> None:
-    """Record the thread of every progress report of the next save; the first report waits for ``release``."""
+def _edited_case_with_a_held_save(
+    qtbot, window, dialogs, folder: Path, target: Path, threads: list[int] | None = None
+) -> tuple[np.ndarray, threading.Event]:
+    """Segment and edit a case; the next save goes to ``target``, records the thread of each of its
+    progress reports in ``threads`` and holds its first report until the returned event is set."""
+    open_and_segment(qtbot, window, folder)
+    edited = edit_one_block(window)
+    dialogs.save_file = str(target)
+    release = threading.Event()
 
     def report(_stage: str, _fraction: float) -> None:
-        threads.append(threading.get_ident())
+        (threads if threads is not None else []).append(threading.get_ident())
         release.wait(timeout=20)
 
     def hook(task) -> None:
         task.progress.connect(report, Qt.ConnectionType.DirectConnection)  # runs where the write runs
 
     window.sessions.saver.started.connect(hook)
+    return edited, release
 
 
 def test_a_session_is_written_off_the_gui_thread_and_the_file_reopens(
     qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path
 ) -> None:
-    open_and_segment(qtbot, window, knee_dicom)
-    edited = edit_one_block(window)
     threads: list[int] = []
-    release = threading.Event()
+    path = tmp_path / "knee.kneeseg"
+    edited, release = _edited_case_with_a_held_save(qtbot, window, dialogs, knee_dicom, path, threads)
     release.set()  # nothing to hold here
-    _hold_the_write(window, threads, release)
-    path = save_session_to(qtbot, window, dialogs, tmp_path / "knee.kneeseg")
+    with qtbot.waitSignal(window.sessions.saver.done, timeout=30000):
+        assert window.sessions.save_session()
     assert threads and threading.get_ident() not in threads  # the GUI thread never wrote
     assert not window.session.unsaved and not window.sessions.save_progress.isVisible()
     assert "Saved the session" in window.statusBar().currentMessage()
@@ -215,11 +222,8 @@ def test_a_session_is_written_off_the_gui_thread_and_the_file_reopens(
 def test_the_window_stays_live_while_a_session_is_written_and_edits_made_meanwhile_stay_unsaved(
     qtbot, window, dialogs, threshold_model, knee_dicom, tmp_path
 ) -> None:
-    open_and_segment(qtbot, window, knee_dicom)
-    saved_labels = edit_one_block(window)
-    release = threading.Event()
-    _hold_the_write(window, [], release)
-    dialogs.save_file = str(tmp_path / "knee.kneeseg")
+    path = tmp_path / "knee.kneeseg"
+    saved_labels, release = _edited_case_with_a_held_save(qtbot, window, dialogs, knee_dicom, path)
     try:
         assert window.sessions.save_session()
         qtbot.waitUntil(lambda: window.sessions.save_progress.isVisible(), timeout=5000)
@@ -231,7 +235,7 @@ def test_the_window_stays_live_while_a_session_is_written_and_edits_made_meanwhi
     finally:
         release.set()
     qtbot.waitUntil(lambda: not window.sessions.saver.busy, timeout=30000)
-    np.testing.assert_array_equal(read_session(tmp_path / "knee.kneeseg").edited_labels, saved_labels)
+    np.testing.assert_array_equal(read_session(path).edited_labels, saved_labels)
     assert window.session.unsaved  # the later edit is not in the file
 
 
@@ -240,17 +244,14 @@ def test_closing_the_window_while_a_session_is_written_waits_for_the_file(
 ) -> None:
     from PySide6.QtCore import QTimer
 
-    open_and_segment(qtbot, window, knee_dicom)
-    edited = edit_one_block(window)
-    release = threading.Event()
-    _hold_the_write(window, [], release)
+    path = tmp_path / "knee.kneeseg"
+    edited, release = _edited_case_with_a_held_save(qtbot, window, dialogs, knee_dicom, path)
     busy_while_closing: list[bool] = []
 
     def let_it_finish() -> None:  # runs inside close(), while the window waits
         busy_while_closing.append(window.sessions.saver.busy)
         release.set()
 
-    dialogs.save_file = str(tmp_path / "knee.kneeseg")
     try:
         assert window.sessions.save_session()
         QTimer.singleShot(0, let_it_finish)
@@ -259,7 +260,7 @@ def test_closing_the_window_while_a_session_is_written_waits_for_the_file(
         release.set()
     assert busy_while_closing == [True]
     assert not dialogs.questions  # saved by then: nothing to ask
-    np.testing.assert_array_equal(read_session(tmp_path / "knee.kneeseg").edited_labels, edited)
+    np.testing.assert_array_equal(read_session(path).edited_labels, edited)
 
 
 def test_answering_save_before_another_case_writes_the_session_then_opens_the_case(
