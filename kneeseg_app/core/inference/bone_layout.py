@@ -3,7 +3,8 @@
 The largest-component rule trusts size alone, so a large false "femur" on the table or
 along the image border wins over the real femur, and bands of slices with swapped labels
 near the joint are cut out of the condyles and the plateau. Here every piece of bone the
-network found (femur and tibia together, 26-connected) is judged by what a bone is:
+network found (femur and tibia together, 26-connected) is judged by what a bone is, after
+voxels at metal density (:data:`METAL_HU`: implants) lose their label:
 
 * dense: its mean CT number is at least :data:`MIN_BONE_HU` (air, table foam and soft
   tissue are not);
@@ -30,6 +31,7 @@ import numpy as np
 from scipy import ndimage
 
 from kneeseg_app.core.inference.fast.roi import body_grid, body_mask_2d
+from kneeseg_app.core.inference.joint_slices import joint_split, swapped_slices
 from kneeseg_app.core.inference.knee_joint import KneeJoint, leg_joint, superior_axis
 from kneeseg_app.core.inference.postprocess import keep_largest_component, label_bbox
 from kneeseg_app.core.progress import CancelToken
@@ -37,6 +39,10 @@ from kneeseg_app.core.volume import Volume
 
 MIN_BONE_HU = 100.0
 """A piece of femur or tibia (cortex, cancellous bone and marrow together) is denser than this."""
+METAL_HU = 2800.0
+"""Voxels this dense are metal (implants, at or near the scanner's 3071 HU ceiling), never bone: the
+densest cortex of the stress suite's and the independent phantoms' knees stays below 2400 HU, as real
+cortical bone stays below about 2000 HU."""
 MIN_INSIDE_BODY = 0.5
 """A piece with less than this fraction of its voxels inside the body is not bone of the patient."""
 MINOR_FRACTION = 0.1
@@ -51,10 +57,6 @@ SPLIT_EROSION_MM = 4.0
 """How deep an erosion may go to separate a femur and tibia that touch."""
 MIXED_FRACTION = 0.1
 """A piece holds both bones when the smaller label has at least this share of it."""
-SWAP_ZONE_MM = 30.0
-"""The joint of a piece that holds both bones is looked for this far from where its labels change."""
-PURE_SLICE = 0.9
-"""A slice of a piece is one bone's when this share of its voxels has that label."""
 SAME_BONE_FRACTION = 0.25
 """In one leg, a part given the same bone as a larger part is kept when at least this fraction of it
 (a fibula or patella the network called tibia or femur is smaller and goes)."""
@@ -134,19 +136,6 @@ def group_legs(pieces: list[Piece]) -> list[list[Piece]]:
     return legs
 
 
-def joint_split(femur_counts: np.ndarray, tibia_counts: np.ndarray, between: tuple[int, int] | None = None) -> int:
-    """Number of top items (ordered superior to inferior) to call femur: the split that disagrees
-    least with the network's labels (femur voxels below plus tibia voxels above). ``between``
-    (i, j) forces item i to be femur and item j tibia (the femur lies above the tibia)."""
-    above_tibia = np.concatenate([[0], np.cumsum(tibia_counts)])
-    below_femur = np.concatenate([np.cumsum(femur_counts[::-1])[::-1], [0]])
-    cost = above_tibia + below_femur
-    if between is None:
-        return int(np.argmin(cost))
-    lo, hi = between[0] + 1, between[1]
-    return lo + int(np.argmin(cost[lo : hi + 1]))
-
-
 def stacked_bones(parts: list[_Part]) -> tuple[int, int] | None:
     """Indices (upper, lower) of a leg's two largest parts when they must be femur and tibia: both
     large, one above the other, and the network called both bones somewhere in the leg; else None."""
@@ -180,6 +169,18 @@ def split_touching(mask: np.ndarray, spacing_zyx: tuple[float, float, float]) ->
             continue
         return grow_within(np.where(np.isin(cores, big), cores, 0).astype(np.int32), mask, step + 2)
     return None
+
+
+def drop_metal(region: np.ndarray, hu: np.ndarray, bones: tuple[int, ...]) -> dict[int, int]:
+    """Unlabel bone voxels at metal density (a knee replacement's components, a nail, screws), in place;
+    returns the voxels dropped per bone."""
+    metal = hu >= METAL_HU
+    dropped = {}
+    for bone in bones:
+        hit = metal & (region == bone)
+        dropped[bone] = int(np.count_nonzero(hit))
+        region[hit] = 0
+    return dropped
 
 
 def grow_within(seeds: np.ndarray, mask: np.ndarray, layers: int) -> np.ndarray:
@@ -247,6 +248,7 @@ def apply_bone_layout(
         return LayoutResult({femur: 0, tibia: 0}, 0, 0)
     box = tuple(slice(min(b[a].start for b in boxes), max(b[a].stop for b in boxes)) for a in range(3))
     region = labels[box]
+    metal = drop_metal(region, ct.array[box], (femur, tibia))
     pieces_map, pieces = measure_pieces(ct, labels, box, femur, tibia)
     if cancel is not None:
         cancel.raise_if_cancelled()
@@ -264,7 +266,9 @@ def apply_bone_layout(
         for out in decisions:
             decided |= out
     was_bone = (region == femur) | (region == tibia)
-    removed = {label: int(np.count_nonzero((region == label) & (decided == 0))) for label in (femur, tibia)}
+    removed = {
+        label: metal[label] + int(np.count_nonzero((region == label) & (decided == 0))) for label in (femur, tibia)
+    }
     relabelled = int(np.count_nonzero(was_bone & (decided > 0) & (decided != region)))
     region[was_bone] = decided[was_bone]
     return LayoutResult(removed, relabelled, len(legs), joints)
@@ -339,40 +343,6 @@ def _write_parts(out: np.ndarray, parts: list[_Part], bones: list[int]) -> None:
     for first, lut in by_map.values():
         inside = first.ids > 0
         out[first.box][inside] = lut[first.ids[inside]]
-
-
-def swapped_slices(
-    femur_counts: np.ndarray, tibia_counts: np.ndarray, slice_mm: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Slices (ordered inferior to superior) of one leg's bone whose label is the wrong bone's.
-
-    The joint is the deepest narrowing of the bone (wider above and below) within
-    :data:`SWAP_ZONE_MM` of the label change; a slice of the piece that is all tibia above it, or
-    all femur below it, is swapped, however far from the joint (a band of the tibial shaft called
-    femur 40 mm below a flexed knee's joint belongs to the tibia it is joined to).
-    Returns masks of slices to make femur and to make tibia.
-    """
-    area = femur_counts + tibia_counts
-    n = len(area)
-    split = joint_split(femur_counts[::-1], tibia_counts[::-1])  # superior first, as joint_split wants
-    change = n - split
-    zone = max(1, int(round(SWAP_ZONE_MM / slice_mm)))
-    lo, hi = max(change - zone, 0), min(change + zone, n)
-    smooth = np.convolve(area.astype(float), np.array([0.25, 0.5, 0.25]), mode="same")
-    candidates = np.arange(lo, hi)
-    candidates = candidates[area[lo:hi] > 0]
-    if candidates.size == 0:
-        empty = np.zeros(n, dtype=bool)
-        return empty, empty
-    running_max_below = np.maximum.accumulate(smooth)
-    running_max_above = np.maximum.accumulate(smooth[::-1])[::-1]
-    dip = np.minimum(running_max_below, running_max_above) - smooth
-    joint = int(candidates[np.argmax(dip[candidates])])
-    index = np.arange(n)
-    bone = area > 0
-    to_femur = bone & (index > joint) & (tibia_counts >= PURE_SLICE * area)
-    to_tibia = bone & (index < joint) & (femur_counts >= PURE_SLICE * area)
-    return to_femur, to_tibia
 
 
 def _fix_swapped_slices(

@@ -211,6 +211,20 @@ def test_a_band_of_shaft_called_the_other_bone_far_from_the_joint_is_swapped_too
     assert np.flatnonzero(to_tibia).tolist() == list(range(8, 15)) and not to_femur.any()
 
 
+def test_metal_called_bone_is_unlabelled_and_the_bone_around_it_kept() -> None:
+    """A knee replacement's femoral component (3071 HU, the scanner's ceiling) the network called femur."""
+    ct, truth = _scene()
+    component = np.zeros(SHAPE, dtype=bool)
+    component[JOINT + 1 : JOINT + 4, 24:37, 24:37] = True
+    ct.array[component] = 3071
+    truth[component] = 0  # metal is no bone
+    pred = truth.copy()
+    pred[component] = FEMUR
+    result = apply_bone_layout(pred, ct, FEMUR, TIBIA)
+    assert (pred == truth).all()
+    assert result.removed[FEMUR] == int(component.sum())
+
+
 def test_legs_are_grouped_by_left_right_position() -> None:
     from kneeseg_app.core.inference.bone_layout import Piece
 
