@@ -1,10 +1,13 @@
-"""What several ``kneeseg-train`` sub-commands share: compute and schedule options, folds, progress lines."""
+"""What several ``kneeseg-train`` sub-commands share: compute and schedule options, folds, progress lines,
+and the training of nnU-Net's folds (planned data in, per-fold scores out) for ``nnunet`` and ``unet``."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kneeseg_app.core.errors import KneeSegError
 from kneeseg_app.core.progress import ProgressCallback
@@ -102,3 +105,53 @@ def print_run(run) -> None:
     if scores:
         print(f"best fold: {run.best_fold()}")
     print(f"results: {run.folder}")
+
+
+@dataclass(frozen=True)
+class PlannedDataset:
+    """A dataset of ``--workdir`` planned and preprocessed for training, with the compute to train it on."""
+
+    folders: Any
+    """The NnunetFolders of ``--workdir``."""
+    name: str
+    """'DatasetXXX_Name'."""
+    compute: Any
+
+
+def planned_dataset(args: argparse.Namespace, configuration: str, small: Any = None) -> PlannedDataset:
+    """``--dataset`` planned and preprocessed for ``configuration`` (again with ``--replan``): what both
+    trainers start from (``small``: the SmallNetwork that configuration is planned as)."""
+    from trainer.nnunet.env import NnunetFolders
+    from trainer.nnunet.pipeline import dataset_folder_name, is_preprocessed, plan_and_preprocess
+
+    folders = NnunetFolders.in_workdir(args.workdir)
+    resources = compute(args)
+    name = dataset_folder_name(folders, args.dataset)
+    if args.replan or not is_preprocessed(folders, name, configuration):
+        plan_and_preprocess(folders, name, [configuration], small, resources, progress=printer())
+    return PlannedDataset(folders, name, resources)
+
+
+def train_and_report(
+    args: argparse.Namespace, data: PlannedDataset, configuration: str, trainer: str, **options: Any
+) -> int:
+    """Train the ``--folds`` with ``trainer`` on the schedule options, print each fold's score; the exit status.
+
+    ``options`` go on to ``train_folds`` (e.g. ``encoder_weights``).
+    """
+    from trainer.nnunet.pipeline import train_folds
+
+    run = train_folds(
+        data.folders,
+        data.name,
+        configuration,
+        folds(args.folds),
+        trainer,
+        data.compute,
+        args.resume,
+        epochs=args.epochs or 1000,
+        progress=printer(),
+        **options,
+    )
+    print_run(run)
+    return 0

@@ -33,42 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trainer.nnunet.env import NnunetFolders
-    from trainer.nnunet.pipeline import (
-        SmallNetwork,
-        dataset_folder_name,
-        is_preprocessed,
-        plan_and_preprocess,
-        train_folds,
-    )
+    from trainer.nnunet.pipeline import SmallNetwork
 
-    folders = NnunetFolders.in_workdir(args.workdir)
-    compute = common.compute(args)
-    name = dataset_folder_name(folders, args.dataset)
     small = None
-    configuration = args.configuration
     if args.small:
-        small = SmallNetwork(
-            args.small_features[0],
-            args.small_features[1],
-            args.small_spacing,
-            args.batch_size,
-            max_patch=args.small_max_patch,
-        )
-        configuration = small.name
-    if args.replan or not is_preprocessed(folders, name, configuration):
-        plan_and_preprocess(folders, name, [configuration], small, compute, progress=common.printer())
+        base, most = args.small_features
+        small = SmallNetwork(base, most, args.small_spacing, args.batch_size, max_patch=args.small_max_patch)
+    configuration = small.name if small is not None else args.configuration
+    data = common.planned_dataset(args, configuration, small)
     trainer = common.trainer_name("nnunet", args.epochs, args.iterations)
-    run = train_folds(
-        folders,
-        name,
-        configuration,
-        common.folds(args.folds),
-        trainer,
-        compute,
-        args.resume,
-        epochs=args.epochs or 1000,
-        progress=common.printer(),
-    )
-    common.print_run(run)
-    return 0
+    return common.train_and_report(args, data, configuration, trainer)

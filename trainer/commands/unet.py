@@ -26,34 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trainer.nnunet.env import NnunetFolders
-    from trainer.nnunet.pipeline import (
-        dataset_folder_name,
-        ensure_unet_configuration,
-        is_preprocessed,
-        plan_and_preprocess,
-        train_folds,
-    )
+    from trainer.nnunet.pipeline import ensure_unet_configuration
 
-    folders = NnunetFolders.in_workdir(args.workdir)
-    compute = common.compute(args)
-    name = dataset_folder_name(folders, args.dataset)
-    if args.replan or not is_preprocessed(folders, name, args.configuration):
-        plan_and_preprocess(folders, name, [args.configuration], None, compute, progress=common.printer())
-    configuration = ensure_unet_configuration(folders, name, args.configuration)
+    data = common.planned_dataset(args, args.configuration)
+    configuration = ensure_unet_configuration(data.folders, data.name, args.configuration)
     architecture = "resnet50v2-small" if args.small else "resnet50v2"
     trainer = common.trainer_name(architecture, args.epochs, args.iterations)
-    run = train_folds(
-        folders,
-        name,
-        configuration,
-        common.folds(args.folds),
-        trainer,
-        compute,
-        args.resume,
-        encoder_weights=args.encoder_weights,
-        epochs=args.epochs or 1000,
-        progress=common.printer(),
-    )
-    common.print_run(run)
-    return 0
+    return common.train_and_report(args, data, configuration, trainer, encoder_weights=args.encoder_weights)
