@@ -2,25 +2,43 @@
 
 from __future__ import annotations
 
+_SIDES = ("medial", "lateral")
+
+
+def _each_side(key: str, rule: str) -> dict[str, str]:
+    """One rule for the medial and the lateral value (``{side}`` in ``key`` and ``rule``), written
+    once so the two sides can never be described differently."""
+    return {key.format(side=side): rule.format(side=side) for side in _SIDES}
+
+
+def _each_side_measure(key: str, unit: str, rule: str) -> dict[str, tuple[str, str]]:
+    """:func:`_each_side` for a measure: (unit, rule) per side."""
+    return {name: (unit, text) for name, text in _each_side(key, rule).items()}
+
+
 LANDMARKS = {
     "femur": {
         "epicondyle_medial": "most medial 1.5 mm patch of the femur surface 25-60 mm above the distal condylar level (clinical TEA end)",
         "epicondyle_lateral": "most lateral 1.5 mm patch of the femur surface 25-60 mm above the distal condylar level",
-        "distal_medial": "lowest 1 mm patch of the medial condyle (within 8 mm of its posterior point) along the femoral shaft axis",
-        "distal_lateral": "lowest 1 mm patch of the lateral condyle (within 8 mm of its posterior point) along the femoral shaft axis",
-        "posterior_medial": "most posterior 0.5 mm patch of the medial condyle (below 28 mm)",
-        "posterior_lateral": "most posterior 0.5 mm patch of the lateral condyle (below 28 mm)",
+        **_each_side(
+            "distal_{side}",
+            "lowest 1 mm patch of the {side} condyle (within 8 mm of its posterior point) along the femoral shaft axis",
+        ),
+        **_each_side("posterior_{side}", "most posterior 0.5 mm patch of the {side} condyle (below 28 mm)"),
         "trochlear_groove": "deepest point of the anterior outline 22 mm above the distal condylar level (bins within 1 mm of the deepest, weighted)",
         "notch_centre": "apex of the intercondylar notch: where the lowest femur surface (per 1 mm ML) is highest between the condyles, at their AP level",
         "femoral_head_centre": "centre of a sphere fitted to the femur's top 45 mm medial of the shaft (when the scan reaches the hip)",
     },
     "tibia": {
-        "plateau_medial": "medial plateau centre: half-way between rim and eminence (ML), middle of the outline (AP), on the surface",
-        "plateau_lateral": "lateral plateau centre: half-way between rim and eminence (ML), middle of the outline (AP), on the surface",
-        "plateau_lowest_medial": "lowest 1 mm patch of the articular surface within 6 mm of the medial plateau centre",
-        "plateau_lowest_lateral": "lowest 1 mm patch of the articular surface within 6 mm of the lateral plateau centre",
-        "eminence_medial": "highest 0.3 mm patch of the medial intercondylar tubercle",
-        "eminence_lateral": "highest 0.3 mm patch of the lateral intercondylar tubercle",
+        **_each_side(
+            "plateau_{side}",
+            "{side} plateau centre: half-way between rim and eminence (ML), middle of the outline (AP), on the surface",
+        ),
+        **_each_side(
+            "plateau_lowest_{side}",
+            "lowest 1 mm patch of the articular surface within 6 mm of the {side} plateau centre",
+        ),
+        **_each_side("eminence_{side}", "highest 0.3 mm patch of the {side} intercondylar tubercle"),
         "tuberosity": "most anterior 1 mm patch of the tibia 18-70 mm below its top",
         "ankle_centre": "centre of the tibial plafond: centroid of the 4 mm slab above the lowest full-width slab (when the scan reaches the ankle)",
     },
@@ -64,20 +82,18 @@ MEASURES = {
     ),
     "whiteside_tea_deg": ("deg", "Whiteside's line against the TEA in the femur's axial plane"),
     "mpta_deg": ("deg", "medial proximal tibial angle: tibial shaft axis to plateau line, medial side"),
-    "slope_medial_deg": (
+    **_each_side_measure(
+        "slope_{side}_deg",
         "deg",
-        "posterior slope of the medial plateau against the plane perpendicular to the tibial shaft",
-    ),
-    "slope_lateral_deg": (
-        "deg",
-        "posterior slope of the lateral plateau against the plane perpendicular to the tibial shaft",
+        "posterior slope of the {side} plateau against the plane perpendicular to the tibial shaft",
     ),
     "joint_line_orientation_deg": (
         "deg",
         "plateau line against the scanner's left-right axis (coronal); + = lateral side higher",
     ),
-    "joint_space_medial_mm": ("mm", "shortest femur-tibia distance within 12 mm of the medial plateau centre"),
-    "joint_space_lateral_mm": ("mm", "shortest femur-tibia distance within 12 mm of the lateral plateau centre"),
+    **_each_side_measure(
+        "joint_space_{side}_mm", "mm", "shortest femur-tibia distance within 12 mm of the {side} plateau centre"
+    ),
     "distal_femoral_valgus_deg": (
         "deg",
         "femoral shaft (anatomical) axis against the hip-to-notch (mechanical) axis, coronal; needs the hip",
