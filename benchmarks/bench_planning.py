@@ -5,11 +5,16 @@ Run:  PYTHONPATH=. python benchmarks/bench_planning.py accuracy [--cases 24] [--
       PYTHONPATH=. python benchmarks/bench_planning.py speed [--repeats 3] [--out DIR]
 
 accuracy  draws phantoms (healthy and osteoarthritic, straight and flexed, rotated, one and
-          two knees; 0.7 x 0.7 x 1.0 mm voxels), plans their reference labels (with the CT,
+          two knees; 0.7 x 0.7 x 1.0 mm voxels; with the planning anatomy of
+          :mod:`kneeseg_app.core.phantom.epicondyles` pinned on: a medial epicondylar sulcus and a
+          posterior condylar twist drawn per knee, ``--classic-femur`` leaves them out), plans their reference labels (with the CT,
           as ``kneeseg plan --ct``) with :func:`plan_labels` and compares every landmark, angle and size with the truth of
           :mod:`kneeseg_app.core.phantom.truth` (the same rules on the continuous bone shapes,
           from the true axes). Writes accuracy.md / accuracy.csv (per value: median, 90th
-          percentile, worst, n) and cases.csv.
+          percentile, worst, n) and cases.csv. The posterior condylar angle is compared where
+          plan and truth take it against the same TEA (both found the sulcus, or neither);
+          how often each found the sulcus is counted, and the truth's own sulcus and angle are
+          checked against the generator's drawn ones.
 stress    the same on 15 wide phantoms of issue 12's variation rows (prone and feet-first
           positions, 30-45 deg flexion, +-25 deg rotation, legs apart / touching, 3 and 5 mm
           slices, 60 mm to hip-to-ankle coverage): femoral head and ankle centres and the
@@ -36,12 +41,14 @@ from pathlib import Path
 import numpy as np
 
 from kneeseg_app.core.phantom import draw_params, render_phantom
+from kneeseg_app.core.phantom.epicondyles import with_planning_anatomy
 from kneeseg_app.core.phantom.truth import phantom_truth
 from kneeseg_app.core.planning import plan_labels
 
 LANDMARKS = (
     "epicondyle_medial",
     "epicondyle_lateral",
+    "medial_sulcus",
     "distal_medial",
     "distal_lateral",
     "posterior_medial",
@@ -60,6 +67,7 @@ LANDMARKS = (
 )
 ANGLES = (
     "posterior_condylar_angle_deg",
+    "posterior_condylar_angle_clinical_deg",
     "aldfa_deg",
     "whiteside_tea_deg",
     "mpta_deg",
@@ -91,7 +99,7 @@ def case_list(n: int) -> list[dict]:
     return cases
 
 
-def make_phantom(case: dict):
+def make_phantom(case: dict, planning_anatomy: bool = True):
     params = draw_params(
         case["seed"],
         spacing_zyx=SPACING,
@@ -102,7 +110,7 @@ def make_phantom(case: dict):
     )
     if case["rotation"] is not None:
         params = replace(params, legs=tuple(replace(leg, axial_rotation_deg=case["rotation"]) for leg in params.legs))
-    return render_phantom(params)
+    return render_phantom(with_planning_anatomy(params) if planning_anatomy else params)
 
 
 def _axis_angle(a: np.ndarray, b: np.ndarray) -> float:
@@ -140,8 +148,11 @@ def compare(plan, truth) -> list[dict]:
                         "confidence": f.confidence,
                     }
                 )
+        same_tea = (knee.finding("medial_sulcus").ok) == (leg.point("medial_sulcus") is not None)
         for name, kind in [(n, "angle deg") for n in ANGLES] + [(n, "size mm") for n in SIZES]:
             f, t = knee.measures.get(name), leg.measures.get(name)
+            if name == "posterior_condylar_angle_deg" and not same_tea:
+                continue  # one took the surgical TEA, the other the clinical one
             if f is not None and f.value is not None and t is not None:
                 rows.append(
                     {
@@ -157,19 +168,61 @@ def compare(plan, truth) -> list[dict]:
     return rows
 
 
-def accuracy(n_cases: int, out: Path) -> None:
+def sulcus_rows(plan, truth) -> list[dict]:
+    """Per knee: who found the medial sulcus, and the truth's sulcus and angle against the drawn ones."""
+    rows = []
+    for knee in plan.knees:
+        leg = truth.leg(knee.side)
+        if leg is None or leg.femur is None:
+            continue
+        found, drawn = leg.point("medial_sulcus"), leg.drawn
+        row = {"side": knee.side, "truth_found": found is not None, "plan_found": knee.finding("medial_sulcus").ok}
+        if found is not None and "sulcus" in drawn:
+            row["truth_vs_drawn_mm"] = float(np.linalg.norm(found - drawn["sulcus"]))
+        if "posterior_condylar_angle_deg" in drawn and leg.measures.get("posterior_condylar_angle_deg") is not None:
+            row["pca_truth_vs_drawn_deg"] = (
+                leg.measures["posterior_condylar_angle_deg"] - drawn["posterior_condylar_angle_deg"]
+            )
+            row["pca_drawn_deg"] = drawn["posterior_condylar_angle_deg"]
+        rows.append(row)
+    return rows
+
+
+def sulcus_summary(rows: list[dict]) -> str:
+    both = sum(r["truth_found"] and r["plan_found"] for r in rows)
+    only_t = sum(r["truth_found"] and not r["plan_found"] for r in rows)
+    only_p = sum(r["plan_found"] and not r["truth_found"] for r in rows)
+    far = [r["truth_vs_drawn_mm"] for r in rows if "truth_vs_drawn_mm" in r]
+    pca = [abs(r["pca_truth_vs_drawn_deg"]) for r in rows if "pca_truth_vs_drawn_deg" in r]
+    drawn = [r["pca_drawn_deg"] for r in rows if "pca_drawn_deg" in r]
+    text = (
+        f"Medial sulcus ({len(rows)} knees): found by both {both}, by the truth only {only_t}, "
+        f"by the plan only {only_p}, by neither {len(rows) - both - only_t - only_p}."
+    )
+    if far:
+        text += f" Truth's sulcus to the drawn one: median {np.median(far):.2f} mm, worst {max(far):.2f} mm."
+    if pca:
+        text += (
+            f" Truth's posterior condylar angle against the drawn one ({min(drawn):.1f} to {max(drawn):.1f} deg): "
+            f"median {np.median(pca):.2f} deg, worst {max(pca):.2f} deg."
+        )
+    return text
+
+
+def accuracy(n_cases: int, out: Path, planning_anatomy: bool = True) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    all_rows, case_rows = [], []
+    all_rows, case_rows, sulci = [], [], []
     sides_ok = sides_total = 0
     for case in case_list(n_cases):
         start = time.perf_counter()
-        phantom = make_phantom(case)
+        phantom = make_phantom(case, planning_anatomy)
         truth = phantom_truth(phantom.params)
         plan = plan_labels(phantom.labels, phantom.ct)
         rows = compare(plan, truth)
         for r in rows:
             r["seed"] = case["seed"]
         all_rows += rows
+        sulci += [{**r, "seed": case["seed"]} for r in sulcus_rows(plan, truth)]
         true_sides = sorted(leg.side for leg in phantom.params.legs)
         found_sides = sorted(str(k.side) for k in plan.knees)
         sides_total += 1
@@ -188,11 +241,14 @@ def accuracy(n_cases: int, out: Path) -> None:
         print(case_rows[-1], flush=True)
     _write_csv(out / "cases.csv", case_rows)
     _write_csv(out / "accuracy_rows.csv", all_rows)
+    _write_csv(out / "sulcus.csv", sulci)
     table = summary_table(all_rows)
+    anatomy = "medial sulcus and posterior condylar twist drawn" if planning_anatomy else "classic femur"
     text = (
         f"{n_cases} phantoms ({sum(c['oa'] for c in case_list(n_cases))} osteoarthritic, "
-        f"{sum(c['both'] for c in case_list(n_cases))} with both knees, flexion 0-25 deg, rotation -20..+35 deg), "
-        f"voxels {SPACING[2]} x {SPACING[1]} x {SPACING[0]} mm; sides right in {sides_ok}/{sides_total} scans.\n\n{table}\n"
+        f"{sum(c['both'] for c in case_list(n_cases))} with both knees, flexion 0-25 deg, rotation -20..+35 deg, {anatomy}), "
+        f"voxels {SPACING[2]} x {SPACING[1]} x {SPACING[0]} mm; sides right in {sides_ok}/{sides_total} scans.\n\n{table}\n\n"
+        f"{sulcus_summary(sulci)}\n"
     )
     (out / "accuracy.md").write_text(text, encoding="utf-8")
     print(text)
@@ -207,17 +263,18 @@ STRESS_ROWS = (
 """Rows of issue 12's variation axes (kneeseg_app.core.phantom.axes): one axis varied at a time."""
 
 
-def stress(out: Path) -> None:
+def stress(out: Path, planning_anatomy: bool = True) -> None:
     """The same comparison on the wide generator's stress rows (prone, flexed 45 deg, 5 mm slices, hip-to-ankle)."""
-    from kneeseg_app.core.phantom import generate_phantom
     from kneeseg_app.core.phantom.axes import AXES as VARIATION_AXES
     from kneeseg_app.core.phantom.axes import axis_choices
+    from kneeseg_app.core.phantom.draw_wide import draw_wide_params
 
     out.mkdir(parents=True, exist_ok=True)
     all_rows, case_rows = [], []
     for number, (axis, index) in enumerate(STRESS_ROWS):
         start = time.perf_counter()
-        phantom = generate_phantom(900 + number, variation="wide", choices=axis_choices(axis, index))
+        params = draw_wide_params(900 + number, axis_choices(axis, index))
+        phantom = render_phantom(with_planning_anatomy(params) if planning_anatomy else params)
         truth = phantom_truth(phantom.params)
         plan = plan_labels(phantom.labels, phantom.ct)
         rows = compare(plan, truth)
@@ -340,14 +397,16 @@ def main() -> None:
     a.add_argument("--out", type=Path, default=Path("bench-planning"))
     w = sub.add_parser("stress")
     w.add_argument("--out", type=Path, default=Path("bench-planning"))
+    for p in (a, w):
+        p.add_argument("--classic-femur", action="store_true", help="without the drawn sulcus and condylar twist")
     s = sub.add_parser("speed")
     s.add_argument("--repeats", type=int, default=3)
     s.add_argument("--out", type=Path, default=Path("bench-planning"))
     args = parser.parse_args()
     if args.what == "accuracy":
-        accuracy(args.cases, args.out)
+        accuracy(args.cases, args.out, not args.classic_femur)
     elif args.what == "stress":
-        stress(args.out)
+        stress(args.out, not args.classic_femur)
     else:
         speed(args.repeats, args.out)
 

@@ -3,7 +3,9 @@
 Conventions (all angles in degrees):
 
 * posterior condylar angle: the transepicondylar axis against the posterior condylar axis in
-  the plane perpendicular to the femoral shaft; positive when the TEA is externally rotated;
+  the plane perpendicular to the femoral shaft; positive when the TEA is externally rotated
+  (its lateral end further posterior; about +3 in most knees); against the surgical TEA when
+  the medial sulcus was found, and always against the clinical TEA as well;
 * aLDFA: the anatomical lateral distal femoral angle, between the femoral shaft axis and the
   distal condylar line, lateral side, in the femur's coronal plane;
 * MPTA: medial proximal tibial angle, between the tibial shaft axis and the line through the
@@ -33,23 +35,39 @@ def _angle_2d(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
 
+def _rotation(tea: np.ndarray, pca: np.ndarray) -> float:
+    """How far the TEA is turned from the posterior condylar axis about the shaft, deg (+ = external:
+    the TEA's lateral end lies further posterior)."""
+    return float(np.degrees(np.arctan2(tea[P], tea[L]) - np.arctan2(pca[P], pca[L])))
+
+
 def femur_angles(fem: FemurAnatomy) -> dict[str, float | None]:
+    """Femoral angles; the posterior condylar angle is taken against the surgical TEA (lateral
+    epicondyle to medial sulcus) when the sulcus was found, else against the clinical TEA."""
     pts, frame = fem.points, fem.frame
-    out: dict[str, float | None] = {"posterior_condylar_angle_deg": None, "aldfa_deg": None, "whiteside_tea_deg": None}
+    out: dict[str, float | None] = {
+        "posterior_condylar_angle_deg": None,
+        "posterior_condylar_angle_clinical_deg": None,
+        "aldfa_deg": None,
+        "whiteside_tea_deg": None,
+    }
 
     def loc(name: str) -> np.ndarray | None:
         return None if pts.get(name) is None else frame.local(pts[name])
 
-    em, el, pm, pl = (
+    em, el, pm, pl, sulcus = (
         loc("epicondyle_medial"),
         loc("epicondyle_lateral"),
         loc("posterior_medial"),
         loc("posterior_lateral"),
+        loc("medial_sulcus"),
     )
-    if em is not None and el is not None and pm is not None and pl is not None:
-        tea = el - em
-        pca = pl - pm
-        out["posterior_condylar_angle_deg"] = float(np.degrees(np.arctan2(pca[P], pca[L]) - np.arctan2(tea[P], tea[L])))
+    if el is not None and pm is not None and pl is not None:
+        if em is not None:
+            out["posterior_condylar_angle_clinical_deg"] = _rotation(el - em, pl - pm)
+        medial_end = sulcus if sulcus is not None else em
+        if medial_end is not None:
+            out["posterior_condylar_angle_deg"] = _rotation(el - medial_end, pl - pm)
     dm, dl = loc("distal_medial"), loc("distal_lateral")
     if dm is not None and dl is not None and fem.shaft.ok:
         line = dl - dm

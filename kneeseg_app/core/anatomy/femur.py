@@ -13,6 +13,8 @@ rules (all distances from the distal condylar level ``s0``, the lowest femur poi
   bone point (possibly an osteophyte's tip);
 * epicondyles: 1.5 mm patch of the most medial / lateral surface between s0 + 25 and s0 + 60 mm
   (above the condylar osteophytes);
+* medial sulcus (surgical TEA's medial end): the deepest dent posterior-distal of the medial
+  epicondyle, when deep enough (:mod:`anatomy.sulcus`);
 * trochlear groove: the deepest point of the anterior outline 22 mm above s0, within 15 mm
   of the notch;
 * notch apex: the top of the intercondylar arch: where the lowest femur surface per 1 mm of ML
@@ -30,6 +32,7 @@ import numpy as np
 from kneeseg_app.core.anatomy.ends import bone_is_cut, femoral_head
 from kneeseg_app.core.anatomy.frame import BoneCloud, BoneFrame, unit
 from kneeseg_app.core.anatomy.rules import ShaftFit, extreme_patch, fit_shaft, profile_peak
+from kneeseg_app.core.anatomy.sulcus import NOT_DISCERNIBLE, Sulcus, medial_sulcus
 
 L, P, S = 0, 1, 2
 CUT = "the scan cuts the bone before it"
@@ -58,6 +61,8 @@ class FemurAnatomy:
     points: dict[str, np.ndarray | None] = field(default_factory=dict)
     sizes: dict[str, float] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    sulcus_depth_mm: float = 0.0
+    """Depth of the deepest dent sought for the medial sulcus (found when >= :data:`sulcus.MIN_DEPTH_MM`)."""
 
 
 def femur_anatomy(cloud: BoneCloud, superior_hint: np.ndarray, lateral_hint: np.ndarray) -> FemurAnatomy:
@@ -118,9 +123,9 @@ def _landmarks(cloud: BoneCloud, frame: BoneFrame, shaft: ShaftFit) -> FemurAnat
     # from here on heights count from the distal condylar level, not from the lowest bone point
     # (which may be the tip of an osteophyte hanging from a condyle's margin)
     s0 = float(min(distal)) if distal else s0
-    band = local[(local[:, S] > s0 + 25.0) & (local[:, S] < s0 + 60.0)]
-    out["epicondyle_medial"] = extreme_patch(band, L, -1.0, 1.5)
-    out["epicondyle_lateral"] = extreme_patch(band, L, 1.0, 1.5)
+    out["epicondyle_medial"], out["epicondyle_lateral"] = _epicondyles(local, s0)
+    sulcus = _sulcus(local, out, s0)
+    out["medial_sulcus"], notes["medial_sulcus"] = sulcus.point, sulcus.note
     notch = _notch_apex(cloud, frame, local, s0, notch_l, out)
     out["notch_centre"] = notch
     if notch is not None:
@@ -136,7 +141,20 @@ def _landmarks(cloud: BoneCloud, frame: BoneFrame, shaft: ShaftFit) -> FemurAnat
     }
     points = {name: (None if v is None else frame.world(v)) for name, v in out.items()}
     origin = points["notch_centre"] if points["notch_centre"] is not None else frame.world(np.array([notch_l, 0.0, s0]))
-    return FemurAnatomy(frame.with_origin(origin), shaft, points, sizes, notes)
+    return FemurAnatomy(frame.with_origin(origin), shaft, points, sizes, notes, sulcus.depth_mm)
+
+
+def _epicondyles(local: np.ndarray, s0: float) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The most medial and most lateral 1.5 mm patches 25-60 mm above the distal condylar level."""
+    band = local[(local[:, S] > s0 + 25.0) & (local[:, S] < s0 + 60.0)]
+    return extreme_patch(band, L, -1.0, 1.5), extreme_patch(band, L, 1.0, 1.5)
+
+
+def _sulcus(local: np.ndarray, out: dict, s0: float) -> Sulcus:
+    medial, lateral = out["epicondyle_medial"], out["epicondyle_lateral"]
+    if medial is None or lateral is None:
+        return Sulcus(None, 0.0, f"{NOT_DISCERNIBLE} (no epicondyles)")
+    return medial_sulcus(local, medial, lateral, s0)
 
 
 def _groove(local: np.ndarray, s0: float, notch_l: float) -> np.ndarray | None:

@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from kneeseg_app.core.phantom import epicondyles
 from kneeseg_app.core.phantom.params import KneeShape
 from kneeseg_app.core.phantom.sdf import capsule, ellipse, ellipsoid, segment_distance_2d, smax, smin, smoothstep
 
@@ -54,8 +55,24 @@ def physis_line(w: Array, u: Array, v: Array, level: float, k: KneeShape) -> Arr
 
 
 def femur(u: Array, v: Array, w: Array, k: KneeShape, gap_med: float, gap_lat: float) -> Array:
-    """Implicit distal femur (femur frame): shaft, metaphysis, condyles, trochlea, notch."""
-    shaft = _femur_loft(u, v, w, k)
+    """Implicit distal femur (femur frame): shaft, metaphysis, condyles, trochlea, notch
+    (and, when ``k`` has them, the epicondylar prominences, twist and medial sulcus: :mod:`epicondyles`)."""
+    body = _femur_body(u, v, w, k, gap_med, gap_lat)
+    if not epicondyles.active(k):
+        return body
+    return body + epicondyles.features(u, v, w, k, lambda a, b, c: _femur_body(a, b, c, k, gap_med, gap_lat))
+
+
+def femur_design_points(k: KneeShape, gap_med: float, gap_lat: float) -> dict[str, np.ndarray]:
+    """The drawn epicondylar prominences and sulcus floor (femur frame, mm; :func:`epicondyles.design_points`)."""
+    return epicondyles.design_points(k, lambda a, b, c: femur(a, b, c, k, gap_med, gap_lat))
+
+
+def _femur_body(u: Array, v: Array, w: Array, k: KneeShape, gap_med: float, gap_lat: float) -> Array:
+    if not epicondyles.active(k):
+        shaft = _femur_loft(u, v, w, k)
+    else:
+        shaft = _femur_loft(*epicondyles.flare_coords(u, v, w, k), w, k)
     cond_med = _condyle(u, v, w, k, medial=True, gap=gap_med)
     cond_lat = _condyle(u, v, w, k, medial=False, gap=gap_lat)
     body = smin(shaft, cond_med, 5.0)

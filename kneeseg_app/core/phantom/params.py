@@ -35,6 +35,21 @@ class Cyst:
 
 
 @dataclass(frozen=True)
+class EpicondylarSulcus:
+    """The medial epicondylar sulcus: a dent behind and below the medial epicondyle's prominence (mm).
+
+    Its centre is ``posterior_mm`` behind and ``distal_mm`` below the prominence (the middle of
+    the epicondylar flare's widest part, :func:`phantom.epicondyles.prominence`), on the surface;
+    the surface sinks by ``depth_mm`` there, half of that ``width_mm / 2`` away (a Gaussian dent).
+    """
+
+    posterior_mm: float
+    distal_mm: float
+    depth_mm: float
+    width_mm: float
+
+
+@dataclass(frozen=True)
 class KneeShape:
     """Bone dimensions of one knee (already scaled to the body), in millimetres."""
 
@@ -69,6 +84,12 @@ class KneeShape:
     patella_height: float
     patella_gap: float
     joint_cortex: float
+    posterior_condylar_angle_deg: float = 0.0
+    """True posterior condylar angle: the TEA planning uses (surgical with a sulcus, else clinical)
+    turned externally against the posterior condyles (about +3 in most knees; :mod:`epicondyles`).
+    0 in classic and wide draws."""
+    sulcus: EpicondylarSulcus | None = None
+    """The medial epicondylar sulcus (the surgical TEA's medial end); None in classic and wide draws."""
 
 
 @dataclass(frozen=True)

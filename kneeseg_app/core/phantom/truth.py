@@ -9,12 +9,15 @@ rules of :mod:`kneeseg_app.core.anatomy` to it starting from the *true* axes of 
 generator's frames.
 :mod:`kneeseg_app.core.planning` applies the same rules to a label map from estimated
 axes, so comparing both measures what planning adds: finding the axes, the knee's side,
-voxel size and partial volume. (A phantom's posterior condylar angle is ~0: the generator
-draws the epicondyles and the posterior condyles symmetric about the same axis.)
+voxel size and partial volume. A classic or wide phantom's posterior condylar angle is ~0
+(the epicondyles and posterior condyles are symmetric about one axis); with the planning
+anatomy pinned on (:func:`phantom.epicondyles.with_planning_anatomy`) ``LegTruth.drawn`` holds
+the generator's own prominences, sulcus and posterior condylar angle as well.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,9 +32,10 @@ from kneeseg_app.core.anatomy import (
     mask_points,
     tibia_anatomy,
 )
-from kneeseg_app.core.phantom.frames import Frame, leg_frames
+from kneeseg_app.core.phantom import bones, epicondyles
+from kneeseg_app.core.phantom.frames import Frame, LegFrames, leg_frames
 from kneeseg_app.core.phantom.grid import FAR, CoarseStack, FineGrid, coarse_factors
-from kneeseg_app.core.phantom.params import PhantomParams
+from kneeseg_app.core.phantom.params import LegParams, PhantomParams
 from kneeseg_app.core.phantom.scene import BONE_GRID_MM, F_FEM, F_TIB, _leg_bone_stack
 
 STEP_MM = 0.5
@@ -46,6 +50,11 @@ class LegTruth:
     femur: FemurAnatomy | None
     tibia: TibiaAnatomy | None
     measures: dict[str, float | None] = field(default_factory=dict)
+    drawn: dict[str, np.ndarray | float] = field(default_factory=dict)
+    """The generator's own planning anatomy (:mod:`phantom.epicondyles`), when drawn: the
+    prominences ``prominence_medial``/``prominence_lateral`` and the ``sulcus`` floor (LPS mm),
+    ``surgical_tea`` (unit vector, lateral prominence to sulcus) and
+    ``posterior_condylar_angle_deg`` (against the surgical TEA with a sulcus, else the clinical)."""
 
     def point(self, name: str) -> np.ndarray | None:
         for bone in (self.femur, self.tibia):
@@ -77,8 +86,24 @@ def phantom_truth(params: PhantomParams) -> PhantomTruth:
         tibia = _cloud(stack, F_TIB, params) if stack is not None else None
         fem = femur_anatomy(femur, _axis(fr.femur, 2), _axis(fr.femur, 0)) if femur is not None else None
         tib = tibia_anatomy(tibia, _axis(fr.tibia, 2), _axis(fr.tibia, 0)) if tibia is not None else None
-        legs.append(LegTruth(leg.side, fem, tib, knee_measures(fem, tib, femur, tibia)))
+        legs.append(LegTruth(leg.side, fem, tib, knee_measures(fem, tib, femur, tibia), _drawn(leg, fr)))
     return PhantomTruth(legs)
+
+
+def _drawn(leg: LegParams, fr: LegFrames) -> dict[str, np.ndarray | float]:
+    """The drawn prominences, sulcus, surgical TEA and posterior condylar angle (empty when not drawn)."""
+    k = leg.shape
+    if not epicondyles.active(k):
+        return {}
+    local = bones.femur_design_points(k, leg.gap_medial_mm, leg.gap_lateral_mm)
+    out: dict[str, np.ndarray | float] = {name: fr.femur.to_world(p) for name, p in local.items()}
+    medial = local.get("sulcus", local["prominence_medial"])
+    tea = local["prominence_lateral"] - medial  # the posterior condylar axis is the femur frame's u
+    out["posterior_condylar_angle_deg"] = math.degrees(math.atan2(tea[1], tea[0]))
+    if "sulcus" in out:
+        direction = out["prominence_lateral"] - out["sulcus"]
+        out["surgical_tea"] = direction / np.linalg.norm(direction)
+    return out
 
 
 def _axis(frame: Frame, index: int) -> np.ndarray:

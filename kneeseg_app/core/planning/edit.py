@@ -1,10 +1,10 @@
 """Correcting a plan by hand: move a landmark, and everything derived from it follows.
 
 The window drags landmarks; this module (Qt-free) does the bookkeeping: the moved point is
-marked as set by hand, the lines through it (TEA, posterior condylar axis, distal condylar
-line, Whiteside's line, plateau line) and the angles that follow from landmarks alone
-(posterior condylar angle, aLDFA, Whiteside-TEA, MPTA, joint-line orientation) are
-recomputed with the same formulas as the automatic plan. Sizes, slopes and joint spaces
+marked as set by hand, the lines through it (TEA, surgical TEA, posterior condylar axis,
+distal condylar line, Whiteside's line, plateau line) and the angles that follow from
+landmarks alone (posterior condylar angles, aLDFA, Whiteside-TEA, MPTA, joint-line
+orientation) are recomputed with the same formulas as the automatic plan. Sizes, slopes and joint spaces
 come from the bone surfaces, not from single points, so they stay as found.
 """
 
@@ -17,11 +17,12 @@ from kneeseg_app.core.anatomy.derived import femur_angles, tibia_angles
 from kneeseg_app.core.anatomy.rules import ShaftFit
 from kneeseg_app.core.errors import EditError
 from kneeseg_app.core.planning.model import BonePlan, Finding, KneePlan
-from kneeseg_app.core.planning.provenance import line_between
+from kneeseg_app.core.planning.provenance import line_between, surgical_tea
 
 LINES = {
     "femur": (
         ("transepicondylar_axis", "epicondyle_lateral", "epicondyle_medial"),
+        ("surgical_tea", "epicondyle_lateral", "medial_sulcus"),
         ("posterior_condylar_axis", "posterior_medial", "posterior_lateral"),
         ("distal_condylar_line", "distal_medial", "distal_lateral"),
         ("whiteside_line", "notch_centre", "trochlear_groove"),
@@ -30,6 +31,7 @@ LINES = {
 }
 FROM_LANDMARKS = (
     "posterior_condylar_angle_deg",
+    "posterior_condylar_angle_clinical_deg",
     "aldfa_deg",
     "whiteside_tea_deg",
     "mpta_deg",
@@ -89,8 +91,12 @@ def move_landmark(knee: KneePlan, name: str, point_lps: np.ndarray) -> dict[str,
         point=np.asarray(point_lps, dtype=np.float64),
     )
     for line, a, b in LINES[bone_name]:
-        if name in (a, b) and line in bone.findings:
-            fresh = line_between(line, bone_name, bone.findings[a], bone.findings[b])
+        fallback = line == "surgical_tea" and name == "epicondyle_medial" and not bone.findings[b].ok
+        if (name in (a, b) or fallback) and line in bone.findings:
+            if line == "surgical_tea":
+                fresh = surgical_tea(bone.findings)  # the clinical TEA while there is no sulcus
+            else:
+                fresh = line_between(line, bone_name, bone.findings[a], bone.findings[b])
             fresh.note = (fresh.note + "; " if fresh.note else "") + "follows a landmark set by hand"
             bone.findings[line] = fresh
     angles = landmark_angles(knee)

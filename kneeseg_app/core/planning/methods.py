@@ -27,6 +27,7 @@ LANDMARKS = {
         **_each_side("posterior_{side}", "most posterior 0.5 mm patch of the {side} condyle (below 28 mm)"),
         "trochlear_groove": "deepest point of the anterior outline 22 mm above the distal condylar level (bins within 1 mm of the deepest, weighted)",
         "notch_centre": "apex of the intercondylar notch: where the lowest femur surface (per 1 mm ML) is highest between the condyles, at their AP level",
+        "medial_sulcus": "medial epicondylar sulcus (surgical TEA's medial end): the deepest dent, at least 0.6 mm (a Gaussian of sigma 2 mm fitted with a quadric in 6 mm discs of the medial surface, osteophytes and ridges down-weighted), 2 mm anterior to 12 mm posterior and 9 mm distal to 4 mm proximal of the medial epicondyle",
         "femoral_head_centre": "centre of a sphere fitted to the femur's top 45 mm medial of the shaft (when the scan reaches the hip)",
     },
     "tibia": {
@@ -47,7 +48,8 @@ LANDMARKS = {
 AXES = {
     "femur": {
         "femoral_shaft_axis": "line through the centroids of 2 mm slabs of the femoral diaphysis (55 mm above the condyles to the scan's end)",
-        "transepicondylar_axis": "lateral to medial epicondyle (clinical TEA; the medial sulcus is not sought)",
+        "transepicondylar_axis": "lateral to medial epicondyle (clinical TEA)",
+        "surgical_tea": "lateral epicondyle to medial sulcus (surgical TEA); the clinical TEA, said in the note, when the sulcus is not discernible",
         "posterior_condylar_axis": "medial to lateral posterior condyle point",
         "distal_condylar_line": "medial to lateral distal condyle point",
         "whiteside_line": "notch apex to trochlear groove (Whiteside's AP line)",
@@ -74,7 +76,11 @@ MEASURES = {
     "tibia_ap_mm": ("mm", "antero-posterior extent of the tibia 8-10 mm below the plateau centres (sizing)"),
     "posterior_condylar_angle_deg": (
         "deg",
-        "TEA against the posterior condylar axis, perpendicular to the femoral shaft; + = TEA externally rotated",
+        "surgical TEA (the clinical TEA when the sulcus is not discernible; the note says which) against the posterior condylar axis, perpendicular to the femoral shaft; + = TEA externally rotated (its lateral end further back)",
+    ),
+    "posterior_condylar_angle_clinical_deg": (
+        "deg",
+        "clinical TEA (epicondyle to epicondyle) against the posterior condylar axis, perpendicular to the femoral shaft; + = TEA externally rotated",
     ),
     "aldfa_deg": (
         "deg",

@@ -13,11 +13,14 @@ import numpy as np
 from kneeseg_app.core.anatomy import BoneCloud, FemurAnatomy, TibiaAnatomy, plateau_plane
 from kneeseg_app.core.anatomy.femur import CUT, EDGE
 from kneeseg_app.core.anatomy.rules import MIN_SHAFT_SPAN_MM, ShaftFit
+from kneeseg_app.core.anatomy.sulcus import NOT_DISCERNIBLE
 from kneeseg_app.core.planning.methods import AXES, LANDMARKS, MEASURES
 from kneeseg_app.core.planning.model import BonePlan, Finding
 from kneeseg_app.core.volume import Volume
 
 LEVELS = ("high", "medium", "low")
+SURE_SULCUS_MM = 1.0
+"""A sulcus shallower than this is one confidence step less sure."""
 
 
 def _lower(level: str) -> str:
@@ -92,13 +95,29 @@ def _end_line(name: str, bone: str, a: Finding, b: Finding) -> Finding:
     return line_between(name, bone, a, b)
 
 
+def surgical_tea(found: dict[str, Finding]) -> Finding:
+    """Lateral epicondyle to medial sulcus; the clinical TEA (one confidence step lower, said in
+    the note) when the sulcus is not discernible."""
+    if found["medial_sulcus"].ok:
+        return line_between("surgical_tea", "femur", found["epicondyle_lateral"], found["medial_sulcus"])
+    line = line_between("surgical_tea", "femur", found["epicondyle_lateral"], found["epicondyle_medial"])
+    if line.ok:
+        line.confidence = _lower(line.confidence)
+        line.note = f"{NOT_DISCERNIBLE}; {line.note}"
+    return line
+
+
 def femur_plan(fem: FemurAnatomy, cloud: BoneCloud) -> BonePlan:
     level = _point_confidence(cloud, fem.shaft)
     found = _points("femur", fem.points, level, fem.notes)
+    sulcus = found["medial_sulcus"]
+    if sulcus.ok and fem.sulcus_depth_mm < SURE_SULCUS_MM:
+        sulcus.confidence = _lower(sulcus.confidence)
     found["femoral_shaft_axis"] = _shaft_finding("femoral_shaft_axis", "femur", fem.shaft)
     found["transepicondylar_axis"] = line_between(
         "transepicondylar_axis", "femur", found["epicondyle_lateral"], found["epicondyle_medial"]
     )
+    found["surgical_tea"] = surgical_tea(found)
     found["posterior_condylar_axis"] = line_between(
         "posterior_condylar_axis", "femur", found["posterior_medial"], found["posterior_lateral"]
     )
@@ -172,5 +191,12 @@ def measures_plan(
             finding.status = "scan_too_short" if short else "not_found"
             finding.confidence = "low"
             finding.note = "the shaft axis could not be fitted" if short else "its landmarks were not found"
+        if name == "posterior_condylar_angle_deg" and value is not None and fem is not None:
+            surgical = fem.points.get("medial_sulcus") is not None
+            finding.note = (
+                "against the surgical TEA (lateral epicondyle to medial sulcus)"
+                if surgical
+                else f"against the clinical TEA: {NOT_DISCERNIBLE.split(':')[0]}"
+            )
         out[name] = finding
     return out

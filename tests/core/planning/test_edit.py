@@ -31,21 +31,22 @@ def test_the_automatic_angles_are_what_the_landmarks_give(knee) -> None:
 
 def test_moving_the_lateral_epicondyle_forward_turns_the_tea_by_the_expected_angle(knee) -> None:
     edited = copy.deepcopy(knee)
-    before = edited.measures["posterior_condylar_angle_deg"].value
+    before = edited.measures["posterior_condylar_angle_clinical_deg"].value
     medial, lateral = _femur_local(edited, "epicondyle_medial"), _femur_local(edited, "epicondyle_lateral")
     anterior = -np.asarray(edited.bones["femur"].frame_axes)[1]
 
     move_landmark(edited, "epicondyle_lateral", edited.finding("epicondyle_lateral").point + 5.0 * anterior)
 
     tea = lateral - medial
-    expected_turn = math.degrees(math.atan2(tea[1], tea[0]) - math.atan2(tea[1] - 5.0, tea[0]))
-    after = edited.measures["posterior_condylar_angle_deg"].value
+    # the lateral end moving forwards turns the TEA internally: the angle falls (+ = external)
+    expected_turn = math.degrees(math.atan2(tea[1] - 5.0, tea[0]) - math.atan2(tea[1], tea[0]))
+    after = edited.measures["posterior_condylar_angle_clinical_deg"].value
     assert after - before == pytest.approx(expected_turn, abs=1e-6)
-    assert expected_turn > 2.0  # 5 mm over ~80 mm
+    assert expected_turn < -2.0  # 5 mm over ~80 mm
     line = edited.finding("transepicondylar_axis")
     assert np.allclose(line.point, edited.finding("epicondyle_lateral").point) and "by hand" in line.note
     assert edited.finding("epicondyle_lateral").note == "set by hand"
-    assert knee.measures["posterior_condylar_angle_deg"].value == before  # the original plan is untouched
+    assert knee.measures["posterior_condylar_angle_clinical_deg"].value == before  # the original plan is untouched
 
 
 def test_raising_the_lateral_distal_point_lowers_the_aldfa(knee) -> None:

@@ -41,9 +41,10 @@ def _pca_angle(knee) -> float:
     def local(name: str) -> np.ndarray:
         return axes @ (knee.finding(name).point - origin)
 
-    tea = local("epicondyle_lateral") - local("epicondyle_medial")
+    medial = "medial_sulcus" if knee.finding("medial_sulcus").ok else "epicondyle_medial"  # surgical TEA if found
+    tea = local("epicondyle_lateral") - local(medial)
     pca = local("posterior_lateral") - local("posterior_medial")
-    return math.degrees(math.atan2(pca[1], pca[0]) - math.atan2(tea[1], tea[0]))
+    return math.degrees(math.atan2(tea[1], tea[0]) - math.atan2(pca[1], pca[0]))  # + = TEA externally rotated
 
 
 def test_display_and_lps_coordinates_round_trip(planned) -> None:
