@@ -179,7 +179,12 @@ def sulcus_rows(plan, truth) -> list[dict]:
         row = {"side": knee.side, "truth_found": found is not None, "plan_found": knee.finding("medial_sulcus").ok}
         if found is not None and "sulcus" in drawn:
             row["truth_vs_drawn_mm"] = float(np.linalg.norm(found - drawn["sulcus"]))
-        if "posterior_condylar_angle_deg" in drawn and leg.measures.get("posterior_condylar_angle_deg") is not None:
+        same_tea = (found is not None) == ("sulcus" in drawn)  # the drawn angle is against the drawn sulcus
+        if (
+            same_tea
+            and "posterior_condylar_angle_deg" in drawn
+            and leg.measures.get("posterior_condylar_angle_deg") is not None
+        ):
             row["pca_truth_vs_drawn_deg"] = (
                 leg.measures["posterior_condylar_angle_deg"] - drawn["posterior_condylar_angle_deg"]
             )
@@ -203,7 +208,8 @@ def sulcus_summary(rows: list[dict]) -> str:
         text += f" Truth's sulcus to the drawn one: median {np.median(far):.2f} mm, worst {max(far):.2f} mm."
     if pca:
         text += (
-            f" Truth's posterior condylar angle against the drawn one ({min(drawn):.1f} to {max(drawn):.1f} deg): "
+            f" Truth's posterior condylar angle (where it found the sulcus) against the drawn one"
+            f" ({min(drawn):.1f} to {max(drawn):.1f} deg, {len(pca)} knees): "
             f"median {np.median(pca):.2f} deg, worst {max(pca):.2f} deg."
         )
     return text

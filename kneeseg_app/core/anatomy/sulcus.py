@@ -40,6 +40,7 @@ MIN_COVER = 0.7
 ROBUST_ROUNDS = 3
 TUKEY_C = 4.685
 PROUD_MM = 0.3
+INSIDE_MM = 4.0
 SEARCH_Q_MM = (-2.0, 12.0)
 """Posterior of the medial epicondyle's prominence (perpendicular to the TEA, in the axial plane)."""
 SEARCH_S_MM = (-9.0, 4.0)
@@ -82,7 +83,9 @@ def _height_map(q: np.ndarray, s: np.ndarray, h: np.ndarray, lo: np.ndarray, sha
     np.add.at(total, (iq[outer], js[outer]), h[outer])
     np.add.at(count, (iq[outer], js[outer]), 1.0)
     grid = np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
-    grid[grid > PROUD_MM] = np.nan  # beyond the epicondyle: an osteophyte, not the epicondyle's surface
+    # beyond the epicondyle: an osteophyte; far inside it: the condyle below or the back of the
+    # metaphysis, not the epicondyle's face (its edges and fillets are no sulcus)
+    grid[(grid > PROUD_MM) | (grid < -INSIDE_MM)] = np.nan
     valid = ~np.isnan(grid)
     share = ndimage.gaussian_filter(valid.astype(np.float64), SMOOTH_CELLS)
     smooth = ndimage.gaussian_filter(np.where(valid, grid, 0.0), SMOOTH_CELLS) / np.maximum(share, 1e-6)

@@ -6,17 +6,20 @@ Two features real femurs have and the classic shape lacks, both off unless pinne
 * medial epicondylar sulcus (``KneeShape.sulcus``): a Gaussian dent in the medial surface,
   behind and below the medial epicondyle's prominence (the middle of the metaphyseal flare's
   widest part): the surgical TEA's medial end;
-* posterior condylar twist: the flare (metaphysis and epicondyles) is turned externally about
-  the shaft against the condyles, so that the TEA planning uses (the surgical one when there
-  is a sulcus, else the clinical one) makes ``KneeShape.posterior_condylar_angle_deg`` with the
-  posterior condylar axis: against that TEA the medial posterior condyle reaches further back.
+* posterior condylar twist: the front of the flare (metaphysis and epicondyles) is sheared
+  about the shaft against the condyles (lateral epicondyle back, medial forward; its back, which
+  lies just in front of the posterior condyles, stays), so that the TEA planning uses (the
+  surgical one when there is a sulcus, else the clinical one) makes
+  ``KneeShape.posterior_condylar_angle_deg`` with the posterior condylar axis: against that TEA
+  the medial posterior condyle reaches further back.
 
 Coordinates are the femur frame's (u lateral, v posterior, w superior, mm); the flare's own
-(``lu``, ``lv``) are the femur's turned about the flare's centre line.
+(``lu``, ``lv``) are the femur's with the twist undone.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import replace
@@ -55,38 +58,59 @@ def sulcus_position(k: KneeShape) -> tuple[float, float]:
     return lv + k.sulcus.posterior_mm, w - k.sulcus.distal_mm
 
 
-def flare_twist_deg(k: KneeShape) -> float:
-    """How far the flare is turned so the planned TEA makes the drawn angle with the condyles.
+def _back_share(v: Array | float, vc: Array | float, k: KneeShape) -> Array:
+    """How much of the twist a flare point at ``v`` takes: all of it up to 30 % of the flare's depth
+    behind its centre line (the epicondyles, the sulcus), none on its back, which stays in front of
+    the posterior condyles as in the classic shape."""
+    b = 0.64 * k.epicondyle_half_width
+    t = np.clip((np.asarray(v, dtype=np.float32) - vc - np.float32(0.3 * b)) / np.float32(0.6 * b), 0.0, 1.0)
+    return 1.0 - t * t * (3.0 - 2.0 * t)
 
-    Without a sulcus the clinical TEA runs along the flare; the surgical TEA ends behind the
-    medial prominence, turned internally by ``beta``, so the flare turns ``beta`` further.
-    """
-    if k.sulcus is None:
-        return k.posterior_condylar_angle_deg
-    e = k.epicondyle_half_width
+
+def _medial_u(k: KneeShape, lv: float) -> float:
+    """The undented flare's medial surface at flare depth ``lv`` (its ellipse)."""
+    e, b = k.epicondyle_half_width, 0.64 * k.epicondyle_half_width
     lv_p, _ = prominence(k)
+    return -e * math.sqrt(max(1.0 - ((lv - lv_p) / b) ** 2, 0.0))
+
+
+@functools.lru_cache(maxsize=64)
+def flare_shear(k: KneeShape) -> float:
+    """The twist as a shear (mm of posterior shift per mm lateral) that gives the drawn angle.
+
+    The flare's front turns about the shaft (lateral epicondyle back, medial forward) while its
+    back stays put. Without a sulcus the clinical TEA (prominence to prominence) makes the
+    drawn angle with the condyles; with one, the surgical TEA (lateral prominence to the sulcus,
+    which lies behind the medial prominence) does.
+    """
+    tangent = math.tan(math.radians(k.posterior_condylar_angle_deg))
+    if k.sulcus is None:
+        return tangent
+    e = k.epicondyle_half_width
     lv_s, _ = sulcus_position(k)
-    b = 0.64 * e
-    medial_u = -e * math.sqrt(max(1.0 - ((lv_s - lv_p) / b) ** 2, 0.0)) + k.sulcus.depth_mm
-    beta = math.atan2(lv_s - lv_p, e - medial_u)
-    return k.posterior_condylar_angle_deg + math.degrees(beta)
+    u_s = _medial_u(k, lv_s) + k.sulcus.depth_mm
+    # both ends take the whole shear: tan(angle) = shear - posterior_mm / (e - u_s)
+    return tangent + k.sulcus.posterior_mm / (e - u_s)
+
+
+def _femur_v(lu: Array | float, lv: float, w: float, k: KneeShape, shear: float) -> Array:
+    """Femur v of the flare point (lu, lv) at height w: v = lv + shear * lu * share(v), solved."""
+    vc = flare_centre_v(w, k)
+    v = np.asarray(lv + shear * np.asarray(lu, dtype=np.float64), dtype=np.float64)
+    for _ in range(12):
+        v = lv + shear * np.asarray(lu, dtype=np.float64) * _back_share(v, vc, k)
+    return v
 
 
 def flare_coords(u: Array, v: Array, w: Array, k: KneeShape) -> tuple[Array, Array]:
-    """The femur's (u, v) in the turned flare's frame: its epicondyles lie on the lu axis."""
-    a = math.radians(flare_twist_deg(k))
-    c, s = np.float32(math.cos(a)), np.float32(math.sin(a))
-    vc = flare_centre_v(w, k)
-    dv = v - vc
-    return c * u + s * dv, vc + c * dv - s * u
+    """The femur's (u, v) in the flare's own untwisted frame (where its epicondyles lie on lv = centre)."""
+    shear = np.float32(flare_shear(k))
+    return u, v - shear * u * _back_share(v, flare_centre_v(w, k), k)
 
 
 def flare_to_femur(lu: Array, lv: float, w: float, k: KneeShape) -> tuple[Array, Array]:
     """Inverse of :func:`flare_coords` at one (lv, w): femur (u, v) of flare positions ``lu``."""
-    a = math.radians(flare_twist_deg(k))
-    vc = float(flare_centre_v(w, k))
-    dv = lv - vc
-    return math.cos(a) * lu - math.sin(a) * dv, vc + math.sin(a) * lu + math.cos(a) * dv
+    return np.asarray(lu, dtype=np.float64), _femur_v(lu, lv, w, k, flare_shear(k))
 
 
 def surface_point(k: KneeShape, body: Body, lv: float, w: float, medial: bool) -> np.ndarray:

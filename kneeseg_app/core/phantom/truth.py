@@ -101,7 +101,7 @@ def _drawn(leg: LegParams, fr: LegFrames) -> dict[str, np.ndarray | float]:
     tea = local["prominence_lateral"] - medial  # the posterior condylar axis is the femur frame's u
     out["posterior_condylar_angle_deg"] = math.degrees(math.atan2(tea[1], tea[0]))
     if "sulcus" in out:
-        direction = out["prominence_lateral"] - out["sulcus"]
+        direction = out["sulcus"] - out["prominence_lateral"]  # as the plan's axis: from its first point
         out["surgical_tea"] = direction / np.linalg.norm(direction)
     return out
 

@@ -4,6 +4,7 @@ default draw, bit for bit; where pinned on, the labels and the truth show what w
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from kneeseg_app.core.phantom import draw_params, generate_phantom, render_phantom
 from kneeseg_app.core.phantom.draw_wide import draw_wide_params
-from kneeseg_app.core.phantom.epicondyles import flare_twist_deg, with_planning_anatomy
+from kneeseg_app.core.phantom.epicondyles import flare_shear, with_planning_anatomy
 from kneeseg_app.core.phantom.params import EpicondylarSulcus
 
 # sha256 of the CT and label arrays as rendered before the planning anatomy existed (the demo
@@ -62,8 +63,8 @@ def test_planning_anatomy_is_drawn_from_its_own_stream_and_changes_nothing_else(
 def test_the_sulcus_is_a_dent_in_the_femur_label_where_the_truth_says() -> None:
     with_dent = render_phantom(_knee(31, sulcus=SULCUS, posterior_condylar_angle_deg=3.0))
     k = with_dent.params.legs[0].shape
-    # the same femur without the dent: the flare turned as far, so only the dent differs
-    without = render_phantom(_knee(31, posterior_condylar_angle_deg=flare_twist_deg(k)))
+    # the same femur without the dent: the flare twisted as far, so only the dent differs
+    without = render_phantom(_knee(31, posterior_condylar_angle_deg=math.degrees(math.atan(flare_shear(k)))))
     drawn = with_dent.truth.legs[0].drawn["sulcus"]
 
     carved = np.argwhere((without.labels.array == 1) & (with_dent.labels.array != 1))
