@@ -26,11 +26,13 @@ AXIS_ENDS = {
     "plateau_line": "plateau_lateral",
     "tibial_mechanical_axis": "ankle_centre",
 }
-"""Axes drawn from their finding's point (the first landmark) to this second landmark."""
+"""Axes drawn from their finding's point (the first landmark) to this second landmark (another
+axis between two landmarks is recognised by its direction: it points exactly at its second one)."""
 AXIS_COLOURS = {
-    "transepicondylar_axis": "#ffd000",
+    "transepicondylar_axis": "#ff9a30",
+    "surgical_tea": "#ffc8a0",
     "posterior_condylar_axis": "#40d0ff",
-    "distal_condylar_line": "#ff9a30",
+    "distal_condylar_line": "#c08040",
     "whiteside_line": "#ff60ff",
     "femoral_shaft_axis": "#ffffff",
     "femoral_mechanical_axis": "#b080ff",
@@ -39,7 +41,10 @@ AXIS_COLOURS = {
     "tibial_mechanical_axis": "#b080ff",
     "plateau_plane_normal": "#60ffd0",
 }
+OTHER_AXIS_COLOUR = "#d0d0d0"
+"""Measurements are yellow (as in the slice views): no axis is."""
 SHAFT_MARGIN_MM = 30.0
+ON_LINE_MM = 0.01
 NORMAL_LENGTH_MM = 30.0
 OUTLINE_POINTS = 48
 
@@ -105,7 +110,7 @@ def knee_lines(knee: KneePlan) -> list[Line3D]:
         for name, f in bone.findings.items():
             if f.kind != "axis" or not f.ok or f.point is None or f.direction is None:
                 continue
-            colour = AXIS_COLOURS.get(name, "#ffff40")
+            colour = AXIS_COLOURS.get(name, OTHER_AXIS_COLOUR)
             start, direction = np.asarray(f.point, float), np.asarray(f.direction, float)
             if name == "plateau_plane_normal":
                 out.append(Line3D(knee.side, name, np.array([start, start + NORMAL_LENGTH_MM * direction]), colour))
@@ -115,8 +120,21 @@ def knee_lines(knee: KneePlan) -> list[Line3D]:
                 if end is not None and end.ok and end.point is not None:
                     out.append(Line3D(knee.side, name, np.array([start, np.asarray(end.point, float)]), colour))
             else:
-                out.append(Line3D(knee.side, name, shaft_segment(start, direction, points), colour))
+                end = landmark_ahead(start, direction, points)
+                ends = np.array([start, end]) if end is not None else shaft_segment(start, direction, points)
+                out.append(Line3D(knee.side, name, ends, colour))
     return out
+
+
+def landmark_ahead(start: np.ndarray, direction: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+    """The nearest landmark the axis points exactly at (a line between two landmarks), if any."""
+    if not len(landmarks):
+        return None
+    unit = direction / max(float(np.linalg.norm(direction)), 1e-12)
+    t = (landmarks - start) @ unit
+    off = np.linalg.norm(landmarks - start - t[:, None] * unit, axis=1)
+    ahead = np.nonzero((t > 1.0) & (off < ON_LINE_MM))[0]
+    return landmarks[ahead[np.argmin(t[ahead])]] if len(ahead) else None
 
 
 def shaft_segment(point: np.ndarray, direction: np.ndarray, landmarks: np.ndarray) -> np.ndarray:

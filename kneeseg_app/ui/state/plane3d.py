@@ -23,6 +23,8 @@ from kneeseg_app.ui.state.planning_state import display_to_lps
 from kneeseg_app.ui.state.window_level import WindowLevel
 
 MAX_TEXTURE_PX = 512
+PLANE_ALPHA = 215
+"""Opacity of the plane's tissue (of 255); air, below the window, is fully clear."""
 
 
 @dataclass(frozen=True)
@@ -82,12 +84,13 @@ def sample_positions(n: int, max_px: int = MAX_TEXTURE_PX) -> np.ndarray:
 
 
 def grey_rgba(image: np.ndarray, window: WindowLevel) -> np.ndarray:
-    """The viewer's grey (window/level) as opaque RGBA uint8."""
+    """The viewer's grey (window/level) as RGBA uint8: black (below the window) clear, the rest
+    slightly see-through, so the bones behind the plane and outside the body stay in sight."""
     span = max(window.high - window.low, 1e-6)
     grey = (np.clip((image.astype(np.float32) - window.low) / span, 0.0, 1.0) * 255.0).astype(np.uint8)
     rgba = np.empty((*grey.shape, 4), np.uint8)
     rgba[..., :3] = grey[..., None]
-    rgba[..., 3] = 255
+    rgba[..., 3] = np.where(grey > 0, PLANE_ALPHA, 0)
     return rgba
 
 

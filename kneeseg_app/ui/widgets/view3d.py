@@ -171,6 +171,11 @@ class Surface3DView(QWidget):
         from kneeseg_app.ui.widgets.view3d_overlays import Overlays3D
 
         self._gl = _gl_view_window(self._on_gl_click)
+        surface = self._gl.format()
+        # a QOpenGLWindow gets no depth buffer unless asked: without one, triangles drawn later
+        # covered nearer ones (speckled bones) and the CT plane covered the bones in front of it
+        surface.setDepthBufferSize(24)
+        self._gl.setFormat(surface)
         self._gl.setBackgroundColor("k")
         self.overlays = Overlays3D(self._gl)
         self._show_overlays()
@@ -197,7 +202,9 @@ class Surface3DView(QWidget):
             data = gl.MeshData(vertexes=vertices, faces=faces)
             normals = getattr(mesh, "normals", None)
             if normals is not None:  # computed in the worker: pyqtgraph's own loop would freeze the window
-                data._vertexNormals = np.asarray(normals, dtype=np.float32)
+                # negated: pyqtgraph's 'shaded' light, (1, -1, -1) in eye space, lights the faces turned
+                # AWAY from the camera; so the bones are lit from the viewer's upper left instead
+                data._vertexNormals = -np.asarray(normals, dtype=np.float32)
             item = gl.GLMeshItem(meshdata=data, color=(r / 255, g / 255, b / 255, 1.0), shader="shaded", smooth=True)
             self._gl.addItem(item)
             self._items.append(item)

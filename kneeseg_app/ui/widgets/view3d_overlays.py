@@ -101,8 +101,9 @@ class Overlays3D:
         self.plane = plane
         items = []
         if plane is not None:
-            item = gl.GLImageItem(plane.texture, smooth=True, glOptions="opaque")
+            item = gl.GLImageItem(plane.texture, smooth=True, glOptions="translucent")
             item.setTransform(QMatrix4x4(*plane.matrix(self.offset).flatten().tolist()))
+            item.setDepthValue(5)  # after the bones: blended over those behind it
             items.append(item)
         self._replace("plane", items)
 

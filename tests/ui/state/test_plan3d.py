@@ -78,6 +78,16 @@ def test_axes_between_landmarks_end_at_them_and_follow_a_dragged_landmark() -> N
     np.testing.assert_allclose(lines["transepicondylar_axis"].points, [[40, 0, 40], [-45, 6, 38]])
 
 
+def test_another_line_between_two_landmarks_ends_at_the_one_it_points_at() -> None:
+    k = knee("right")
+    femur = k.bones["femur"].findings
+    femur["surgical_tea"] = line_between(
+        "surgical_tea", "femur", femur["epicondyle_lateral"], femur["posterior_medial"]
+    )
+    lines = {line.name: line for line in plan_scene(plan(k)).lines}
+    np.testing.assert_allclose(lines["surgical_tea"].points, [[40, 0, 40], [-20, 25, 20]])
+
+
 def test_a_shaft_axis_runs_from_beyond_its_fit_to_beyond_the_bones_landmarks() -> None:
     lines = {line.name: line for line in plan_scene(plan(knee("right"))).lines}
     shaft = lines["femoral_shaft_axis"].points
