@@ -19,8 +19,7 @@ rules (all distances from the distal condylar level ``s0``, the lowest femur poi
   of the notch;
 * notch apex: the top of the intercondylar arch: where the lowest femur surface per 1 mm of ML
   is highest within 15 mm of the middle, at the AP level of the condyles' lowest 8 mm;
-* sizes: AP = posterior-anterior extent below s0 + 28 mm; ML = medial-lateral extent of the 2 mm slab
-  9 mm above s0 (the distal resection level);
+* sizes: AP = posterior-anterior extent below s0 + 28 mm; ML = medial-lateral extent from 5 mm below to 12 mm above s0;
 * femoral head centre when the femur's top is in the scan (:mod:`anatomy.ends`).
 """
 
@@ -49,8 +48,6 @@ def drop_edge_points(points: dict, notes: dict, cloud: BoneCloud) -> None:
 
 
 GROOVE_LEVEL_MM = 22.0
-ML_LEVEL_MM = 9.0
-"""The ML size is measured here above the distal condylar level (a usual distal resection depth)."""
 POSTERIOR_BAND_MM = 28.0
 """Posterior condyle points and the AP size are sought below this height (above it: osteophytes, the metaphysis)."""
 
@@ -137,9 +134,7 @@ def _landmarks(cloud: BoneCloud, frame: BoneFrame, shaft: ShaftFit) -> FemurAnat
     if out["trochlear_groove"] is None:
         notes["trochlear_groove"] = "no groove found in the anterior outline"
     top = local[local[:, S] < s0 + POSTERIOR_BAND_MM]
-    # ML at the distal resection level, as the tibia's below its plateau: bone below it is cut
-    # away (and below the distal condylar level there is only osteophyte)
-    bottom = local[np.abs(local[:, S] - (s0 + ML_LEVEL_MM)) < 1.0]
+    bottom = local[(local[:, S] > s0 - 5.0) & (local[:, S] < s0 + 12.0)]
     sizes = {
         "femur_ap_mm": float(top[:, P].max() - top[:, P].min()),
         "femur_ml_mm": float(bottom[:, L].max() - bottom[:, L].min()),

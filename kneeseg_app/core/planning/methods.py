@@ -70,7 +70,7 @@ MEASURES = {
     ),
     "femur_ml_mm": (
         "mm",
-        "medio-lateral extent of the femur 8-10 mm above the distal condylar level, where the distal cut is made (sizing; osteophytes at that level included)",
+        "medio-lateral extent of the distal femur from 5 mm below to 12 mm above the distal condylar level (sizing; osteophytes included)",
     ),
     "tibia_ml_mm": ("mm", "medio-lateral extent of the tibia 8-10 mm below the plateau centres (sizing)"),
     "tibia_ap_mm": ("mm", "antero-posterior extent of the tibia 8-10 mm below the plateau centres (sizing)"),
