@@ -93,6 +93,8 @@ def _measure(window) -> None:
         print(
             f"3D distance: {m.text()} ({m.describe()}); |p1 - p0| = {np.linalg.norm(m.points[1] - m.points[0]):.2f} mm"
         )
+        back = project_to_pixels(camera, m.points[1])[0][0]
+        print(f"the picked surface point lies {np.hypot(back[0] - tx, back[1] - ty + 25):.2f} px from the click")
     else:
         print(f"3D distance not complete: {planning.plan3d.measures.pending}")
 

@@ -98,14 +98,19 @@ class Overlays3D:
         self._replace("plan", items)
 
     def show_plane(self, plane: PlaneQuad | None) -> None:
+        """Show the CT plane, re-using its item: each new item would leave its texture in the GPU."""
         self.plane = plane
-        items = []
-        if plane is not None:
+        if plane is None:
+            self._replace("plane", [])
+            return
+        if self._items["plane"]:
+            item = self._items["plane"][0]
+            item.setData(plane.texture)
+        else:
             item = gl.GLImageItem(plane.texture, smooth=True, glOptions="translucent")
-            item.setTransform(QMatrix4x4(*plane.matrix(self.offset).flatten().tolist()))
             item.setDepthValue(5)  # after the bones: blended over those behind it
-            items.append(item)
-        self._replace("plane", items)
+            self._replace("plane", [item])
+        item.setTransform(QMatrix4x4(*plane.matrix(self.offset).flatten().tolist()))
 
     def show_measurements(self, measurements: list[Measurement3D]) -> None:
         self.measurements = list(measurements)
