@@ -40,6 +40,7 @@ class Scene3DController(QObject):
         super().__init__(parent)
         self.planning, self.viewer, self.measures = planning, viewer, measures
         self.show_plan = True
+        self.show_names = True
         self.plane_view = NO_PLANE
         self.scene = PlanScene()
         self.plane: PlaneQuad | None = None
@@ -56,8 +57,13 @@ class Scene3DController(QObject):
         self.show_plan = bool(show)
         self.refresh_plan()
 
+    def set_show_names(self, show: bool) -> None:
+        """Landmark names beside the markers (they crowd a small view)."""
+        self.show_names = bool(show)
+        self.refresh_plan()
+
     def refresh_plan(self) -> None:
-        self.scene = plan_scene(self.planning.plan) if self.show_plan else PlanScene()
+        self.scene = plan_scene(self.planning.plan, self.show_names) if self.show_plan else PlanScene()
         self.planChanged.emit(self.scene)
 
     # ----- the CT plane ---------------------------------------------------------------

@@ -78,8 +78,8 @@ class PlanScene:
         return np.array([m.point for m in self.markers]).reshape(-1, 3)
 
 
-def plan_scene(plan: Plan | None) -> PlanScene:
-    """Markers and lines of every knee of ``plan`` (empty without a plan)."""
+def plan_scene(plan: Plan | None, names: bool = True) -> PlanScene:
+    """Markers and lines of every knee of ``plan`` (empty without a plan; ``names``: label the markers)."""
     if plan is None:
         return PlanScene()
     two_knees = len(plan.knees) > 1
@@ -90,7 +90,7 @@ def plan_scene(plan: Plan | None) -> PlanScene:
         for bone_name, bone in knee.bones.items():
             for f in bone.findings.values():
                 if f.kind == "landmark" and f.ok and f.point is not None:
-                    label = prefix + f.name.replace("_", " ")
+                    label = prefix + f.name.replace("_", " ") if names else ""
                     markers.append(
                         Marker3D(
                             knee.side, bone_name, f.name, np.asarray(f.point, float), BONE_COLOURS[bone_name], label

@@ -94,7 +94,7 @@ class Overlays3D:
         items = [self._line(line.points, line.colour) for line in scene.lines]
         if scene.markers:
             items.append(self._points(scene.marker_points(), [m.colour for m in scene.markers], 9.0))
-            items += [self._text(m.point, " " + m.label, m.colour) for m in scene.markers]
+            items += [self._text(m.point, " " + m.label, m.colour) for m in scene.markers if m.label]
         self._replace("plan", items)
 
     def show_plane(self, plane: PlaneQuad | None) -> None:

@@ -52,6 +52,7 @@ class PlanningWiring:
         self.measure_table.deleteRequested.connect(self.delete_measurement)
         self.measure_table.clearRequested.connect(self.clear_measurements)
         self.plan3d.measures.changed.connect(self.refresh_measure_table)
+        layout.addWidget(self.plan3d.show_names)
         layout.addLayout(self._measure_row())
         layout.addWidget(self.measure_table)
         layout.addWidget(self.panel, 1)

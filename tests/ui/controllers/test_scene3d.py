@@ -70,6 +70,8 @@ def test_the_plans_landmarks_and_axes_follow_the_plan_and_a_dragged_landmark(qtb
     tea = next(line for line in moved.args[0].lines if line.name == "transepicondylar_axis")
     np.testing.assert_allclose(marker.point, point)
     np.testing.assert_allclose(tea.points[1], point)  # the axis ends at the moved landmark
+    scene.controller.set_show_names(False)  # markers without their names
+    assert scene.controller.scene.markers and {m.label for m in scene.controller.scene.markers} == {""}
     scene.controller.set_show_plan(False)
     assert scene.controller.scene.markers == ()
 

@@ -56,6 +56,7 @@ def test_found_landmarks_are_drawn_in_their_bones_colour_and_missing_ones_are_no
         and names["plateau_medial"].colour == BONE_COLOURS["tibia"]
     )
     assert names["epicondyle_lateral"].label == "epicondyle lateral"  # one knee: no side prefix
+    assert {m.label for m in plan_scene(plan(knee("right")), names=False).markers} == {""}
     np.testing.assert_allclose(names["posterior_medial"].point, [-20, 25, 20])
 
 
