@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -176,7 +177,15 @@ def sulcus_rows(plan, truth) -> list[dict]:
         if leg is None or leg.femur is None:
             continue
         found, drawn = leg.point("medial_sulcus"), leg.drawn
-        row = {"side": knee.side, "truth_found": found is not None, "plan_found": knee.finding("medial_sulcus").ok}
+        note = knee.finding("medial_sulcus").note
+        depth = re.search(r"([0-9.]+) mm", note)
+        row = {
+            "side": knee.side,
+            "truth_found": found is not None,
+            "plan_found": knee.finding("medial_sulcus").ok,
+            "truth_depth_mm": round(leg.femur.sulcus_depth_mm, 2),
+            "plan_depth_mm": float(depth.group(1)) if depth else None,
+        }
         if found is not None and "sulcus" in drawn:
             row["truth_vs_drawn_mm"] = float(np.linalg.norm(found - drawn["sulcus"]))
         same_tea = (found is not None) == ("sulcus" in drawn)  # the drawn angle is against the drawn sulcus

@@ -14,7 +14,7 @@ rules (all distances from the distal condylar level ``s0``, the lowest femur poi
 * epicondyles: 1.5 mm patch of the most medial / lateral surface between s0 + 25 and s0 + 60 mm
   (above the condylar osteophytes);
 * medial sulcus (surgical TEA's medial end): the deepest dent posterior-distal of the medial
-  epicondyle, when deep enough (:mod:`anatomy.sulcus`);
+  epicondyle, when deep enough, on slices of 2 mm or thinner (:mod:`anatomy.sulcus`);
 * trochlear groove: the deepest point of the anterior outline 22 mm above s0, within 15 mm
   of the notch;
 * notch apex: the top of the intercondylar arch: where the lowest femur surface per 1 mm of ML
@@ -48,6 +48,8 @@ def drop_edge_points(points: dict, notes: dict, cloud: BoneCloud) -> None:
 
 
 GROOVE_LEVEL_MM = 22.0
+MAX_SULCUS_STEP_MM = 2.0
+"""The sulcus (3-6 mm wide) is not sought on thicker slices."""
 POSTERIOR_BAND_MM = 28.0
 """Posterior condyle points and the AP size are sought below this height (above it: osteophytes, the metaphysis)."""
 
@@ -124,7 +126,7 @@ def _landmarks(cloud: BoneCloud, frame: BoneFrame, shaft: ShaftFit) -> FemurAnat
     # (which may be the tip of an osteophyte hanging from a condyle's margin)
     s0 = float(min(distal)) if distal else s0
     out["epicondyle_medial"], out["epicondyle_lateral"] = _epicondyles(local, s0)
-    sulcus = _sulcus(local, out, s0)
+    sulcus = _sulcus(local, out, s0, cloud.step_mm)
     out["medial_sulcus"], notes["medial_sulcus"] = sulcus.point, sulcus.note
     notch = _notch_apex(cloud, frame, local, s0, notch_l, out)
     out["notch_centre"] = notch
@@ -150,10 +152,12 @@ def _epicondyles(local: np.ndarray, s0: float) -> tuple[np.ndarray | None, np.nd
     return extreme_patch(band, L, -1.0, 1.5), extreme_patch(band, L, 1.0, 1.5)
 
 
-def _sulcus(local: np.ndarray, out: dict, s0: float) -> Sulcus:
+def _sulcus(local: np.ndarray, out: dict, s0: float, step_mm: float) -> Sulcus:
     medial, lateral = out["epicondyle_medial"], out["epicondyle_lateral"]
     if medial is None or lateral is None:
         return Sulcus(None, 0.0, f"{NOT_DISCERNIBLE} (no epicondyles)")
+    if step_mm > MAX_SULCUS_STEP_MM:
+        return Sulcus(None, 0.0, f"{NOT_DISCERNIBLE} ({step_mm:.1f} mm slices cannot show a 3-6 mm dent)")
     return medial_sulcus(local, medial, lateral, s0)
 
 

@@ -15,8 +15,9 @@ weighted (Tukey, 3 rounds); the dent's coefficient is its depth. The quadric abs
 epicondyle's dome and any tilt, so a depth is a local concavity, not the slope of the
 surface. The sulcus is the deepest dent from 2 mm anterior to 12 mm posterior and from
 9 mm distal to 4 mm proximal of the prominence (more distally the epicondyle meets the
-condyle in a concave fillet), at least 14 mm above the distal condylar level; below
-:data:`MIN_DEPTH_MM` it is "not discernible".
+condyle in a concave fillet), at least 14 mm above the distal condylar level; shallower than
+:data:`MIN_DEPTH_MM` or than :data:`MIN_CONTRAST` times the surface's spread about the fit
+(the robust residual scale), it is "not discernible".
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ import numpy as np
 from scipy import ndimage
 
 L, P, S = 0, 1, 2
-MIN_DEPTH_MM = 0.6
-"""A dent shallower than this is voxel steps or the bone's waviness, not a sulcus (on
-sulcus-free phantoms the deepest dent in the window is 0.2-0.6 mm)."""
+MIN_DEPTH_MM = 0.5
+MIN_CONTRAST = 6.0
+"""A sulcus is a dent at least this deep and this many times the spread of the surface about
+the fit (voxel steps, waviness): on sulcus-free phantom labels the deepest dent in the window
+is 0.3-0.6 mm at 2-6 times the spread, a drawn 1-2 mm sulcus 0.5-1.3 mm at 6-19 times."""
 CELL_MM = 1.0
 OUTER_MM = 0.75
 SMOOTH_CELLS = 0.7
@@ -92,8 +95,9 @@ def _height_map(q: np.ndarray, s: np.ndarray, h: np.ndarray, lo: np.ndarray, sha
     return np.where(valid, smooth, np.nan)
 
 
-def _dent_depths(grid: np.ndarray, cells: np.ndarray) -> np.ndarray:
-    """Robust dent depth (mm) of the disc around each of ``cells`` (k, 2); NaN where too little surface."""
+def _dent_depths(grid: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Robust dent depth (mm) of the disc around each of ``cells`` (k, 2), NaN where too little
+    surface, and the spread of the surface about the fit (mm): how far the rest of it wanders."""
     ii = cells[:, None, 0] + OFFSETS[None, :, 0]
     jj = cells[:, None, 1] + OFFSETS[None, :, 1]
     inside = (ii >= 0) & (ii < grid.shape[0]) & (jj >= 0) & (jj < grid.shape[1])
@@ -111,7 +115,7 @@ def _dent_depths(grid: np.ndarray, cells: np.ndarray) -> np.ndarray:
         scale = np.sqrt((weights * resid**2).sum(axis=1) / np.maximum(weights.sum(axis=1) - n, 1.0))
         u = resid / (TUKEY_C * np.maximum(scale, 0.1))[:, None]
         weights = has * np.where(np.abs(u) < 1.0, (1.0 - u * u) ** 2, 0.0)
-    return np.where(has.mean(axis=1) >= MIN_COVER, coef[:, -1], np.nan)
+    return np.where(has.mean(axis=1) >= MIN_COVER, coef[:, -1], np.nan), scale
 
 
 def _vertex(values: np.ndarray, i: int) -> float:
@@ -144,19 +148,27 @@ def medial_sulcus(local: np.ndarray, medial: np.ndarray, lateral: np.ndarray, s0
     in_s = (centres_s >= SEARCH_S_MM[0]) & (centres_s <= SEARCH_S_MM[1])
     in_s &= centres_s + medial[S] >= s0 + ABOVE_DISTAL_MM
     cells = np.argwhere(in_q[:, None] & in_s[None, :])
-    depth = np.full(shape, -np.inf)
+    depth, spread = np.full(shape, -np.inf), np.full(shape, np.inf)
     if len(cells):
-        found = _dent_depths(grid, cells)
+        found, scale = _dent_depths(grid, cells)
         depth[cells[:, 0], cells[:, 1]] = np.where(np.isnan(found), -np.inf, found)
+        spread[cells[:, 0], cells[:, 1]] = scale
     if not np.isfinite(depth).any():
         return Sulcus(None, 0.0, f"{NOT_DISCERNIBLE} (too little medial surface around the epicondyle)")
     i, j = np.unravel_index(int(np.argmax(depth)), shape)
-    best = float(depth[i, j])
-    if best < MIN_DEPTH_MM:
-        return Sulcus(None, best, f"{NOT_DISCERNIBLE} (deepest dent {best:.1f} mm, needs {MIN_DEPTH_MM} mm)")
+    best, noise = float(depth[i, j]), float(spread[i, j])
+    if best < MIN_DEPTH_MM or best < MIN_CONTRAST * noise:
+        return Sulcus(
+            None,
+            best,
+            f"{NOT_DISCERNIBLE} (deepest dent {best:.2f} mm, needs {MIN_DEPTH_MM} mm and {MIN_CONTRAST:.0f} times"
+            f" the surface's own spread, {noise:.2f} mm)",
+        )
     fi, fj = _vertex(depth[:, j], i), _vertex(depth[i, :], j)
     filled = np.where(np.isnan(grid), np.nanmin(grid), grid)
     floor = float(ndimage.map_coordinates(filled, [[fi], [fj]], order=1)[0])
     cq, cs = lo[0] + (fi + 0.5) * CELL_MM, lo[1] + (fj + 0.5) * CELL_MM
     lp = -floor * tea + cq * back
-    return Sulcus(medial + np.array([lp[0], lp[1], cs]), best, f"dent {best:.1f} mm deep")
+    return Sulcus(
+        medial + np.array([lp[0], lp[1], cs]), best, f"dent {best:.2f} mm deep ({best / noise:.0f} times the spread)"
+    )

@@ -27,7 +27,7 @@ LANDMARKS = {
         **_each_side("posterior_{side}", "most posterior 0.5 mm patch of the {side} condyle (below 28 mm)"),
         "trochlear_groove": "deepest point of the anterior outline 22 mm above the distal condylar level (bins within 1 mm of the deepest, weighted)",
         "notch_centre": "apex of the intercondylar notch: where the lowest femur surface (per 1 mm ML) is highest between the condyles, at their AP level",
-        "medial_sulcus": "medial epicondylar sulcus (surgical TEA's medial end): the deepest dent, at least 0.6 mm (a Gaussian of sigma 2 mm fitted with a quadric in 6 mm discs of the medial surface, osteophytes and ridges down-weighted), 2 mm anterior to 12 mm posterior and 9 mm distal to 4 mm proximal of the medial epicondyle",
+        "medial_sulcus": "medial epicondylar sulcus (surgical TEA's medial end): the deepest dent, at least 0.5 mm and 6 times the surface's own spread about the fit (a Gaussian of sigma 2 mm fitted with a quadric in 6 mm discs of the medial surface, osteophytes and ridges down-weighted), 2 mm anterior to 12 mm posterior and 9 mm distal to 4 mm proximal of the medial epicondyle; not sought on slices over 2 mm",
         "femoral_head_centre": "centre of a sphere fitted to the femur's top 45 mm medial of the shaft (when the scan reaches the hip)",
     },
     "tibia": {
