@@ -107,4 +107,7 @@ def move_landmark(knee: KneePlan, name: str, point_lps: np.ndarray) -> dict[str,
         current.value = value
         current.status = "ok" if value is not None else "not_found"
         current.note = "recomputed after a landmark was set by hand"
+        if measure == "posterior_condylar_angle_deg" and "femur" in knee.bones:
+            surgical = knee.bones["femur"].findings["medial_sulcus"].ok
+            current.note += "; against the " + ("surgical TEA" if surgical else "clinical TEA")
     return angles

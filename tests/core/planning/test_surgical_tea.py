@@ -91,6 +91,7 @@ def test_a_sulcus_set_by_hand_becomes_the_surgical_teas_medial_end(without_sulcu
     # 4 mm further back at the medial end turns the TEA internally: the angle falls by ~3 deg
     drop = knee.measures["posterior_condylar_angle_deg"].value - angles["posterior_condylar_angle_deg"]
     assert 1.5 < drop < 5.0
+    assert edited.measures["posterior_condylar_angle_deg"].note.endswith("against the surgical TEA")
     assert angles["posterior_condylar_angle_clinical_deg"] == pytest.approx(
         knee.measures["posterior_condylar_angle_clinical_deg"].value
     )
