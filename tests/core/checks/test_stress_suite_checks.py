@@ -44,18 +44,16 @@ def test_a_negative_of_the_stress_suite_is_no_knee(case) -> None:
 
 
 @pytest.mark.slow
-def test_the_bundled_model_on_every_negative_kind_gets_a_failed_result() -> None:
+def test_the_bundled_model_on_every_negative_kind_gives_no_bone_or_a_failed_result() -> None:
+    """The stress suite's own no-knee scans (full size, as `kneeseg-train stress` measures them): what the
+    network marks is discarded for want of a knee joint, or at least the checks fail the result."""
     from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
     from kneeseg_app.core.model.discovery import find_model
 
     package = find_model(None)
     segmenter = Segmenter(package, SegmentOptions(threads=1))
-    seen = set()
-    for case in (c for c in CASES if c.negative):
-        if case.negative in seen:
-            continue
-        seen.add(case.negative)
+    for case in suite_cases(1, negatives_per_kind=1, rows=()):
         phantom = render_case(case)
         result = segmenter.run(phantom.ct)
         report = check_result(phantom.ct, result.labels, package.label_names, result.top_probability, result.no_knee)
-        assert report.status is Status.FAIL, (case.case_id, result.volumes_ml)
+        assert sum(result.volumes_ml.values()) <= 5.0 or report.status is Status.FAIL, (case.case_id, result.volumes_ml)
