@@ -11,7 +11,8 @@ accuracy  draws phantoms (healthy and osteoarthritic, straight and flexed, rotat
           as ``kneeseg plan --ct``) with :func:`plan_labels` and compares every landmark, angle and size with the truth of
           :mod:`kneeseg_app.core.phantom.truth` (the same rules on the continuous bone shapes,
           from the true axes). Writes accuracy.md / accuracy.csv (per value: median, 90th
-          percentile, worst, n) and cases.csv. The posterior condylar angle is compared where
+          percentile, worst, n), cases.csv and sizes.csv (the four sizes, refined in the CT and
+          the label's extent, against the exact and the 0.5 mm-sampled truth). The posterior condylar angle is compared where
           plan and truth take it against the same TEA (both found the sulcus, or neither);
           how often each found the sulcus is counted, and the truth's own sulcus and angle are
           checked against the generator's drawn ones.
@@ -169,6 +170,56 @@ def compare(plan, truth) -> list[dict]:
     return rows
 
 
+REFINED = ("femur_ap_mm", "femur_ml_mm", "tibia_ml_mm", "tibia_ap_mm")
+"""Sizes whose ends planning refines in the CT (:mod:`kneeseg_app.core.planning.ct_edges`)."""
+
+
+def size_rows(plan, truth) -> list[dict]:
+    """Per (knee, size): the CT-refined and the label's size against the exact and the 0.5 mm-sampled truth."""
+    rows = []
+    for knee in plan.knees:
+        leg = truth.leg(knee.side)
+        for name in REFINED:
+            f, anatomy = knee.measures.get(name), leg and (leg.femur if name.startswith("femur") else leg.tibia)
+            label = re.search(r"label extent ([0-9.]+) mm", f.note or "") if f is not None else None
+            if f is None or f.value is None or anatomy is None or label is None or name not in anatomy.extents:
+                continue
+            rows.append(
+                {
+                    "side": knee.side,
+                    "value": name,
+                    "ct": f.value,
+                    "label": float(label.group(1)),
+                    "truth": anatomy.sizes[name],
+                    "truth_sampled": anatomy.extents[name].length_mm,
+                    "from_ct": "both ends at the CT" in f.note,
+                }
+            )
+    return rows
+
+
+def size_summary(rows: list[dict]) -> str:
+    """Median and worst error of the CT-refined and the label's sizes against both truths."""
+    if not rows:
+        return ""
+    parts = []
+    for est, ref, what in (
+        ("ct", "truth", "CT-refined against the exact truth"),
+        ("label", "truth", "label extent against the exact truth"),
+        ("label", "truth_sampled", "label extent against the 0.5 mm-sampled truth (the comparison before)"),
+        ("ct", "truth_sampled", "CT-refined against the 0.5 mm-sampled truth"),
+    ):
+        e = np.abs([r[est] - r[ref] for r in rows])
+        parts.append(f"{what}: median {np.median(e):.2f} mm, worst {e.max():.2f} mm")
+    bias = np.median([r["truth_sampled"] - r["truth"] for r in rows])
+    both = sum(r["from_ct"] for r in rows)
+    return (
+        f"Femoral AP/ML and tibial ML/AP ({len(rows)} values; both ends from the CT in {both}): "
+        + "; ".join(parts)
+        + f". The 0.5 mm-sampled truth is {bias:+.2f} mm longer than the exact one (median)."
+    )
+
+
 def sulcus_rows(plan, truth) -> list[dict]:
     """Per knee: who found the medial sulcus, and the truth's sulcus and angle against the drawn ones."""
     rows = []
@@ -226,7 +277,7 @@ def sulcus_summary(rows: list[dict]) -> str:
 
 def accuracy(n_cases: int, out: Path, planning_anatomy: bool = True) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    all_rows, case_rows, sulci = [], [], []
+    all_rows, case_rows, sulci, sizes = [], [], [], []
     sides_ok = sides_total = 0
     for case in case_list(n_cases):
         start = time.perf_counter()
@@ -238,6 +289,7 @@ def accuracy(n_cases: int, out: Path, planning_anatomy: bool = True) -> None:
             r["seed"] = case["seed"]
         all_rows += rows
         sulci += [{**r, "seed": case["seed"]} for r in sulcus_rows(plan, truth)]
+        sizes += [{**r, "seed": case["seed"]} for r in size_rows(plan, truth)]
         true_sides = sorted(leg.side for leg in phantom.params.legs)
         found_sides = sorted(str(k.side) for k in plan.knees)
         sides_total += 1
@@ -257,13 +309,14 @@ def accuracy(n_cases: int, out: Path, planning_anatomy: bool = True) -> None:
     _write_csv(out / "cases.csv", case_rows)
     _write_csv(out / "accuracy_rows.csv", all_rows)
     _write_csv(out / "sulcus.csv", sulci)
+    _write_csv(out / "sizes.csv", sizes)
     table = summary_table(all_rows)
     anatomy = "medial sulcus and posterior condylar twist drawn" if planning_anatomy else "classic femur"
     text = (
         f"{n_cases} phantoms ({sum(c['oa'] for c in case_list(n_cases))} osteoarthritic, "
         f"{sum(c['both'] for c in case_list(n_cases))} with both knees, flexion 0-25 deg, rotation -20..+35 deg, {anatomy}), "
         f"voxels {SPACING[2]} x {SPACING[1]} x {SPACING[0]} mm; sides right in {sides_ok}/{sides_total} scans.\n\n{table}\n\n"
-        f"{sulcus_summary(sulci)}\n"
+        f"{sulcus_summary(sulci)}\n\n{size_summary(sizes)}\n"
     )
     (out / "accuracy.md").write_text(text, encoding="utf-8")
     print(text)

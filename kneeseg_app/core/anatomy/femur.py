@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kneeseg_app.core.anatomy.ends import bone_is_cut, femoral_head
+from kneeseg_app.core.anatomy.extent import Extent, surface_extent
 from kneeseg_app.core.anatomy.frame import BoneCloud, BoneFrame, unit
 from kneeseg_app.core.anatomy.rules import ShaftFit, extreme_patch, fit_shaft, profile_peak
 from kneeseg_app.core.anatomy.sulcus import NOT_DISCERNIBLE, Sulcus, medial_sulcus
@@ -65,6 +66,8 @@ class FemurAnatomy:
     notes: dict[str, str] = field(default_factory=dict)
     sulcus_depth_mm: float = 0.0
     """Depth of the deepest dent sought for the medial sulcus (found when >= :data:`sulcus.MIN_DEPTH_MM`)."""
+    extents: dict[str, Extent] = field(default_factory=dict)
+    """Where each size was measured (its ends' surface points), for refining them in the CT."""
 
 
 def femur_anatomy(cloud: BoneCloud, superior_hint: np.ndarray, lateral_hint: np.ndarray) -> FemurAnatomy:
@@ -137,13 +140,11 @@ def _landmarks(cloud: BoneCloud, frame: BoneFrame, shaft: ShaftFit) -> FemurAnat
         notes["trochlear_groove"] = "no groove found in the anterior outline"
     top = local[local[:, S] < s0 + POSTERIOR_BAND_MM]
     bottom = local[(local[:, S] > s0 - 5.0) & (local[:, S] < s0 + 12.0)]
-    sizes = {
-        "femur_ap_mm": float(top[:, P].max() - top[:, P].min()),
-        "femur_ml_mm": float(bottom[:, L].max() - bottom[:, L].min()),
-    }
+    extents = {"femur_ap_mm": surface_extent(top, P, frame), "femur_ml_mm": surface_extent(bottom, L, frame)}
+    sizes = {name: extent.length_mm for name, extent in extents.items()}
     points = {name: (None if v is None else frame.world(v)) for name, v in out.items()}
     origin = points["notch_centre"] if points["notch_centre"] is not None else frame.world(np.array([notch_l, 0.0, s0]))
-    return FemurAnatomy(frame.with_origin(origin), shaft, points, sizes, notes, sulcus.depth_mm)
+    return FemurAnatomy(frame.with_origin(origin), shaft, points, sizes, notes, sulcus.depth_mm, extents)
 
 
 def _epicondyles(local: np.ndarray, s0: float) -> tuple[np.ndarray | None, np.ndarray | None]:

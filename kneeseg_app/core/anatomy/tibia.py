@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kneeseg_app.core.anatomy.ends import ankle_centre, bone_is_cut
+from kneeseg_app.core.anatomy.extent import Extent, surface_extent
 from kneeseg_app.core.anatomy.femur import CUT, drop_edge_points
 from kneeseg_app.core.anatomy.frame import BoneCloud, BoneFrame, unit
 from kneeseg_app.core.anatomy.rules import ShaftFit, extreme_patch, fit_shaft
@@ -39,6 +40,8 @@ class TibiaAnatomy:
     slopes: dict[str, float | None] = field(default_factory=dict)
     sizes: dict[str, float] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    extents: dict[str, Extent] = field(default_factory=dict)
+    """Where each size was measured (its ends' surface points), for refining them in the CT."""
 
 
 def tibia_anatomy(cloud: BoneCloud, superior_hint: np.ndarray, lateral_hint: np.ndarray) -> TibiaAnatomy:
@@ -107,7 +110,7 @@ def _landmarks(cloud: BoneCloud, frame: BoneFrame, shaft: ShaftFit) -> TibiaAnat
     }
     centres = _centres(local)
     slopes: dict[str, float | None] = {"medial": None, "lateral": None}
-    sizes: dict[str, float] = {}
+    extents: dict[str, Extent] = {}
     surface = _top_surface(outline)
     if centres is not None:
         for name, c in zip(("medial", "lateral"), centres):
@@ -117,17 +120,17 @@ def _landmarks(cloud: BoneCloud, frame: BoneFrame, shaft: ShaftFit) -> TibiaAnat
             slopes[name] = _slope(surface, c)
         level = 0.5 * (centres[0][S] + centres[1][S])
         slab = local[(local[:, S] < level - 8.0) & (local[:, S] > level - 10.0)]
-        sizes = {"tibia_ml_mm": float(np.ptp(slab[:, L])), "tibia_ap_mm": float(np.ptp(slab[:, P]))}
+        extents = {"tibia_ml_mm": surface_extent(slab, L, frame), "tibia_ap_mm": surface_extent(slab, P, frame)}
     band = local[(local[:, S] < top - 18.0) & (local[:, S] > top - 70.0)]
     out["tuberosity"] = extreme_patch(band, P, -1.0, 1.0)
     points = {name: (None if v is None else frame.world(v)) for name, v in out.items()}
     origin = points.get("plateau_medial")
     if origin is not None and points.get("plateau_lateral") is not None:
         origin = 0.5 * (points["plateau_medial"] + points["plateau_lateral"])
-    anatomy = TibiaAnatomy(
-        frame.with_origin(origin if origin is not None else frame.origin), shaft, points, slopes, sizes
+    sizes = {name: extent.length_mm for name, extent in extents.items()}
+    return TibiaAnatomy(
+        frame.with_origin(origin if origin is not None else frame.origin), shaft, points, slopes, sizes, extents=extents
     )
-    return anatomy
 
 
 def _slope(surface: np.ndarray, centre: np.ndarray) -> float | None:

@@ -6,7 +6,9 @@ field is negative, so the continuous bones the labels sample are the zero level 
 interpolated field (surface waves, osteophytes and the joint spacing included). The truth
 samples that same field every 0.5 mm, only where the CT has slices, and applies the landmark
 rules of :mod:`kneeseg_app.core.anatomy` to it starting from the *true* axes of the
-generator's frames.
+generator's frames. The sizes' ends are then moved from that 0.5 mm sampling to the field's
+zero crossing along the measuring direction (:mod:`phantom.exact_sizes`): a sampled end is up
+to 0.25 mm off, more than planning's CT-refined sizes (:mod:`planning.ct_edges`) are.
 :mod:`kneeseg_app.core.planning` applies the same rules to a label map from estimated
 axes, so comparing both measures what planning adds: finding the axes, the knee's side,
 voxel size and partial volume. A classic or wide phantom's posterior condylar angle is ~0
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from scipy import ndimage
@@ -33,6 +36,7 @@ from kneeseg_app.core.anatomy import (
     tibia_anatomy,
 )
 from kneeseg_app.core.phantom import bones, epicondyles
+from kneeseg_app.core.phantom.exact_sizes import exact_sizes
 from kneeseg_app.core.phantom.frames import Frame, LegFrames, leg_frames
 from kneeseg_app.core.phantom.grid import FAR, CoarseStack, FineGrid, coarse_factors
 from kneeseg_app.core.phantom.params import LegParams, PhantomParams
@@ -86,6 +90,9 @@ def phantom_truth(params: PhantomParams) -> PhantomTruth:
         tibia = _cloud(stack, F_TIB, params) if stack is not None else None
         fem = femur_anatomy(femur, _axis(fr.femur, 2), _axis(fr.femur, 0)) if femur is not None else None
         tib = tibia_anatomy(tibia, _axis(fr.tibia, 2), _axis(fr.tibia, 0)) if tibia is not None else None
+        for anatomy, index in ((fem, F_FEM), (tib, F_TIB)):
+            if anatomy is not None:
+                anatomy.sizes.update(exact_sizes(anatomy.extents, partial(_field_at, stack, index)))
         legs.append(LegTruth(leg.side, fem, tib, knee_measures(fem, tib, femur, tibia), _drawn(leg, fr)))
     return PhantomTruth(legs)
 
@@ -146,6 +153,13 @@ def _cloud(stack: CoarseStack, field: int, params: PhantomParams) -> BoneCloud |
     surface, inside = mask_points(mask, to_world)
     acq = params.acquisition
     return BoneCloud(surface, inside, np.array([0.0, 0.0, 1.0]), (z_lo, z_hi), float(max(acq.spacing_zyx)))
+
+
+def _field_at(stack: CoarseStack, field: int, lps: np.ndarray) -> np.ndarray:
+    """The renderer's trilinear field of one bone at LPS points (mm; negative inside)."""
+    grid, box = stack.grid, stack.box
+    nodes = [grid.index_of(d, lps[:, 2 - d]) / box.factor[d] - box.start[d] for d in range(3)]
+    return ndimage.map_coordinates(stack.data[field], np.stack(nodes), order=1, mode="constant", cval=FAR)
 
 
 def _scan_z(params: PhantomParams) -> tuple[float, float]:

@@ -18,6 +18,7 @@ from kneeseg_app.core.anatomy import BoneCloud, femur_anatomy, knee_measures, ti
 from kneeseg_app.core.anatomy.derived import femorotibial_angle
 from kneeseg_app.core.errors import LabelMapError
 from kneeseg_app.core.planning.clouds import bone_cloud
+from kneeseg_app.core.planning.ct_edges import SizeFromCT, sizes_from_ct
 from kneeseg_app.core.planning.model import KneePlan, Plan
 from kneeseg_app.core.planning.provenance import femur_plan, measures_plan, tibia_plan
 from kneeseg_app.core.planning.series import add_far_ends
@@ -76,9 +77,21 @@ def _plan_region(
         knee.bones["femur"] = femur_plan(fem, clouds["femur"])
     if tib is not None:
         knee.bones["tibia"] = tibia_plan(tib, clouds["tibia"])
+    sizes = _sizes(fem, tib, ct)
     values = knee_measures(fem, tib, clouds.get("femur"), clouds.get("tibia"))
-    knee.measures = measures_plan(values, fem, tib, labels)
+    knee.measures = measures_plan(values, fem, tib, labels, sizes)
     return knee
+
+
+def _sizes(fem, tib, ct: Volume | None) -> dict[str, SizeFromCT]:
+    """The sizes with their ends refined in the CT (below the voxel), written back into the anatomy."""
+    out: dict[str, SizeFromCT] = {}
+    for anatomy in (fem, tib):
+        if anatomy is not None:
+            found = sizes_from_ct(anatomy.extents, ct)
+            anatomy.sizes.update({name: size.value_mm for name, size in found.items()})
+            out.update(found)
+    return out
 
 
 def _anatomy(clouds: dict[str, BoneCloud], side: str):

@@ -63,17 +63,23 @@ AXES = {
     },
 }
 
+_CT_ENDS = (
+    "; with the CT, each end moved along the measuring direction to the bone's half-maximum edge"
+    " (half-way between cortical peak and soft tissue) where the CT shows a clear one"
+)
+
 MEASURES = {
     "femur_ap_mm": (
         "mm",
-        "antero-posterior extent of the distal femur below 28 mm from the distal condylar level (sizing)",
+        "antero-posterior extent of the distal femur below 28 mm from the distal condylar level (sizing)" + _CT_ENDS,
     ),
     "femur_ml_mm": (
         "mm",
-        "medio-lateral extent of the distal femur from 5 mm below to 12 mm above the distal condylar level (sizing; osteophytes included)",
+        "medio-lateral extent of the distal femur from 5 mm below to 12 mm above the distal condylar level (sizing; osteophytes included)"
+        + _CT_ENDS,
     ),
-    "tibia_ml_mm": ("mm", "medio-lateral extent of the tibia 8-10 mm below the plateau centres (sizing)"),
-    "tibia_ap_mm": ("mm", "antero-posterior extent of the tibia 8-10 mm below the plateau centres (sizing)"),
+    "tibia_ml_mm": ("mm", "medio-lateral extent of the tibia 8-10 mm below the plateau centres (sizing)" + _CT_ENDS),
+    "tibia_ap_mm": ("mm", "antero-posterior extent of the tibia 8-10 mm below the plateau centres (sizing)" + _CT_ENDS),
     "posterior_condylar_angle_deg": (
         "deg",
         "surgical TEA (the clinical TEA when the sulcus is not discernible; the note says which) against the posterior condylar axis, perpendicular to the femoral shaft; + = TEA externally rotated (its lateral end further back)",

@@ -14,6 +14,7 @@ from kneeseg_app.core.anatomy import BoneCloud, FemurAnatomy, TibiaAnatomy, plat
 from kneeseg_app.core.anatomy.femur import CUT, EDGE
 from kneeseg_app.core.anatomy.rules import MIN_SHAFT_SPAN_MM, ShaftFit
 from kneeseg_app.core.anatomy.sulcus import NOT_DISCERNIBLE
+from kneeseg_app.core.planning.ct_edges import SizeFromCT
 from kneeseg_app.core.planning.methods import AXES, LANDMARKS, MEASURES
 from kneeseg_app.core.planning.model import BonePlan, Finding
 from kneeseg_app.core.volume import Volume
@@ -164,8 +165,14 @@ NEEDS_HIP = ("distal_femoral_valgus_deg", "mldfa_deg", "hka_deg")
 
 
 def measures_plan(
-    values: dict, fem: FemurAnatomy | None, tib: TibiaAnatomy | None, labels: Volume
+    values: dict,
+    fem: FemurAnatomy | None,
+    tib: TibiaAnatomy | None,
+    labels: Volume,
+    sizes: dict[str, SizeFromCT] | None = None,
 ) -> dict[str, Finding]:
+    """Every measure as a finding; a size says how its ends were found (one step less sure where
+    the CT showed no clear edge: metal, touching bones)."""
     step = max(labels.spacing_zyx)
     base = "high" if step <= 1.25 else "medium" if step <= 2.5 else "low"
     out = {}
@@ -198,5 +205,9 @@ def measures_plan(
                 if surgical
                 else f"against the clinical TEA: {NOT_DISCERNIBLE.split(':')[0]}"
             )
+        size = (sizes or {}).get(name)
+        if size is not None and value is not None:
+            finding.note = size.note
+            finding.confidence = finding.confidence if size.clear else _lower(finding.confidence)
         out[name] = finding
     return out
