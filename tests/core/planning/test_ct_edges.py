@@ -7,11 +7,15 @@ the label's extent is off by up to about a voxel (0.7 mm pixels), as on a real s
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from kneeseg_app.core.anatomy import BoneFrame, mask_points
 from kneeseg_app.core.anatomy.extent import surface_extent
+from kneeseg_app.core.phantom.truth import phantom_truth
+from kneeseg_app.core.planning import plan_labels
 from kneeseg_app.core.planning.ct_edges import size_from_ct, sizes_from_ct
 from kneeseg_app.core.planning.provenance import measures_plan
 from kneeseg_app.core.volume import Volume
@@ -109,3 +113,33 @@ def test_a_size_without_a_clear_ct_edge_is_one_confidence_step_less_sure() -> No
 
     assert found["femur_ml_mm"].confidence == "medium"
     assert found["femur_ml_mm"].note == sizes["femur_ml_mm"].note
+
+
+SIZES = ("femur_ap_mm", "femur_ml_mm", "tibia_ml_mm", "tibia_ap_mm")
+
+
+def _label_extent(note: str) -> float:
+    return float(re.search(r"label extent ([0-9.]+) mm", note).group(1))
+
+
+def test_a_phantom_knee_planned_with_its_ct_has_sizes_nearer_the_exact_truth_than_its_label_extents(
+    oa_flexed_rotated,
+) -> None:
+    leg = phantom_truth(oa_flexed_rotated.params).legs[0]
+    knee = plan_labels(oa_flexed_rotated.labels, oa_flexed_rotated.ct).knees[0]
+
+    ct_error = [abs(knee.measures[n].value - leg.measures[n]) for n in SIZES]
+    label_error = [abs(_label_extent(knee.measures[n].note) - leg.measures[n]) for n in SIZES]
+
+    assert np.mean(ct_error) < np.mean(label_error) - 0.1, (ct_error, label_error)
+    assert max(ct_error) <= 0.6, dict(zip(SIZES, np.round(ct_error, 2)))
+
+
+def test_a_knee_planned_without_ct_measures_its_label_extents_and_says_so(oa_flexed_rotated) -> None:
+    with_ct = plan_labels(oa_flexed_rotated.labels, oa_flexed_rotated.ct).knees[0]
+    labels_only = plan_labels(oa_flexed_rotated.labels, side=with_ct.side).knees[0]
+
+    for name in SIZES:
+        found = labels_only.measures[name]
+        assert "no CT given" in found.note and found.confidence == "high"
+        assert found.value == pytest.approx(_label_extent(with_ct.measures[name].note), abs=0.006)
