@@ -19,7 +19,8 @@ rules (all distances from the distal condylar level ``s0``, the lowest femur poi
   of the notch;
 * notch apex: the top of the intercondylar arch: where the lowest femur surface per 1 mm of ML
   is highest within 15 mm of the middle, at the AP level of the condyles' lowest 8 mm;
-* sizes: AP = posterior-anterior extent below s0 + 28 mm; ML = medial-lateral extent from 5 mm below to 12 mm above s0;
+* sizes: AP = posterior-anterior extent below s0 + 28 mm; ML = medial-lateral extent from 5 mm below to 12 mm above s0
+  (each with its ends' surface points, :mod:`anatomy.extent`, for refining them in the CT);
 * femoral head centre when the femur's top is in the scan (:mod:`anatomy.ends`).
 """
 

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kneeseg_app.core.anatomy import BoneCloud, femur_anatomy, knee_measures, tibia_anatomy
+from kneeseg_app.core.anatomy import (
+    BoneCloud,
+    FemurAnatomy,
+    TibiaAnatomy,
+    femur_anatomy,
+    knee_measures,
+    tibia_anatomy,
+)
 from kneeseg_app.core.anatomy.derived import femorotibial_angle
 from kneeseg_app.core.errors import LabelMapError
 from kneeseg_app.core.planning.clouds import bone_cloud
@@ -83,7 +90,7 @@ def _plan_region(
     return knee
 
 
-def _sizes(fem, tib, ct: Volume | None) -> dict[str, SizeFromCT]:
+def _sizes(fem: FemurAnatomy | None, tib: TibiaAnatomy | None, ct: Volume | None) -> dict[str, SizeFromCT]:
     """The sizes with their ends refined in the CT (below the voxel), written back into the anatomy."""
     out: dict[str, SizeFromCT] = {}
     for anatomy in (fem, tib):
