@@ -261,7 +261,7 @@ def apply_bone_layout(
     biggest = max((sum(p.voxels for p in leg) for leg in legs), default=0)
     legs = [leg for leg in legs if sum(p.voxels for p in leg) >= MINOR_LEG_FRACTION * biggest]
     decisions = [_decide_leg(leg, extents, pieces_map, region, box, ct, (femur, tibia)) for leg in legs]
-    joints = tuple(leg_joint(out, ct, femur, tibia) for out in decisions)
+    joints = tuple(leg_joint(out, box, ct, femur, tibia) for out in decisions)
     if any(joint.is_knee for joint in joints):
         for out in decisions:
             decided |= out

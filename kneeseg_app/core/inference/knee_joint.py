@@ -31,6 +31,14 @@ import numpy as np
 
 from kneeseg_app.core.volume import Volume
 
+SCAN_END_MM = 10.0
+"""A bone whose far end lies within this of the scan's first or last slice runs on beyond the scan."""
+WHOLE_BONE_MM = 250.0
+"""A femur (knee to hip) or a tibia (knee to ankle) is longer than this: a shorter femur-like bone that
+ends inside the scan is something else (a femoral head above its neck, seen at the hip)."""
+MIN_BONE_LENGTH_MM = 20.0
+"""A knee CT shows at least this much of each bone along the body axis (the shortest knee scans, 60 mm
+around the joint, show about 30 mm of each); 40 mm of a real abdomen showed 18 mm of each."""
 MIN_KNEE_BONE_ML = 5.0
 """Less femur or tibia than this is no bone of a knee (a few mL of stray voxels)."""
 MAX_JOINT_GAP_MM = 32.0
@@ -42,6 +50,10 @@ NEAR_MM = 20.0
 """The joint end of a bone: this far from the joint (condyles, plateau)."""
 FAR_MM = (35.0, 50.0)
 """The metaphysis: this range of distances from the joint."""
+SHORT_NEAR_MM, SHORT_FAR_MM = 10.0, (20.0, 30.0)
+"""A short scan's tibia (too short for :data:`FAR_MM`): the plateau's first 10 mm against 20-30 mm below."""
+MIN_SHORT_TIBIA_FLARE = 0.9
+"""A short scan's tibia must at least not narrow toward the joint (a real abdomen's vertebra did: 0.67)."""
 MIN_TIBIA_FLARE = 1.2
 """The plateau's largest cross-section over the tibial metaphysis' median: at least 1.42 on the
 stress suite's knees; a shaft gives about 1, a talus over its heel bone or a femoral head over
@@ -64,15 +76,21 @@ class KneeJoint:
         return not self.reason
 
 
-def flare(area: np.ndarray, joint_index: int, away: int, slice_mm: float) -> float | None:
-    """Largest cross-section within :data:`NEAR_MM` of ``joint_index`` over the median at
-    :data:`FAR_MM`, walking ``away`` (+1 superior, -1 inferior); None when the bone or the scan
-    ends before the far zone."""
+def flare(
+    area: np.ndarray,
+    joint_index: int,
+    away: int,
+    slice_mm: float,
+    near_mm: float = NEAR_MM,
+    far_mm: tuple[float, float] = FAR_MM,
+) -> float | None:
+    """Largest cross-section within ``near_mm`` of ``joint_index`` over the median at ``far_mm``,
+    walking ``away`` (+1 superior, -1 inferior); None when the bone or the scan ends before the far zone."""
     n = len(area)
     steps = np.arange(n)
     distance = (steps - joint_index) * away * slice_mm
-    near = area[(distance >= 0) & (distance <= NEAR_MM)]
-    far = area[(distance >= FAR_MM[0]) & (distance <= FAR_MM[1])]
+    near = area[(distance >= 0) & (distance <= near_mm)]
+    far = area[(distance >= far_mm[0]) & (distance <= far_mm[1])]
     present = area.max() * _PRESENT
     if near.size == 0 or far.size == 0 or np.any(far < present):
         return None
@@ -90,11 +108,26 @@ def _extent(area: np.ndarray) -> tuple[int, int]:
     return int(hits[0]), int(hits[-1])
 
 
+def _ends_inside_scan(femur_area: np.ndarray, tibia_area: np.ndarray, slice_mm: float) -> str:
+    """Why the bones are too short to be a knee's ('' if they are not): a knee's femur runs on to the hip
+    and its tibia to the ankle, so each leaves the scan unless the scan holds the whole bone."""
+    end = int(np.ceil(SCAN_END_MM / slice_mm))
+    femur_low, femur_high = _extent(femur_area)
+    tibia_low, tibia_high = _extent(tibia_area)
+    femur_mm, tibia_mm = (femur_high - femur_low) * slice_mm, (tibia_high - tibia_low) * slice_mm
+    if femur_high < len(femur_area) - 1 - end and femur_mm < WHOLE_BONE_MM:
+        return f"the femur-like bone ends inside the scan {femur_mm:.0f} mm above the joint, where a femur runs on to the hip"
+    if tibia_low > end and tibia_mm < WHOLE_BONE_MM:
+        return f"the tibia-like bone ends inside the scan {tibia_mm:.0f} mm below the joint, where a tibia runs on to the ankle"
+    return ""
+
+
 def find_knee_joint(femur_area: np.ndarray, tibia_area: np.ndarray, slice_mm: float, voxel_ml: float) -> KneeJoint:
-    """Judge one leg from its femur and tibia voxels per slice (inferior to superior)."""
+    """Judge one leg from its femur and tibia voxels per slice of the whole scan (inferior to superior:
+    index 0 is the scan's most inferior slice)."""
     femur_ml, tibia_ml = float(femur_area.sum()) * voxel_ml, float(tibia_area.sum()) * voxel_ml
     if femur_ml < MIN_KNEE_BONE_ML and tibia_ml < MIN_KNEE_BONE_ML:
-        return KneeJoint("no femur or tibia")
+        return KneeJoint(f"less than {MIN_KNEE_BONE_ML:.0f} mL of femur and of tibia")
     if min(femur_ml, tibia_ml) < MIN_KNEE_BONE_ML:
         only = "femur" if femur_ml >= MIN_KNEE_BONE_ML else "tibia"
         return KneeJoint(f"a {only} without a {'tibia' if only == 'femur' else 'femur'} (no knee joint)")
@@ -108,10 +141,29 @@ def find_knee_joint(femur_area: np.ndarray, tibia_area: np.ndarray, slice_mm: fl
     gap = (femur_low - tibia_high) * slice_mm
     if gap > MAX_JOINT_GAP_MM:
         return KneeJoint(f"femur and tibia {gap:.0f} mm apart (no joint between them)", gap)
+    lengths = {"femur": (femur_high - femur_low) * slice_mm, "tibia": (tibia_high - tibia_low) * slice_mm}
+    short_bones = [
+        f"{length:.0f} mm of the {name}-like bone" for name, length in lengths.items() if length < MIN_BONE_LENGTH_MM
+    ]
+    if short_bones:
+        return KneeJoint(f"the scan shows only {' and '.join(short_bones)} (a knee CT shows more)", gap)
+    ended = _ends_inside_scan(femur_area, tibia_area, slice_mm)
+    if ended:
+        return KneeJoint(ended, gap)
     femur_flare = flare(femur_area, femur_low, +1, slice_mm)
     tibia_flare = flare(tibia_area, tibia_high, -1, slice_mm)
     if tibia_flare is None and gap > MAX_UNCONFIRMED_GAP_MM:
         return KneeJoint(f"femur and tibia {gap:.0f} mm apart and no tibial plateau in view", gap, femur_flare)
+    short = (
+        None if tibia_flare is not None else flare(tibia_area, tibia_high, -1, slice_mm, SHORT_NEAR_MM, SHORT_FAR_MM)
+    )
+    if short is not None and short < MIN_SHORT_TIBIA_FLARE:
+        return KneeJoint(
+            f"the tibia-like bone narrows toward the joint (its first 10 mm over 20-30 mm below: {short:.2f}), "
+            "where a tibial plateau widens",
+            gap,
+            femur_flare,
+        )
     if tibia_flare is not None and tibia_flare < MIN_TIBIA_FLARE:
         return KneeJoint(
             "the tibia-like bone does not widen toward the joint as a tibial plateau does "
@@ -129,14 +181,17 @@ def superior_axis(direction: np.ndarray) -> tuple[int, float]:
     return 2 - itk_axis, float(np.sign(direction[2, itk_axis]) or 1.0)
 
 
-def leg_joint(leg_labels: np.ndarray, ct: Volume, femur: int, tibia: int) -> KneeJoint:
-    """The knee-joint test of one leg's decided labels (femur and tibia voxels per slice along the body axis).
+def leg_joint(leg_labels: np.ndarray, box: tuple[slice, ...], ct: Volume, femur: int, tibia: int) -> KneeJoint:
+    """The knee-joint test of one leg's decided labels ``leg_labels`` (the part ``box`` of the scan): femur and
+    tibia voxels per slice along the body axis, over the whole scan so the bones' ends can be seen.
 
     A scan in which no leg passes holds no knee, and the rule discards its labels: a thigh, calf, hip
     or ankle scan must not come back as a femur and tibia (their shafts are bone a 2D network cannot
     tell from a long knee scan's)."""
     axis, sign = superior_axis(ct.direction)
     others = tuple(a for a in range(3) if a != axis)
-    femur_area = np.count_nonzero(leg_labels == femur, axis=others)[:: int(sign)]
-    tibia_area = np.count_nonzero(leg_labels == tibia, axis=others)[:: int(sign)]
+    profiles = np.zeros((2, ct.shape[axis]))
+    for row, bone in enumerate((femur, tibia)):
+        profiles[row, box[axis]] = np.count_nonzero(leg_labels == bone, axis=others)
+    femur_area, tibia_area = profiles[:, :: int(sign)]
     return find_knee_joint(femur_area, tibia_area, float(ct.spacing_zyx[axis]), ct.voxel_volume_ml)

@@ -17,8 +17,12 @@ MM = 2.0
 ML = 0.001  # 1 mm^3 voxels: 1000 voxels are 1 mL
 
 
-def _profiles(femur: list[tuple[int, int]], tibia: list[tuple[int, int]], n: int = 60) -> tuple[np.ndarray, np.ndarray]:
-    """Voxels per slice (inferior to superior) from runs of (slices, area)."""
+def _profiles(
+    femur: list[tuple[int, int]], tibia: list[tuple[int, int]], n: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Voxels per slice of a scan (inferior to superior) from runs of (slices, area): the tibia from the
+    scan's first slice, one empty slice, the femur up to the scan's last slice unless ``n`` is longer."""
+    n = n or sum(c for c, _ in tibia) + 1 + sum(c for c, _ in femur)
 
     def build(runs: list[tuple[int, int]], start: int) -> np.ndarray:
         area = np.zeros(n)
@@ -44,7 +48,7 @@ def test_one_bone_alone_is_no_knee() -> None:
     femur, tibia = _profiles(femur=[(30, 2500)], tibia=[(30, 0)])
     assert find_knee_joint(femur, tibia, MM, ML).reason == "a femur without a tibia (no knee joint)"
     assert find_knee_joint(tibia + femur * 0, femur, MM, ML).reason.startswith("a tibia without a femur")
-    assert find_knee_joint(femur * 0, femur * 0, MM, ML).reason == "no femur or tibia"
+    assert find_knee_joint(femur * 0, femur * 0, MM, ML).reason == "less than 5 mL of femur and of tibia"
 
 
 def test_a_tibia_growing_away_from_its_joint_is_an_ankle_or_a_hip() -> None:
@@ -66,9 +70,28 @@ def test_bones_far_apart_or_side_by_side_or_upside_down_are_no_joint() -> None:
 
 def test_a_short_scan_that_cannot_show_the_metaphysis_is_not_judged_by_flare() -> None:
     """A 60 mm scan around the joint: 30 mm of each bone."""
-    femur, tibia = _profiles(femur=[(15, 3000)], tibia=[(15, 2800)], n=31)
+    femur, tibia = _profiles(femur=[(15, 3000)], tibia=[(15, 2800)])
     joint = find_knee_joint(femur, tibia, MM, ML)
     assert joint.is_knee and joint.tibia_flare is None
+
+
+def test_a_bone_ending_inside_the_scan_short_of_a_whole_femur_or_tibia_is_no_knee() -> None:
+    """A femoral head above its neck (the hip), or a talus above nothing (the foot's end): a knee's femur
+    runs on to the hip and its tibia to the ankle, out of the scan."""
+    femur, tibia = _profiles(femur=[(10, 4000), (20, 2500)], tibia=[(20, 1500), (10, 3500)])
+    head = np.concatenate([femur[:-15], np.zeros(15)])  # the femur-like bone stops 30 mm below the scan's top
+    assert "femur-like bone ends inside the scan" in find_knee_joint(head, tibia, MM, ML).reason
+    foot = np.concatenate([np.zeros(15), tibia[15:]])
+    assert "tibia-like bone ends inside the scan" in find_knee_joint(femur, foot, MM, ML).reason
+    stray = head.copy()
+    stray[-1] = 10  # a few stray voxels at the scan's top do not make a femur
+    assert not find_knee_joint(stray, tibia, MM, ML).is_knee
+
+
+def test_whole_bones_in_a_hip_to_ankle_scan_may_end_inside_it() -> None:
+    femur, tibia = _profiles(femur=[(10, 4000), (140, 2500), (10, 3000)], tibia=[(10, 1200), (120, 1500), (10, 3500)])
+    padded_f, padded_t = (np.concatenate([np.zeros(20), a, np.zeros(20)]) for a in (femur, tibia))
+    assert find_knee_joint(padded_f, padded_t, MM, ML).is_knee
 
 
 def test_flare_is_the_joint_end_over_the_metaphysis_and_none_when_the_bone_ends_first() -> None:
