@@ -25,7 +25,7 @@ from kneeseg_app.core.anatomy import (
 from kneeseg_app.core.anatomy.derived import femorotibial_angle
 from kneeseg_app.core.errors import LabelMapError
 from kneeseg_app.core.planning.clouds import bone_cloud
-from kneeseg_app.core.planning.ct_edges import SizeFromCT, sizes_from_ct
+from kneeseg_app.core.planning.ct_edges import SizeFromCT, cortical_hu, sizes_from_ct
 from kneeseg_app.core.planning.model import KneePlan, Plan
 from kneeseg_app.core.planning.provenance import femur_plan, measures_plan, tibia_plan
 from kneeseg_app.core.planning.series import add_far_ends
@@ -84,18 +84,21 @@ def _plan_region(
         knee.bones["femur"] = femur_plan(fem, clouds["femur"])
     if tib is not None:
         knee.bones["tibia"] = tibia_plan(tib, clouds["tibia"])
-    sizes = _sizes(fem, tib, ct)
+    sizes = _sizes(fem, tib, clouds, ct)
     values = knee_measures(fem, tib, clouds.get("femur"), clouds.get("tibia"))
     knee.measures = measures_plan(values, fem, tib, labels, sizes)
     return knee
 
 
-def _sizes(fem: FemurAnatomy | None, tib: TibiaAnatomy | None, ct: Volume | None) -> dict[str, SizeFromCT]:
+def _sizes(
+    fem: FemurAnatomy | None, tib: TibiaAnatomy | None, clouds: dict[str, BoneCloud], ct: Volume | None
+) -> dict[str, SizeFromCT]:
     """The sizes with their ends refined in the CT (below the voxel), written back into the anatomy."""
     out: dict[str, SizeFromCT] = {}
-    for anatomy in (fem, tib):
+    for anatomy, bone in ((fem, "femur"), (tib, "tibia")):
         if anatomy is not None:
-            found = sizes_from_ct(anatomy.extents, ct)
+            cortical = cortical_hu(ct, clouds[bone].inside) if ct is not None else np.inf
+            found = sizes_from_ct(anatomy.extents, ct, cortical)
             anatomy.sizes.update({name: size.value_mm for name, size in found.items()})
             out.update(found)
     return out

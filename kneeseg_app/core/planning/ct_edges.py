@@ -6,8 +6,11 @@ As a measuring tool does, the
 edge is placed where the HU profile along the measuring direction falls half-way from the
 cortical bone's peak to the soft tissue beyond (the classic half-maximum edge; exact for a
 symmetric blur of a step), on lines through the label's surface points near each end; the
-end is the furthest such edge. A line whose profile gives no clear edge (metal, another bone
-within a few mm, too little contrast, the image's border, an edge far from the label) keeps
+end is the furthest such edge. The half-maximum is only unbiased where the scan resolves the
+cortex: a cortex thinner than the blur peaks low and its half-maximum lies outside the bone, so a
+peak must reach 85% of the bone's own cortical HU (the shaft's). A line whose profile gives no
+clear edge (such a thin cortex, metal, another bone or air within a few mm, too little contrast,
+the image's border, an edge far from the label) keeps
 its label point; when most of an end's lines do, the whole end is the label's, and the note
 says why (the size is then one confidence step less sure). The edge of one line is good to a
 few hundredths of a millimetre; the furthest of some hundred lines is pushed out by the
@@ -40,6 +43,11 @@ MIN_CONTRAST_HU = 400.0
 METAL_HU = 2800.0
 MAX_SHIFT_MM = 1.0
 """An edge further than this from the label's surface disagrees with the label: not trusted."""
+RESOLVED_SHARE = 0.85
+"""A cortex whose peak stays under this share of the bone's own cortical HU is thinner than the scan's
+blur: its half-maximum lies outside the bone (0.2-0.4 mm on 0.5-0.9 mm Gaussian blur), so it is not used."""
+CORTICAL_PERCENTILE = 99.0
+"""The bone's cortical HU: this percentile of the CT inside its label (the shaft's thick cortex)."""
 MIN_CLEAR_SHARE = 0.5
 """At least this share of an end's lines must show a clear edge, else the end is the label's."""
 
@@ -51,6 +59,7 @@ REASONS = {
     4: "another bone within 4 mm",
     5: "the CT edge lies over 1 mm from the label's",
     6: "air within 2.5 mm",
+    7: "cortex thinner than the scan's blur (peak under 85% of the bone's cortical HU)",
 }
 
 
@@ -100,9 +109,19 @@ def ct_profiles(ct: Volume, points: np.ndarray, outward: np.ndarray) -> np.ndarr
     return values.reshape(len(points), len(OFFSETS_MM))
 
 
-def half_maximum_edges(profiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def cortical_hu(ct: Volume, inside: np.ndarray, count: int = 20000) -> float:
+    """The bone's cortical HU: :data:`CORTICAL_PERCENTILE` of the CT at (up to ``count``) of its inside points (LPS)."""
+    step = max(1, len(inside) // count)
+    index = np.round(ct.lps_to_index(inside[::step])).astype(np.int64)
+    index = index[np.all((index >= 0) & (index < np.asarray(ct.shape)), axis=1)]
+    values = ct.array[index[:, 0], index[:, 1], index[:, 2]]
+    return float(np.percentile(values, CORTICAL_PERCENTILE)) if len(values) else np.inf
+
+
+def half_maximum_edges(profiles: np.ndarray, cortical: float = -np.inf) -> tuple[np.ndarray, np.ndarray]:
     """Per profile: the offset (mm) where HU first falls below half-way between the cortical peak
-    and the soft tissue beyond, and a reason code (:data:`CLEAR` or a key of :data:`REASONS`)."""
+    and the soft tissue beyond, and a reason code (:data:`CLEAR` or a key of :data:`REASONS`);
+    ``cortical``: the bone's cortical HU, against which a peak must show a resolved cortex."""
     rows = np.arange(len(profiles))
     safe = np.nan_to_num(profiles, nan=-np.inf)
     peak = np.argmax(np.where(OFFSETS_MM <= PEAK_UP_TO_MM, safe, -np.inf), axis=1)
@@ -120,6 +139,7 @@ def half_maximum_edges(profiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     reason = np.full(len(profiles), CLEAR)
     reason[np.abs(edge) > MAX_SHIFT_MM] = 5
     reason[crowded] = 4
+    reason[(bone - soft < RESOLVED_SHARE * (cortical - soft)) & ~crowded] = 7
     reason[(bone - soft < MIN_CONTRAST_HU) & ~crowded] = 3
     reason[np.min(window, axis=1) < AIR_HU] = 6
     reason[bone > METAL_HU] = 2
@@ -127,13 +147,13 @@ def half_maximum_edges(profiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return edge, reason
 
 
-def end_from_ct(ct: Volume, points: np.ndarray, outward: np.ndarray) -> EndFromCT:
+def end_from_ct(ct: Volume, points: np.ndarray, outward: np.ndarray, cortical: float = -np.inf) -> EndFromCT:
     """An end moved to the furthest clear CT edge on lines through its label points; the label's
     end when most lines show no clear edge."""
     label = furthest_end(points, outward, np.zeros(len(points)))
     if len(points) == 0:
         return EndFromCT(label, 0.0, 0, 0, "")
-    edge, reason = half_maximum_edges(ct_profiles(ct, points, outward))
+    edge, reason = half_maximum_edges(ct_profiles(ct, points, outward), cortical)
     clear = reason == CLEAR
     codes, counts = np.unique(reason[~clear], return_counts=True)
     why = REASONS[int(codes[np.argmax(counts)])] if len(codes) else ""
@@ -144,10 +164,10 @@ def end_from_ct(ct: Volume, points: np.ndarray, outward: np.ndarray) -> EndFromC
     return EndFromCT(position, position - label, end.lines, end.unclear, why)
 
 
-def size_from_ct(extent: Extent, ct: Volume) -> SizeFromCT:
+def size_from_ct(extent: Extent, ct: Volume, cortical: float = -np.inf) -> SizeFromCT:
     """One size with both ends refined in the CT where it shows a clear edge (the label's end elsewhere)."""
     d = extent.direction
-    ends = [end_from_ct(ct, extent.low, -d), end_from_ct(ct, extent.high, d)]
+    ends = [end_from_ct(ct, extent.low, -d, cortical), end_from_ct(ct, extent.high, d, cortical)]
     clear = all(end.from_ct for end in ends)
     how = "both ends at the CT's half-maximum edge" if clear else "an end at the label's: no clear edge in the CT"
     parts = "; ".join(end.describe(name) for end, name in zip(ends, extent.end_names))
@@ -155,9 +175,10 @@ def size_from_ct(extent: Extent, ct: Volume) -> SizeFromCT:
     return SizeFromCT(ends[0].position_mm + ends[1].position_mm, extent.length_mm, note, clear)
 
 
-def sizes_from_ct(extents: dict[str, Extent], ct: Volume | None) -> dict[str, SizeFromCT]:
-    """Every size of a bone, refined in ``ct``; without a CT the label extents, said so."""
+def sizes_from_ct(extents: dict[str, Extent], ct: Volume | None, cortical: float = -np.inf) -> dict[str, SizeFromCT]:
+    """Every size of a bone, refined in ``ct`` (``cortical``: the bone's cortical HU,
+    :func:`cortical_hu`); without a CT the label extents, said so."""
     if ct is None:
         note = "label extent (no CT given: up to about a voxel of quantisation)"
         return {name: SizeFromCT(e.length_mm, e.length_mm, note, True) for name, e in extents.items()}
-    return {name: size_from_ct(extent, ct) for name, extent in extents.items()}
+    return {name: size_from_ct(extent, ct, cortical) for name, extent in extents.items()}

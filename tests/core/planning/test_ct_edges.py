@@ -16,7 +16,7 @@ from kneeseg_app.core.anatomy import BoneFrame, mask_points
 from kneeseg_app.core.anatomy.extent import surface_extent
 from kneeseg_app.core.phantom.truth import phantom_truth
 from kneeseg_app.core.planning import plan_labels
-from kneeseg_app.core.planning.ct_edges import size_from_ct, sizes_from_ct
+from kneeseg_app.core.planning.ct_edges import cortical_hu, size_from_ct, sizes_from_ct
 from kneeseg_app.core.planning.provenance import measures_plan
 from kneeseg_app.core.volume import Volume
 
@@ -62,7 +62,7 @@ def test_a_size_refined_in_the_ct_is_within_0_2_mm_where_the_label_extent_is_off
     ct, mask = _scan(width_mm)
     extent = _ml_extent(ct, mask)
 
-    size = size_from_ct(extent, ct)
+    size = size_from_ct(extent, ct, cortical_hu(ct, ct.index_to_lps(np.argwhere(mask))))
 
     assert abs(extent.length_mm - 2 * RADIUS) > 0.5  # the label's quantisation
     assert size.value_mm == pytest.approx(2 * RADIUS, abs=0.2)
@@ -91,6 +91,22 @@ def test_metal_gives_no_edge_and_the_label_extent_is_kept() -> None:
 
     assert not size.clear and size.value_mm == pytest.approx(extent.length_mm)
     assert "metal" in size.note
+
+
+def test_a_cortex_thinner_than_the_blur_is_not_measured_at_half_maximum() -> None:
+    # a 0.6 mm shell over 200 HU marrow, blurred over 1.2 mm: its peak stays far below the
+    # bone's cortical HU, and a half-maximum edge would lie outside the bone
+    ct, mask = _scan(width_mm=1.2)
+    sdf, _ = _cylinder(CENTRE_X, RADIUS, BONE_HU, 1.2)
+    shell = np.clip(0.5 - sdf / 1.2, 0, 1) - np.clip(0.5 - (sdf + 0.6) / 1.2, 0, 1)
+    marrow = np.clip(0.5 - (sdf + 0.6) / 1.2, 0, 1)
+    thin = ct.with_array((SOFT_HU + shell * (BONE_HU - SOFT_HU) + marrow * (200.0 - SOFT_HU)).astype(np.int16))
+    extent = _ml_extent(thin, mask)
+
+    size = size_from_ct(extent, thin, cortical=BONE_HU)
+
+    assert not size.clear and size.value_mm == pytest.approx(extent.length_mm)
+    assert "cortex thinner than the scan's blur" in size.note
 
 
 def test_without_a_ct_sizes_are_the_label_extents_and_say_so() -> None:
