@@ -108,18 +108,42 @@ def _extent(area: np.ndarray) -> tuple[int, int]:
     return int(hits[0]), int(hits[-1])
 
 
-def _ends_inside_scan(femur_area: np.ndarray, tibia_area: np.ndarray, slice_mm: float) -> str:
-    """Why the bones are too short to be a knee's ('' if they are not): a knee's femur runs on to the hip
-    and its tibia to the ankle, so each leaves the scan unless the scan holds the whole bone."""
+def _length_reason(femur: tuple[int, int], tibia: tuple[int, int], slices: int, slice_mm: float) -> str:
+    """Why the bones' extents (first, last slice) cannot be a knee's ('' if they can): too little of either
+    in view, or one ending inside the scan short of a whole bone (a knee's femur runs on to the hip and its
+    tibia to the ankle, so each leaves the scan unless the scan holds all of it)."""
+    femur_mm, tibia_mm = (femur[1] - femur[0]) * slice_mm, (tibia[1] - tibia[0]) * slice_mm
+    lengths = (("femur", femur_mm), ("tibia", tibia_mm))
+    short = [f"{mm:.0f} mm of the {name}-like bone" for name, mm in lengths if mm < MIN_BONE_LENGTH_MM]
+    if short:
+        return f"the scan shows only {' and '.join(short)} (a knee CT shows more)"
     end = int(np.ceil(SCAN_END_MM / slice_mm))
-    femur_low, femur_high = _extent(femur_area)
-    tibia_low, tibia_high = _extent(tibia_area)
-    femur_mm, tibia_mm = (femur_high - femur_low) * slice_mm, (tibia_high - tibia_low) * slice_mm
-    if femur_high < len(femur_area) - 1 - end and femur_mm < WHOLE_BONE_MM:
+    if femur[1] < slices - 1 - end and femur_mm < WHOLE_BONE_MM:
         return f"the femur-like bone ends inside the scan {femur_mm:.0f} mm above the joint, where a femur runs on to the hip"
-    if tibia_low > end and tibia_mm < WHOLE_BONE_MM:
+    if tibia[0] > end and tibia_mm < WHOLE_BONE_MM:
         return f"the tibia-like bone ends inside the scan {tibia_mm:.0f} mm below the joint, where a tibia runs on to the ankle"
     return ""
+
+
+def _plateau_reason(tibia_area: np.ndarray, tibia_top: int, gap: float, slice_mm: float) -> tuple[str, float | None]:
+    """Why the tibia-like bone has no plateau ('' if it may), and its flare (None when the scan is too short)."""
+    tibia_flare = flare(tibia_area, tibia_top, -1, slice_mm)
+    if tibia_flare is not None:
+        if tibia_flare < MIN_TIBIA_FLARE:
+            return (
+                "the tibia-like bone does not widen toward the joint as a tibial plateau does "
+                f"(plateau over metaphysis {tibia_flare:.2f}, a knee's is at least {MIN_TIBIA_FLARE})"
+            ), tibia_flare
+        return "", tibia_flare
+    if gap > MAX_UNCONFIRMED_GAP_MM:
+        return f"femur and tibia {gap:.0f} mm apart and no tibial plateau in view", None
+    short = flare(tibia_area, tibia_top, -1, slice_mm, SHORT_NEAR_MM, SHORT_FAR_MM)
+    if short is not None and short < MIN_SHORT_TIBIA_FLARE:
+        return (
+            f"the tibia-like bone narrows toward the joint (its first 10 mm over 20-30 mm below: {short:.2f}), "
+            "where a tibial plateau widens"
+        ), None
+    return "", None
 
 
 def find_knee_joint(femur_area: np.ndarray, tibia_area: np.ndarray, slice_mm: float, voxel_ml: float) -> KneeJoint:
@@ -131,48 +155,21 @@ def find_knee_joint(femur_area: np.ndarray, tibia_area: np.ndarray, slice_mm: fl
     if min(femur_ml, tibia_ml) < MIN_KNEE_BONE_ML:
         only = "femur" if femur_ml >= MIN_KNEE_BONE_ML else "tibia"
         return KneeJoint(f"a {only} without a {'tibia' if only == 'femur' else 'femur'} (no knee joint)")
-    femur_low, femur_high = _extent(femur_area)
-    tibia_low, tibia_high = _extent(tibia_area)
+    femur, tibia = _extent(femur_area), _extent(tibia_area)
     femur_centre, tibia_centre = _centre(femur_area), _centre(tibia_area)
     if femur_centre <= tibia_centre:
         return KneeJoint("the femur-like bone lies below the tibia-like one")
-    if tibia_high >= femur_centre or femur_low <= tibia_centre:
+    if tibia[1] >= femur_centre or femur[0] <= tibia_centre:
         return KneeJoint("the femur-like and tibia-like bones lie side by side, not one above the other")
-    gap = (femur_low - tibia_high) * slice_mm
+    gap = (femur[0] - tibia[1]) * slice_mm
     if gap > MAX_JOINT_GAP_MM:
         return KneeJoint(f"femur and tibia {gap:.0f} mm apart (no joint between them)", gap)
-    lengths = {"femur": (femur_high - femur_low) * slice_mm, "tibia": (tibia_high - tibia_low) * slice_mm}
-    short_bones = [
-        f"{length:.0f} mm of the {name}-like bone" for name, length in lengths.items() if length < MIN_BONE_LENGTH_MM
-    ]
-    if short_bones:
-        return KneeJoint(f"the scan shows only {' and '.join(short_bones)} (a knee CT shows more)", gap)
-    ended = _ends_inside_scan(femur_area, tibia_area, slice_mm)
-    if ended:
-        return KneeJoint(ended, gap)
-    femur_flare = flare(femur_area, femur_low, +1, slice_mm)
-    tibia_flare = flare(tibia_area, tibia_high, -1, slice_mm)
-    if tibia_flare is None and gap > MAX_UNCONFIRMED_GAP_MM:
-        return KneeJoint(f"femur and tibia {gap:.0f} mm apart and no tibial plateau in view", gap, femur_flare)
-    short = (
-        None if tibia_flare is not None else flare(tibia_area, tibia_high, -1, slice_mm, SHORT_NEAR_MM, SHORT_FAR_MM)
-    )
-    if short is not None and short < MIN_SHORT_TIBIA_FLARE:
-        return KneeJoint(
-            f"the tibia-like bone narrows toward the joint (its first 10 mm over 20-30 mm below: {short:.2f}), "
-            "where a tibial plateau widens",
-            gap,
-            femur_flare,
-        )
-    if tibia_flare is not None and tibia_flare < MIN_TIBIA_FLARE:
-        return KneeJoint(
-            "the tibia-like bone does not widen toward the joint as a tibial plateau does "
-            f"(plateau over metaphysis {tibia_flare:.2f}, a knee's is at least {MIN_TIBIA_FLARE})",
-            gap,
-            femur_flare,
-            tibia_flare,
-        )
-    return KneeJoint("", gap, femur_flare, tibia_flare)
+    too_short = _length_reason(femur, tibia, len(femur_area), slice_mm)
+    if too_short:
+        return KneeJoint(too_short, gap)
+    femur_flare = flare(femur_area, femur[0], +1, slice_mm)
+    no_plateau, tibia_flare = _plateau_reason(tibia_area, tibia[1], gap, slice_mm)
+    return KneeJoint(no_plateau, gap, femur_flare, tibia_flare)
 
 
 def superior_axis(direction: np.ndarray) -> tuple[int, float]:
