@@ -31,6 +31,7 @@ import numpy as np
 from scipy import ndimage
 
 from kneeseg_app.core.inference.fast.roi import body_grid, body_mask_2d
+from kneeseg_app.core.inference.hip_socket import judge_socket
 from kneeseg_app.core.inference.joint_slices import joint_split, swapped_slices
 from kneeseg_app.core.inference.knee_joint import KneeJoint, leg_joint, superior_axis
 from kneeseg_app.core.inference.postprocess import keep_largest_component, label_bbox
@@ -261,7 +262,9 @@ def apply_bone_layout(
     biggest = max((sum(p.voxels for p in leg) for leg in legs), default=0)
     legs = [leg for leg in legs if sum(p.voxels for p in leg) >= MINOR_LEG_FRACTION * biggest]
     decisions = [_decide_leg(leg, extents, pieces_map, region, box, ct, (femur, tibia)) for leg in legs]
-    joints = tuple(leg_joint(out, box, ct, femur, tibia) for out in decisions)
+    joints = tuple(
+        judge_socket(leg_joint(out, box, ct, femur, tibia), out, region, box, ct, femur) for out in decisions
+    )
     if any(joint.is_knee for joint in joints):
         for out in decisions:
             decided |= out

@@ -70,6 +70,8 @@ class KneeJoint:
     gap_mm: float | None = None
     femur_flare: float | None = None
     tibia_flare: float | None = None
+    socket_share: float | None = None
+    """Bone around the femur-like bone's end over its volume (core/inference/hip_socket.py)."""
 
     @property
     def is_knee(self) -> bool:
