@@ -85,6 +85,11 @@ class DemoRecipe:
     """Wide-variation phantoms (scanners, fields of view, positions, implants, habitus...: issue 12),
     seeds ``wide_seed`` on; a share SynthSeg-randomised and a share without any knee."""
     wide_seed: int = 2000
+    hard_cases: int = 32
+    """Wide phantoms pinned to what the network found hardest (kneeseg_app/core/phantom/hard_cases.py:
+    bones cut by the field of view, deep flexion on thick slices, hip-to-ankle coverage), seeds
+    ``hard_seed`` on, a share SynthSeg-randomised; all with a knee."""
+    hard_seed: int = 3000
     synthseg_fraction: float = 0.3
     negative_fraction: float = 0.25
     negative_kinds: tuple[str, ...] = TRAINING_NEGATIVE_KINDS
@@ -98,6 +103,8 @@ class DemoRecipe:
     1.3 M parameters, about 0.4 s per training step of 8 patches on two cores, and a fraction of
     the default network's CPU inference time; phantoms need no more capacity."""
     name: str = "kneeseg-demo-nnunet2d"
+    version: str = "1.1.0"
+    """Model package version: bumped whenever the recipe's data or training changes."""
     dataset_id: int = 901
     demo_case: bool = True
     """Record the Dice on the app's demo case (``validation.demo_case_dice``, for the self-test)."""
@@ -294,6 +301,18 @@ def phantom_sets(recipe: DemoRecipe) -> dict[str, SynthSettings]:
             negative_fraction=recipe.negative_fraction,
             negative_kinds=recipe.negative_kinds,
         )
+    if recipe.hard_cases:
+        sets["hard"] = SynthSettings(
+            recipe.hard_cases,
+            recipe.hard_seed,
+            osteoarthritis_fraction=recipe.oa_fraction,
+            second_knee_fraction=0.0,
+            both_legs=None,
+            case_prefix="hard",
+            variation="wide",
+            synthseg_fraction=recipe.synthseg_fraction,
+            hard_fraction=1.0,
+        )
     sets["test"] = replace(
         classic, cases=recipe.test_cases, seed=recipe.test_seed, second_knee_fraction=0.0, case_prefix="test"
     )
@@ -341,6 +360,7 @@ def _export(
 ) -> ExportResult:
     info = PackageInfo(
         name=recipe.name,
+        version=recipe.version,
         description="Demo nnU-Net 2D (small) for femur and tibia, trained on synthetic knee phantoms",
         data=f"synthetic knee CT phantoms (kneeseg phantom generator), {recipe.shape_zyx[1]}x{recipe.shape_zyx[2]} in-plane",
         synthetic=True,
@@ -383,7 +403,9 @@ def _write_readme(
         f"{int(recipe.oa_fraction * 100)} % osteoarthritic; plus {recipe.wide_cases} wide-variation cases (seeds from "
         f"{recipe.wide_seed}: scanners, fields of view, positions, implants, habitus, coverage; "
         f"{int(recipe.synthseg_fraction * 100)} % with SynthSeg-randomised contrast, "
-        f"{int(recipe.negative_fraction * 100)} % CT without a knee ({', '.join(recipe.negative_kinds)}), labels all 0).",
+        f"{int(recipe.negative_fraction * 100)} % CT without a knee ({', '.join(recipe.negative_kinds)}), labels all 0); "
+        f"plus {recipe.hard_cases} hard wide cases (seeds from {recipe.hard_seed}: bones cut by the field of view, "
+        "deep flexion on thick slices, hip-to-ankle coverage).",
         f"* Network: nnU-Net v2 2D, configuration `{recipe.small.name}` planned by nnU-Net's planner with "
         f"{recipe.small.base_features} base features (at most {recipe.small.max_features}), "
         f"{recipe.small.spacing_mm} mm in-plane; patch {list(manifest.input.patch_size)}; "

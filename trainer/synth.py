@@ -38,6 +38,7 @@ from kneeseg_app.core.dicom.write import write_dicom_series
 from kneeseg_app.core.errors import OutputError
 from kneeseg_app.core.imageio import write_label_map
 from kneeseg_app.core.phantom import Phantom, generate_phantom
+from kneeseg_app.core.phantom.hard_cases import hard_choices, hard_themes
 from kneeseg_app.core.phantom.negatives import generate_negative
 from kneeseg_app.core.phantom.synthseg import randomise_contrast
 from kneeseg_app.core.phantom.variation import NEGATIVE_KINDS
@@ -69,6 +70,9 @@ class SynthSettings:
     negative_fraction: float = 0.0
     negative_kinds: tuple[str, ...] = NEGATIVE_KINDS
     """Which kinds of no-knee CT the negatives are drawn from (all by default)."""
+    hard_fraction: float = 0.0
+    """Share of the knee cases (wide variation only) drawn with :func:`hard_choices` pins: bones cut
+    by the field of view, deep flexion on thick slices, hip-to-ankle coverage."""
 
     def __post_init__(self) -> None:
         if self.cases < 1:
@@ -80,7 +84,15 @@ class SynthSettings:
         unknown = sorted(set(self.negative_kinds) - set(NEGATIVE_KINDS))
         if unknown or not self.negative_kinds:
             raise ValueError(f"negative kinds must be some of {NEGATIVE_KINDS}, got {list(self.negative_kinds)}")
-        for name in ("osteoarthritis_fraction", "second_knee_fraction", "synthseg_fraction", "negative_fraction"):
+        if self.hard_fraction > 0 and self.variation != "wide":
+            raise ValueError("hard cases are wide-variation cases: use variation='wide'")
+        for name in (
+            "osteoarthritis_fraction",
+            "second_knee_fraction",
+            "synthseg_fraction",
+            "negative_fraction",
+            "hard_fraction",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
 
@@ -95,6 +107,8 @@ class SynthCase:
     kind: str = "knee"
     """"knee" or one of NEGATIVE_KINDS."""
     synthseg: bool = False
+    hard: bool = False
+    """Drawn with :func:`hard_choices` pins (knees only)."""
 
 
 def plan_cases(settings: SynthSettings) -> list[SynthCase]:
@@ -132,6 +146,9 @@ def plan_cases(settings: SynthSettings) -> list[SynthCase]:
     if settings.synthseg_fraction > 0:
         flags = np.random.default_rng([settings.seed, 3]).random(len(cases)) < settings.synthseg_fraction
         cases = [replace(c, synthseg=bool(f)) for c, f in zip(cases, flags)]
+    if settings.hard_fraction > 0:
+        flags = np.random.default_rng([settings.seed, 6]).random(len(cases)) < settings.hard_fraction
+        cases = [replace(c, hard=bool(f) and c.kind == "knee") for c, f in zip(cases, flags)]
     return cases
 
 
@@ -209,6 +226,7 @@ def _draw_case(case: SynthCase, settings: SynthSettings) -> Phantom:
             both_legs=settings.both_legs,
             variation=settings.variation,
             with_tissues=case.synthseg,
+            choices=hard_choices(case.seed) if case.hard else None,
         )
     else:
         phantom = generate_negative(
@@ -267,6 +285,8 @@ def _extra(case: SynthCase, settings: SynthSettings) -> dict[str, str]:
     }
     if settings.negative_fraction > 0 or settings.synthseg_fraction > 0:
         extra.update(kind=case.kind, synthseg=str(int(case.synthseg)))
+    if settings.hard_fraction > 0:
+        extra["hard"] = ",".join(hard_themes(case.seed)) if case.hard else ""
     return extra
 
 

@@ -86,3 +86,6 @@ def test_the_recipe_trains_on_classic_and_wide_phantoms_with_negatives_and_tests
     training_seeds = {c.seed for name in ("train", "wide") for c in plan_cases(sets[name])}
     assert not training_seeds & {c.seed for c in plan_cases(sets["test"])}
     assert "wide" not in phantom_sets(DemoRecipe(wide_cases=0))
+    hard = plan_cases(sets["hard"])
+    assert hard and all(c.hard and c.kind == "knee" for c in hard), "the hard set: knees pinned to the hard themes"
+    assert not {c.seed for c in hard} & (training_seeds | {c.seed for c in plan_cases(sets["test"])})

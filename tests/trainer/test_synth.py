@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +118,12 @@ def test_negatives_can_be_drawn_from_chosen_kinds_only() -> None:
     assert kinds == {"head", "air"}
     with pytest.raises(ValueError, match="negative kinds"):
         SynthSettings(4, negative_kinds=("elbow",))
+
+
+def test_hard_cases_are_wide_knees_pinned_by_their_themes() -> None:
+    settings = SynthSettings(12, seed=3000, variation="wide", negative_fraction=0.25, hard_fraction=1.0)
+    cases = plan_cases(settings)
+    assert all(c.hard == (c.kind == "knee") for c in cases), "negatives are never hard knees"
+    assert not any(c.hard for c in plan_cases(replace(settings, hard_fraction=0.0)))
+    with pytest.raises(ValueError, match="wide"):
+        SynthSettings(4, hard_fraction=0.5)
