@@ -154,12 +154,19 @@ def stacked_bones(parts: list[_Part]) -> tuple[int, int] | None:
 def split_touching(mask: np.ndarray, spacing_zyx: tuple[float, float, float]) -> np.ndarray | None:
     """Parts of one piece where a shallow erosion separates it (femur and tibia touching), or None.
 
-    Each voxel joins the nearest eroded core, so the parts cover the piece exactly.
+    Each voxel joins the nearest eroded core, so the parts cover the piece exactly. The erosion goes
+    equally deep in millimetres along every axis: an axis is eroded one voxel whenever the depth reached
+    in-plane covers its spacing, so 3-10 mm slices are not eroded away a slice per in-plane pixel.
     """
-    steps = max(1, int(round(SPLIT_EROSION_MM / min(spacing_zyx))))
+    unit = min(spacing_zyx)
+    steps = max(1, int(round(SPLIT_EROSION_MM / unit)))
     core = mask
+    eroded_mm = [0.0, 0.0, 0.0]
     for step in range(1, steps + 1):
-        core = ndimage.binary_erosion(core)
+        axes = [a for a in range(3) if eroded_mm[a] + spacing_zyx[a] <= step * unit + 1e-6]
+        for a in axes:
+            eroded_mm[a] += spacing_zyx[a]
+        core = ndimage.binary_erosion(core, structure=_axis_cross(tuple(axes)))
         cores, count = ndimage.label(core, structure=_FULL)
         if count < 2:
             continue
@@ -170,6 +177,18 @@ def split_touching(mask: np.ndarray, spacing_zyx: tuple[float, float, float]) ->
             continue
         return grow_within(np.where(np.isin(cores, big), cores, 0).astype(np.int32), mask, step + 2)
     return None
+
+
+def _axis_cross(axes: tuple[int, ...]) -> np.ndarray:
+    """A 3x3x3 structuring element reaching one voxel along ``axes`` only."""
+    structure = np.zeros((3, 3, 3), dtype=bool)
+    structure[1, 1, 1] = True
+    for a in axes:
+        index = [1, 1, 1]
+        for end in (0, 2):
+            index[a] = end
+            structure[tuple(index)] = True
+    return structure
 
 
 def drop_metal(region: np.ndarray, hu: np.ndarray, bones: tuple[int, ...]) -> dict[int, int]:
@@ -218,6 +237,11 @@ class LayoutResult:
         if not self.joints or any(j.is_knee for j in self.joints):
             return ""
         return self.joints[0].reason
+
+    @property
+    def firm_no_knee(self) -> bool:
+        """No leg has a knee joint, for reasons that hold on a sampled scan too (``KneeJoint.firm``)."""
+        return bool(self.no_knee) and all(j.firm for j in self.joints)
 
 
 @dataclass

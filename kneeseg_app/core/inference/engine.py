@@ -60,9 +60,10 @@ from kneeseg_app.core.inference.preprocess import (
     resize_slices,
 )
 from kneeseg_app.core.inference.settings import SegmentOptions, resolve_settings
+from kneeseg_app.core.inference.survey import spread_slices, survey_step, surveyed_slices
 from kneeseg_app.core.model.package import ModelPackage, OnnxNetwork
 from kneeseg_app.core.model.schema import Manifest
-from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress
+from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
 from kneeseg_app.core.volume import Volume
 
 __all__ = ["SegmentOptions", "SegmentationResult", "Segmenter"]
@@ -99,6 +100,8 @@ class PostprocessOutcome:
 
     removed: dict[int, int]
     no_knee: str = ""
+    firm: bool = False
+    """``no_knee`` holds on a scan sampled every 10 mm too (``KneeJoint.firm``)."""
 
 
 # ----------------------------------------------------------------------------
@@ -130,9 +133,54 @@ class Segmenter:
     def run(
         self, volume: Volume, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
     ) -> SegmentationResult:
-        """Segment ``volume``; the label map is on the volume's own grid."""
-        started = time.perf_counter()
+        """Segment ``volume``; the label map is on the volume's own grid. A long scan is surveyed first
+        (:mod:`.survey`): without a knee joint on every ~10 mm slice it comes back empty at that cost."""
         cancel = cancel or CancelToken()
+        step = self.survey_step(volume)
+        if step:
+            surveyed = self.survey(volume, step, scaled(progress, 0.0, 1.0 / step), cancel)
+            if surveyed.no_knee:
+                return surveyed
+            progress = scaled(progress, 1.0 / step, 1.0)
+        return self._run(volume, progress, cancel, self.settings.postprocess)
+
+    def survey_step(self, volume: Volume) -> int:
+        """Every how many slices this run surveys ``volume`` first (0: no survey; see :mod:`.survey`)."""
+        return survey_step(volume) if self.settings.survey and self.manifest.postprocessing.rule == "anatomy" else 0
+
+    def survey(
+        self, volume: Volume, step: int, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+    ) -> SegmentationResult:
+        """Segment every ``step``-th slice of ``volume`` and judge it by the anatomy rule. Returns the
+        result on the whole grid: empty, with the reason, when no leg has a knee joint there; else the
+        surveyed labels spread over their neighbouring slices (a preview; :meth:`run` then segments all)."""
+        started = time.perf_counter()
+        sparse_volume = surveyed_slices(volume, step)
+        sparse = self._run(sparse_volume, progress, cancel or CancelToken(), postprocess=False)
+        labels = sparse.labels.array
+        outcome = self.postprocess(labels, sparse_volume, cancel)
+        no_knee = outcome.no_knee if outcome.firm else ""
+        n = volume.shape[0]
+        top = None if sparse.top_probability is None else spread_slices(sparse.top_probability, step, n)
+        full = np.zeros(volume.shape, dtype=np.uint8) if no_knee else spread_slices(labels, step, n)
+        slice_mm = volume.spacing_zyx[0] * step
+        return SegmentationResult(
+            labels=volume.with_array(full, source=f"survey by {self.manifest.name} {self.manifest.version}"),
+            seconds=time.perf_counter() - started,
+            volumes_ml=volumes_ml(full, volume.spacing_zyx, self.package.label_names),
+            stage_seconds={**sparse.stage_seconds, "survey": time.perf_counter() - started},
+            model_name=self.manifest.name,
+            settings={**self.settings.as_dict(), "survey_step": step},
+            removed_voxels={self.package.label_names[k]: v for k, v in outcome.removed.items()},
+            no_knee=f"{no_knee} (seen on one slice in {step}, {slice_mm:.0f} mm apart)" if no_knee else "",
+            top_probability=top,
+            label_names=dict(self.package.label_names),
+        )
+
+    def _run(
+        self, volume: Volume, progress: ProgressCallback, cancel: CancelToken, postprocess: bool
+    ) -> SegmentationResult:
+        started = time.perf_counter()
         clock = StageClock()
         report = MonotoneProgress(progress)
         report("Loading model", 0.0)
@@ -157,7 +205,7 @@ class Segmenter:
         removed: dict[str, int] = {}
         no_knee = ""
         post = self.manifest.postprocessing
-        if self.settings.postprocess and (post.largest_component or post.rule == "anatomy"):
+        if postprocess and (post.largest_component or post.rule == "anatomy"):
             report("Post-processing", 0.95)
             with clock("postprocess"):
                 outcome = self.postprocess(labels, volume, cancel)
@@ -184,7 +232,7 @@ class Segmenter:
         if post.rule == "anatomy":
             ids = {name.lower(): k for k, name in self.package.label_names.items()}
             layout = apply_bone_layout(labels, volume, ids["femur"], ids["tibia"], cancel)
-            return PostprocessOutcome(layout.removed, layout.no_knee)
+            return PostprocessOutcome(layout.removed, layout.no_knee, layout.firm_no_knee)
         return PostprocessOutcome(apply_postprocessing(labels, post.largest_component, cancel, post.min_fraction))
 
     def _segment(self, plan: CasePlan, source: np.ndarray, labels: np.ndarray, context: RunContext) -> None:

@@ -72,6 +72,10 @@ class KneeJoint:
     tibia_flare: float | None = None
     socket_share: float | None = None
     """Bone around the femur-like bone's end over its volume (core/inference/hip_socket.py)."""
+    firm: bool = False
+    """The reason holds on a scan sampled every 10 mm too (no bone, one bone, the bones in the wrong
+    places): it does not hinge on a profile's detail (a flare, a length, a gap, a socket), which
+    sampling can change. The survey of long scans stops on firm reasons only (core/inference/survey.py)."""
 
     @property
     def is_knee(self) -> bool:
@@ -153,16 +157,16 @@ def find_knee_joint(femur_area: np.ndarray, tibia_area: np.ndarray, slice_mm: fl
     index 0 is the scan's most inferior slice)."""
     femur_ml, tibia_ml = float(femur_area.sum()) * voxel_ml, float(tibia_area.sum()) * voxel_ml
     if femur_ml < MIN_KNEE_BONE_ML and tibia_ml < MIN_KNEE_BONE_ML:
-        return KneeJoint(f"less than {MIN_KNEE_BONE_ML:.0f} mL of femur and of tibia")
+        return KneeJoint(f"less than {MIN_KNEE_BONE_ML:.0f} mL of femur and of tibia", firm=True)
     if min(femur_ml, tibia_ml) < MIN_KNEE_BONE_ML:
         only = "femur" if femur_ml >= MIN_KNEE_BONE_ML else "tibia"
-        return KneeJoint(f"a {only} without a {'tibia' if only == 'femur' else 'femur'} (no knee joint)")
+        return KneeJoint(f"a {only} without a {'tibia' if only == 'femur' else 'femur'} (no knee joint)", firm=True)
     femur, tibia = _extent(femur_area), _extent(tibia_area)
     femur_centre, tibia_centre = _centre(femur_area), _centre(tibia_area)
     if femur_centre <= tibia_centre:
-        return KneeJoint("the femur-like bone lies below the tibia-like one")
+        return KneeJoint("the femur-like bone lies below the tibia-like one", firm=True)
     if tibia[1] >= femur_centre or femur[0] <= tibia_centre:
-        return KneeJoint("the femur-like and tibia-like bones lie side by side, not one above the other")
+        return KneeJoint("the femur-like and tibia-like bones lie side by side, not one above the other", firm=True)
     gap = (femur[0] - tibia[1]) * slice_mm
     if gap > MAX_JOINT_GAP_MM:
         return KneeJoint(f"femur and tibia {gap:.0f} mm apart (no joint between them)", gap)

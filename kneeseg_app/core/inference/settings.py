@@ -55,6 +55,9 @@ class SegmentOptions:
     resample_tolerance: float | None = None
     slice_stride: int | None = None
     """2D: run every n-th slice and interpolate the others (see docs/model-package.md)."""
+    survey: bool | None = None
+    """Long scans: segment every ~10 mm slice first and stop there when no leg has a knee joint
+    (core/inference/survey.py). Default on with the anatomy post-processing; never with ``exact``."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class ResolvedSettings:
     resample_tolerance: float = _NNUNET.resample_tolerance
     slice_stride: int = _NNUNET.slice_stride
     slice_refine: float = _NNUNET.slice_refine
+    survey: bool = False
 
     @property
     def uses_bone_windows(self) -> bool:
@@ -156,6 +160,7 @@ def resolve_settings(manifest: Manifest, options: SegmentOptions) -> ResolvedSet
         roi_min_size=tuple(inf.roi_min_size) or tuple(manifest.input.patch_size),
         roi_tiling=inf.roi_tiling,
         slice_refine=inf.slice_refine,
+        survey=options.survey is not False and options.postprocess and not options.exact,
         **speed,
     )
 
