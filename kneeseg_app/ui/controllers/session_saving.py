@@ -51,7 +51,7 @@ class SessionSaver(QObject):
         def work(progress: Any, cancel: Any) -> Path:
             return write_session(target, make_record(), protected, progress=progress, cancel=cancel)
 
-        task = Task(work, name="save session", parent=self)
+        task = Task(work, name="save session", parent=self, keep_finished_work=True)  # written is written
         task.progress.connect(self.progress)
         task.finished.connect(lambda path: self.saved.emit(Path(path), mark))
         task.failed.connect(self.failed)

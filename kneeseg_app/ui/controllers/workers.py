@@ -51,9 +51,20 @@ class Task(QObject):
     cancelled = Signal()
     done = Signal()  # after any of the three above
 
-    def __init__(self, work: Work, name: str = "", min_interval_s: float = 0.05, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        work: Work,
+        name: str = "",
+        min_interval_s: float = 0.05,
+        parent: QObject | None = None,
+        *,
+        keep_finished_work: bool = False,
+    ) -> None:
         super().__init__(parent)
         self.name = name
+        self.keep_finished_work = keep_finished_work
+        """A Stop that comes after the work has returned leaves its result standing (``finished``): for
+        work whose result is already on disk (a written file), "stopped" would be untrue."""
         self.token = CancelToken()
         self._work = work
         self._min_interval_s = min_interval_s
@@ -87,7 +98,7 @@ class Task(QObject):
     def _run(self) -> None:
         try:
             result = self._work(self._report, self.token)
-            if self.token.cancelled:
+            if self.token.cancelled and not self.keep_finished_work:
                 raise Cancelled()
         except Cancelled:
             self._end(self.cancelled.emit)

@@ -68,3 +68,19 @@ def test_work_that_ignores_progress_but_returns_after_cancel_counts_as_cancelled
     task.start()
     with qtbot.waitSignal(task.cancelled, timeout=2000):
         task.cancel()
+
+
+def test_a_stop_after_finished_work_keeps_its_result_when_the_task_says_so(qtbot) -> None:
+    """A session file written before Stop arrived stays written: the task reports it saved, not stopped."""
+
+    def work(progress, cancel):
+        cancel.cancel()  # Stop pressed just as the work returns
+        return "written"
+
+    kept = Task(work, keep_finished_work=True)
+    with qtbot.waitSignal(kept.finished, timeout=5000) as blocker:
+        kept.start()
+    assert blocker.args == ["written"]
+    plain = Task(work)
+    with qtbot.waitSignal(plain.cancelled, timeout=5000):
+        plain.start()
