@@ -28,9 +28,7 @@ speed     times ``kneeseg plan`` on a segmented 512 x 512 x 300 two-knee phantom
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import re
 import resource
 import statistics
 import subprocess
@@ -40,48 +38,22 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from kneeseg_app.core.phantom import draw_params, render_phantom
 from kneeseg_app.core.phantom.epicondyles import with_planning_anatomy
 from kneeseg_app.core.phantom.truth import phantom_truth
 from kneeseg_app.core.planning import plan_labels
 
-LANDMARKS = (
-    "epicondyle_medial",
-    "epicondyle_lateral",
-    "medial_sulcus",
-    "distal_medial",
-    "distal_lateral",
-    "posterior_medial",
-    "posterior_lateral",
-    "trochlear_groove",
-    "notch_centre",
-    "plateau_medial",
-    "plateau_lateral",
-    "plateau_lowest_medial",
-    "plateau_lowest_lateral",
-    "eminence_medial",
-    "eminence_lateral",
-    "tuberosity",
-    "femoral_head_centre",
-    "ankle_centre",
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: the sibling scoring module
+from planning_scores import (  # noqa: E402
+    compare,
+    size_rows,
+    size_summary,
+    sulcus_rows,
+    sulcus_summary,
+    summary_table,
+    write_csv,
 )
-ANGLES = (
-    "posterior_condylar_angle_deg",
-    "posterior_condylar_angle_clinical_deg",
-    "aldfa_deg",
-    "whiteside_tea_deg",
-    "mpta_deg",
-    "slope_medial_deg",
-    "slope_lateral_deg",
-    "joint_line_orientation_deg",
-    "distal_femoral_valgus_deg",
-    "mldfa_deg",
-    "hka_deg",
-)
-SIZES = ("femur_ap_mm", "femur_ml_mm", "tibia_ml_mm", "tibia_ap_mm", "joint_space_medial_mm", "joint_space_lateral_mm")
-AXES = ("femoral_shaft_axis", "tibial_shaft_axis")
+
 SPACING = (1.0, 0.7, 0.7)
 
 
@@ -115,166 +87,6 @@ def make_phantom(case: dict, planning_anatomy: bool = True):
     return render_phantom(with_planning_anatomy(params) if planning_anatomy else params)
 
 
-def _axis_angle(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.degrees(np.arccos(np.clip(abs(a @ b) / np.linalg.norm(a) / np.linalg.norm(b), -1, 1))))
-
-
-def compare(plan, truth) -> list[dict]:
-    """One row per (knee, value): estimate, truth, error."""
-    rows = []
-    for knee in plan.knees:
-        leg = truth.leg(knee.side)
-        if leg is None:
-            continue
-        for name in LANDMARKS:
-            f, t = knee.finding(name), leg.point(name)
-            if f is not None and f.point is not None and t is not None:
-                rows.append(
-                    {
-                        "side": knee.side,
-                        "value": name,
-                        "kind": "landmark mm",
-                        "error": float(np.linalg.norm(f.point - t)),
-                        "confidence": f.confidence,
-                    }
-                )
-        for name, bone in zip(AXES, ("femur", "tibia")):
-            f, anat = knee.finding(name), getattr(leg, bone)
-            if f is not None and f.direction is not None and anat is not None:
-                rows.append(
-                    {
-                        "side": knee.side,
-                        "value": name,
-                        "kind": "axis deg",
-                        "error": _axis_angle(f.direction, anat.shaft.direction),
-                        "confidence": f.confidence,
-                    }
-                )
-        same_tea = (knee.finding("medial_sulcus").ok) == (leg.point("medial_sulcus") is not None)
-        for name, kind in [(n, "angle deg") for n in ANGLES] + [(n, "size mm") for n in SIZES]:
-            f, t = knee.measures.get(name), leg.measures.get(name)
-            if name == "posterior_condylar_angle_deg" and not same_tea:
-                continue  # one took the surgical TEA, the other the clinical one
-            if f is not None and f.value is not None and t is not None:
-                rows.append(
-                    {
-                        "side": knee.side,
-                        "value": name,
-                        "kind": kind,
-                        "error": abs(f.value - t),
-                        "confidence": f.confidence,
-                        "estimate": f.value,
-                        "truth": t,
-                    }
-                )
-    return rows
-
-
-REFINED = ("femur_ap_mm", "femur_ml_mm", "tibia_ml_mm", "tibia_ap_mm")
-"""Sizes whose ends planning refines in the CT (:mod:`kneeseg_app.core.planning.ct_edges`)."""
-
-
-def size_rows(plan, truth) -> list[dict]:
-    """Per (knee, size): the CT-refined and the label's size against the exact and the 0.5 mm-sampled truth."""
-    rows = []
-    for knee in plan.knees:
-        leg = truth.leg(knee.side)
-        for name in REFINED:
-            f, anatomy = knee.measures.get(name), leg and (leg.femur if name.startswith("femur") else leg.tibia)
-            label = re.search(r"label extent ([0-9.]+) mm", f.note or "") if f is not None else None
-            if f is None or f.value is None or anatomy is None or label is None or name not in anatomy.extents:
-                continue
-            rows.append(
-                {
-                    "side": knee.side,
-                    "value": name,
-                    "ct": f.value,
-                    "label": float(label.group(1)),
-                    "truth": anatomy.sizes[name],
-                    "truth_sampled": anatomy.extents[name].length_mm,
-                    "from_ct": "both ends at the CT" in f.note,
-                }
-            )
-    return rows
-
-
-def size_summary(rows: list[dict]) -> str:
-    """Median and worst error of the CT-refined and the label's sizes against both truths."""
-    if not rows:
-        return ""
-    parts = []
-    for est, ref, what in (
-        ("ct", "truth", "CT-refined against the exact truth"),
-        ("label", "truth", "label extent against the exact truth"),
-        ("label", "truth_sampled", "label extent against the 0.5 mm-sampled truth (the comparison before)"),
-        ("ct", "truth_sampled", "CT-refined against the 0.5 mm-sampled truth"),
-    ):
-        e = np.abs([r[est] - r[ref] for r in rows])
-        parts.append(f"{what}: median {np.median(e):.2f} mm, worst {e.max():.2f} mm")
-    bias = np.median([r["truth_sampled"] - r["truth"] for r in rows])
-    both = sum(r["from_ct"] for r in rows)
-    return (
-        f"Femoral AP/ML and tibial ML/AP ({len(rows)} values; both ends from the CT in {both}): "
-        + "; ".join(parts)
-        + f". The 0.5 mm-sampled truth is {bias:+.2f} mm longer than the exact one (median)."
-    )
-
-
-def sulcus_rows(plan, truth) -> list[dict]:
-    """Per knee: who found the medial sulcus, and the truth's sulcus and angle against the drawn ones."""
-    rows = []
-    for knee in plan.knees:
-        leg = truth.leg(knee.side)
-        if leg is None or leg.femur is None:
-            continue
-        found, drawn = leg.point("medial_sulcus"), leg.drawn
-        note = knee.finding("medial_sulcus").note
-        depth = re.search(r"([0-9.]+) mm", note)
-        row = {
-            "side": knee.side,
-            "truth_found": found is not None,
-            "plan_found": knee.finding("medial_sulcus").ok,
-            "truth_depth_mm": round(leg.femur.sulcus_depth_mm, 2),
-            "plan_depth_mm": float(depth.group(1)) if depth else None,
-        }
-        if found is not None and "sulcus" in drawn:
-            row["truth_vs_drawn_mm"] = float(np.linalg.norm(found - drawn["sulcus"]))
-        same_tea = (found is not None) == ("sulcus" in drawn)  # the drawn angle is against the drawn sulcus
-        if (
-            same_tea
-            and "posterior_condylar_angle_deg" in drawn
-            and leg.measures.get("posterior_condylar_angle_deg") is not None
-        ):
-            row["pca_truth_vs_drawn_deg"] = (
-                leg.measures["posterior_condylar_angle_deg"] - drawn["posterior_condylar_angle_deg"]
-            )
-            row["pca_drawn_deg"] = drawn["posterior_condylar_angle_deg"]
-        rows.append(row)
-    return rows
-
-
-def sulcus_summary(rows: list[dict]) -> str:
-    both = sum(r["truth_found"] and r["plan_found"] for r in rows)
-    only_t = sum(r["truth_found"] and not r["plan_found"] for r in rows)
-    only_p = sum(r["plan_found"] and not r["truth_found"] for r in rows)
-    far = [r["truth_vs_drawn_mm"] for r in rows if "truth_vs_drawn_mm" in r]
-    pca = [abs(r["pca_truth_vs_drawn_deg"]) for r in rows if "pca_truth_vs_drawn_deg" in r]
-    drawn = [r["pca_drawn_deg"] for r in rows if "pca_drawn_deg" in r]
-    text = (
-        f"Medial sulcus ({len(rows)} knees): found by both {both}, by the truth only {only_t}, "
-        f"by the plan only {only_p}, by neither {len(rows) - both - only_t - only_p}."
-    )
-    if far:
-        text += f" Truth's sulcus to the drawn one: median {np.median(far):.2f} mm, worst {max(far):.2f} mm."
-    if pca:
-        text += (
-            f" Truth's posterior condylar angle (where it found the sulcus) against the drawn one"
-            f" ({min(drawn):.1f} to {max(drawn):.1f} deg, {len(pca)} knees): "
-            f"median {np.median(pca):.2f} deg, worst {max(pca):.2f} deg."
-        )
-    return text
-
-
 def accuracy(n_cases: int, out: Path, planning_anatomy: bool = True) -> None:
     out.mkdir(parents=True, exist_ok=True)
     all_rows, case_rows, sulci, sizes = [], [], [], []
@@ -306,10 +118,10 @@ def accuracy(n_cases: int, out: Path, planning_anatomy: bool = True) -> None:
             }
         )
         print(case_rows[-1], flush=True)
-    _write_csv(out / "cases.csv", case_rows)
-    _write_csv(out / "accuracy_rows.csv", all_rows)
-    _write_csv(out / "sulcus.csv", sulci)
-    _write_csv(out / "sizes.csv", sizes)
+    write_csv(out / "cases.csv", case_rows)
+    write_csv(out / "accuracy_rows.csv", all_rows)
+    write_csv(out / "sulcus.csv", sulci)
+    write_csv(out / "sizes.csv", sizes)
     table = summary_table(all_rows)
     anatomy = "medial sulcus and posterior condylar twist drawn" if planning_anatomy else "classic femur"
     text = (
@@ -358,8 +170,8 @@ def stress(out: Path, planning_anatomy: bool = True) -> None:
                           "values": len(rows), "worst_landmark_mm": round(worst, 2), "plan_s": round(plan.seconds, 2),
                           "case_s": round(time.perf_counter() - start, 1)})  # fmt: skip
         print(case_rows[-1], flush=True)
-    _write_csv(out / "stress_cases.csv", case_rows)
-    _write_csv(out / "stress_rows.csv", all_rows)
+    write_csv(out / "stress_cases.csv", case_rows)
+    write_csv(out / "stress_rows.csv", all_rows)
     cases = "\n".join(
         ["| case | voxels | sides (true / found) | values compared | worst landmark mm |", "|---|---|---|---|---|"]
         + [f"| {c['case']} | {c['size_zyx']} | {c['sides_true']} / {c['sides_found']} | {c['values']} | {c['worst_landmark_mm']} |"
@@ -375,35 +187,6 @@ def stress(out: Path, planning_anatomy: bool = True) -> None:
     )
     (out / "stress.md").write_text(text, encoding="utf-8")
     print(text)
-
-
-def summary_table(rows: list[dict]) -> str:
-    groups: dict[tuple[str, str], list[float]] = {}
-    for r in rows:
-        groups.setdefault((r["kind"], r["value"]), []).append(r["error"])
-    lines = ["| value | unit | n | median error | 90th pct | worst |", "|---|---|---|---|---|---|"]
-    for (kind, name), errs in sorted(groups.items()):
-        e = np.asarray(errs)
-        lines.append(
-            f"| {name} | {kind} | {len(e)} | {np.median(e):.2f} | {np.percentile(e, 90):.2f} | {e.max():.2f} |"
-        )
-    for kind in ("landmark mm", "axis deg", "angle deg", "size mm"):
-        e = np.asarray([r["error"] for r in rows if r["kind"] == kind])
-        if len(e):
-            lines.append(
-                f"| **all {kind.split()[0]}s** | {kind} | {len(e)} | **{np.median(e):.2f}** | {np.percentile(e, 90):.2f} | **{e.max():.2f}** |"
-            )
-    return "\n".join(lines)
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        return
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def speed(repeats: int, out: Path) -> None:
