@@ -21,7 +21,6 @@ import numpy as np
 
 from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
 from kneeseg_app.core.inference.postprocess import apply_postprocessing, volumes_ml
-from kneeseg_app.core.inference.survey import survey_step
 from kneeseg_app.core.metrics import compute_metrics
 from kneeseg_app.core.model.package import ModelPackage
 from kneeseg_app.core.model.schema import StressInfo
@@ -105,13 +104,13 @@ def run_case(segmenter: Segmenter, case: StressCase, bones: dict[int, str]) -> C
     """Segment one case with the package's defaults and score it (and the largest-component rule's
     result from the same network output). ``segmenter`` runs without post-processing; the
     package's own rule is applied here exactly as the engine applies it, and timed with it. A long
-    scan is surveyed first as the engine does (core/inference/survey.py): when the survey finds no
+    scan is surveyed first as the engine does (core/inference/survey.py): when the surveys find no
     knee, its empty result and its time are the case's (the whole scan is still segmented, untimed,
     for the largest-component rule's comparison)."""
     phantom = render_case(case)
-    step, surveyed = survey_step(phantom.ct), None
-    if step and segmenter.manifest.postprocessing.rule == "anatomy":
-        surveyed = segmenter.survey(phantom.ct, step)  # as the app runs it: a long scan without a knee ends here
+    started = time.perf_counter()
+    stopped, _ = segmenter.survey_scan(phantom.ct)  # as the app runs it: a long scan without a knee ends here
+    survey_seconds = time.perf_counter() - started
     result = segmenter.run(phantom.ct)
     raw = result.labels.array
     labels = raw.copy()
@@ -119,10 +118,10 @@ def run_case(segmenter: Segmenter, case: StressCase, bones: dict[int, str]) -> C
     if segmenter.manifest.postprocessing.largest_component or segmenter.manifest.postprocessing.rule != "largest":
         segmenter.postprocess(labels, phantom.ct)
     seconds = result.seconds + time.perf_counter() - started
-    if surveyed is not None and surveyed.no_knee:
-        labels, seconds = surveyed.labels.array, surveyed.seconds
-    elif surveyed is not None:
-        seconds += surveyed.seconds
+    if stopped is not None:
+        labels, seconds = stopped.labels.array, stopped.seconds
+    else:
+        seconds += survey_seconds
     largest = raw.copy()
     post = segmenter.manifest.postprocessing
     apply_postprocessing(largest, post.largest_component or list(bones), min_fraction=post.min_fraction)

@@ -59,7 +59,7 @@ from kneeseg_app.core.inference.preprocess import (
 )
 from kneeseg_app.core.inference.result import PostprocessOutcome, SegmentationResult
 from kneeseg_app.core.inference.settings import SegmentOptions, resolve_settings
-from kneeseg_app.core.inference.survey import spread_slices, survey_step, surveyed_slices
+from kneeseg_app.core.inference.survey import spread_slices, survey_steps, surveyed_slices
 from kneeseg_app.core.model.package import ModelPackage, OnnxNetwork
 from kneeseg_app.core.model.schema import Manifest
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
@@ -101,37 +101,58 @@ class Segmenter:
         self, volume: Volume, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
     ) -> SegmentationResult:
         """Segment ``volume``; the label map is on the volume's own grid. A long scan is surveyed first
-        (:mod:`.survey`): without a knee joint on every ~10 mm slice it comes back empty at that cost."""
+        (:mod:`.survey`): without a knee joint there it comes back empty at the survey's cost."""
         cancel = cancel or CancelToken()
-        step = self.survey_step(volume)
-        if step:
-            surveyed = self.survey(volume, step, scaled(progress, 0.0, 1.0 / step), cancel)
-            if surveyed.no_knee:
-                return surveyed
-            progress = scaled(progress, 1.0 / step, 1.0)
-        return self._run(volume, progress, cancel, self.settings.postprocess)
+        started = time.perf_counter()
+        stopped, share = (
+            self.survey_scan(volume, scaled(progress, 0.0, 0.3), cancel) if self.settings.survey else (None, 0.0)
+        )
+        if stopped is not None:
+            return stopped
+        result = self._run(volume, scaled(progress, share, 1.0), cancel, self.settings.postprocess)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def survey_scan(
+        self, volume: Volume, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+    ) -> tuple[SegmentationResult | None, float]:
+        """The surveys of :func:`~.survey.survey_steps` in turn (with the anatomy rule, whatever the options):
+        the empty result when one stops the scan (its ``seconds`` covering every survey), else None; and
+        the share of a whole run they cost."""
+        started, share = time.perf_counter(), 0.0
+        steps = survey_steps(volume) if self.manifest.postprocessing.rule == "anatomy" else []
+        for step, any_reason in steps:
+            result, firm = self.survey(volume, step, scaled(progress, share, share + 1.0 / step), cancel)
+            share += 1.0 / step
+            if not result.no_knee:
+                return None, share
+            if firm or any_reason:
+                result.seconds = time.perf_counter() - started
+                return result, share
+        return None, share
 
     def survey_step(self, volume: Volume) -> int:
-        """Every how many slices this run surveys ``volume`` first (0: no survey; see :mod:`.survey`)."""
-        return survey_step(volume) if self.settings.survey and self.manifest.postprocessing.rule == "anatomy" else 0
+        """Every how many slices this run first surveys ``volume`` (0: no survey; see :mod:`.survey`)."""
+        steps = survey_steps(volume) if self.settings.survey and self.manifest.postprocessing.rule == "anatomy" else []
+        return steps[0][0] if steps else 0
 
     def survey(
         self, volume: Volume, step: int, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
-    ) -> SegmentationResult:
-        """Segment every ``step``-th slice of ``volume`` and judge it by the anatomy rule. Returns the
-        result on the whole grid: empty, with the reason, when no leg has a knee joint there; else the
-        surveyed labels spread over their neighbouring slices (a preview; :meth:`run` then segments all)."""
+    ) -> tuple[SegmentationResult, bool]:
+        """Segment every ``step``-th slice of ``volume`` and judge it by the anatomy rule: the result on the
+        whole grid (empty with the reason when no leg has a knee joint there, else the surveyed labels
+        spread over their neighbouring slices, a preview) and whether that reason is firm
+        (``KneeJoint.firm``: it holds on any sampling)."""
         started = time.perf_counter()
         sparse_volume = surveyed_slices(volume, step)
         sparse = self._run(sparse_volume, progress, cancel or CancelToken(), postprocess=False)
         labels = sparse.labels.array
         outcome = self.postprocess(labels, sparse_volume, cancel)
-        no_knee = outcome.no_knee if outcome.firm else ""
         n = volume.shape[0]
         top = None if sparse.top_probability is None else spread_slices(sparse.top_probability, step, n)
-        full = np.zeros(volume.shape, dtype=np.uint8) if no_knee else spread_slices(labels, step, n)
+        full = np.zeros(volume.shape, dtype=np.uint8) if outcome.no_knee else spread_slices(labels, step, n)
         slice_mm = volume.spacing_zyx[0] * step
-        return SegmentationResult(
+        result = SegmentationResult(
             labels=volume.with_array(full, source=f"survey by {self.manifest.name} {self.manifest.version}"),
             seconds=time.perf_counter() - started,
             volumes_ml=volumes_ml(full, volume.spacing_zyx, self.package.label_names),
@@ -139,10 +160,13 @@ class Segmenter:
             model_name=self.manifest.name,
             settings={**self.settings.as_dict(), "survey_step": step},
             removed_voxels={self.package.label_names[k]: v for k, v in outcome.removed.items()},
-            no_knee=f"{no_knee} (seen on one slice in {step}, {slice_mm:.0f} mm apart)" if no_knee else "",
+            no_knee=f"{outcome.no_knee} (seen on one slice in {step}, {slice_mm:.1f} mm apart)"
+            if outcome.no_knee
+            else "",
             top_probability=top,
             label_names=dict(self.package.label_names),
         )
+        return result, outcome.firm
 
     def _run(
         self, volume: Volume, progress: ProgressCallback, cancel: CancelToken, postprocess: bool

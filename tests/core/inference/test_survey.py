@@ -11,7 +11,7 @@ from kneeseg_app.core.inference.survey import (
     MIN_STEP,
     SURVEY_MIN_SLICES,
     spread_slices,
-    survey_step,
+    survey_steps,
     surveyed_slices,
 )
 from kneeseg_app.core.model.discovery import find_model
@@ -26,9 +26,10 @@ def _volume(slices: int, slice_mm: float, direction=None) -> Volume:
     return Volume(np.zeros((slices, 4, 4), dtype=np.int16), (slice_mm, 0.8, 0.8), (1.0, 2.0, 3.0), direction)
 
 
-def test_long_thin_slice_axial_scans_are_surveyed_about_every_10_mm() -> None:
-    assert survey_step(_volume(300, 0.625)) == 16
-    assert survey_step(_volume(SURVEY_MIN_SLICES, 2.5)) == MIN_STEP
+def test_long_thin_slice_axial_scans_are_surveyed_every_10_mm_then_confirmed_every_3_mm() -> None:
+    """The first survey stops a scan for firm reasons only, the second (where it skips slices) for any."""
+    assert survey_steps(_volume(300, 0.625)) == [(16, False), (5, True)]
+    assert survey_steps(_volume(SURVEY_MIN_SLICES, 2.5)) == [(MIN_STEP, False)]  # 3 mm: that is the whole scan
 
 
 @pytest.mark.parametrize(
@@ -40,7 +41,7 @@ def test_long_thin_slice_axial_scans_are_surveyed_about_every_10_mm() -> None:
     ],
 )
 def test_short_thick_or_non_axial_scans_are_not_surveyed(volume: Volume) -> None:
-    assert survey_step(volume) == 0
+    assert survey_steps(volume) == []
 
 
 def test_surveyed_slices_keep_their_place_in_the_patient() -> None:
