@@ -47,6 +47,7 @@ def test_a_tiny_run_of_the_recipe_writes_a_package_with_readme_and_test_metrics(
         train_cases=6,
         test_cases=2,
         wide_cases=0,
+        hard_cases=0,
         shape_zyx=(32, 96, 96),
         epochs=1,
         iterations=2,
@@ -63,6 +64,7 @@ def test_a_tiny_run_of_the_recipe_writes_a_package_with_readme_and_test_metrics(
     assert set(outcome.quality) == set(quality_checks(outcome.metrics))
     manifest = json.loads((outcome.package / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["recipe"]["epochs"] == 1
+    assert package.manifest.version == recipe.version, "the recipe's version goes into the package"
     # the app's speed defaults are in the package, and the recorded metrics were measured with them
     assert package.manifest.inference.roi == "bones" and package.manifest.inference.skip_empty_slices
     assert package.manifest.postprocessing.min_fraction == 0.25
