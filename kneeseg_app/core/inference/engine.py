@@ -104,9 +104,7 @@ class Segmenter:
         (:mod:`.survey`): without a knee joint there it comes back empty at the survey's cost."""
         cancel = cancel or CancelToken()
         started = time.perf_counter()
-        stopped, share = (
-            self.survey_scan(volume, scaled(progress, 0.0, 0.3), cancel) if self.settings.survey else (None, 0.0)
-        )
+        stopped, share = self.survey_scan(volume, progress, cancel) if self.settings.survey else (None, 0.0)
         if stopped is not None:
             return stopped
         result = self._run(volume, scaled(progress, share, 1.0), cancel, self.settings.postprocess)
@@ -128,6 +126,7 @@ class Segmenter:
                 return None, share
             if firm or any_reason:
                 result.seconds = time.perf_counter() - started
+                progress("Done: no knee", 1.0)
                 return result, share
         return None, share
 

@@ -73,7 +73,9 @@ def test_a_long_thigh_scan_ends_after_the_survey_with_its_reason(bundled: Segmen
     thigh = generate_negative("thigh", 95000, WideChoices(pixels=128), shape_zyx=(160, 128, 128)).ct
     step = bundled.survey_step(thigh)
     assert step >= MIN_STEP
-    result = bundled.run(thigh)
+    seen: list[float] = []
+    result = bundled.run(thigh, progress=lambda stage, fraction: seen.append(fraction))
+    assert seen == sorted(seen) and seen[-1] == 1.0, "progress climbs and ends, though most slices never ran"
     assert not result.labels.array.any() and result.labels.shape == thigh.shape
     assert result.settings["survey_step"] == step
     assert f"seen on one slice in {step}" in result.no_knee
@@ -84,7 +86,9 @@ def test_a_long_knee_scan_is_segmented_whole_exactly_as_without_the_survey(bundl
     pins = WideChoices(pixels=128, fov_mm=200.0, coverage_mm=(100.0, 100.0), legs="one")
     knee = generate_phantom(91001, variation="wide", choices=pins, shape_zyx=(160, 128, 128)).ct
     assert bundled.survey_step(knee) >= MIN_STEP
-    surveyed = bundled.run(knee)
+    seen: list[float] = []
+    surveyed = bundled.run(knee, progress=lambda stage, fraction: seen.append(fraction))
+    assert seen == sorted(seen) and seen[-1] == 1.0
     direct = Segmenter(bundled.package, SegmentOptions(threads=2, survey=False)).run(knee)
     assert not surveyed.no_knee and "survey_step" not in surveyed.settings
     assert np.array_equal(surveyed.labels.array, direct.labels.array)
