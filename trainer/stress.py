@@ -103,13 +103,15 @@ def render_case(case: StressCase) -> Phantom:
 def run_case(segmenter: Segmenter, case: StressCase, bones: dict[int, str]) -> CaseOutcome:
     """Segment one case with the package's defaults and score it (and the largest-component rule's
     result from the same network output). ``segmenter`` runs without post-processing; the
-    package's own rule is applied here exactly as the engine applies it, and timed with it. A long
-    scan is surveyed first as the engine does (core/inference/survey.py): when the surveys find no
+    package's own rule is applied here exactly as the engine applies it, and timed with it. With
+    ``SegmentOptions(survey=True)`` a long scan is surveyed first as the engine does then
+    (core/inference/survey.py): when the survey finds no
     knee, its empty result and its time are the case's (the whole scan is still segmented, untimed,
     for the largest-component rule's comparison)."""
     phantom = render_case(case)
     started = time.perf_counter()
-    stopped, _ = segmenter.survey_scan(phantom.ct)  # as the app runs it: a long scan without a knee ends here
+    surveys = segmenter.options.survey  # as the app runs it when asked: a long scan without a knee ends there
+    stopped, _ = segmenter.survey_scan(phantom.ct) if surveys else (None, 0.0)
     survey_seconds = time.perf_counter() - started
     result = segmenter.run(phantom.ct)
     raw = result.labels.array
@@ -150,9 +152,10 @@ def run_suite(
     cases: Sequence[StressCase],
     threads: int | None = None,
     progress: ProgressCallback = no_progress,
+    survey: bool = False,
 ) -> list[RowOutcome]:
     """Every case through the engine (package defaults), grouped into rows, worst row first."""
-    segmenter = Segmenter(package, SegmentOptions(threads=threads, postprocess=False))
+    segmenter = Segmenter(package, SegmentOptions(threads=threads, postprocess=False, survey=survey))
     bones = {k: v for k, v in package.label_names.items() if k != 0}
     outcomes: dict[str, list[CaseOutcome]] = {}
     for i, case in enumerate(cases):

@@ -56,8 +56,10 @@ class SegmentOptions:
     slice_stride: int | None = None
     """2D: run every n-th slice and interpolate the others (see docs/model-package.md)."""
     survey: bool | None = None
-    """Long scans: segment every ~10 mm slice first and stop there when no leg has a knee joint
-    (core/inference/survey.py). Default on with the anatomy post-processing; never with ``exact``."""
+    """Long scans: segment every ~10 mm slice first and stop there when no leg has a knee joint for a
+    firm reason (core/inference/survey.py). Off unless asked (never with ``exact`` or without
+    post-processing): on a 40 deg flexed knee of the independent phantoms the survey's sampled layout
+    found "a tibia without a femur" where the whole scan has both."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ def resolve_settings(manifest: Manifest, options: SegmentOptions) -> ResolvedSet
         roi_min_size=tuple(inf.roi_min_size) or tuple(manifest.input.patch_size),
         roi_tiling=inf.roi_tiling,
         slice_refine=inf.slice_refine,
-        survey=options.survey is not False and options.postprocess and not options.exact,
+        survey=bool(options.survey) and options.postprocess and not options.exact,
         **speed,
     )
 
