@@ -293,34 +293,35 @@ def phantom_sets(recipe: DemoRecipe) -> dict[str, SynthSettings]:
     classic = SynthSettings(recipe.train_cases, recipe.train_seed, recipe.shape_zyx, None, recipe.oa_fraction, 0.25)
     sets = {"train": replace(classic, case_prefix="train")}
     if recipe.wide_cases:
-        sets["wide"] = SynthSettings(
+        sets["wide"] = _wide_set(
+            recipe,
             recipe.wide_cases,
             recipe.wide_seed,
-            osteoarthritis_fraction=recipe.oa_fraction,
-            second_knee_fraction=0.0,
-            both_legs=None,
-            case_prefix="wide",
-            variation="wide",
-            synthseg_fraction=recipe.synthseg_fraction,
+            "wide",
             negative_fraction=recipe.negative_fraction,
             negative_kinds=recipe.negative_kinds,
         )
     if recipe.hard_cases:
-        sets["hard"] = SynthSettings(
-            recipe.hard_cases,
-            recipe.hard_seed,
-            osteoarthritis_fraction=recipe.oa_fraction,
-            second_knee_fraction=0.0,
-            both_legs=None,
-            case_prefix="hard",
-            variation="wide",
-            synthseg_fraction=recipe.synthseg_fraction,
-            hard_fraction=1.0,
-        )
+        sets["hard"] = _wide_set(recipe, recipe.hard_cases, recipe.hard_seed, "hard", hard_fraction=1.0)
     sets["test"] = replace(
         classic, cases=recipe.test_cases, seed=recipe.test_seed, second_knee_fraction=0.0, case_prefix="test"
     )
     return sets
+
+
+def _wide_set(recipe: DemoRecipe, cases: int, seed: int, prefix: str, **extra) -> SynthSettings:
+    """Wide-variation phantoms of the recipe (one knee per case, a share SynthSeg-randomised)."""
+    return SynthSettings(
+        cases,
+        seed,
+        osteoarthritis_fraction=recipe.oa_fraction,
+        second_knee_fraction=0.0,
+        both_legs=None,
+        case_prefix=prefix,
+        variation="wide",
+        synthseg_fraction=recipe.synthseg_fraction,
+        **extra,
+    )
 
 
 def _phantoms(recipe: DemoRecipe, work: Path, progress: ProgressCallback, cancel: CancelToken | None) -> Path:
