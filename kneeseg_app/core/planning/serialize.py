@@ -69,8 +69,27 @@ def knee_dict(knee: KneePlan) -> dict[str, Any]:
     }
 
 
-def plan_dict(plan: Plan, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON-ready plan (key order as documented)."""
+def user_measurement_dict(
+    kind: str, value: float, points_lps: Sequence[Sequence[float]], landmarks: Sequence[str]
+) -> dict[str, Any]:
+    """One distance or angle a person measured on the bones (3D view), JSON-ready: ``landmarks`` names
+    the landmark each point was snapped to ('' for a point on the bone surface)."""
+    if kind not in ("distance", "angle") or len(points_lps) != len(landmarks):
+        raise ValueError(f"a user measurement is a distance or an angle with one landmark name per point, not {kind!r}")
+    return {
+        "kind": kind,
+        "value": round(float(value), 3),
+        "unit": "mm" if kind == "distance" else "deg",
+        "points_lps": [[round(float(c), 3) for c in p] for p in points_lps],
+        "landmarks": list(landmarks),
+    }
+
+
+def plan_dict(
+    plan: Plan, outputs: dict[str, Any] | None = None, user_measurements: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """The JSON-ready plan (key order as documented); ``user_measurements`` from
+    :func:`user_measurement_dict`."""
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -85,6 +104,7 @@ def plan_dict(plan: Plan, outputs: dict[str, Any] | None = None) -> dict[str, An
         "seconds": round(plan.seconds, 3),
         "warnings": list(plan.warnings),
         "knees": [knee_dict(k) for k in plan.knees],
+        "user_measurements": list(user_measurements),
         "outputs": dict(outputs or {}),
     }
 

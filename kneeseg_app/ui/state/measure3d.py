@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from kneeseg_app.core.planning.serialize import user_measurement_dict
 from kneeseg_app.ui.state.measure import angle_deg, distance_mm
 
 POINTS_NEEDED = {"distance": 2, "angle": 3}
@@ -39,6 +40,13 @@ class Measurement3D:
         if value is None:
             return f"{len(self.points)} of {POINTS_NEEDED[self.kind]} points"
         return f"{value:.1f} mm" if self.kind == "distance" else f"{value:.1f} deg"
+
+    def as_plan_entry(self) -> dict:
+        """This measurement for plan.json's ``user_measurements`` (complete ones only)."""
+        value = self.value()
+        if value is None:
+            raise ValueError("an incomplete measurement is not saved")
+        return user_measurement_dict(self.kind, value, [p.tolist() for p in self.points], self.snapped)
 
     def describe(self) -> str:
         """Where it was measured: the landmarks' names, or 'surface' points."""

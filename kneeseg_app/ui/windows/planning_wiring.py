@@ -88,14 +88,16 @@ class PlanningWiring:
         self.w.dialogs.exception("Cannot plan this result", exc)
 
     def save_plan(self) -> None:
-        """Write the shown plan, hand corrections included, as plan.json (schema: docs/plan-schema.md)."""
+        """Write the shown plan, hand corrections and the 3D view's measurements included, as plan.json
+        (schema: docs/plan-schema.md)."""
         if self.state.plan is None:
             return
         path = self.w.dialogs.choose_save_file("Save the plan", "plan.json", "Plan (*.json)")
         if not path:
             return
         try:
-            write_plan(plan_dict(self.state.plan), path, self.w.session.protected_paths)
+            measured = [m.as_plan_entry() for m in self.plan3d.measures.measurements]
+            write_plan(plan_dict(self.state.plan, user_measurements=measured), path, self.w.session.protected_paths)
         except KneeSegError as exc:
             self.w.dialogs.exception("Cannot save the plan", exc)
             return

@@ -52,3 +52,19 @@ def test_delete_clear_and_unknown_tools() -> None:
     assert state.measurements == [] and state.mode is None
     with pytest.raises(ValueError):
         state.start("area")
+
+
+def test_a_complete_measurement_becomes_a_plan_entry_and_an_incomplete_one_does_not() -> None:
+    from kneeseg_app.ui.state.measure3d import Measurement3D
+
+    angle = Measurement3D("angle", [np.array([10.0, 0, 0]), np.zeros(3), np.array([0, 5.0, 0])], ["a", "", "b"])
+    entry = angle.as_plan_entry()
+    assert entry == {
+        "kind": "angle",
+        "value": 90.0,
+        "unit": "deg",
+        "points_lps": [[10.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 5.0, 0.0]],
+        "landmarks": ["a", "", "b"],
+    }
+    with pytest.raises(ValueError):
+        Measurement3D("distance", [np.zeros(3)], [""]).as_plan_entry()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 from pyqtgraph.opengl.GLViewWidget import GLViewMixin
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QVector3D
@@ -35,6 +37,7 @@ def test_the_3d_view_gets_the_landmarks_a_ct_plane_and_3d_measurements(
     window,
     both_knees_model,  # noqa: F811 (the fixture imported above)
     two_knee_dicom,  # noqa: F811
+    tmp_path,
 ) -> None:
     view3d, plan3d = window.viewer.view3d, window.planning.plan3d
     assert view3d.unavailable_reason  # offscreen: no OpenGL, the panel says why
@@ -74,6 +77,14 @@ def test_the_3d_view_gets_the_landmarks_a_ct_plane_and_3d_measurements(
     expected = f"{np.linalg.norm(a.point - b.point):.1f} mm"
     rows = window.planning.measure_table.rows()
     assert rows == [("3D", "distance", expected, f"{a.name} – {b.name}".replace("_", " "))]
+
+    # saved with the plan: plan.json's user_measurements (LPS points, snapped landmarks)
+    window.dialogs.save_file = str(tmp_path / "plan.json")
+    window.planning.save_plan()
+    saved = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))["user_measurements"]
+    assert [(m["kind"], m["unit"], m["landmarks"]) for m in saved] == [("distance", "mm", [a.name, b.name])]
+    assert saved[0]["value"] == pytest.approx(np.linalg.norm(a.point - b.point), abs=1e-3)
+    np.testing.assert_allclose(saved[0]["points_lps"], [a.point, b.point], atol=1e-3)
 
     # listed next to the slice views' tools; delete one, then clear all
     window.planning.measure_view.setCurrentText("Coronal")
