@@ -25,11 +25,12 @@ separates them the network's labels are kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
 
+from kneeseg_app.core.inference.cut_bone import fill_cut_bone
 from kneeseg_app.core.inference.fast.roi import body_grid, body_mask_2d
 from kneeseg_app.core.inference.hip_socket import judge_socket
 from kneeseg_app.core.inference.joint_slices import joint_split, swapped_slices
@@ -230,6 +231,8 @@ class LayoutResult:
     legs: int
     joints: tuple[KneeJoint, ...] = ()
     """The knee-joint test of each leg (core/inference/knee_joint.py)."""
+    cut_filled: dict[int, int] = field(default_factory=dict)
+    """Voxels added per bone where the field of view cuts it (core/inference/cut_bone.py)."""
 
     @property
     def no_knee(self) -> str:
@@ -298,7 +301,8 @@ def apply_bone_layout(
     }
     relabelled = int(np.count_nonzero(was_bone & (decided > 0) & (decided != region)))
     region[was_bone] = decided[was_bone]
-    return LayoutResult(removed, relabelled, len(legs), joints)
+    cut = fill_cut_bone(labels, ct, (femur, tibia)) if any(j.is_knee for j in joints) else {}
+    return LayoutResult(removed, relabelled, len(legs), joints, cut)
 
 
 def _decide_leg(

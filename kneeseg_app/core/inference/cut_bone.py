@@ -1,0 +1,86 @@
+"""Bone cut by the edge of the field of view: grow the label out to the cut.
+
+Where the reconstruction circle (or the image's border) cuts through a femur or a tibia, the
+bone has no outer cortex on that side: its marrow runs straight into the padding. A network
+that learnt bones as cortex-bounded shapes stops short of such bone (two touching knees in a
+160 mm field of view: femur Dice 0.90, HD95 8.2 mm, the missing marrow at 300-400 HU). No
+anatomy puts bone directly against air, so dense pixels that join a bone's label to air or to
+the image border, slice by slice, are that bone cut open by the scan. Thin dense rims (the
+blurred edge of every cortex) are opened away first, so the bones do not grow by their blur;
+pixels near metal (streaks) are never taken.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from kneeseg_app.core.volume import Volume
+
+DENSE_HU = 150.0
+"""Marrow and cancellous bone (300-400 HU where cut) are above this; muscle and fat are below."""
+AIR_HU = -500.0
+"""Air or padding: what a cut bone meets at the edge of the reconstruction."""
+METAL_HU = 2800.0
+METAL_MARGIN_MM = 10.0
+"""Streaks around metal are dense and reach the skin: no pixel this close to metal is taken."""
+RIM_MM = 1.5
+"""Dense regions thinner than twice this (a cortex's blurred edge) are not bone to grow into."""
+REACH_MM = 30.0
+"""How far beyond a bone's labels (in-plane) a cut is looked for."""
+
+
+def _disk(radius_px: int) -> np.ndarray:
+    """A one-slice disk structuring element (z, y, x)."""
+    yy, xx = np.mgrid[-radius_px : radius_px + 1, -radius_px : radius_px + 1]
+    out = np.zeros((3, 2 * radius_px + 1, 2 * radius_px + 1), dtype=bool)
+    out[1] = yy**2 + xx**2 <= radius_px**2
+    return out
+
+
+def fill_cut_bone(labels: np.ndarray, ct: Volume, bones: tuple[int, ...]) -> dict[int, int]:
+    """Give each bone, in place, the unlabelled dense pixels that join it to air or the image border in
+    its slice; returns the pixels added per bone."""
+    added = {bone: 0 for bone in bones}
+    found = ndimage.find_objects((np.isin(labels, bones)).astype(np.uint8))
+    if not found or found[0] is None:
+        return added
+    pixel = min(ct.spacing_zyx[1:])
+    reach = int(np.ceil(REACH_MM / pixel))
+    z, y, x = found[0]
+    box = (z, slice(max(y.start - reach, 0), y.stop + reach), slice(max(x.start - reach, 0), x.stop + reach))
+    hu, region = np.asarray(ct.array[box]), labels[box]
+    free = (region == 0) & (hu >= DENSE_HU) & (hu < METAL_HU)
+    metal = hu >= METAL_HU
+    if metal.any():
+        free &= ~ndimage.binary_dilation(metal, structure=_disk(int(np.ceil(METAL_MARGIN_MM / pixel))))
+    free = ndimage.binary_opening(free, structure=_disk(max(1, int(round(RIM_MM / pixel)))))
+    plane = _disk(1)
+    pieces, count = ndimage.label(free, structure=plane)
+    if count == 0:
+        return added
+    edge = ndimage.binary_dilation(hu < AIR_HU, structure=plane)
+    for axis in (1, 2):  # the image's own border, where the box reaches it
+        if box[axis].start == 0:
+            edge[(slice(None),) * axis + (0,)] = True
+        if box[axis].stop >= labels.shape[axis]:
+            edge[(slice(None),) * axis + (-1,)] = True
+    ids = pieces.ravel()
+    cut = np.flatnonzero(np.bincount(ids, weights=(edge & free).ravel(), minlength=count + 1))
+    cut = cut[cut > 0]
+    if cut.size == 0:  # the usual case: no dense region reaches the edge (thin table shells are opened away)
+        return added
+    near = ndimage.find_objects(np.where(np.isin(pieces, cut), pieces, 0))
+    hits = [b for b in near if b is not None]
+    grow = tuple(slice(max(min(b[a].start for b in hits) - 3, 0), max(b[a].stop for b in hits) + 3) for a in range(3))
+    local, local_region = pieces[grow], region[grow]
+    is_cut = np.zeros(count + 1, dtype=bool)
+    is_cut[cut] = True
+    for bone in bones:
+        touching = ndimage.binary_dilation(local_region == bone, structure=plane, iterations=2) & (local > 0)
+        joined = is_cut & (np.bincount(local.ravel(), weights=touching.ravel(), minlength=count + 1) > 0)
+        joined[0] = False
+        take = joined[local] & (local_region == 0)
+        local_region[take] = bone
+        added[bone] = int(np.count_nonzero(take))
+    return added

@@ -1,0 +1,55 @@
+"""A bone cut open by the field of view's edge gets its label out to the cut; nothing else grows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kneeseg_app.core.inference.cut_bone import fill_cut_bone
+from kneeseg_app.core.volume import Volume
+
+FEMUR, TIBIA = 1, 2
+SPACING = (1.0, 0.5, 0.5)
+
+
+def _cut_knee(metal: bool = False) -> tuple[Volume, np.ndarray, np.ndarray]:
+    """Soft tissue in a 70-pixel reconstruction circle; a femur (marrow 350 HU, cortex 1200 HU) whose right
+    side runs past the circle, so no cortex closes it there; the label stops 12 pixels short of the cut."""
+    z, y, x = np.indices((6, 100, 100))
+    inside = (y - 50) ** 2 + (x - 50) ** 2 <= 45**2
+    hu = np.where(inside, 40.0, -1024.0).astype(np.float32)
+    bone = (np.abs(y - 50) <= 15) & (x >= 40)
+    cortex = bone & ((np.abs(y - 50) >= 13) | (x <= 42))
+    hu[bone & inside] = 350.0
+    hu[cortex & inside] = 1200.0
+    truth = (bone & inside).astype(np.uint8) * FEMUR
+    labels = truth.copy()
+    labels[:, :, 78:] = 0  # the network stopped short of the cut
+    hu[:, 20:26, 45:60] = 900.0  # a patella 5 pixels in front, separate, never cut
+    if metal:
+        hu[:, 44:56, 67:71] = 3000.0  # an implant inside the cut bone: its streaks are no bone
+    return Volume(hu, SPACING), labels, truth
+
+
+def test_the_label_grows_out_to_the_edge_where_the_field_of_view_cuts_the_bone() -> None:
+    ct, labels, truth = _cut_knee()
+    added = fill_cut_bone(labels, ct, (FEMUR, TIBIA))
+    assert added[FEMUR] > 0 and added[TIBIA] == 0
+    missed_before = np.count_nonzero((truth == FEMUR) & (labels != FEMUR))
+    assert missed_before <= 0.02 * np.count_nonzero(truth), "the cut marrow is femur again"
+    assert not labels[:, 20:26, 45:60].any(), "the separate patella is not taken"
+
+
+def test_nothing_grows_where_no_bone_is_cut() -> None:
+    ct, labels, truth = _cut_knee()
+    whole = truth.copy()
+    before = whole.copy()
+    fill_cut_bone(whole, ct, (FEMUR, TIBIA))
+    assert np.array_equal(whole, before), "a bone labelled to the edge already, no soft tissue or patella taken"
+
+
+def test_pixels_near_metal_are_never_taken() -> None:
+    """An implant 7 pixels (3.5 mm) from the label's end: the cut beyond is within its streaks' reach."""
+    ct, labels, _ = _cut_knee(metal=True)
+    before = labels.copy()
+    assert fill_cut_bone(labels, ct, (FEMUR, TIBIA)) == {FEMUR: 0, TIBIA: 0}
+    assert np.array_equal(labels, before)
