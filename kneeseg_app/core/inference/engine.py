@@ -59,7 +59,7 @@ from kneeseg_app.core.inference.preprocess import (
 )
 from kneeseg_app.core.inference.result import PostprocessOutcome, SegmentationResult
 from kneeseg_app.core.inference.settings import SegmentOptions, resolve_settings
-from kneeseg_app.core.inference.survey import spread_slices, survey_steps, surveyed_slices
+from kneeseg_app.core.inference.survey import spread_slices, survey_step, surveyed_slices
 from kneeseg_app.core.model.package import ModelPackage, OnnxNetwork
 from kneeseg_app.core.model.schema import Manifest
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
@@ -114,26 +114,23 @@ class Segmenter:
     def survey_scan(
         self, volume: Volume, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
     ) -> tuple[SegmentationResult | None, float]:
-        """The surveys of :func:`~.survey.survey_steps` in turn (with the anatomy rule, whatever the options):
-        the empty result when one stops the scan (its ``seconds`` covering every survey), else None; and
-        the share of a whole run they cost."""
-        started, share = time.perf_counter(), 0.0
-        steps = survey_steps(volume) if self.manifest.postprocessing.rule == "anatomy" else []
-        for step, any_reason in steps:
-            result, firm = self.survey(volume, step, scaled(progress, share, share + 1.0 / step), cancel)
-            share += 1.0 / step
-            if not result.no_knee:
-                return None, share
-            if firm or any_reason:
-                result.seconds = time.perf_counter() - started
-                progress("Done: no knee", 1.0)
-                return result, share
-        return None, share
+        """The survey of ``volume`` (with the anatomy rule, whatever the options): the empty result when it
+        stops the scan for a firm reason, else None; and the share of a whole run it cost."""
+        step = self._survey_step(volume)
+        if not step:
+            return None, 0.0
+        result, firm = self.survey(volume, step, scaled(progress, 0.0, 1.0 / step), cancel)
+        if not (result.no_knee and firm):
+            return None, 1.0 / step
+        progress("Done: no knee", 1.0)
+        return result, 1.0 / step
 
     def survey_step(self, volume: Volume) -> int:
         """Every how many slices this run first surveys ``volume`` (0: no survey; see :mod:`.survey`)."""
-        steps = survey_steps(volume) if self.settings.survey and self.manifest.postprocessing.rule == "anatomy" else []
-        return steps[0][0] if steps else 0
+        return self._survey_step(volume) if self.settings.survey else 0
+
+    def _survey_step(self, volume: Volume) -> int:
+        return survey_step(volume) if self.manifest.postprocessing.rule == "anatomy" else 0
 
     def survey(
         self, volume: Volume, step: int, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None

@@ -31,15 +31,14 @@ MIN_STEP = 4
 """A survey of fewer than one slice in four saves too little to be worth its cost on knees."""
 
 
-def survey_steps(volume: Volume) -> list[tuple[int, bool]]:
-    """The surveys of ``volume`` in order, as (every how many slices, whether any reason stops the scan
-    rather than firm ones only): one :data:`SURVEY_MM` survey for a long axial scan of thin slices;
-    none for a short scan, thick slices, or slices that do not run across the body axis."""
+def survey_step(volume: Volume) -> int:
+    """Every how many slices ``volume`` is surveyed (:data:`SURVEY_MM` apart); 0 for a short scan, thick
+    slices, or slices that do not run across the body axis."""
     axis, _ = superior_axis(volume.direction)
     if axis != 0 or volume.shape[0] < SURVEY_MIN_SLICES:
-        return []
+        return 0
     step = int(round(SURVEY_MM / volume.spacing_zyx[0]))
-    return [(step, False)] if step >= MIN_STEP else []
+    return step if step >= MIN_STEP else 0
 
 
 def surveyed_slices(volume: Volume, step: int) -> Volume:

@@ -11,7 +11,7 @@ from kneeseg_app.core.inference.survey import (
     MIN_STEP,
     SURVEY_MIN_SLICES,
     spread_slices,
-    survey_steps,
+    survey_step,
     surveyed_slices,
 )
 from kneeseg_app.core.model.discovery import find_model
@@ -27,8 +27,8 @@ def _volume(slices: int, slice_mm: float, direction=None) -> Volume:
 
 
 def test_long_thin_slice_axial_scans_are_surveyed_every_10_mm_for_firm_reasons_only() -> None:
-    assert survey_steps(_volume(300, 0.625)) == [(16, False)]
-    assert survey_steps(_volume(SURVEY_MIN_SLICES, 2.5)) == [(MIN_STEP, False)]
+    assert survey_step(_volume(300, 0.625)) == 16
+    assert survey_step(_volume(SURVEY_MIN_SLICES, 2.5)) == MIN_STEP
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_long_thin_slice_axial_scans_are_surveyed_every_10_mm_for_firm_reasons_o
     ],
 )
 def test_short_thick_or_non_axial_scans_are_not_surveyed(volume: Volume) -> None:
-    assert survey_steps(volume) == []
+    assert survey_step(volume) == 0
 
 
 def test_surveyed_slices_keep_their_place_in_the_patient() -> None:
