@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from kneeseg_app.core.phantom import generate_phantom
+from kneeseg_app.core.phantom.draw_wide import draw_wide_params
 from kneeseg_app.core.phantom.hard_cases import HARD_THEMES, THEME_CHANCE, hard_choices, hard_themes
-from kneeseg_app.core.phantom.variation import WideChoices
 
 SEEDS = range(3000, 3400)
 
@@ -56,8 +56,12 @@ def test_two_legs_cut_by_the_field_of_view_reach_the_edge_of_the_reconstruction(
     assert set(np.unique(labels)) == {0, 1, 2}
 
 
-def test_pins_leave_the_default_wide_draws_alone() -> None:
-    assert hard_choices(3000) != WideChoices()
-    plain = generate_phantom(7, variation="wide", shape_zyx=(12, 64, 64))
-    again = generate_phantom(7, variation="wide", shape_zyx=(12, 64, 64))
-    assert np.array_equal(plain.ct.array, again.ct.array)
+@pytest.mark.parametrize("seed", [3000, 3001, 3005])
+def test_every_axis_a_case_does_not_pin_stays_as_the_seed_draws_it(seed: int) -> None:
+    """The pins come from a stream of their own: scanner, tissues, table and extras are the plain wide draw's."""
+    plain = draw_wide_params(seed)
+    hard = draw_wide_params(seed, hard_choices(seed))
+    assert hard.acquisition.noise_sd == plain.acquisition.noise_sd
+    assert hard.acquisition.kernel == plain.acquisition.kernel
+    assert hard.tissues == plain.tissues and hard.table == plain.table and hard.fat_mm == plain.fat_mm
+    assert hard != plain, "and the pinned axes do change the case"
