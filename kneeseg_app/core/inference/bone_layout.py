@@ -31,6 +31,7 @@ import numpy as np
 from scipy import ndimage
 
 from kneeseg_app.core.inference.cut_bone import fill_cut_bone
+from kneeseg_app.core.inference.densities import METAL_HU
 from kneeseg_app.core.inference.fast.roi import body_grid, body_mask_2d
 from kneeseg_app.core.inference.hip_socket import judge_socket
 from kneeseg_app.core.inference.joint_slices import joint_split, swapped_slices
@@ -41,10 +42,6 @@ from kneeseg_app.core.volume import Volume
 
 MIN_BONE_HU = 100.0
 """A piece of femur or tibia (cortex, cancellous bone and marrow together) is denser than this."""
-METAL_HU = 2800.0
-"""Voxels this dense are metal (implants, at or near the scanner's 3071 HU ceiling), never bone: no voxel
-of true bone reaches 2500 HU in the 75 metal-free knees of the stress suite nor the 24 of the independent
-phantoms (99.99th percentile 2328 and 2204 HU), as real cortical bone stays below about 2000 HU."""
 MIN_INSIDE_BODY = 0.5
 """A piece with less than this fraction of its voxels inside the body is not bone of the patient."""
 MINOR_FRACTION = 0.1

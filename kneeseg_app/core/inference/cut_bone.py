@@ -15,13 +15,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from kneeseg_app.core.inference.densities import METAL_HU
 from kneeseg_app.core.volume import Volume
 
 DENSE_HU = 150.0
 """Marrow and cancellous bone (300-400 HU where cut) are above this; muscle and fat are below."""
 AIR_HU = -500.0
 """Air or padding: what a cut bone meets at the edge of the reconstruction."""
-METAL_HU = 2800.0
 METAL_MARGIN_MM = 10.0
 """Streaks around metal are dense and reach the skin: no pixel this close to metal is taken."""
 RIM_MM = 1.5

@@ -19,6 +19,7 @@ from dataclasses import replace
 import numpy as np
 from scipy import ndimage
 
+from kneeseg_app.core.inference.densities import METAL_HU
 from kneeseg_app.core.inference.knee_joint import KneeJoint, superior_axis
 from kneeseg_app.core.volume import Volume
 
@@ -26,7 +27,7 @@ SOCKET_SHELL_MM = (2.5, 10.0)
 """The shell searched for a socket: beyond the blur of the bone's own cortex, within a joint's reach."""
 SOCKET_END_MM = 50.0
 """The femur-like bone's end measured (its lowest part, toward the tibia-like bone)."""
-SOCKET_HU = (250.0, 2800.0)
+SOCKET_HU = (250.0, METAL_HU)
 """Bone, not metal (metal and its blurred rim are left out separately)."""
 METAL_RIM_MM = 5.0
 """Voxels this close to metal are its blur and streaks, not bone."""

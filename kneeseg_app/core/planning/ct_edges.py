@@ -26,6 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from kneeseg_app.core.anatomy.extent import Extent, furthest_end
+from kneeseg_app.core.inference.densities import METAL_HU
 from kneeseg_app.core.volume import Volume
 
 STEP_MM = 0.1
@@ -40,7 +41,6 @@ SOFT_MAX_HU = 300.0
 AIR_HU = -400.0
 """Soft tissue lower than this is air: the bone at the skin or the image's padding."""
 MIN_CONTRAST_HU = 400.0
-METAL_HU = 2800.0
 MAX_SHIFT_MM = 1.0
 """An edge further than this from the label's surface disagrees with the label: not trusted."""
 RESOLVED_SHARE = 0.85
