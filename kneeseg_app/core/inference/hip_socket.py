@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from kneeseg_app.core.inference.densities import METAL_HU
-from kneeseg_app.core.inference.knee_joint import KneeJoint, superior_axis
+from kneeseg_app.core.inference.knee_joint import KneeJoint, bone_extent, superior_axis
 from kneeseg_app.core.volume import Volume
 
 SOCKET_SHELL_MM = (2.5, 10.0)
@@ -43,15 +43,15 @@ def femur_end(femur: np.ndarray, axis: int, sign: float, slice_mm: float) -> np.
     """The lowest :data:`SOCKET_END_MM` of a femur mask (patient-inferior end, along ``axis``)."""
     others = tuple(a for a in range(3) if a != axis)
     profile = np.count_nonzero(femur, axis=others)
-    present = np.flatnonzero(profile >= max(profile.max(), 1) * 0.05)
-    if present.size == 0:
+    if not profile.any():
         return np.zeros_like(femur)
+    first, last = bone_extent(profile)
     reach = int(round(SOCKET_END_MM / slice_mm))
     index = [slice(None)] * 3
     if sign > 0:  # index grows superior: the lowest slice is the first
-        index[axis] = slice(int(present[0]), int(present[0]) + reach + 1)
+        index[axis] = slice(first, first + reach + 1)
     else:
-        index[axis] = slice(max(int(present[-1]) - reach, 0), int(present[-1]) + 1)
+        index[axis] = slice(max(last - reach, 0), last + 1)
     end = np.zeros_like(femur)
     end[tuple(index)] = femur[tuple(index)]
     return end

@@ -108,7 +108,7 @@ def _centre(area: np.ndarray) -> float:
     return float(np.dot(np.arange(len(area)), area) / area.sum())
 
 
-def _extent(area: np.ndarray) -> tuple[int, int]:
+def bone_extent(area: np.ndarray) -> tuple[int, int]:
     """First and last slice holding a real share of the bone (stray voxels ignored)."""
     hits = np.flatnonzero(area >= area.max() * _PRESENT)
     return int(hits[0]), int(hits[-1])
@@ -161,7 +161,7 @@ def find_knee_joint(femur_area: np.ndarray, tibia_area: np.ndarray, slice_mm: fl
     if min(femur_ml, tibia_ml) < MIN_KNEE_BONE_ML:
         only = "femur" if femur_ml >= MIN_KNEE_BONE_ML else "tibia"
         return KneeJoint(f"a {only} without a {'tibia' if only == 'femur' else 'femur'} (no knee joint)", firm=True)
-    femur, tibia = _extent(femur_area), _extent(tibia_area)
+    femur, tibia = bone_extent(femur_area), bone_extent(tibia_area)
     femur_centre, tibia_centre = _centre(femur_area), _centre(tibia_area)
     if femur_centre <= tibia_centre:
         return KneeJoint("the femur-like bone lies below the tibia-like one", firm=True)
