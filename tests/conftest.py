@@ -1,7 +1,9 @@
 """Test-session set-up shared by all test packages.
 
 * Per-user folders (models, cache, settings) go to a throw-away ``KNEESEG_HOME`` so a
-  test run never reads or writes the developer's real ones.
+  test run never reads or writes the developer's real ones; the run that made it removes
+  it at the end (each run's model cache is ~130 MB: left behind, hundreds of runs filled
+  the CI machine's disk).
 * ``real_dicom`` points at the project's real CT DICOM cases, copied into
   ``tests/data/real-dicom`` (with their licences); tests that use it fail (never skip)
   when it is missing, as CI must have it.
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -39,10 +42,21 @@ if os.environ.get(REQUIRE_TRAIN) == "1":
     pytest.importorskip = _import_or_fail(pytest.importorskip)
 
 
+_OWN_HOME_KEY = pytest.StashKey[Path]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if "KNEESEG_HOME" not in os.environ:
-        os.environ["KNEESEG_HOME"] = tempfile.mkdtemp(prefix="kneeseg-test-home-")
+        home = Path(tempfile.mkdtemp(prefix="kneeseg-test-home-"))
+        os.environ["KNEESEG_HOME"] = str(home)
+        config.stash[_OWN_HOME_KEY] = home  # xdist workers inherit the variable: only this process owns it
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_OWN_HOME_KEY, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

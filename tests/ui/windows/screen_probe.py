@@ -8,6 +8,7 @@ the screen, the window's frame, each control of the Segment tab and where it lie
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -77,6 +78,13 @@ def _controls(window) -> list[dict]:
 
 def main(png: str) -> int:
     home = Path(tempfile.mkdtemp(prefix="kneeseg-screens-"))
+    try:
+        return _probe(home, png)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _probe(home: Path, png: str) -> int:
     import os
 
     os.environ["KNEESEG_HOME"] = str(home / "home")
