@@ -33,10 +33,12 @@ from scipy import ndimage
 from kneeseg_app.core.inference.cut_bone import fill_cut_bone
 from kneeseg_app.core.inference.densities import METAL_HU
 from kneeseg_app.core.inference.fast.roi import body_grid, body_mask_2d
+from kneeseg_app.core.inference.femoral_head import trim_acetabulum
 from kneeseg_app.core.inference.hip_socket import judge_socket
 from kneeseg_app.core.inference.joint_slices import joint_split, swapped_slices
 from kneeseg_app.core.inference.knee_joint import KneeJoint, leg_joint, superior_axis
 from kneeseg_app.core.inference.postprocess import keep_largest_component, label_bbox
+from kneeseg_app.core.inference.talus import trim_talus
 from kneeseg_app.core.progress import CancelToken
 from kneeseg_app.core.volume import Volume
 
@@ -230,6 +232,10 @@ class LayoutResult:
     """The knee-joint test of each leg (core/inference/knee_joint.py)."""
     cut_filled: dict[int, int] = field(default_factory=dict)
     """Voxels added per bone where the field of view cuts it (core/inference/cut_bone.py)."""
+    ends_trimmed: dict[int, int] = field(default_factory=dict)
+    """Voxels taken off the far ends of a long scan's bones per bone: the acetabulum and pelvis off a femur
+    that reaches its head (core/inference/femoral_head.py), the talus off a tibia that reaches its plafond
+    (core/inference/talus.py)."""
 
     @property
     def no_knee(self) -> str:
@@ -298,8 +304,13 @@ def apply_bone_layout(
     }
     relabelled = int(np.count_nonzero(was_bone & (decided > 0) & (decided != region)))
     region[was_bone] = decided[was_bone]
-    cut = fill_cut_bone(labels, ct, (femur, tibia)) if any(j.is_knee for j in joints) else {}
-    return LayoutResult(removed, relabelled, len(legs), joints, cut)
+    if not any(j.is_knee for j in joints):
+        return LayoutResult(removed, relabelled, len(legs), joints)
+    ends = {femur: trim_acetabulum(labels, ct, femur), tibia: trim_talus(labels, ct, tibia)}
+    for bone, count in ends.items():
+        removed[bone] += count
+    cut = fill_cut_bone(labels, ct, (femur, tibia))
+    return LayoutResult(removed, relabelled, len(legs), joints, cut, ends)
 
 
 def _decide_leg(
