@@ -37,7 +37,7 @@ from kneeseg_app.core.inference.femoral_head import trim_acetabulum
 from kneeseg_app.core.inference.hip_socket import judge_socket
 from kneeseg_app.core.inference.joint_slices import joint_split, swapped_slices
 from kneeseg_app.core.inference.knee_joint import KneeJoint, leg_joint, superior_axis
-from kneeseg_app.core.inference.postprocess import keep_largest_component, label_bbox
+from kneeseg_app.core.inference.postprocess import fill_enclosed, keep_largest_component, label_bbox
 from kneeseg_app.core.inference.talus import trim_talus
 from kneeseg_app.core.progress import CancelToken
 from kneeseg_app.core.volume import Volume
@@ -231,7 +231,8 @@ class LayoutResult:
     joints: tuple[KneeJoint, ...] = ()
     """The knee-joint test of each leg (core/inference/knee_joint.py)."""
     cut_filled: dict[int, int] = field(default_factory=dict)
-    """Voxels added per bone where the field of view cuts it (core/inference/cut_bone.py)."""
+    """Voxels added per bone where the field of view cuts it (core/inference/cut_bone.py) and inside it
+    (cavities the bone's label encloses: postprocess.fill_enclosed)."""
     ends_trimmed: dict[int, int] = field(default_factory=dict)
     """Voxels taken off the far ends of a long scan's bones per bone: the acetabulum and pelvis off a femur
     that reaches its head (core/inference/femoral_head.py), the talus off a tibia that reaches its plafond
@@ -310,6 +311,8 @@ def apply_bone_layout(
     for bone, count in ends.items():
         removed[bone] += count
     cut = fill_cut_bone(labels, ct, (femur, tibia))
+    for bone in (femur, tibia):
+        cut[bone] += fill_enclosed(labels, bone)
     return LayoutResult(removed, relabelled, len(legs), joints, cut, ends)
 
 

@@ -8,6 +8,7 @@ import pytest
 from kneeseg_app.core.inference.postprocess import (
     BOTH_KNEES_MIN_FRACTION,
     apply_postprocessing,
+    fill_enclosed,
     keep_largest_component,
     label_bbox,
     volumes_ml,
@@ -75,3 +76,22 @@ def test_volumes_in_millilitres() -> None:
         "femur": 0.0,
         "tibia": 0.0,
     }
+
+
+def test_a_cavity_inside_a_bone_is_marrow_the_network_missed() -> None:
+    labels = np.zeros((20, 20, 20), dtype=np.uint8)
+    labels[2:18, 2:18, 2:18] = 1
+    labels[8:12, 8:12, 8:12] = 0  # enclosed
+    labels[8:12, 8:12, 14:20] = 0  # a tunnel out to the side: not enclosed
+    assert fill_enclosed(labels, 1) == 4 * 4 * 4
+    assert (labels[8:12, 8:12, 8:12] == 1).all()
+    assert (labels[8:12, 8:12, 14:18] == 0).all()
+
+
+def test_a_pocket_of_the_other_bone_is_not_taken() -> None:
+    labels = np.zeros((20, 20, 20), dtype=np.uint8)
+    labels[2:18, 2:18, 2:18] = 1
+    labels[8:12, 8:12, 8:12] = 2
+    assert fill_enclosed(labels, 1) == 0
+    assert (labels[8:12, 8:12, 8:12] == 2).all()
+    assert fill_enclosed(labels, 3) == 0
