@@ -11,7 +11,9 @@ sphere of bone:
    every side; the cup's inner surface votes away from it (the cup is the denser side there);
 2. the sphere is fitted (least squares, refitted to the edges within a few mm of it) to the
    edges of its *lower* half only: the upper half lies against the cup, and on slices of a few
-   millimetres the head's top and the cup's dome blur into one;
+   millimetres the head's top and the cup's dome blur into one. Those edges must wrap the lower
+   half (a femoral shaft's edges vote for its axis too, but only a ring of them lies at one
+   distance from a point on it) and the radius must be a head's, not a shaft's;
 3. femur voxels more than :data:`HEAD_MARGIN_MM` outside that sphere and more than
    :data:`NECK_CONE_DEG` from the neck's direction (the acetabulum, its rim and the pelvis) are not
    femur; neither is what they joined to the femur.
@@ -38,8 +40,8 @@ HEAD_REGION_MM = 130.0
 labelled femur."""
 REGION_MARGIN_MM = 20.0
 """In-plane margin around the femur's top (the head's edges lie at the label's border)."""
-RADIUS_MM = (12.0, 32.0)
-"""Femoral head radii looked for (adults: 18-28 mm)."""
+RADIUS_MM = (16.0, 32.0)
+"""Femoral head radii looked for (adults: 18-28 mm; a femoral shaft's is 12-16 mm)."""
 EDGE_HU_PER_MM = 150.0
 """An edge: CT numbers changing faster than this (a cortex against cartilage or fat: 300-800)."""
 EDGE_SIGMA_MM = 1.0
@@ -56,6 +58,10 @@ cortex reaches about 1.5 mm past the fitted surface)."""
 NECK_CONE_DEG = 60.0
 """Around the neck's direction from the head's centre lie neck, trochanters and shaft (the greater
 trochanter's tip about 45 deg from it); beyond, outside the head, lie the acetabulum and its rim."""
+MIN_DEPTH = 0.28
+"""The fitted edges must wrap the head's lower half: their mean depth below the centre, over the radius,
+is at least this. Measured: 0.40 and 0.42 on heads (the neck hides the bottom; an evenly covered half
+gives 0.57), 0.15 on a shaft's rounded end (a ring of edges near the centre's height)."""
 MIN_EDGES = 100
 """Fewer fitted edges than this is no head found."""
 MIN_HEAD_FILL = 0.7
@@ -192,7 +198,8 @@ def _fit_lower_half(points: np.ndarray, normals: np.ndarray, centre: np.ndarray)
         if np.count_nonzero(near) < MIN_EDGES:
             return None
         centre, radius = fit_sphere(points[near])
-    return centre, radius
+    depth = float(np.mean(centre[0] - points[near][:, 0])) / max(radius, 1e-6)
+    return (centre, radius) if depth >= MIN_DEPTH else None
 
 
 def _likeliest_radius(points: np.ndarray, normals: np.ndarray, centre: np.ndarray) -> float:

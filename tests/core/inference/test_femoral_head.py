@@ -130,3 +130,28 @@ def test_a_knee_scan_is_left_alone() -> None:
     labels = femur.astype(np.uint8)
     out, removed = _trim(hu, labels)
     assert removed == 0
+
+
+def _shaft(top_cap: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A 300 mm femoral shaft (14 mm radius, 1,200 HU cortex) running out of the scan's top, or ending 30 mm
+    below it in a rounded end (a label the network stopped short of the head)."""
+    shape = (100, 80, 80)
+    z, y, x = np.indices(shape, dtype=np.float32) * np.array(SPACING, dtype=np.float32)[:, None, None, None]
+    r = np.sqrt((y - 40.0) ** 2 + (x - 40.0) ** 2)
+    if top_cap:
+        end = 270.0
+        bone = ((r <= 14.0) & (z <= end)) | (np.sqrt(r**2 + (z - end) ** 2) <= 14.0)
+    else:
+        bone = r <= 14.0
+    hu = np.where(bone, 300.0, 40.0).astype(np.float32)
+    hu[bone & ~ndimage.binary_erosion(bone, structure=np.ones((1, 5, 5), dtype=bool))] = 1200.0
+    return ndimage.gaussian_filter(hu, sigma=(0.6, 0.8, 0.8)), bone
+
+
+@pytest.mark.parametrize("top_cap", [False, True], ids=["cut by the scan", "rounded end"])
+def test_a_femoral_shaft_without_a_head_is_left_alone(top_cap: bool) -> None:
+    """A cylinder's edges vote for its axis: no point on it is a femoral head, so nothing is trimmed."""
+    hu, bone = _shaft(top_cap)
+    labels = bone.astype(np.uint8)
+    out, removed = _trim(hu, labels)
+    assert removed == 0
