@@ -30,6 +30,7 @@ import numpy as np
 from scipy import ndimage
 
 from kneeseg_app.core.anatomy.ends import fit_sphere
+from kneeseg_app.core.inference.bone_ends import Box, end_box, length_mm, trim_each_piece
 from kneeseg_app.core.inference.knee_joint import superior_axis
 from kneeseg_app.core.volume import Volume
 
@@ -80,47 +81,22 @@ def trim_acetabulum(labels: np.ndarray, ct: Volume, femur: int) -> int:
     """Remove, in place, the acetabulum and pelvis labelled as femur at the top of each femur that
     reaches its head in the scan; returns the voxels removed."""
     axis, sign = superior_axis(ct.direction)
-    pieces, count = ndimage.label(labels == femur, structure=np.ones((3, 3, 3), dtype=bool))
-    removed = 0
-    for index, found in enumerate(ndimage.find_objects(pieces), start=1):
-        if found is None:
-            continue
-        top = _top_region(found, axis, sign, ct)
-        if top is None:
-            continue
-        mine = pieces[top] == index
-        head = find_head(np.asarray(ct.array[top]), mine, ct.spacing_zyx, axis, sign)
-        if head is None or not _head_in_scan(head, top, axis, sign, ct):
-            continue
-        drop = _acetabular_side(mine, head, ct.spacing_zyx, axis, sign)
-        labels[top][drop] = 0
-        removed += int(np.count_nonzero(drop))
-    return removed
+
+    def head_region(found: Box) -> Box | None:
+        if length_mm(found, ct.spacing_zyx, axis) < MIN_FEMUR_MM:
+            return None
+        return end_box(found, ct.shape, ct.spacing_zyx, axis, sign > 0, HEAD_REGION_MM, REGION_MARGIN_MM)
+
+    def pelvis(mine: np.ndarray, box: Box) -> np.ndarray | None:
+        head = find_head(np.asarray(ct.array[box]), mine, ct.spacing_zyx, axis, sign)
+        if head is None or not _head_in_scan(head, box, axis, sign, ct):
+            return None
+        return _acetabular_side(mine, head, ct.spacing_zyx, axis, sign)
+
+    return trim_each_piece(labels, femur, head_region, pelvis)
 
 
-def _top_region(found: tuple[slice, ...], axis: int, sign: float, ct: Volume) -> tuple[slice, ...] | None:
-    """The box of a femur's top :data:`HEAD_REGION_MM` (plus an in-plane margin), or None when the femur is
-    too short to reach its head."""
-    spacing = ct.spacing_zyx
-    along = found[axis]
-    if (along.stop - along.start) * spacing[axis] < MIN_FEMUR_MM:
-        return None
-    reach = int(round(HEAD_REGION_MM / spacing[axis]))
-    if sign > 0:
-        span = slice(max(along.stop - reach, along.start), along.stop)
-    else:
-        span = slice(along.start, min(along.start + reach, along.stop))
-    box = []
-    for a, s in enumerate(found):
-        if a == axis:
-            box.append(span)
-        else:
-            m = int(round(REGION_MARGIN_MM / spacing[a]))
-            box.append(slice(max(s.start - m, 0), min(s.stop + m, ct.shape[a])))
-    return tuple(box)
-
-
-def _head_in_scan(head: Sphere, box: tuple[slice, ...], axis: int, sign: float, ct: Volume) -> bool:
+def _head_in_scan(head: Sphere, box: Box, axis: int, sign: float, ct: Volume) -> bool:
     """Does the whole head (``box``-local) lie inside the scan, a slice short of its last?"""
     head_top = box[axis].start + head.centre_index[axis] + sign * head.radius_mm / ct.spacing_zyx[axis]
     return 1.0 <= head_top <= ct.shape[axis] - 2.0

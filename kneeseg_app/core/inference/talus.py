@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from kneeseg_app.core.inference.bone_ends import Box, end_box, length_mm, trim_each_piece
 from kneeseg_app.core.inference.knee_joint import superior_axis
 from kneeseg_app.core.volume import Volume
 
@@ -39,38 +40,15 @@ def trim_talus(labels: np.ndarray, ct: Volume, tibia: int) -> int:
     """Remove, in place, a talus labelled as tibia under each tibia that reaches its plafond in the scan;
     returns the voxels removed."""
     axis, sign = superior_axis(ct.direction)
-    pieces, _ = ndimage.label(labels == tibia, structure=np.ones((3, 3, 3), dtype=bool))
-    removed = 0
-    for index, found in enumerate(ndimage.find_objects(pieces), start=1):
-        if found is None:
-            continue
-        low = _low_region(found, axis, sign, ct)
-        if low is None:
-            continue
-        mine = pieces[low] == index
-        talus = talus_voxels(mine, ct.spacing_zyx, axis, sign)
-        labels[low][talus] = 0
-        removed += int(np.count_nonzero(talus))
-    return removed
 
+    def ankle_region(found: Box) -> Box | None:
+        """The tibia's lowest part, unless the tibia is too short to reach its plafond or the scan cuts it."""
+        if length_mm(found, ct.spacing_zyx, axis) < MIN_TIBIA_MM:
+            return None
+        cut = found[axis].start <= 0 if sign > 0 else found[axis].stop >= ct.shape[axis]
+        return None if cut else end_box(found, ct.shape, ct.spacing_zyx, axis, sign < 0, ANKLE_REGION_MM)
 
-def _low_region(found: tuple[slice, ...], axis: int, sign: float, ct: Volume) -> tuple[slice, ...] | None:
-    """The box of a tibia's lowest :data:`ANKLE_REGION_MM`, or None when the tibia is too short to reach
-    its plafond or the scan's first slice cuts it."""
-    spacing = ct.spacing_zyx
-    along = found[axis]
-    if (along.stop - along.start) * spacing[axis] < MIN_TIBIA_MM:
-        return None
-    reach = int(round(ANKLE_REGION_MM / spacing[axis]))
-    if sign > 0:
-        if along.start <= 0:
-            return None
-        span = slice(along.start, min(along.start + reach, along.stop))
-    else:
-        if along.stop >= ct.shape[axis]:
-            return None
-        span = slice(max(along.stop - reach, along.start), along.stop)
-    return tuple(span if a == axis else s for a, s in enumerate(found))
+    return trim_each_piece(labels, tibia, ankle_region, lambda mine, _: talus_voxels(mine, ct.spacing_zyx, axis, sign))
 
 
 def talus_voxels(tibia: np.ndarray, spacing_zyx: tuple[float, float, float], axis: int, sign: float) -> np.ndarray:

@@ -1,0 +1,70 @@
+"""The ends of a bone's pieces along the body axis: where the far-end trims look (femoral_head.py, talus.py).
+
+Each 26-connected piece of one bone's label is handled alone (two legs: two femurs, two heads), in
+a box around its superior or inferior end, so a 1,200 mm scan is never processed whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy import ndimage
+
+Box = tuple[slice, ...]
+
+
+def end_box(
+    found: Box,
+    shape: tuple[int, ...],
+    spacing_zyx: tuple[float, float, float],
+    axis: int,
+    toward_index_end: bool,
+    reach_mm: float,
+    margin_mm: float = 0.0,
+) -> Box:
+    """The part of a piece's box ``found`` within ``reach_mm`` of its end along ``axis`` (the end at the
+    high indices when ``toward_index_end``), widened in-plane by ``margin_mm`` within the scan's ``shape``."""
+    along = found[axis]
+    reach = int(round(reach_mm / spacing_zyx[axis]))
+    if toward_index_end:
+        span = slice(max(along.stop - reach, along.start), along.stop)
+    else:
+        span = slice(along.start, min(along.start + reach, along.stop))
+    box = []
+    for a, s in enumerate(found):
+        if a == axis:
+            box.append(span)
+        else:
+            m = int(round(margin_mm / spacing_zyx[a]))
+            box.append(slice(max(s.start - m, 0), min(s.stop + m, shape[a])))
+    return tuple(box)
+
+
+def length_mm(found: Box, spacing_zyx: tuple[float, float, float], axis: int) -> float:
+    """How far a piece's box reaches along ``axis``, in mm."""
+    return (found[axis].stop - found[axis].start) * spacing_zyx[axis]
+
+
+def trim_each_piece(
+    labels: np.ndarray,
+    bone: int,
+    region: Callable[[Box], Box | None],
+    drop: Callable[[np.ndarray, Box], np.ndarray | None],
+) -> int:
+    """Unlabel, in place, what ``drop`` finds in each piece of ``bone``; returns the voxels unlabelled.
+
+    ``region(found)`` gives the box to look in for the piece whose box is ``found`` (None: leave it);
+    ``drop(mine, box)`` gets that piece's mask there and returns the voxels to unlabel (None: none)."""
+    pieces, _ = ndimage.label(labels == bone, structure=np.ones((3, 3, 3), dtype=bool))
+    removed = 0
+    for index, found in enumerate(ndimage.find_objects(pieces), start=1):
+        box = None if found is None else region(found)
+        if box is None:
+            continue
+        gone = drop(pieces[box] == index, box)
+        if gone is None:
+            continue
+        labels[box][gone] = 0
+        removed += int(np.count_nonzero(gone))
+    return removed

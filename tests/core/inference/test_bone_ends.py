@@ -1,0 +1,39 @@
+"""Each piece of a bone is looked at alone, in a box at one of its ends along the body axis."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kneeseg_app.core.inference.bone_ends import end_box, length_mm, trim_each_piece
+
+SPACING = (3.0, 1.0, 1.0)
+
+
+def test_the_end_box_reaches_so_far_from_the_chosen_end_and_widens_in_plane_within_the_scan() -> None:
+    found = (slice(10, 110), slice(20, 40), slice(0, 30))
+    top = end_box(found, (120, 60, 60), SPACING, axis=0, toward_index_end=True, reach_mm=30.0, margin_mm=5.0)
+    assert top == (slice(100, 110), slice(15, 45), slice(0, 35))
+    bottom = end_box(found, (120, 60, 60), SPACING, axis=0, toward_index_end=False, reach_mm=30.0)
+    assert bottom == (slice(10, 20), slice(20, 40), slice(0, 30))
+    assert length_mm(found, SPACING, 0) == 300.0
+
+
+def test_each_piece_is_trimmed_alone_in_its_own_box() -> None:
+    labels = np.zeros((20, 10, 30), dtype=np.uint8)
+    labels[2:18, 3:7, 2:8] = 1  # a long piece
+    labels[2:6, 3:7, 20:26] = 1  # a short one
+    seen: list[int] = []
+
+    def region(found):
+        return None if length_mm(found, SPACING, 0) < 30.0 else found
+
+    def drop(mine, box):
+        seen.append(int(mine.sum()))
+        out = np.zeros_like(mine)
+        out[-1] = mine[-1]  # the piece's top slice
+        return out
+
+    removed = trim_each_piece(labels, 1, region, drop)
+    assert seen == [16 * 4 * 6]
+    assert removed == 4 * 6
+    assert not labels[17].any() and labels[16, 3:7, 2:8].all() and labels[2:6, 3:7, 20:26].all()
