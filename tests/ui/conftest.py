@@ -22,7 +22,7 @@ from kneeseg_app.ui.qt_compat import protect_against_emit_refcount_leak  # noqa:
 
 protect_against_emit_refcount_leak()  # PySide6 6.12.0 would abort the test process otherwise
 
-from ui_support import RecordingDialogs, knee_hu  # noqa: E402
+from ui_support import RecordingDialogs, knee_series  # noqa: E402
 
 
 @pytest.fixture
@@ -68,20 +68,8 @@ def threshold_model(kneeseg_home: Path) -> Path:
 @pytest.fixture
 def knee_dicom(tmp_path: Path) -> Path:
     """A small real DICOM CT series of the toy knee (anisotropic: 0.8 x 0.8 x 2 mm)."""
-    from dicom_factory import CTSeries
-
     folder = tmp_path / "knee_ct"
-    CTSeries(
-        n_slices=36,
-        rows=64,
-        columns=64,
-        pixel_spacing=(0.8, 0.8),
-        origin=(-25.6, -25.6, 0.0),
-        slice_step=2.0,
-        thickness=2.0,
-        intensity=knee_hu,
-        description="Knee 2.0 Bone",
-    ).write(folder)
+    knee_series().write(folder)
     return folder
 
 

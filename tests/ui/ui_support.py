@@ -82,6 +82,25 @@ def knee_hu(points_lps: np.ndarray) -> np.ndarray:
     return np.where(tibia, TIBIA_HU, hu)
 
 
+def knee_series(**changes: Any):
+    """The toy knee as a real DICOM CT series (``dicom_factory.CTSeries``): 36 slices of 64 x 64 pixels,
+    0.8 x 0.8 x 2 mm, described "Knee 2.0 Bone"; ``changes`` replace any of these (header, origin, ...)."""
+    from dicom_factory import CTSeries
+
+    grid: dict[str, Any] = {
+        "n_slices": 36,
+        "rows": 64,
+        "columns": 64,
+        "pixel_spacing": (0.8, 0.8),
+        "origin": (-25.6, -25.6, 0.0),
+        "slice_step": 2.0,
+        "thickness": 2.0,
+        "intensity": knee_hu,
+        "description": "Knee 2.0 Bone",
+    }
+    return CTSeries(**{**grid, **changes})
+
+
 def wait_loaded(qtbot, window, timeout: int = 20000) -> None:
     qtbot.waitUntil(lambda: window.session.volume is not None and not window.loader.busy, timeout=timeout)
 

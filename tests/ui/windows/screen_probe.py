@@ -88,10 +88,9 @@ def _probe(home: Path, png: str) -> int:
     import os
 
     os.environ["KNEESEG_HOME"] = str(home / "home")
-    from dicom_factory import CTSeries
     from onnx_factory import write_model_package
     from PySide6.QtCore import QSettings
-    from ui_support import RecordingDialogs, knee_hu
+    from ui_support import RecordingDialogs, knee_series
 
     from kneeseg_app.core import paths
     from kneeseg_app.ui.app import create_application
@@ -101,17 +100,7 @@ def _probe(home: Path, png: str) -> int:
     app = create_application(["kneeseg"])
     write_model_package(paths.user_models_dir() / "test-threshold-2d", name="test-threshold-2d", patch_size=(64, 64))
     folder = home / "knee_ct"
-    CTSeries(
-        n_slices=36,
-        rows=64,
-        columns=64,
-        pixel_spacing=(0.8, 0.8),
-        origin=(-25.6, -25.6, 0.0),
-        slice_step=2.0,
-        thickness=2.0,
-        intensity=knee_hu,
-        description="Knee 2.0 Bone",
-    ).write(folder)
+    knee_series().write(folder)
     settings = AppSettings(QSettings(str(home / "kneeseg.ini"), QSettings.Format.IniFormat))
     window = MainWindow(settings=settings, dialogs=RecordingDialogs())
     window.show()

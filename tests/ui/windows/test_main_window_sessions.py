@@ -7,9 +7,8 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from dicom_factory import CTSeries
 from PySide6.QtCore import Qt
-from ui_support import knee_hu, wait_idle, wait_loaded
+from ui_support import knee_series, wait_idle, wait_loaded
 
 from kneeseg_app.core.session_file import read_session
 
@@ -43,17 +42,7 @@ def save_session_to(qtbot, window, dialogs, path: Path) -> Path:
 
 def other_ct(tmp_path: Path, origin_x: float = -25.6) -> Path:
     folder = tmp_path / f"other_ct_{origin_x}"
-    CTSeries(
-        n_slices=36,
-        rows=64,
-        columns=64,
-        pixel_spacing=(0.8, 0.8),
-        origin=(origin_x, -25.6, 0.0),
-        slice_step=2.0,
-        thickness=2.0,
-        intensity=knee_hu,
-        description="Another knee",
-    ).write(folder)
+    knee_series(origin=(origin_x, -25.6, 0.0), description="Another knee").write(folder)
     return folder
 
 

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dicom_factory import CTSeries
 from PySide6.QtCore import Qt
-from ui_support import knee_hu, wait_idle, wait_loaded
+from ui_support import knee_hu, knee_series, wait_idle, wait_loaded
 
 MODEL = "test-threshold-both"
 DOE = {"PatientName": "DOE^JOHN", "PatientID": "12345", "PatientBirthDate": "19500102", "AccessionNumber": "ACC9"}
@@ -38,17 +37,8 @@ def both_knees_model(kneeseg_home: Path) -> Path:
 @pytest.fixture
 def two_knee_dicom(tmp_path: Path) -> Path:
     folder = tmp_path / "both_knees"
-    CTSeries(
-        n_slices=36,
-        rows=64,
-        columns=192,
-        pixel_spacing=(0.8, 0.8),
-        origin=(-76.8, -25.6, 0.0),
-        slice_step=2.0,
-        thickness=2.0,
-        intensity=two_knees_hu,
-        description="Both knees 2.0",
-        header=DOE,
+    knee_series(
+        columns=192, origin=(-76.8, -25.6, 0.0), intensity=two_knees_hu, description="Both knees 2.0", header=DOE
     ).write(folder)
     return folder
 
@@ -118,17 +108,7 @@ def test_the_surfaces_are_written_per_side_named_after_the_patient_or_not(
 
 def test_a_one_knee_case_names_its_knee(qtbot, window, both_knees_model, tmp_path: Path) -> None:
     folder = tmp_path / "right_knee"
-    CTSeries(
-        n_slices=36,
-        rows=64,
-        columns=64,
-        pixel_spacing=(0.8, 0.8),
-        origin=(-25.6, -25.6, 0.0),
-        slice_step=2.0,
-        thickness=2.0,
-        intensity=knee_hu,
-        header={"Laterality": "R"},
-    ).write(folder)
+    knee_series(header={"Laterality": "R"}).write(folder)
     _segment(qtbot, window, folder)
     assert window.sides.table.knee.text() == "Knee: right"
     assert [(side, bone) for side, bone, _ in window.sides.table.rows()] == [("right", "femur"), ("right", "tibia")]
