@@ -331,8 +331,13 @@ def _decide_leg(
     out = np.zeros(region.shape, dtype=np.uint8)
     parts = [part for piece in leg for part in _parts_of(piece, extents, pieces_map, region, box, ct, femur)]
     parts.sort(key=lambda part: -part.superior_mm)
+    joint = _joint_part(parts)
     if len(parts) == 1 and min(parts[0].femur, parts[0].tibia) >= MIXED_FRACTION * parts[0].size:
         _fix_swapped_slices(parts[0], region, out, ct, femur, tibia)
+    elif joint is not None:
+        others = [part for part in parts if part is not joint]
+        _write_parts(out, others, [femur if part.superior_mm > joint.superior_mm else tibia for part in others])
+        _fix_swapped_slices(joint, region, out, ct, femur, tibia)  # after: the parts share one map
     else:
         between = stacked_bones(parts)
         k = joint_split(np.array([p.femur for p in parts]), np.array([p.tibia for p in parts]), between)
@@ -340,6 +345,23 @@ def _decide_leg(
     for bone in bones:
         keep_largest_component(out, bone, SAME_BONE_FRACTION)
     return out
+
+
+def _joint_part(parts: list[_Part]) -> _Part | None:
+    """The part that still holds the knee joint after a split elsewhere, or None: the part with the
+    most of the femur's labels and the most of the tibia's (each at least :data:`MIXED_FRACTION` of it).
+
+    The erosion of :func:`split_touching` may part a long scan's femur at its thin mid-shaft (or the
+    foot off the tibia) and leave the closed knee whole: giving that part one bone as a whole made a
+    hip-to-ankle scan's distal femur "tibia" and the scan "no knee". A femur part with a band called
+    tibia (the neck at the hip) holds less tibia than the tibia's own part, and is still given one bone."""
+    if len(parts) < 2:
+        return None
+    most_femur = max(parts, key=lambda p: p.femur)
+    most_tibia = max(parts, key=lambda p: p.tibia)
+    if most_femur is not most_tibia or min(most_femur.femur, most_femur.tibia) < MIXED_FRACTION * most_femur.size:
+        return None
+    return most_femur
 
 
 def _parts_of(

@@ -19,7 +19,8 @@ sphere of bone:
    femur; neither is what they joined to the femur.
 
 Nothing is changed unless the femur is long enough to reach the hip, the sphere is a convincing
-femoral head and the whole head is in the scan (a scan whose last slice cuts the head leaves it be).
+femoral head, the whole head is in the scan (a scan whose last slice cuts the head leaves it be), and
+the piece is one femur (both femurs joined through labelled pelvis are left as they are).
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ LOWER_HALF_MM = 3.0
 HEAD_MARGIN_MM = 2.5
 """Labels farther than this outside the head, on the acetabular side, are trimmed (the head's blurred
 cortex reaches about 1.5 mm past the fitted surface)."""
+PELVIS_REACH_MM = 90.0
+"""The acetabulum and the pelvis the network labels femur lie within this of the head's centre (the iliac
+labels of a hip-to-ankle phantom reached 80 mm)."""
+SHAFT_SHARE = 0.2
+"""Pieces of the head box's lowest slice at least this share of the largest are femoral shafts: two mean
+both femurs are one piece through pelvis labelled femur (touching legs, 2.5 mm slices: the trim took
+36,000 voxels of the other femur's trochanter), and the piece is left as it is."""
 NECK_CONE_DEG = 60.0
 """Around the neck's direction from the head's centre lie neck, trochanters and shaft (the greater
 trochanter's tip about 45 deg from it); beyond, outside the head, lie the acetabulum and its rim."""
@@ -88,12 +96,24 @@ def trim_acetabulum(labels: np.ndarray, ct: Volume, femur: int) -> int:
         return end_box(found, ct.shape, ct.spacing_zyx, axis, sign > 0, HEAD_REGION_MM, REGION_MARGIN_MM)
 
     def pelvis(mine: np.ndarray, box: Box) -> np.ndarray | None:
+        if _shafts_entering(mine, axis, sign) > 1:
+            return None  # both femurs, joined through pelvis labelled femur: whose bone is whose is unclear
         head = find_head(np.asarray(ct.array[box]), mine, ct.spacing_zyx, axis, sign)
         if head is None or not _head_in_scan(head, box, axis, sign, ct):
             return None
         return _acetabular_side(mine, head, ct.spacing_zyx, axis, sign)
 
     return trim_each_piece(labels, femur, head_region, pelvis)
+
+
+def _shafts_entering(femur: np.ndarray, axis: int, sign: float) -> int:
+    """How many femoral shafts enter the head's box from below (its lowest slice's large pieces)."""
+    lowest = femur[_lowest_slice(femur.shape, axis, sign)]
+    pieces, count = ndimage.label(lowest)
+    if count < 2:
+        return count
+    sizes = np.bincount(pieces.ravel())[1:]
+    return int(np.count_nonzero(sizes >= SHAFT_SHARE * sizes.max()))
 
 
 def _head_in_scan(head: Sphere, box: Box, axis: int, sign: float, ct: Volume) -> bool:

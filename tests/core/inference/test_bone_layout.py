@@ -244,3 +244,28 @@ def test_the_engine_applies_the_rule_the_package_asks_for(tmp_path: Path) -> Non
         by_rule[rule] = Segmenter(package, SegmentOptions(threads=1)).run(ct).labels.array
     assert _dice(by_rule["largest"], truth, FEMUR) < 0.5
     assert _dice(by_rule["anatomy"], truth, FEMUR) > 0.9 and _dice(by_rule["anatomy"], truth, TIBIA) > 0.9
+
+
+def test_a_femur_parted_at_its_thin_shaft_leaves_the_closed_knee_judged_slice_by_slice() -> None:
+    """A long scan: the split's erosion parts the femur at a thin mid-shaft before it parts a closed knee.
+    The part still holding femur and tibia keeps both (before, it was given one bone: no tibia left)."""
+    shape = (60, 64, 64)
+    zz, yy, xx = np.indices(shape)
+    r2 = (yy - 30) ** 2 + (xx - 30) ** 2
+    ct = np.full(shape, -1000, dtype=np.int16)
+    ct[r2 <= 16**2] = 40
+    radius = np.where(np.abs(zz - JOINT) <= 8, 10, 7)
+    radius = np.where((zz >= 44) & (zz <= 46), 1, radius)  # a thin mid-shaft
+    bone = r2 <= radius**2
+    truth = np.zeros(shape, dtype=np.uint8)
+    truth[bone & (zz >= JOINT)] = FEMUR
+    truth[bone & (zz < JOINT)] = TIBIA
+    ct[bone] = 700
+    waist = (np.abs(zz - JOINT) <= 1) & (r2 > 4**2)  # condyles on the plateau: a contact too wide to erode open
+    ct[waist & bone] = 40
+    truth[waist] = 0
+    volume = Volume(ct, (2.0, 2.0, 2.0))
+    pred = truth.copy()
+    result = apply_bone_layout(pred, volume, FEMUR, TIBIA)
+    assert result.no_knee == ""
+    assert _dice(pred, truth, FEMUR) > 0.97 and _dice(pred, truth, TIBIA) > 0.97

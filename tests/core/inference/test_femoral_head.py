@@ -155,3 +155,18 @@ def test_a_femoral_shaft_without_a_head_is_left_alone(top_cap: bool) -> None:
     labels = bone.astype(np.uint8)
     out, removed = _trim(hu, labels)
     assert removed == 0
+
+
+def test_both_femurs_joined_through_pelvis_labelled_femur_are_left_alone(hip) -> None:
+    """Two hips side by side, their labelled pelvis bridged: whose bone is whose is unclear, nothing goes
+    (a trim there once took the other femur's trochanter)."""
+    hu, femur, pelvis, joint_space = hip
+    labels = (femur | pelvis | joint_space).astype(np.uint8)
+    both_hu = np.concatenate([hu[:, :, ::-1], hu], axis=2)
+    both = np.concatenate([labels[:, :, ::-1], labels], axis=2)
+    both[85:95, 50:70, 120:160] = FEMUR  # labelled pubic bone between the hips
+    both_hu[85:95, 50:70, 120:160] = 700.0
+    out, removed = _trim(both_hu, both)
+    assert removed == 0
+    single, removed_alone = _trim(hu, labels)
+    assert removed_alone > 0
