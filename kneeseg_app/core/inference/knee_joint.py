@@ -7,6 +7,8 @@ knee a knee:
 
 * both bones, each at least :data:`MIN_KNEE_BONE_ML` (a thigh has a femur only, a calf a tibia
   only);
+* each bone running on out of the scan (its first or last slice, or the edge of the field of view
+  sideways) unless it is whole;
 * the femur above the tibia, the gap between the femur's lowest and the tibia's highest slice at
   most :data:`MAX_JOINT_GAP_MM` (about 20 mm of metal and polyethylene after a knee replacement);
 * the tibia at its widest near the joint: the plateau is larger in cross-section than the
@@ -28,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from kneeseg_app.core.volume import Volume
 
@@ -114,21 +117,39 @@ def bone_extent(area: np.ndarray) -> tuple[int, int]:
     return int(hits[0]), int(hits[-1])
 
 
-def _length_reason(femur: tuple[int, int], tibia: tuple[int, int], slices: int, slice_mm: float) -> str:
+def _length_reason(
+    femur: tuple[int, int], tibia: tuple[int, int], slices: int, slice_mm: float, leaves_view: tuple[bool, bool]
+) -> str:
     """Why the bones' extents (first, last slice) cannot be a knee's ('' if they can): too little of either
     in view, or one ending inside the scan short of a whole bone (a knee's femur runs on to the hip and its
-    tibia to the ankle, so each leaves the scan unless the scan holds all of it)."""
+    tibia to the ankle, so each leaves the scan unless the scan holds all of it). ``leaves_view``: the
+    femur's far end, the tibia's far end runs out of the field of view sideways (it ends there, not in
+    the patient)."""
     femur_mm, tibia_mm = (femur[1] - femur[0]) * slice_mm, (tibia[1] - tibia[0]) * slice_mm
     lengths = (("femur", femur_mm), ("tibia", tibia_mm))
     short = [f"{mm:.0f} mm of the {name}-like bone" for name, mm in lengths if mm < MIN_BONE_LENGTH_MM]
     if short:
         return f"the scan shows only {' and '.join(short)} (a knee CT shows more)"
     end = int(np.ceil(SCAN_END_MM / slice_mm))
-    if femur[1] < slices - 1 - end and femur_mm < WHOLE_BONE_MM:
+    if femur[1] < slices - 1 - end and femur_mm < WHOLE_BONE_MM and not leaves_view[0]:
         return f"the femur-like bone ends inside the scan {femur_mm:.0f} mm above the joint, where a femur runs on to the hip"
-    if tibia[0] > end and tibia_mm < WHOLE_BONE_MM:
+    if tibia[0] > end and tibia_mm < WHOLE_BONE_MM and not leaves_view[1]:
         return f"the tibia-like bone ends inside the scan {tibia_mm:.0f} mm below the joint, where a tibia runs on to the ankle"
     return ""
+
+
+def _leaves_view(
+    femur: tuple[int, int], tibia: tuple[int, int], at_view_edge: tuple[np.ndarray, np.ndarray] | None, slice_mm: float
+) -> tuple[bool, bool]:
+    """Do the femur's top and the tibia's bottom (within :data:`SCAN_END_MM`) touch the field of view's edge?"""
+    if at_view_edge is None:
+        return False, False
+    reach = int(np.ceil(SCAN_END_MM / slice_mm))
+    femur_edge, tibia_edge = at_view_edge
+    return (  # beyond the extent too: a bone thinning out at the view's edge falls under the extent's 5 %
+        bool(femur_edge[max(femur[1] - reach, 0) :].any()),
+        bool(tibia_edge[: tibia[0] + reach + 1].any()),
+    )
 
 
 def _plateau_reason(tibia_area: np.ndarray, tibia_top: int, gap: float, slice_mm: float) -> tuple[str, float | None]:
@@ -152,9 +173,16 @@ def _plateau_reason(tibia_area: np.ndarray, tibia_top: int, gap: float, slice_mm
     return "", None
 
 
-def find_knee_joint(femur_area: np.ndarray, tibia_area: np.ndarray, slice_mm: float, voxel_ml: float) -> KneeJoint:
+def find_knee_joint(
+    femur_area: np.ndarray,
+    tibia_area: np.ndarray,
+    slice_mm: float,
+    voxel_ml: float,
+    at_view_edge: tuple[np.ndarray, np.ndarray] | None = None,
+) -> KneeJoint:
     """Judge one leg from its femur and tibia voxels per slice of the whole scan (inferior to superior:
-    index 0 is the scan's most inferior slice)."""
+    index 0 is the scan's most inferior slice). ``at_view_edge``: per slice (same order), whether the femur,
+    the tibia touches the edge of the field of view there."""
     femur_ml, tibia_ml = float(femur_area.sum()) * voxel_ml, float(tibia_area.sum()) * voxel_ml
     if femur_ml < MIN_KNEE_BONE_ML and tibia_ml < MIN_KNEE_BONE_ML:
         return KneeJoint(f"less than {MIN_KNEE_BONE_ML:.0f} mL of femur and of tibia", firm=True)
@@ -170,7 +198,9 @@ def find_knee_joint(femur_area: np.ndarray, tibia_area: np.ndarray, slice_mm: fl
     gap = (femur[0] - tibia[1]) * slice_mm
     if gap > MAX_JOINT_GAP_MM:
         return KneeJoint(f"femur and tibia {gap:.0f} mm apart (no joint between them)", gap)
-    too_short = _length_reason(femur, tibia, len(femur_area), slice_mm)
+    too_short = _length_reason(
+        femur, tibia, len(femur_area), slice_mm, _leaves_view(femur, tibia, at_view_edge, slice_mm)
+    )
     if too_short:
         return KneeJoint(too_short, gap)
     femur_flare = flare(femur_area, femur[0], +1, slice_mm)
@@ -194,7 +224,47 @@ def leg_joint(leg_labels: np.ndarray, box: tuple[slice, ...], ct: Volume, femur:
     axis, sign = superior_axis(ct.direction)
     others = tuple(a for a in range(3) if a != axis)
     profiles = np.zeros((2, ct.shape[axis]))
+    edges = np.zeros((2, ct.shape[axis]), dtype=bool)
     for row, bone in enumerate((femur, tibia)):
-        profiles[row, box[axis]] = np.count_nonzero(leg_labels == bone, axis=others)
+        mask = leg_labels == bone
+        profiles[row, box[axis]] = np.count_nonzero(mask, axis=others)
+        edges[row, box[axis]] = at_view_edge(mask, box, ct, axis)
     femur_area, tibia_area = profiles[:, :: int(sign)]
-    return find_knee_joint(femur_area, tibia_area, float(ct.spacing_zyx[axis]), ct.voxel_volume_ml)
+    femur_edge, tibia_edge = edges[:, :: int(sign)]
+    return find_knee_joint(
+        femur_area, tibia_area, float(ct.spacing_zyx[axis]), ct.voxel_volume_ml, (femur_edge, tibia_edge)
+    )
+
+
+VIEW_EDGE_HU = -500.0
+"""Outside the reconstruction: air or padding (a bone inside a patient is never next to air)."""
+
+
+def at_view_edge(bone: np.ndarray, box: tuple[slice, ...], ct: Volume, axis: int) -> np.ndarray:
+    """Per slice of ``box`` along ``axis``: does ``bone`` (the box's mask) touch the image's border or
+    air/padding there (a bone cut by the field of view)? Only the slices at the bone's two ends are
+    looked at (where the knee-joint test asks)."""
+    others = tuple(a for a in range(3) if a != axis)
+    present = np.flatnonzero(np.count_nonzero(bone, axis=others))
+    out = np.zeros(bone.shape[axis], dtype=bool)
+    if present.size == 0:
+        return out
+    reach = int(np.ceil(SCAN_END_MM / ct.spacing_zyx[axis])) + 1
+    ends = np.unique(np.clip(np.concatenate([present[:reach], present[-reach:]]), 0, bone.shape[axis] - 1))
+    border = [(box[a].start == 0, box[a].stop == ct.shape[a]) for a in others]
+    for k in ends:
+        index = [slice(None)] * 3
+        index[axis] = k
+        plane = bone[tuple(index)]
+        if not plane.any():
+            continue
+        global_index = list(box)
+        global_index[axis] = box[axis].start + k
+        hu = np.asarray(ct.array[tuple(global_index)])
+        outside = hu < VIEW_EDGE_HU
+        touches = bool((plane & ndimage.binary_dilation(outside, iterations=2)).any())
+        for dim, (low, high) in enumerate(border):
+            first, last = np.take(plane, 0, axis=dim), np.take(plane, -1, axis=dim)
+            touches |= (low and first.any()) or (high and last.any())
+        out[k] = touches
+    return out

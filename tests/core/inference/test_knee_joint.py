@@ -8,10 +8,12 @@ import pytest
 
 from kneeseg_app.core.inference.knee_joint import (
     MIN_TIBIA_FLARE,
+    at_view_edge,
     find_knee_joint,
     flare,
     superior_axis,
 )
+from kneeseg_app.core.volume import Volume
 
 MM = 2.0
 ML = 0.001  # 1 mm^3 voxels: 1000 voxels are 1 mL
@@ -110,3 +112,36 @@ def test_flare_is_the_joint_end_over_the_metaphysis_and_none_when_the_bone_ends_
 )
 def test_the_superior_axis_follows_the_direction(direction: np.ndarray, expected: tuple[int, float]) -> None:
     assert superior_axis(direction) == expected
+
+
+def test_a_femur_ending_inside_the_scan_is_no_knee_unless_it_leaves_the_field_of_view_sideways() -> None:
+    """A femur-like bone 60 mm long ending 40 mm short of the scan's top is something else (a femoral head),
+    unless the field of view's edge cuts it there: then it runs on, out of view, as a thigh that leaves a
+    small field of view does."""
+    femur, tibia = _profiles(femur=[(10, 4000), (20, 2500), (20, 0)], tibia=[(20, 1500), (10, 3500)])
+    assert "ends inside the scan" in find_knee_joint(femur, tibia, MM, ML).reason
+    femur_edge = np.zeros(len(femur), dtype=bool)
+    femur_edge[np.flatnonzero(femur)[-1]] = True  # its top slice touches the edge of the view
+    joint = find_knee_joint(femur, tibia, MM, ML, (femur_edge, np.zeros_like(femur_edge)))
+    assert joint.is_knee, joint.reason
+    low_edge = np.zeros_like(femur_edge)
+    low_edge[np.flatnonzero(femur)[0]] = True  # cut at its condyles only: its top still ends in the patient
+    assert not find_knee_joint(femur, tibia, MM, ML, (low_edge, np.zeros_like(low_edge))).is_knee
+
+
+def test_a_bone_at_the_image_border_or_next_to_padding_is_at_the_view_edge() -> None:
+    shape = (6, 40, 40)
+    hu = np.full(shape, 40.0, dtype=np.float32)
+    inside = np.zeros(shape, dtype=bool)
+    inside[:, 15:25, 15:25] = True
+    ct = Volume(hu, (2.0, 1.0, 1.0))
+    box = tuple(slice(0, n) for n in shape)
+    assert not at_view_edge(inside, box, ct, 0).any()  # soft tissue all round
+    at_border = np.zeros(shape, dtype=bool)
+    at_border[:, 15:25, 30:40] = True
+    assert at_view_edge(at_border, box, ct, 0).all()
+    padded = hu.copy()
+    padded[:, :, 25:] = -1024.0  # the reconstruction circle cuts it: padding right beside the bone
+    assert at_view_edge(inside, box, Volume(padded, (2.0, 1.0, 1.0)), 0).all()
+    inner_box = (slice(0, 6), slice(5, 35), slice(5, 35))  # a box inside the image: its edge is no border
+    assert not at_view_edge(inside[inner_box], inner_box, ct, 0).any()
