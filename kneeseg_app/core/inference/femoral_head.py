@@ -79,7 +79,7 @@ MIN_HEAD_FILL = 0.7
 
 @dataclass(frozen=True)
 class Sphere:
-    """A femoral head: centre (array indices of the scan, float) and radius (mm)."""
+    """A femoral head: centre (array indices, float, in the box it was sought in) and radius (mm)."""
 
     centre_index: np.ndarray
     radius_mm: float
