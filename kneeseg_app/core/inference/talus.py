@@ -32,8 +32,10 @@ TALUS_WIDTH_MM = 16.0
 """Wider than a medial malleolus (12-15 mm across), narrower than a talus (25-35 mm)."""
 EDGE_MM = 1.5
 """The talus's blurred edge, taken with it."""
-DIP_DEPTH = 0.5
-"""The joint: a slice with less bone labelled than half the smaller of the widest slices below and above."""
+DIP_DEPTH = 0.65
+"""The joint: a slice with less bone labelled than this share of the smaller of the widest slices below and
+above (hip-to-ankle phantoms on 3-4 mm slices: 0.34-0.61, the joint slice holding part talus and part
+plafond; a tibia without a talus only widens upward from its malleolus)."""
 
 
 def trim_talus(labels: np.ndarray, ct: Volume, tibia: int) -> int:
