@@ -15,13 +15,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from kneeseg_app.core.inference.densities import METAL_HU
+from kneeseg_app.core.inference.densities import METAL_HU, view_edge
 from kneeseg_app.core.volume import Volume
 
 DENSE_HU = 150.0
 """Marrow and cancellous bone (300-400 HU where cut) are above this; muscle and fat are below."""
-AIR_HU = -500.0
-"""Air or padding: what a cut bone meets at the edge of the reconstruction."""
 METAL_MARGIN_MM = 10.0
 """Streaks around metal are dense and reach the skin: no pixel this close to metal is taken."""
 RIM_MM = 1.5
@@ -59,12 +57,7 @@ def fill_cut_bone(labels: np.ndarray, ct: Volume, bones: tuple[int, ...]) -> dic
     pieces, count = ndimage.label(free, structure=plane)
     if count == 0:
         return added
-    edge = ndimage.binary_dilation(hu < AIR_HU, structure=plane)
-    for axis in (1, 2):  # the image's own border, where the box reaches it
-        if box[axis].start == 0:
-            edge[(slice(None),) * axis + (0,)] = True
-        if box[axis].stop >= labels.shape[axis]:
-            edge[(slice(None),) * axis + (-1,)] = True
+    edge = view_edge(hu, {a: (box[a].start == 0, box[a].stop >= labels.shape[a]) for a in (1, 2)}, plane)
     ids = pieces.ravel()
     cut = np.flatnonzero(np.bincount(ids, weights=(edge & free).ravel(), minlength=count + 1))
     cut = cut[cut > 0]

@@ -30,8 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
+from kneeseg_app.core.inference.densities import view_edge
 from kneeseg_app.core.volume import Volume
 
 SCAN_END_MM = 10.0
@@ -227,8 +227,9 @@ def leg_joint(leg_labels: np.ndarray, box: tuple[slice, ...], ct: Volume, femur:
     edges = np.zeros((2, ct.shape[axis]), dtype=bool)
     for row, bone in enumerate((femur, tibia)):
         mask = leg_labels == bone
-        profiles[row, box[axis]] = np.count_nonzero(mask, axis=others)
-        edges[row, box[axis]] = at_view_edge(mask, box, ct, axis)
+        area = np.count_nonzero(mask, axis=others)
+        profiles[row, box[axis]] = area
+        edges[row, box[axis]] = at_view_edge(mask, area, box, ct, axis)
     femur_area, tibia_area = profiles[:, :: int(sign)]
     femur_edge, tibia_edge = edges[:, :: int(sign)]
     return find_knee_joint(
@@ -236,35 +237,25 @@ def leg_joint(leg_labels: np.ndarray, box: tuple[slice, ...], ct: Volume, femur:
     )
 
 
-VIEW_EDGE_HU = -500.0
-"""Outside the reconstruction: air or padding (a bone inside a patient is never next to air)."""
-
-
-def at_view_edge(bone: np.ndarray, box: tuple[slice, ...], ct: Volume, axis: int) -> np.ndarray:
-    """Per slice of ``box`` along ``axis``: does ``bone`` (the box's mask) touch the image's border or
-    air/padding there (a bone cut by the field of view)? Only the slices at the bone's two ends are
-    looked at (where the knee-joint test asks)."""
+def at_view_edge(bone: np.ndarray, area: np.ndarray, box: tuple[slice, ...], ct: Volume, axis: int) -> np.ndarray:
+    """Per slice of ``box`` along ``axis``: does ``bone`` (the box's mask; ``area``: its voxels per slice)
+    touch the image's border or air/padding there (a bone cut by the field of view)? Only the slices at the
+    bone's two ends are looked at (where the knee-joint test asks)."""
     others = tuple(a for a in range(3) if a != axis)
-    present = np.flatnonzero(np.count_nonzero(bone, axis=others))
+    present = np.flatnonzero(area)
     out = np.zeros(bone.shape[axis], dtype=bool)
     if present.size == 0:
         return out
     reach = int(np.ceil(SCAN_END_MM / ct.spacing_zyx[axis])) + 1
-    ends = np.unique(np.clip(np.concatenate([present[:reach], present[-reach:]]), 0, bone.shape[axis] - 1))
-    border = [(box[a].start == 0, box[a].stop == ct.shape[a]) for a in others]
+    ends = np.unique(np.concatenate([present[:reach], present[-reach:]]))
+    border = {dim: (box[a].start == 0, box[a].stop == ct.shape[a]) for dim, a in enumerate(others)}
     for k in ends:
-        index = [slice(None)] * 3
-        index[axis] = k
-        plane = bone[tuple(index)]
-        if not plane.any():
-            continue
-        global_index = list(box)
-        global_index[axis] = box[axis].start + k
-        hu = np.asarray(ct.array[tuple(global_index)])
-        outside = hu < VIEW_EDGE_HU
-        touches = bool((plane & ndimage.binary_dilation(outside, iterations=2)).any())
-        for dim, (low, high) in enumerate(border):
-            first, last = np.take(plane, 0, axis=dim), np.take(plane, -1, axis=dim)
-            touches |= (low and first.any()) or (high and last.any())
-        out[k] = touches
+        plane = np.take(bone, k, axis=axis)
+        where = list(box)
+        where[axis] = box[axis].start + k
+        out[k] = bool((plane & view_edge(np.asarray(ct.array[tuple(where)]), border, _TWO_PIXELS)).any())
     return out
+
+
+_TWO_PIXELS = np.array([[abs(i) + abs(j) <= 2 for j in range(-2, 3)] for i in range(-2, 3)])
+"""Bone within two pixels of the view's edge touches it (the blurred cortex at the cut)."""
