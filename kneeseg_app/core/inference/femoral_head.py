@@ -214,13 +214,14 @@ def _likeliest_radius(points: np.ndarray, normals: np.ndarray, centre: np.ndarra
 
 def _labelled_head(femur: np.ndarray, centre: np.ndarray, radius: float, spacing: np.ndarray) -> bool:
     """Did the network call the sphere's inside femur (a head, not a ring of edges elsewhere)?"""
-    inner = _distance_from(centre, femur.shape, spacing) < 0.8 * radius
+    inner = np.sqrt(sum(o**2 for o in _offsets(centre, femur.shape, spacing))) < 0.8 * radius
     return bool(inner.any()) and float(np.count_nonzero(femur & inner)) >= MIN_HEAD_FILL * np.count_nonzero(inner)
 
 
-def _distance_from(centre: np.ndarray, shape: tuple[int, ...], spacing: np.ndarray) -> np.ndarray:
+def _offsets(centre: np.ndarray, shape: tuple[int, ...], spacing: np.ndarray) -> list[np.ndarray]:
+    """Per axis, each voxel's offset (mm) from ``centre`` (mm), as open grids that broadcast to ``shape``."""
     grids = np.ogrid[tuple(slice(0, n) for n in shape)]
-    return np.sqrt(sum((g * s - c) ** 2 for g, s, c in zip(grids, spacing, centre)))
+    return [g * s - c for g, s, c in zip(grids, spacing, centre)]
 
 
 def _acetabular_side(
@@ -230,8 +231,7 @@ def _acetabular_side(
     the rest of the femur (``femur``: this femur's labels in the head's box)."""
     spacing = np.asarray(spacing_zyx, dtype=float)
     centre = head.centre_index * spacing
-    grids = np.ogrid[tuple(slice(0, n) for n in femur.shape)]
-    offset = [g * s - c for g, s, c in zip(grids, spacing, centre)]
+    offset = _offsets(centre, femur.shape, spacing)
     distance = np.sqrt(sum(o**2 for o in offset))
     superior = offset[axis] * sign
     neck = _neck_direction(femur, offset, distance, superior, head.radius_mm)
