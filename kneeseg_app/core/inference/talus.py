@@ -7,9 +7,11 @@ the talus, so the bone labelled tibia narrows sharply at the joint and widens ag
 talus. Where the tibia's lowest :data:`ANKLE_REGION_MM` show that dip:
 
 * below the dip, every slice loses the broad part of its tibia label (what survives an opening
-  by a disk :data:`TALUS_WIDTH_MM` across, and its blurred edge): the talus; the malleolus, too
-  narrow to hold the disk, stays;
-* what is then no longer joined to the tibia above the dip goes too.
+  by a disk :data:`TALUS_WIDTH_MM` across, at most half the plafond's width, and its blurred edge):
+  the talus; the malleolus, too narrow to hold the disk, stays;
+* what is then no longer joined to the tibia above the dip goes too;
+* when foot bones labelled tibia put the lowest slice far under the talus, the first pass takes them
+  and the next one, from the new lowest slice, the talus (:data:`MAX_PASSES`).
 
 Nothing is changed unless the tibia is long enough to reach the ankle, its lowest slice lies
 inside the scan, and the dip is deep (the true tibia's malleolus narrows without widening again).
@@ -30,6 +32,12 @@ ANKLE_REGION_MM = 45.0
 """The tibia's lowest part searched for the joint: malleolus and talus below the plafond."""
 TALUS_WIDTH_MM = 16.0
 """Wider than a medial malleolus (12-15 mm across), narrower than a talus (25-35 mm)."""
+TALUS_SHARE = 0.5
+"""The talus is about as wide as the plafond it sits in, a malleolus less than half: the disk is at most
+this share of the plafond's width (a small tibia's talus may be narrower than :data:`TALUS_WIDTH_MM`)."""
+MAX_PASSES = 3
+"""Foot bones labelled tibia below the talus move the tibia's lowest slice down, and the ankle's narrowing
+out of the searched region: the trim is repeated from the new lowest slice while it removes something."""
 EDGE_MM = 1.5
 """The talus's blurred edge, taken with it."""
 DIP_DEPTH = 0.65
@@ -50,7 +58,15 @@ def trim_talus(labels: np.ndarray, ct: Volume, tibia: int) -> int:
         cut = found[axis].start <= 0 if sign > 0 else found[axis].stop >= ct.shape[axis]
         return None if cut else end_box(found, ct.shape, ct.spacing_zyx, axis, sign < 0, ANKLE_REGION_MM)
 
-    return trim_each_piece(labels, tibia, ankle_region, lambda mine, _: talus_voxels(mine, ct.spacing_zyx, axis, sign))
+    removed = 0
+    for _ in range(MAX_PASSES):
+        found = trim_each_piece(
+            labels, tibia, ankle_region, lambda mine, _: talus_voxels(mine, ct.spacing_zyx, axis, sign)
+        )
+        removed += found
+        if not found:
+            break
+    return removed
 
 
 def talus_voxels(tibia: np.ndarray, spacing_zyx: tuple[float, float, float], axis: int, sign: float) -> np.ndarray:
@@ -63,7 +79,9 @@ def talus_voxels(tibia: np.ndarray, spacing_zyx: tuple[float, float, float], axi
     if joint is None:
         return np.moveaxis(talus if sign > 0 else talus[::-1], 0, axis)
     pixel = [s for a, s in enumerate(spacing_zyx) if a != axis]
-    disk = _disk(TALUS_WIDTH_MM / 2.0, pixel)
+    plafond_mm2 = float(area[joint:].max()) * pixel[0] * pixel[1]
+    width = min(TALUS_WIDTH_MM, TALUS_SHARE * 2.0 * np.sqrt(plafond_mm2 / np.pi))
+    disk = _disk(width / 2.0, pixel)
     edge = _disk(EDGE_MM, pixel)
     for k in range(joint):
         broad = ndimage.binary_opening(up[k], structure=disk)

@@ -17,6 +17,7 @@ from kneeseg_app.core.inference.bone_layout import (
     swapped_slices,
 )
 from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
+from kneeseg_app.core.inference.joint_slices import dominant_waist, waist_depths
 from kneeseg_app.core.inference.postprocess import apply_postprocessing
 from kneeseg_app.core.model.package import load_model_package
 from kneeseg_app.core.volume import Volume
@@ -209,6 +210,30 @@ def test_a_band_of_shaft_called_the_other_bone_far_from_the_joint_is_swapped_too
     femur = np.array([0] * 8 + [20] * 7 + [0] * 5 + [0, 0, 0] + [0] + condyles)
     to_femur, to_tibia = swapped_slices(femur, area - femur, slice_mm=3.0)
     assert np.flatnonzero(to_tibia).tolist() == list(range(8, 15)) and not to_femur.any()
+
+
+def test_a_long_band_of_tibia_called_femur_does_not_move_the_joint_off_the_waist() -> None:
+    """Seen on a hip-to-ankle phantom (5 mm slices, grade 3 OA): 125 mm of proximal tibia called femur
+    under a plateau labelled right. The labels' least-disagreement change lies at the band's bottom,
+    far from the joint; the joint is the waist between plateau and condyles, and the band is tibia."""
+    shaft = [20] * 10
+    band = list(range(20, 45, 1))  # the proximal shaft widening to the metaphysis: called femur
+    plateau, waist, condyles, femoral_shaft = [60, 62, 60], [25], [65, 70, 70, 60], [30] * 15
+    area = np.array(shaft + band + plateau + waist + condyles + femoral_shaft)  # inferior to superior
+    femur = np.array([0] * 10 + band + [0, 0, 0] + [0] + condyles + femoral_shaft)
+    joint = len(shaft) + len(band) + len(plateau)
+    to_femur, to_tibia = swapped_slices(femur, area - femur, slice_mm=5.0)
+    assert not to_femur.any()  # the plateau stays tibia
+    assert np.flatnonzero(to_tibia).tolist() == list(range(10, 10 + len(band)))
+    assert dominant_waist(np.convolve(area.astype(float), [0.25, 0.5, 0.25], mode="same"), 5.0) == joint
+
+
+def test_no_waist_is_dominant_along_a_bone_of_slowly_changing_width() -> None:
+    """A shaft's narrowings are shallow and many: none overrides where the labels change."""
+    rng = np.random.default_rng(0)
+    area = 40 + rng.integers(-3, 4, size=80).astype(float)
+    assert dominant_waist(area, 2.0) is None
+    assert waist_depths(np.array([10.0, 50, 20, 60, 10]), 1.0).tolist() == [0.0, 0.0, 30.0, 0.0, 0.0]
 
 
 def test_metal_called_bone_is_unlabelled_and_the_bone_around_it_kept() -> None:
