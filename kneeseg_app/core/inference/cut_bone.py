@@ -36,6 +36,26 @@ def _disk(radius_px: int) -> np.ndarray:
     return out
 
 
+def near_in_plane(mask: np.ndarray, radius_px: int) -> np.ndarray:
+    """Pixels within ``radius_px`` of ``mask`` in their own slice: a dilation by :func:`_disk` (radius_px),
+    computed as a distance so that it costs the same for any radius (a 33-pixel disk over a knee with a
+    knee replacement, 0.3 mm pixels, took 24 s as a dilation)."""
+    out = np.zeros(mask.shape, dtype=bool)
+    slices = np.flatnonzero(mask.any(axis=(1, 2)))
+    if slices.size == 0:
+        return out
+    ys, xs = np.nonzero(mask[slices].any(axis=0))
+    crop = (
+        slice(int(slices[0]), int(slices[-1]) + 1),
+        slice(max(int(ys.min()) - radius_px, 0), int(ys.max()) + radius_px + 1),
+        slice(max(int(xs.min()) - radius_px, 0), int(xs.max()) + radius_px + 1),
+    )
+    far_apart_slices = (float(radius_px + 1) * 4.0, 1.0, 1.0)  # no slice reaches its neighbour
+    distance = ndimage.distance_transform_edt(~mask[crop], sampling=far_apart_slices)
+    out[crop] = distance <= radius_px
+    return out
+
+
 def fill_cut_bone(labels: np.ndarray, ct: Volume, bones: tuple[int, ...]) -> dict[int, int]:
     """Give each bone, in place, the unlabelled dense pixels that join it to air or the image border in
     its slice; returns the pixels added per bone."""
@@ -49,24 +69,30 @@ def fill_cut_bone(labels: np.ndarray, ct: Volume, bones: tuple[int, ...]) -> dic
     box = (z, slice(max(y.start - reach, 0), y.stop + reach), slice(max(x.start - reach, 0), x.stop + reach))
     hu, region = np.asarray(ct.array[box]), labels[box]
     free = (region == 0) & (hu >= DENSE_HU) & (hu < METAL_HU)
+    plane = _disk(1)
+    edge = view_edge(hu, {a: (box[a].start == 0, box[a].stop >= labels.shape[a]) for a in (1, 2)}, plane)
+    at_edge = np.flatnonzero((free & edge).any(axis=(1, 2)))
+    if at_edge.size == 0:  # the usual case: no dense pixel meets the view's edge in any slice
+        return added
+    # Every step below works in-plane, slice by slice: only the slices where dense pixels meet the edge
+    # (a knee cut by a 150 mm field of view on 0.3 mm pixels: 7.5 s over the whole box).
+    hu, free, edge, slab = hu[at_edge], free[at_edge], edge[at_edge], region[at_edge]
     metal = hu >= METAL_HU
     if metal.any():
-        free &= ~ndimage.binary_dilation(metal, structure=_disk(int(np.ceil(METAL_MARGIN_MM / pixel))))
+        free &= ~near_in_plane(metal, int(np.ceil(METAL_MARGIN_MM / pixel)))
     free = ndimage.binary_opening(free, structure=_disk(max(1, int(round(RIM_MM / pixel)))))
-    plane = _disk(1)
     pieces, count = ndimage.label(free, structure=plane)
     if count == 0:
         return added
-    edge = view_edge(hu, {a: (box[a].start == 0, box[a].stop >= labels.shape[a]) for a in (1, 2)}, plane)
     ids = pieces.ravel()
     cut = np.flatnonzero(np.bincount(ids, weights=(edge & free).ravel(), minlength=count + 1))
     cut = cut[cut > 0]
-    if cut.size == 0:  # the usual case: no dense region reaches the edge (thin table shells are opened away)
+    if cut.size == 0:  # only thin rims (a table's shell, a cortex's blur) reached the edge: opened away
         return added
     near = ndimage.find_objects(np.where(np.isin(pieces, cut), pieces, 0))
     hits = [b for b in near if b is not None]
     grow = tuple(slice(max(min(b[a].start for b in hits) - 3, 0), max(b[a].stop for b in hits) + 3) for a in range(3))
-    local, local_region = pieces[grow], region[grow]
+    local, local_region = pieces[grow], slab[grow]
     is_cut = np.zeros(count + 1, dtype=bool)
     is_cut[cut] = True
     for bone in bones:
@@ -76,4 +102,5 @@ def fill_cut_bone(labels: np.ndarray, ct: Volume, bones: tuple[int, ...]) -> dic
         take = joined[local] & (local_region == 0)
         local_region[take] = bone
         added[bone] = int(np.count_nonzero(take))
+    region[at_edge] = slab
     return added
