@@ -56,6 +56,24 @@ def near_in_plane(mask: np.ndarray, radius_px: int) -> np.ndarray:
     return out
 
 
+def _joins_bone_to_edge(
+    free: np.ndarray, edge: np.ndarray, region: np.ndarray, bones: tuple[int, ...], plane: np.ndarray
+) -> np.ndarray:
+    """Per slice: does a piece of dense unlabelled pixels touch both the view's edge and a bone's label?
+    Only such slices can change (the opening below only shrinks these pieces), so the others are skipped
+    exactly (an obese patient in a 150 mm field: dense pixels at the edge in every slice, 6.5 s for nothing)."""
+    pieces, count = ndimage.label(free, structure=plane)
+    near_bone = ndimage.binary_dilation(np.isin(region, bones), structure=plane, iterations=2)
+    both = np.intersect1d(np.unique(pieces[edge & (pieces > 0)]), np.unique(pieces[near_bone & (pieces > 0)]))
+    joined = np.zeros(free.shape[0], dtype=bool)
+    extents = ndimage.find_objects(pieces)
+    for index in both:
+        box = extents[index - 1]
+        if box is not None:
+            joined[box[0]] = True
+    return joined
+
+
 def fill_cut_bone(labels: np.ndarray, ct: Volume, bones: tuple[int, ...]) -> dict[int, int]:
     """Give each bone, in place, the unlabelled dense pixels that join it to air or the image border in
     its slice; returns the pixels added per bone."""
@@ -73,6 +91,9 @@ def fill_cut_bone(labels: np.ndarray, ct: Volume, bones: tuple[int, ...]) -> dic
     edge = view_edge(hu, {a: (box[a].start == 0, box[a].stop >= labels.shape[a]) for a in (1, 2)}, plane)
     at_edge = np.flatnonzero((free & edge).any(axis=(1, 2)))
     if at_edge.size == 0:  # the usual case: no dense pixel meets the view's edge in any slice
+        return added
+    at_edge = at_edge[_joins_bone_to_edge(free[at_edge], edge[at_edge], region[at_edge], bones, plane)]
+    if at_edge.size == 0:  # dense pixels at the edge (a table, an obese patient's skin folds) but none joined to bone
         return added
     # Every step below works in-plane, slice by slice: only the slices where dense pixels meet the edge
     # (a knee cut by a 150 mm field of view on 0.3 mm pixels: 7.5 s over the whole box).

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from kneeseg_app.core.inference.cut_bone import _disk, fill_cut_bone, near_in_plane
+from kneeseg_app.core.inference.cut_bone import _disk, _joins_bone_to_edge, fill_cut_bone, near_in_plane
 from kneeseg_app.core.volume import Volume
 
 FEMUR, TIBIA = 1, 2
@@ -71,6 +71,21 @@ def test_only_the_slices_where_the_bone_is_cut_change() -> None:
     for k in (1, 2, 4, 5):
         assert np.count_nonzero((truth[k] == FEMUR) & (labels[k] != FEMUR)) <= 0.02 * np.count_nonzero(truth[k])
     assert added[FEMUR] == np.count_nonzero(labels != before)
+
+
+def test_a_slice_is_worked_on_only_where_dense_pixels_join_a_bone_to_the_edge() -> None:
+    """Slice 0: a dense table touching the edge, away from the bone; slice 1: marrow running from the bone's
+    label to the edge; slice 2: nothing dense at the edge. Only slice 1 can change."""
+    free = np.zeros((3, 20, 20), dtype=bool)
+    edge = np.zeros((3, 20, 20), dtype=bool)
+    edge[:, :, 19] = True
+    region = np.zeros((3, 20, 20), dtype=np.uint8)
+    region[:, 8:12, 4:10] = FEMUR
+    free[0, 17:19, 12:20] = True  # the table: at the edge, far from the femur
+    free[1, 8:12, 10:20] = True  # the cut marrow: from the femur's label to the edge
+    free[2, 8:12, 10:15] = True  # unlabelled bone that stops inside the view
+    joined = _joins_bone_to_edge(free, edge, region, (FEMUR, TIBIA), _disk(1))
+    assert joined.tolist() == [False, True, False]
 
 
 @pytest.mark.parametrize("radius", [1, 4, 12])
