@@ -12,6 +12,7 @@ import numpy as np
 
 from kneeseg_app.core.checks.measure import BoneMeasure, ComponentMeasure
 from kneeseg_app.core.checks.outcome import CheckResult, Status, slice_ranges, worst
+from kneeseg_app.core.inference.joint_slices import widest_around
 
 MIN_BONE_ML = 2.0
 """Less than this of femur or tibia is no knee."""
@@ -194,10 +195,7 @@ def _gaps_and_dips(area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     inner = area[first : last + 1]
     gaps = np.flatnonzero(inner == 0) + first
     reach = 3
-    padded = np.pad(inner, reach, mode="edge")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1)
-    before = windows[:, :reach].max(axis=1)
-    after = windows[:, reach + 1 :].max(axis=1)
+    before, after = widest_around(inner, reach)
     dips = np.flatnonzero((inner > 0) & (inner < DIP_SHARE * np.minimum(before, after)))
     dips = dips[(dips >= reach) & (dips <= inner.size - 1 - reach)] + first  # a bone's ends taper
     return gaps, dips

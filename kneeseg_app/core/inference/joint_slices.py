@@ -77,14 +77,17 @@ def waist_depths(smooth_area: np.ndarray, slice_mm: float) -> np.ndarray:
     """Per slice, how much narrower the bone is than its widest slices within :data:`WAIST_REACH_MM`
     on both sides (0 where it is not narrower on both): deep at a joint space between condyles and
     plateau, shallow along a shaft, whose width changes slowly."""
-    reach = max(1, int(round(WAIST_REACH_MM / slice_mm)))
-    n = len(smooth_area)
-    padded = np.concatenate([np.zeros(reach), smooth_area, np.zeros(reach)])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, reach)
-    below = windows[:n]  # the reach slices just below each slice
-    above = windows[reach + 1 : reach + 1 + n]  # and just above it
-    depth = np.minimum(below.max(axis=1), above.max(axis=1)) - smooth_area
+    below, above = widest_around(smooth_area, max(1, int(round(WAIST_REACH_MM / slice_mm))))
+    depth = np.minimum(below, above) - smooth_area
     return np.where(smooth_area > 0, np.maximum(depth, 0.0), 0.0)
+
+
+def widest_around(profile: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per index, the largest value among the ``reach`` just before it and among the ``reach`` just after
+    it (the ends padded with the end values): how wide the bone is on each side of a slice."""
+    padded = np.pad(profile, reach, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1)
+    return windows[:, :reach].max(axis=1), windows[:, reach + 1 :].max(axis=1)
 
 
 def dominant_waist(smooth_area: np.ndarray, slice_mm: float) -> int | None:
