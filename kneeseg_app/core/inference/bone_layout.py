@@ -25,6 +25,7 @@ separates them the network's labels are kept.
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,8 +38,10 @@ from kneeseg_app.core.inference.femoral_head import trim_acetabulum
 from kneeseg_app.core.inference.hip_socket import judge_socket
 from kneeseg_app.core.inference.joint_slices import joint_split, swapped_slices
 from kneeseg_app.core.inference.knee_joint import KneeJoint, leg_joint, superior_axis
+from kneeseg_app.core.inference.piece_sums import index_sums
 from kneeseg_app.core.inference.postprocess import fill_enclosed, keep_largest_component, label_bbox
 from kneeseg_app.core.inference.talus import trim_talus
+from kneeseg_app.core.inference.threads import map_in
 from kneeseg_app.core.progress import CancelToken
 from kneeseg_app.core.volume import Volume
 
@@ -85,19 +88,17 @@ def measure_pieces(
     pieces, count = ndimage.label((region == femur) | (region == tibia), structure=_FULL)
     if count == 0:
         return pieces, []
-    flat = pieces.ravel()
-    where = np.flatnonzero(flat)
-    ids = flat[where]
-    hu = np.asarray(ct.array[box], dtype=np.float32).ravel()[where]
+    bone = pieces > 0
+    where = np.flatnonzero(bone)
+    ids = pieces[bone]
+    hu = np.asarray(ct.array[box])[bone].astype(np.float32)  # the bone voxels only, in the order of ``where``
     voxels = np.bincount(ids, minlength=count + 1)
     hu_sum = np.bincount(ids, weights=hu, minlength=count + 1)
-    femur_voxels = np.bincount(ids, weights=region.ravel()[where] == femur, minlength=count + 1)
-    inside = np.bincount(ids, weights=_inside_body(ct, box, pieces > 0).ravel()[where], minlength=count + 1)
-    coords = np.unravel_index(where, pieces.shape)
-    centres = (
-        np.stack([np.bincount(ids, weights=c + s.start, minlength=count + 1) for c, s in zip(coords, box)], axis=1)
-        / np.maximum(voxels, 1)[:, None]
-    )
+    femur_voxels = np.bincount(ids, weights=region[bone] == femur, minlength=count + 1)
+    inside = np.bincount(ids, weights=_inside_body(ct, box, bone)[bone], minlength=count + 1)
+    starts = np.array([s.start for s in box], dtype=np.float64)
+    sums = index_sums(where, ids, pieces.shape, count) + starts * voxels[:, None]  # integers: exact
+    centres = sums / np.maximum(voxels, 1)[:, None]
     lps = ct.index_to_lps(centres)
     return pieces, [
         Piece(
@@ -272,9 +273,17 @@ class _Part:
 
 
 def apply_bone_layout(
-    labels: np.ndarray, ct: Volume, femur: int, tibia: int, cancel: CancelToken | None = None
+    labels: np.ndarray,
+    ct: Volume,
+    femur: int,
+    tibia: int,
+    cancel: CancelToken | None = None,
+    pool: Executor | None = None,
 ) -> LayoutResult:
-    """Keep the dense pieces inside the body and label them femur or tibia by leg and joint, in place."""
+    """Keep the dense pieces inside the body and label them femur or tibia by leg and joint, in place.
+
+    With a ``pool``, the legs are decided and the slices searched for cut bone in its threads (the same
+    labels: each leg and each slice is worked on alone)."""
     boxes = [b for b in (label_bbox(labels, femur), label_bbox(labels, tibia)) if b is not None]
     if not boxes:
         return LayoutResult({femur: 0, tibia: 0}, 0, 0)
@@ -292,9 +301,13 @@ def apply_bone_layout(
     legs = group_legs(major)
     biggest = max((sum(p.voxels for p in leg) for leg in legs), default=0)
     legs = [leg for leg in legs if sum(p.voxels for p in leg) >= MINOR_LEG_FRACTION * biggest]
-    decisions = [_decide_leg(leg, extents, pieces_map, region, box, ct, (femur, tibia)) for leg in legs]
+    decisions = map_in(pool, lambda leg: _decide_leg(leg, extents, pieces_map, region, box, ct, (femur, tibia)), legs)
     joints = tuple(
-        judge_socket(leg_joint(out, box, ct, femur, tibia), out, region, box, ct, femur) for out in decisions
+        map_in(
+            pool,
+            lambda out: judge_socket(leg_joint(out, box, ct, femur, tibia), out, region, box, ct, femur),
+            decisions,
+        )
     )
     if any(joint.is_knee for joint in joints):
         for out in decisions:
@@ -310,7 +323,7 @@ def apply_bone_layout(
     ends = {femur: trim_acetabulum(labels, ct, femur), tibia: trim_talus(labels, ct, tibia)}
     for bone, count in ends.items():
         removed[bone] += count
-    cut = fill_cut_bone(labels, ct, (femur, tibia))
+    cut = fill_cut_bone(labels, ct, (femur, tibia), pool)
     for bone in (femur, tibia):
         cut[bone] += fill_enclosed(labels, bone)
     return LayoutResult(removed, relabelled, len(legs), joints, cut, ends)
@@ -387,9 +400,8 @@ def _parts_of(
     n = int(pid.max())
     count = np.bincount(pid, minlength=n + 1)
     femurs = np.bincount(pid, weights=region[local].ravel()[where] == femur, minlength=n + 1)
-    offset = [b.start + s.start for b, s in zip(box, local)]
-    coords = np.unravel_index(where, ids.shape)
-    centres = np.stack([np.bincount(pid, weights=c + o, minlength=n + 1) for c, o in zip(coords, offset)], axis=1)
+    offset = np.array([b.start + s.start for b, s in zip(box, local)], dtype=np.float64)
+    centres = index_sums(where, pid, ids.shape, n) + offset * count[:, None]  # integers: exact
     superior = ct.index_to_lps(centres / np.maximum(count, 1)[:, None])[:, 2]
     return [
         _Part(local, ids, i, float(superior[i]), int(femurs[i]), int(count[i] - femurs[i]))

@@ -218,7 +218,12 @@ class Segmenter:
         post = self.manifest.postprocessing
         if post.rule == "anatomy":
             ids = {name.lower(): k for k, name in self.package.label_names.items()}
-            layout = apply_bone_layout(labels, volume, ids["femur"], ids["tibia"], cancel)
+            pool = ThreadPoolExecutor(self.settings.threads) if self.settings.threads > 1 else None
+            try:
+                layout = apply_bone_layout(labels, volume, ids["femur"], ids["tibia"], cancel, pool)
+            finally:
+                if pool is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
             return PostprocessOutcome(layout.removed, layout.no_knee, layout.firm_no_knee)
         return PostprocessOutcome(apply_postprocessing(labels, post.largest_component, cancel, post.min_fraction))
 

@@ -31,7 +31,7 @@ import numpy as np
 from scipy import ndimage
 
 from kneeseg_app.core.anatomy.ends import fit_sphere
-from kneeseg_app.core.inference.bone_ends import Box, end_box, length_mm, trim_each_piece
+from kneeseg_app.core.inference.bone_ends import Box, end_box, labelled_length_mm, length_mm, trim_each_piece
 from kneeseg_app.core.inference.knee_joint import superior_axis
 from kneeseg_app.core.volume import Volume
 
@@ -89,6 +89,8 @@ def trim_acetabulum(labels: np.ndarray, ct: Volume, femur: int) -> int:
     """Remove, in place, the acetabulum and pelvis labelled as femur at the top of each femur that
     reaches its head in the scan; returns the voxels removed."""
     axis, sign = superior_axis(ct.direction)
+    if labelled_length_mm(labels, femur, ct.spacing_zyx, axis) < MIN_FEMUR_MM:
+        return 0  # no femur piece can reach its head (every knee scan)
 
     def head_region(found: Box) -> Box | None:
         if length_mm(found, ct.spacing_zyx, axis) < MIN_FEMUR_MM:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from kneeseg_app.core.inference.bone_ends import Box, end_box, length_mm, trim_each_piece
+from kneeseg_app.core.inference.bone_ends import Box, end_box, labelled_length_mm, length_mm, trim_each_piece
 from kneeseg_app.core.inference.knee_joint import superior_axis
 from kneeseg_app.core.volume import Volume
 
@@ -50,6 +50,8 @@ def trim_talus(labels: np.ndarray, ct: Volume, tibia: int) -> int:
     """Remove, in place, a talus labelled as tibia under each tibia that reaches its plafond in the scan;
     returns the voxels removed."""
     axis, sign = superior_axis(ct.direction)
+    if labelled_length_mm(labels, tibia, ct.spacing_zyx, axis) < MIN_TIBIA_MM:
+        return 0  # no tibia piece can reach its plafond (every knee scan)
 
     def ankle_region(found: Box) -> Box | None:
         """The tibia's lowest part, unless the tibia is too short to reach its plafond or the scan cuts it."""

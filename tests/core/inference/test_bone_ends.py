@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kneeseg_app.core.inference.bone_ends import end_box, length_mm, trim_each_piece
+from kneeseg_app.core.inference.bone_ends import end_box, labelled_length_mm, length_mm, trim_each_piece
 
 SPACING = (3.0, 1.0, 1.0)
 
@@ -37,3 +37,16 @@ def test_each_piece_is_trimmed_alone_in_its_own_box() -> None:
     assert seen == [16 * 4 * 6]
     assert removed == 4 * 6
     assert not labels[17].any() and labels[16, 3:7, 2:8].all() and labels[2:6, 3:7, 20:26].all()
+
+
+def test_the_labelled_length_is_the_whole_bones_reach_along_the_axis_and_no_piece_is_longer() -> None:
+    """A trim is skipped when the bone's labels together are too short: that must bound every piece."""
+    labels = np.zeros((20, 10, 30), dtype=np.uint8)
+    labels[2:9, 3:7, 2:8] = 1
+    labels[12:15, 3:7, 20:26] = 1  # a second piece, higher up: the two together reach slices 2-14
+    assert labelled_length_mm(labels, 1, SPACING, 0) == 13 * 3.0
+    assert labelled_length_mm(labels, 1, SPACING, 2) == 24 * 1.0
+    assert labelled_length_mm(labels, 2, SPACING, 0) == 0.0
+    lengths: list[float] = []
+    trim_each_piece(labels, 1, lambda found: lengths.append(length_mm(found, SPACING, 0)), lambda m, b: None)
+    assert max(lengths) <= labelled_length_mm(labels, 1, SPACING, 0)

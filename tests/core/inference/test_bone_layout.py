@@ -4,6 +4,7 @@ false piece on the table or in the air win over them (where the largest-componen
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -294,3 +295,25 @@ def test_a_femur_parted_at_its_thin_shaft_leaves_the_closed_knee_judged_slice_by
     result = apply_bone_layout(pred, volume, FEMUR, TIBIA)
     assert result.no_knee == ""
     assert _dice(pred, truth, FEMUR) > 0.97 and _dice(pred, truth, TIBIA) > 0.97
+
+
+def test_two_legs_decided_in_threads_get_the_labels_they_get_one_after_the_other() -> None:
+    """The engine decides the legs (and searches slabs for cut bone) in its threads: the labels, the
+    counts and the joints must be those of the serial rule, with legs that each need work (a swapped
+    band in one, bones touching at a waist in the other)."""
+    ct, truth = _scene(legs=(22, 72), gap=0)
+    zz, yy, xx = np.indices(SHAPE)
+    waist = (np.abs(zz - JOINT) <= 1) & (((yy - 30) ** 2 + (xx - 72) ** 2) > 4**2)
+    ct.array[waist & (truth > 0)] = 40
+    truth[waist] = 0
+    pred = truth.copy()
+    band = pred[JOINT - 8 : JOINT - 1, :, :48]
+    band[band == TIBIA] = FEMUR
+    serial, threaded = pred.copy(), pred.copy()
+    expected = apply_bone_layout(serial, ct, FEMUR, TIBIA)
+    with ThreadPoolExecutor(2) as pool:
+        result = apply_bone_layout(threaded, ct, FEMUR, TIBIA, pool=pool)
+    assert result.legs == expected.legs == 2
+    assert result == expected
+    np.testing.assert_array_equal(threaded, serial)
+    assert _dice(threaded, truth, FEMUR) > 0.97 and _dice(threaded, truth, TIBIA) > 0.97

@@ -48,10 +48,11 @@ _SQUARE = np.ones((3, 3), dtype=bool)
 def fill_holes_2d(mask: np.ndarray) -> np.ndarray:
     """``binary_fill_holes`` through one labelling of the background (several times faster)."""
     background = ~mask
-    labelled, _ = ndimage.label(background)
-    border = np.unique(np.concatenate([labelled[0], labelled[-1], labelled[:, 0], labelled[:, -1]]))
-    outside = np.isin(labelled, border[border > 0])
-    return ~outside
+    labelled, count = ndimage.label(background)
+    touches_border = np.zeros(count + 1, dtype=bool)  # a lookup table: np.isin is 5x slower per slice
+    touches_border[np.concatenate([labelled[0], labelled[-1], labelled[:, 0], labelled[:, -1]])] = True
+    touches_border[0] = False
+    return ~touches_border[labelled]
 
 
 def body_mask_2d(plane: np.ndarray, step: int, opening_px: int) -> np.ndarray:
@@ -76,7 +77,8 @@ def body_mask_2d(plane: np.ndarray, step: int, opening_px: int) -> np.ndarray:
     soft[0] = 0
     if soft.max() == 0:  # no soft tissue at all (a bare bone or a test object): every outline counts
         return tissue
-    return np.isin(outlines, np.flatnonzero(soft >= 0.2 * soft.max()))
+    patient = soft >= 0.2 * soft.max()  # soft[0] is 0: the background is never the patient
+    return patient[outlines]
 
 
 def body_grid(spacing_yx: Sequence[float]) -> tuple[int, int]:
