@@ -11,6 +11,9 @@ from collections.abc import Callable
 import numpy as np
 from scipy import ndimage
 
+from kneeseg_app.core.inference.two_legs import split_across_legs
+from kneeseg_app.core.volume import Volume
+
 Box = tuple[slice, ...]
 
 
@@ -56,6 +59,7 @@ def labelled_length_mm(labels: np.ndarray, bone: int, spacing_zyx: tuple[float, 
 
 def trim_each_piece(
     labels: np.ndarray,
+    ct: Volume,
     bone: int,
     region: Callable[[Box], Box | None],
     drop: Callable[[np.ndarray, Box], np.ndarray | None],
@@ -63,8 +67,11 @@ def trim_each_piece(
     """Unlabel, in place, what ``drop`` finds in each piece of ``bone``; returns the voxels unlabelled.
 
     ``region(found)`` gives the box to look in for the piece whose box is ``found`` (None: leave it);
-    ``drop(mine, box)`` gets that piece's mask there and returns the voxels to unlabel (None: none)."""
-    pieces, _ = ndimage.label(labels == bone, structure=np.ones((3, 3, 3), dtype=bool))
+    ``drop(mine, box)`` gets that piece's mask there and returns the voxels to unlabel (None: none).
+    A piece that holds both legs' bones (two femurs joined through a pelvis labelled femur) is cut
+    between the legs first (``ct`` says where left and right are), so each leg's end is trimmed alone."""
+    pieces, count = ndimage.label(labels == bone, structure=np.ones((3, 3, 3), dtype=bool))
+    count = split_across_legs(pieces, count, ct, tuple(slice(0, n) for n in labels.shape)) if count else 0
     removed = 0
     for index, found in enumerate(ndimage.find_objects(pieces), start=1):
         box = None if found is None else region(found)

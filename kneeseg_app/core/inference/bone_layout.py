@@ -42,6 +42,7 @@ from kneeseg_app.core.inference.piece_sums import index_sums
 from kneeseg_app.core.inference.postprocess import fill_enclosed, keep_largest_component, label_bbox
 from kneeseg_app.core.inference.talus import trim_talus
 from kneeseg_app.core.inference.threads import map_in
+from kneeseg_app.core.inference.two_legs import LEG_GAP_MM, split_across_legs
 from kneeseg_app.core.progress import CancelToken
 from kneeseg_app.core.volume import Volume
 
@@ -55,8 +56,6 @@ MINOR_LEG_FRACTION = 0.25
 """A group of pieces with less bone than this fraction of the largest leg's is no leg (a calibration
 phantom's rods, a cast, a dense object beside the knee); a leg cut by the field of view that small
 goes too, as with the largest-component rule."""
-LEG_GAP_MM = 45.0
-"""Pieces whose left/right centres differ by more than this belong to different legs."""
 SPLIT_EROSION_MM = 4.0
 """How deep an erosion may go to separate a femur and tibia that touch."""
 MIXED_FRACTION = 0.1
@@ -83,11 +82,13 @@ class Piece:
 def measure_pieces(
     ct: Volume, labels: np.ndarray, box: tuple[slice, ...], femur: int, tibia: int
 ) -> tuple[np.ndarray, list[Piece]]:
-    """Label the bone pieces inside ``box`` and measure density, body share and position."""
+    """Label the bone pieces inside ``box`` and measure density, body share and position. A piece that holds
+    both legs' bones (two femurs joined through a pelvis labelled femur) is cut between the legs first."""
     region = labels[box]
     pieces, count = ndimage.label((region == femur) | (region == tibia), structure=_FULL)
     if count == 0:
         return pieces, []
+    count = split_across_legs(pieces, count, ct, box)
     bone = pieces > 0
     where = np.flatnonzero(bone)
     ids = pieces[bone]
@@ -127,7 +128,7 @@ def _inside_body(ct: Volume, box: tuple[slice, ...], bone: np.ndarray) -> np.nda
 
 
 def group_legs(pieces: list[Piece]) -> list[list[Piece]]:
-    """Pieces grouped by their patient left/right centre (gaps wider than :data:`LEG_GAP_MM`)."""
+    """Pieces grouped by their patient left/right centre (gaps wider than :data:`LEG_GAP_MM`, two_legs.py)."""
     ordered = sorted(pieces, key=lambda p: p.centre_lps[0])
     legs: list[list[Piece]] = []
     for piece in ordered:

@@ -99,13 +99,13 @@ def trim_acetabulum(labels: np.ndarray, ct: Volume, femur: int) -> int:
 
     def pelvis(mine: np.ndarray, box: Box) -> np.ndarray | None:
         if _shafts_entering(mine, axis, sign) > 1:
-            return None  # both femurs, joined through pelvis labelled femur: whose bone is whose is unclear
+            return None  # both femurs still one piece (not cut between the legs): whose bone is whose is unclear
         head = find_head(np.asarray(ct.array[box]), mine, ct.spacing_zyx, axis, sign)
         if head is None or not _head_in_scan(head, box, axis, sign, ct):
             return None
         return _acetabular_side(mine, head, ct.spacing_zyx, axis, sign)
 
-    return trim_each_piece(labels, femur, head_region, pelvis)
+    return trim_each_piece(labels, ct, femur, head_region, pelvis)
 
 
 def _shafts_entering(femur: np.ndarray, axis: int, sign: float) -> int:

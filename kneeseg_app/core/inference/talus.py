@@ -63,7 +63,7 @@ def trim_talus(labels: np.ndarray, ct: Volume, tibia: int) -> int:
     removed = 0
     for _ in range(MAX_PASSES):
         found = trim_each_piece(
-            labels, tibia, ankle_region, lambda mine, _: talus_voxels(mine, ct.spacing_zyx, axis, sign)
+            labels, ct, tibia, ankle_region, lambda mine, _: talus_voxels(mine, ct.spacing_zyx, axis, sign)
         )
         removed += found
         if not found:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kneeseg_app.core.inference.bone_ends import end_box, labelled_length_mm, length_mm, trim_each_piece
+from kneeseg_app.core.volume import Volume
 
 SPACING = (3.0, 1.0, 1.0)
 
@@ -33,7 +34,7 @@ def test_each_piece_is_trimmed_alone_in_its_own_box() -> None:
         out[-1] = mine[-1]  # the piece's top slice
         return out
 
-    removed = trim_each_piece(labels, 1, region, drop)
+    removed = trim_each_piece(labels, Volume(np.zeros(labels.shape, dtype=np.int16), SPACING), 1, region, drop)
     assert seen == [16 * 4 * 6]
     assert removed == 4 * 6
     assert not labels[17].any() and labels[16, 3:7, 2:8].all() and labels[2:6, 3:7, 20:26].all()
@@ -48,5 +49,11 @@ def test_the_labelled_length_is_the_whole_bones_reach_along_the_axis_and_no_piec
     assert labelled_length_mm(labels, 1, SPACING, 2) == 24 * 1.0
     assert labelled_length_mm(labels, 2, SPACING, 0) == 0.0
     lengths: list[float] = []
-    trim_each_piece(labels, 1, lambda found: lengths.append(length_mm(found, SPACING, 0)), lambda m, b: None)
+    trim_each_piece(
+        labels,
+        Volume(np.zeros(labels.shape, dtype=np.int16), SPACING),
+        1,
+        lambda found: lengths.append(length_mm(found, SPACING, 0)),
+        lambda m, b: None,
+    )
     assert max(lengths) <= labelled_length_mm(labels, 1, SPACING, 0)

@@ -251,6 +251,22 @@ def test_metal_called_bone_is_unlabelled_and_the_bone_around_it_kept() -> None:
     assert result.removed[FEMUR] == int(component.sum())
 
 
+def test_two_femurs_joined_through_a_pelvis_called_femur_are_two_legs_with_a_knee_each() -> None:
+    """A scan of both legs up to the hips: the network called the pubic bones femur, so both femurs are one
+    piece, centred between the legs. Cut between the legs, each leg has its femur above its tibia; as one
+    piece, the legs were a femur pair without a tibia and two tibias without a femur, and nothing was kept."""
+    ct, truth = _scene(legs=(22, 72))
+    pred = truth.copy()
+    pubis = np.zeros(SHAPE, dtype=bool)
+    pubis[36:40, 26:34, 22:73] = True
+    ct.array[pubis] = 700
+    pred[pubis] = FEMUR
+    result = apply_bone_layout(pred, ct, FEMUR, TIBIA)
+    assert result.legs == 2
+    assert all(joint.is_knee for joint in result.joints)
+    assert (pred[truth == FEMUR] == FEMUR).all() and (pred[truth == TIBIA] == TIBIA).all()
+
+
 def test_legs_are_grouped_by_left_right_position() -> None:
     from kneeseg_app.core.inference.bone_layout import Piece
 

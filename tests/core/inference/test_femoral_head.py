@@ -157,9 +157,10 @@ def test_a_femoral_shaft_without_a_head_is_left_alone(top_cap: bool) -> None:
     assert removed == 0
 
 
-def test_both_femurs_joined_through_pelvis_labelled_femur_are_left_alone(hip) -> None:
-    """Two hips side by side, their labelled pelvis bridged: whose bone is whose is unclear, nothing goes
-    (a trim there once took the other femur's trochanter)."""
+def test_both_femurs_joined_through_pelvis_labelled_femur_are_each_trimmed_as_alone(hip) -> None:
+    """Two hips side by side, their labelled pelvis bridged by a pubic bone labelled femur: the piece is cut
+    between the legs (core/inference/two_legs.py) and each femur loses its own acetabulum and ilium as it
+    would alone, and nothing of the other leg (a trim of the joined piece once took the other trochanter)."""
     hu, femur, pelvis, joint_space = hip
     labels = (femur | pelvis | joint_space).astype(np.uint8)
     both_hu = np.concatenate([hu[:, :, ::-1], hu], axis=2)
@@ -167,6 +168,9 @@ def test_both_femurs_joined_through_pelvis_labelled_femur_are_left_alone(hip) ->
     both[85:95, 50:70, 120:160] = FEMUR  # labelled pubic bone between the hips
     both_hu[85:95, 50:70, 120:160] = 700.0
     out, removed = _trim(both_hu, both)
-    assert removed == 0
     single, removed_alone = _trim(hu, labels)
     assert removed_alone > 0
+    width = hu.shape[2]
+    for side in (out[:, :, width:], out[:, :, :width][:, :, ::-1]):
+        assert (side[femur] == FEMUR).all()  # the whole femur stays
+        assert np.count_nonzero(side[pelvis] == FEMUR) <= np.count_nonzero(single[pelvis] == FEMUR)
