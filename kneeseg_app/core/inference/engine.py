@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -60,6 +59,7 @@ from kneeseg_app.core.inference.preprocess import (
 from kneeseg_app.core.inference.result import PostprocessOutcome, SegmentationResult
 from kneeseg_app.core.inference.settings import SegmentOptions, resolve_settings
 from kneeseg_app.core.inference.survey import spread_slices, survey_step, surveyed_slices
+from kneeseg_app.core.inference.threads import thread_pool
 from kneeseg_app.core.model.package import ModelPackage, OnnxNetwork
 from kneeseg_app.core.model.schema import Manifest
 from kneeseg_app.core.progress import CancelToken, ProgressCallback, no_progress, scaled
@@ -181,14 +181,13 @@ class Segmenter:
             top = np.full(volume.shape, 255, dtype=np.uint8)
         cancel.raise_if_cancelled()
         predictor = Predictor(self.settings.mirror_axes, cancel, clock)
-        pool = ThreadPoolExecutor(self.settings.threads) if self.settings.threads > 1 else None
-        context = RunContext(networks, predictor, report, clock, cancel, pool, top)
         try:
-            self._segment(plan, volume.array, labels, context)
+            with thread_pool(self.settings.threads) as pool:
+                self._segment(
+                    plan, volume.array, labels, RunContext(networks, predictor, report, clock, cancel, pool, top)
+                )
         finally:
             predictor.close()
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
         removed: dict[str, int] = {}
         no_knee = ""
         post = self.manifest.postprocessing
@@ -218,12 +217,8 @@ class Segmenter:
         post = self.manifest.postprocessing
         if post.rule == "anatomy":
             ids = {name.lower(): k for k, name in self.package.label_names.items()}
-            pool = ThreadPoolExecutor(self.settings.threads) if self.settings.threads > 1 else None
-            try:
+            with thread_pool(self.settings.threads) as pool:
                 layout = apply_bone_layout(labels, volume, ids["femur"], ids["tibia"], cancel, pool)
-            finally:
-                if pool is not None:
-                    pool.shutdown(wait=True, cancel_futures=True)
             return PostprocessOutcome(layout.removed, layout.no_knee, layout.firm_no_knee)
         return PostprocessOutcome(apply_postprocessing(labels, post.largest_component, cancel, post.min_fraction))
 

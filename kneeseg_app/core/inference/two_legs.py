@@ -38,10 +38,11 @@ TWO_LEGS_MM = 20.0
 """A piece holds both legs when its slices show two legs' bones over at least this length."""
 
 
-def lr_width_mm(found: tuple[slice, ...], offset: np.ndarray, ct: Volume) -> float:
-    """How far the box ``found`` (offset by ``offset`` voxels in the scan) reaches left to right (LPS x)."""
+def lr_width_mm(found: tuple[slice, ...], start: np.ndarray, ct: Volume) -> float:
+    """How far the box ``found`` (of a part of the scan that begins at voxel ``start``) reaches left to right
+    (LPS x)."""
     corners = np.array(list(itertools.product(*[(s.start, s.stop - 1) for s in found])), dtype=np.float64)
-    x = ct.index_to_lps(corners + offset)[:, 0]
+    x = ct.index_to_lps(corners + start)[:, 0]
     return float(x.max() - x.min())
 
 
@@ -84,9 +85,9 @@ def split_across_legs(pieces: np.ndarray, count: int, ct: Volume, box: tuple[sli
     for index, found in enumerate(ndimage.find_objects(pieces)[:count], start=1):
         if found is None:
             continue
-        offset = start + np.array([s.start for s in found], dtype=np.float64)
-        if lr_width_mm(tuple(slice(0, s.stop - s.start) for s in found), offset, ct) <= MAX_ONE_LEG_MM:
+        if lr_width_mm(found, start, ct) <= MAX_ONE_LEG_MM:
             continue
+        offset = start + np.array([s.start for s in found], dtype=np.float64)
         local = pieces[found]
         mask = local == index
         midline = leg_midline_mm(mask, offset, ct)

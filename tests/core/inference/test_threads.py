@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from kneeseg_app.core.inference.threads import map_in
+from kneeseg_app.core.inference.threads import map_in, thread_pool
 from kneeseg_app.core.progress import Cancelled
 
 
@@ -24,3 +24,13 @@ def test_a_cancel_in_a_thread_reaches_the_caller() -> None:
 
     with ThreadPoolExecutor(2) as pool, pytest.raises(Cancelled):
         map_in(pool, work, range(6))
+
+
+def test_a_thread_pool_is_none_for_one_thread_and_shut_down_after_the_block() -> None:
+    with thread_pool(1) as none:
+        assert none is None
+    with thread_pool(2) as pool:
+        assert pool is not None
+        assert pool.submit(lambda: 6 * 7).result() == 42
+    with pytest.raises(RuntimeError):
+        pool.submit(lambda: 0)  # shut down: no new work
