@@ -20,7 +20,8 @@ femur, those below tibia, the joint chosen where it disagrees least with the net
 labels. A band of slices the network gave the other bone's label therefore returns to the
 bone it belongs to instead of being cut away. A leg whose femur and tibia touch (a closed
 joint) is first split where an erosion of a few millimetres separates them; if nothing
-separates them the network's labels are kept.
+separates them the network's labels are kept. Once a leg has passed the knee-joint test, a flexed
+knee's condyle sections the network called tibia return to the femur (``flexed_condyles``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from kneeseg_app.core.inference.cut_bone import fill_cut_bone
 from kneeseg_app.core.inference.densities import METAL_HU
 from kneeseg_app.core.inference.fast.roi import body_grid, body_mask_2d
 from kneeseg_app.core.inference.femoral_head import trim_acetabulum
+from kneeseg_app.core.inference.flexed_condyles import return_condyles
 from kneeseg_app.core.inference.hip_socket import judge_socket
 from kneeseg_app.core.inference.joint_slices import joint_split, swapped_slices
 from kneeseg_app.core.inference.knee_joint import KneeJoint, leg_joint, superior_axis
@@ -311,7 +313,9 @@ def apply_bone_layout(
         )
     )
     if any(joint.is_knee for joint in joints):
-        for out in decisions:
+        axis, sign = superior_axis(ct.direction)
+        for out in decisions:  # after the knee-joint test: it judges the network's bones, not ours
+            return_condyles(np.moveaxis(out, axis, 0)[:: -int(sign)], ct.spacing_zyx[axis], femur, tibia)
             decided |= out
     was_bone = (region == femur) | (region == tibia)
     removed = {
