@@ -21,7 +21,8 @@ labels. A band of slices the network gave the other bone's label therefore retur
 bone it belongs to instead of being cut away. A leg whose femur and tibia touch (a closed
 joint) is first split where an erosion of a few millimetres separates them; if nothing
 separates them the network's labels are kept. Once a leg has passed the knee-joint test, a flexed
-knee's condyle sections the network called tibia return to the femur (``flexed_condyles``).
+knee's condyle sections the network called tibia return to the femur (``flexed_condyles``), and a leg
+whose bone was all called one bone is parted at that knee's joint level (``joint_level``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from kneeseg_app.core.inference.fast.roi import body_grid, body_mask_2d
 from kneeseg_app.core.inference.femoral_head import trim_acetabulum
 from kneeseg_app.core.inference.flexed_condyles import return_condyles
 from kneeseg_app.core.inference.hip_socket import judge_socket
+from kneeseg_app.core.inference.joint_level import joint_level, part_at_level
 from kneeseg_app.core.inference.joint_slices import joint_split, swapped_slices
 from kneeseg_app.core.inference.knee_joint import KneeJoint, leg_joint, superior_axis
 from kneeseg_app.core.inference.piece_sums import index_sums
@@ -313,9 +315,8 @@ def apply_bone_layout(
         )
     )
     if any(joint.is_knee for joint in joints):
-        axis, sign = superior_axis(ct.direction)
-        for out in decisions:  # after the knee-joint test: it judges the network's bones, not ours
-            return_condyles(np.moveaxis(out, axis, 0)[:: -int(sign)], ct.spacing_zyx[axis], femur, tibia)
+        _refine_legs(decisions, joints, ct, femur, tibia)
+        for out in decisions:
             decided |= out
     was_bone = (region == femur) | (region == tibia)
     removed = {
@@ -332,6 +333,23 @@ def apply_bone_layout(
     for bone in (femur, tibia):
         cut[bone] += fill_enclosed(labels, bone)
     return LayoutResult(removed, relabelled, len(legs), joints, cut, ends)
+
+
+def _refine_legs(
+    decisions: list[np.ndarray], joints: tuple[KneeJoint, ...], ct: Volume, femur: int, tibia: int
+) -> None:
+    """After the knee-joint test (it judges the network's bones, not these refinements), in place: a one-bone
+    leg beside a knee is parted at the knee's joint level (``joint_level``), and a flexed knee's condyle
+    sections called tibia return to the femur (``flexed_condyles``)."""
+    axis, sign = superior_axis(ct.direction)
+    views = [np.moveaxis(out, axis, 0)[:: -int(sign)] for out in decisions]  # superior first, writable
+    knees = [joint_level(view, femur, tibia) for view, joint in zip(views, joints) if joint.is_knee]
+    levels = [lv for lv in knees if lv is not None]
+    level = float(np.mean(levels)) if levels else None
+    for view, joint in zip(views, joints):
+        if level is not None and not joint.is_knee:
+            part_at_level(view, level, ct.spacing_zyx[axis], femur, tibia)
+        return_condyles(view, ct.spacing_zyx[axis], femur, tibia)
 
 
 def _decide_leg(
