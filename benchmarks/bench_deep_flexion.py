@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from ablation import anatomy_rule  # benchmarks/ablation.py (the script's own folder)
 
-from kneeseg_app.core.inference import bone_layout
 from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
 from kneeseg_app.core.metrics.sides import metrics_per_side
 from kneeseg_app.core.model.discovery import find_model
@@ -30,6 +30,7 @@ from kneeseg_app.core.phantom.variation import WideChoices
 FIRST_SEED = 98000
 CASES = 16
 BONES = {1: "femur", 2: "tibia"}
+REFINEMENTS = ("return_condyles", "part_at_level")
 
 
 def case_pins(index: int) -> dict:
@@ -43,19 +44,6 @@ def case_pins(index: int) -> dict:
         "pixels": 384,
         "coverage_mm": (70.0, 70.0),
     }
-
-
-def _layout(raw: np.ndarray, ct, refined: bool) -> np.ndarray:
-    """The anatomy rule on a copy of the network's labels, with or without the refinements."""
-    saved = (bone_layout.return_condyles, bone_layout.part_at_level)
-    if not refined:
-        bone_layout.return_condyles = bone_layout.part_at_level = lambda *args: 0
-    try:
-        labels = raw.copy()
-        bone_layout.apply_bone_layout(labels, ct, 1, 2)
-    finally:
-        bone_layout.return_condyles, bone_layout.part_at_level = saved
-    return labels
 
 
 def _scores(labels: np.ndarray, truth) -> dict:
@@ -77,8 +65,8 @@ def main() -> None:
         raw = segmenter.run(phantom.ct).labels.array
         row = {"seed": FIRST_SEED + index, **{k: v for k, v in pins.items() if k != "coverage_mm"}}
         row["shape_zyx"] = list(phantom.ct.shape)
-        row["without"] = _scores(_layout(raw, phantom.ct, False), phantom.labels)
-        row["with"] = _scores(_layout(raw, phantom.ct, True), phantom.labels)
+        row["without"] = _scores(anatomy_rule(raw, phantom.ct, REFINEMENTS)[0], phantom.labels)
+        row["with"] = _scores(anatomy_rule(raw, phantom.ct)[0], phantom.labels)
         row["seconds"] = round(time.perf_counter() - started, 1)
         rows.append(row)
         print(json.dumps(row), flush=True)

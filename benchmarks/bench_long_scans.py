@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from ablation import anatomy_rule  # benchmarks/ablation.py (the script's own folder)
 
 from kneeseg_app.core.errors import KneeSegError
-from kneeseg_app.core.inference import bone_layout
 from kneeseg_app.core.inference.engine import Segmenter, SegmentOptions
 from kneeseg_app.core.metrics.scores import compute_metrics
 from kneeseg_app.core.model.discovery import find_model
@@ -42,19 +42,7 @@ PINS = (
 )
 FIRST_SEED = 97000
 LANDMARKS = ("femoral_head_centre", "ankle_centre")
-
-
-def _layout(raw: np.ndarray, ct, trims: bool):
-    """The anatomy rule on a copy of the network's labels, with or without the far-end trims."""
-    saved = (bone_layout.trim_acetabulum, bone_layout.trim_talus)
-    if not trims:
-        bone_layout.trim_acetabulum = bone_layout.trim_talus = lambda *args: 0
-    try:
-        labels = raw.copy()
-        result = bone_layout.apply_bone_layout(labels, ct, 1, 2)
-    finally:
-        bone_layout.trim_acetabulum, bone_layout.trim_talus = saved
-    return labels, result
+FAR_END_TRIMS = ("trim_acetabulum", "trim_talus")
 
 
 def _plan_points(labels, ct) -> list[dict]:
@@ -100,7 +88,7 @@ def run_case(segmenter: Segmenter, index: int, pins: dict) -> dict:
     truth_plan = _plan_points(phantom.labels, ct)
     row: dict = {"seed": seed, **pins, "shape_zyx": list(ct.shape)}
     for trims in (False, True):
-        labels, result = _layout(raw, ct, trims)
+        labels, result = anatomy_rule(raw, ct, () if trims else FAR_END_TRIMS)
         scores = compute_metrics(labels, phantom.labels.array, ct.spacing_zyx)
         key = "trims" if trims else "no_trims"
         row[key] = {

@@ -49,11 +49,16 @@ def length_mm(found: Box, spacing_zyx: tuple[float, float, float], axis: int) ->
     return (found[axis].stop - found[axis].start) * spacing_zyx[axis]
 
 
+def labelled_slices(labels: np.ndarray, bone: int, axis: int = 0) -> np.ndarray:
+    """Indices along ``axis`` of the slices that hold any of ``bone``'s labels, ascending."""
+    return np.flatnonzero(np.any(labels == bone, axis=tuple(a for a in range(labels.ndim) if a != axis)))
+
+
 def labelled_length_mm(labels: np.ndarray, bone: int, spacing_zyx: tuple[float, float, float], axis: int) -> float:
     """How far all of ``bone``'s labels together reach along ``axis``, in mm (0 when there are none): no
     piece is longer, so a bone too short for a trim is passed over without labelling its pieces (0.6 s on
     a 300 x 512 x 512 knee, where neither a hip nor an ankle can be)."""
-    present = np.flatnonzero(np.any(labels == bone, axis=tuple(a for a in range(labels.ndim) if a != axis)))
+    present = labelled_slices(labels, bone, axis)
     return 0.0 if present.size == 0 else float(present[-1] - present[0] + 1) * spacing_zyx[axis]
 
 

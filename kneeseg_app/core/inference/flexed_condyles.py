@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from kneeseg_app.core.inference.bone_ends import labelled_slices
+
 INSIDE_SHARE = 0.7
 """An island continues a condyle when at least this share of it lies on the femur of the slice above."""
 WALK_MM = 30.0
@@ -28,7 +30,7 @@ def return_condyles(view: np.ndarray, slice_mm: float, femur: int, tibia: int) -
     """Give the femur back the tibia islands that continue its condyles, in place; returns voxels changed.
 
     ``view``: one leg's labels with the slices ordered superior first (a view: writes reach the caller)."""
-    tibia_slices = np.flatnonzero((view == tibia).any(axis=(1, 2)))
+    tibia_slices = labelled_slices(view, tibia)
     if not tibia_slices.size or tibia_slices[0] == 0:
         return 0
     changed = 0

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kneeseg_app.core.inference.bone_ends import labelled_slices
+
 REACH_MM = 20.0
 """How far a one-bone leg must reach past the joint level, above and below, to be parted there."""
 
@@ -19,8 +21,7 @@ REACH_MM = 20.0
 def joint_level(view: np.ndarray, femur: int, tibia: int) -> float | None:
     """The joint level of a knee's labels (slices superior first): midway between the femur's lowest slice
     and the tibia's highest (in a flexed knee they overlap, and the level is the overlap's middle)."""
-    femur_slices = np.flatnonzero((view == femur).any(axis=(1, 2)))
-    tibia_slices = np.flatnonzero((view == tibia).any(axis=(1, 2)))
+    femur_slices, tibia_slices = labelled_slices(view, femur), labelled_slices(view, tibia)
     if not femur_slices.size or not tibia_slices.size:
         return None
     return (float(femur_slices[-1]) + float(tibia_slices[0])) / 2.0
@@ -30,10 +31,10 @@ def part_at_level(view: np.ndarray, level: float, slice_mm: float, femur: int, t
     """Relabel a one-bone leg's labels (slices superior first, in place): femur down to ``level``, tibia
     below it; returns the voxels relabelled (0 when the leg holds both bones or does not reach past the
     level by :data:`REACH_MM` on both sides)."""
-    present = [bone for bone in (femur, tibia) if (view == bone).any()]
-    if len(present) != 1:
+    femur_slices, tibia_slices = labelled_slices(view, femur), labelled_slices(view, tibia)
+    if bool(femur_slices.size) == bool(tibia_slices.size):  # both bones, or none
         return 0
-    slices = np.flatnonzero((view == present[0]).any(axis=(1, 2)))
+    slices = femur_slices if femur_slices.size else tibia_slices
     reach = REACH_MM / slice_mm
     if slices[0] > level - reach or slices[-1] < level + reach:
         return 0

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from kneeseg_app.core.inference.bone_ends import end_box, labelled_length_mm, length_mm, trim_each_piece
+from kneeseg_app.core.inference.bone_ends import (
+    end_box,
+    labelled_length_mm,
+    labelled_slices,
+    length_mm,
+    trim_each_piece,
+)
 from kneeseg_app.core.volume import Volume
 
 SPACING = (3.0, 1.0, 1.0)
@@ -57,3 +63,13 @@ def test_the_labelled_length_is_the_whole_bones_reach_along_the_axis_and_no_piec
         lambda m, b: None,
     )
     assert max(lengths) <= labelled_length_mm(labels, 1, SPACING, 0)
+
+
+def test_labelled_slices_are_those_holding_the_bone_along_the_axis_asked() -> None:
+    labels = np.zeros((6, 4, 5), dtype=np.uint8)
+    labels[1, 0, 2] = labels[4, 3, 2] = 1
+    labels[2, 1, 4] = 2
+    assert labelled_slices(labels, 1).tolist() == [1, 4]
+    assert labelled_slices(labels, 1, axis=1).tolist() == [0, 3]
+    assert labelled_slices(labels, 2, axis=2).tolist() == [4]
+    assert labelled_slices(labels, 3).size == 0
