@@ -22,7 +22,9 @@ bone it belongs to instead of being cut away. A leg whose femur and tibia touch 
 joint) is first split where an erosion of a few millimetres separates them; if nothing
 separates them the network's labels are kept. Once a leg has passed the knee-joint test, a flexed
 knee's condyle sections the network called tibia return to the femur (``flexed_condyles``), and a leg
-whose bone was all called one bone is parted at that knee's joint level (``joint_level``).
+whose bone was all called one bone is parted at that knee's joint level (``joint_level``). Last, bone the
+network stopped short of is labelled: out to where the field of view cuts it (``cut_bone``), a condyle's
+partial-volume last slab on thick slices (``condyle_bottom``), and the cavities a bone's label encloses.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from kneeseg_app.core.inference.condyle_bottom import fill_condyle_bottoms
 from kneeseg_app.core.inference.cut_bone import fill_cut_bone
 from kneeseg_app.core.inference.densities import METAL_HU
 from kneeseg_app.core.inference.fast.roi import body_grid, body_mask_2d
@@ -237,8 +240,9 @@ class LayoutResult:
     joints: tuple[KneeJoint, ...] = ()
     """The knee-joint test of each leg (core/inference/knee_joint.py)."""
     cut_filled: dict[int, int] = field(default_factory=dict)
-    """Voxels added per bone where the field of view cuts it (core/inference/cut_bone.py) and inside it
-    (cavities the bone's label encloses: postprocess.fill_enclosed)."""
+    """Voxels added per bone where the field of view cuts it (core/inference/cut_bone.py), under a femoral
+    condyle's last labelled section (its partial-volume slab: core/inference/condyle_bottom.py) and inside
+    it (cavities the bone's label encloses: postprocess.fill_enclosed)."""
     ends_trimmed: dict[int, int] = field(default_factory=dict)
     """Voxels taken off the far ends of a long scan's bones per bone: the acetabulum and pelvis off a femur
     that reaches its head (core/inference/femoral_head.py), the talus off a tibia that reaches its plafond
@@ -330,6 +334,7 @@ def apply_bone_layout(
     for bone, count in ends.items():
         removed[bone] += count
     cut = fill_cut_bone(labels, ct, (femur, tibia), pool)
+    cut[femur] += fill_condyle_bottoms(labels, ct, femur)
     for bone in (femur, tibia):
         cut[bone] += fill_enclosed(labels, bone)
     return LayoutResult(removed, relabelled, len(legs), joints, cut, ends)
