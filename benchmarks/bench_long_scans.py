@@ -61,14 +61,16 @@ def _plan_points(labels, ct) -> list[dict]:
 
 
 def _plan_errors(labels, ct, truth: list[dict]) -> list[dict] | str:
-    """Distances (mm) of the plan's far-end landmarks from the true labels' plan, per knee."""
+    """Distances (mm) of the plan's far-end landmarks from the true labels' plan, per knee (matched by
+    side: a knee the true labels' plan does not have gets None)."""
     try:
         planned = _plan_points(labels, ct)
     except KneeSegError as exc:
         return str(exc)
     errors = []
-    for mine, true in zip(planned, truth):
+    for mine in planned:
         row = {"side": mine["side"]}
+        true = next((t for t in truth if t["side"] == mine["side"]), {name: None for name in (*LANDMARKS, "hka")})
         for name in LANDMARKS:
             both = mine[name] is not None and true[name] is not None
             row[name] = round(float(np.linalg.norm(mine[name] - true[name])), 1) if both else None

@@ -22,9 +22,11 @@ bone it belongs to instead of being cut away. A leg whose femur and tibia touch 
 joint) is first split where an erosion of a few millimetres separates them; if nothing
 separates them the network's labels are kept. Once a leg has passed the knee-joint test, a flexed
 knee's condyle sections the network called tibia return to the femur (``flexed_condyles``), and a leg
-whose bone was all called one bone is parted at that knee's joint level (``joint_level``). Last, bone the
-network stopped short of is labelled: out to where the field of view cuts it (``cut_bone``), a condyle's
-partial-volume last slab on thick slices (``condyle_bottom``), and the cavities a bone's label encloses.
+whose bone was all called one bone is parted at that knee's joint level (``joint_level``); a sliver of the
+other leg that the field of view cut lengthwise, too small for a leg of its own, keeps its bone, femur above
+that level and tibia below (``other_leg``). Last, bone the network stopped short of is labelled: out to
+where the field of view cuts it (``cut_bone``), a condyle's partial-volume last slab on thick slices
+(``condyle_bottom``), and the cavities a bone's label encloses.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from kneeseg_app.core.inference.hip_socket import judge_socket
 from kneeseg_app.core.inference.joint_level import joint_level, part_at_level
 from kneeseg_app.core.inference.joint_slices import joint_split, swapped_slices
 from kneeseg_app.core.inference.knee_joint import KneeJoint, leg_joint, superior_axis
+from kneeseg_app.core.inference.other_leg import label_other_leg
 from kneeseg_app.core.inference.piece_sums import index_sums
 from kneeseg_app.core.inference.postprocess import fill_enclosed, keep_largest_component, label_bbox
 from kneeseg_app.core.inference.talus import trim_talus
@@ -319,9 +322,12 @@ def apply_bone_layout(
         )
     )
     if any(joint.is_knee for joint in joints):
-        _refine_legs(decisions, joints, ct, femur, tibia)
+        level = _refine_legs(decisions, joints, ct, femur, tibia)
         for out in decisions:
             decided |= out
+        if level is not None:
+            others = _pieces_beside(bone, legs)
+            label_other_leg(decided, pieces_map, extents, others, box, ct, level, (femur, tibia))
     was_bone = (region == femur) | (region == tibia)
     removed = {
         label: metal[label] + int(np.count_nonzero((region == label) & (decided == 0))) for label in (femur, tibia)
@@ -342,10 +348,11 @@ def apply_bone_layout(
 
 def _refine_legs(
     decisions: list[np.ndarray], joints: tuple[KneeJoint, ...], ct: Volume, femur: int, tibia: int
-) -> None:
+) -> float | None:
     """After the knee-joint test (it judges the network's bones, not these refinements), in place: a one-bone
     leg beside a knee is parted at the knee's joint level (``joint_level``), and a flexed knee's condyle
-    sections called tibia return to the femur (``flexed_condyles``)."""
+    sections called tibia return to the femur (``flexed_condyles``). Returns the joint level (an index along
+    the body axis of the box, superior first; None when no knee shows both bones)."""
     axis, sign = superior_axis(ct.direction)
     views = [np.moveaxis(out, axis, 0)[:: -int(sign)] for out in decisions]  # superior first, writable
     knees = [joint_level(view, femur, tibia) for view, joint in zip(views, joints) if joint.is_knee]
@@ -355,6 +362,19 @@ def _refine_legs(
         if level is not None and not joint.is_knee:
             part_at_level(view, level, ct.spacing_zyx[axis], femur, tibia)
         return_condyles(view, ct.spacing_zyx[axis], femur, tibia)
+    return level
+
+
+def _pieces_beside(bone: list[Piece], legs: list[list[Piece]]) -> list[int]:
+    """Ids of the dense pieces in no kept leg that lie farther left or right than :data:`LEG_GAP_MM` from
+    every piece of the kept legs (a leg of their own: ``other_leg`` looks at them)."""
+    kept = [p for leg in legs for p in leg]
+    ids = {p.index for p in kept}
+    return [
+        p.index
+        for p in bone
+        if p.index not in ids and all(abs(p.centre_lps[0] - q.centre_lps[0]) > LEG_GAP_MM for q in kept)
+    ]
 
 
 def _decide_leg(
