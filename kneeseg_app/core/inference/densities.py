@@ -13,6 +13,8 @@ of true bone reaches 2500 HU in the 75 metal-free knees of the stress suite nor 
 phantoms (99.99th percentile 2328 and 2204 HU), as real cortical bone stays below about 2000 HU."""
 AIR_HU = -500.0
 """Air or padding: what a bone cut by the field of view meets (a bone inside a patient never touches air)."""
+TWO_PIXELS = np.array([[abs(i) + abs(j) <= 2 for j in range(-2, 3)] for i in range(-2, 3)])
+"""Bone within two pixels of the view's edge touches it (the blurred cortex at the cut)."""
 
 
 def view_edge(hu: np.ndarray, reaches_border: Mapping[int, tuple[bool, bool]], structure: np.ndarray) -> np.ndarray:

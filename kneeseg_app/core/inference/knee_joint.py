@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kneeseg_app.core.inference.densities import view_edge
+from kneeseg_app.core.inference.densities import TWO_PIXELS, view_edge
 from kneeseg_app.core.volume import Volume
 
 SCAN_END_MM = 10.0
@@ -253,9 +253,5 @@ def at_view_edge(bone: np.ndarray, area: np.ndarray, box: tuple[slice, ...], ct:
         plane = np.take(bone, k, axis=axis)
         where = list(box)
         where[axis] = box[axis].start + k
-        out[k] = bool((plane & view_edge(np.asarray(ct.array[tuple(where)]), border, _TWO_PIXELS)).any())
+        out[k] = bool((plane & view_edge(np.asarray(ct.array[tuple(where)]), border, TWO_PIXELS)).any())
     return out
-
-
-_TWO_PIXELS = np.array([[abs(i) + abs(j) <= 2 for j in range(-2, 3)] for i in range(-2, 3)])
-"""Bone within two pixels of the view's edge touches it (the blurred cortex at the cut)."""

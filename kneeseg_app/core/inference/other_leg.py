@@ -9,15 +9,15 @@ body that lies in a leg of its own (farther left or right from every bone of the
 is wide), that the view's edge cuts (it touches the image's border or the padding around the
 reconstruction circle) and that reaches near the knee's joint level is such a sliver: both knees of one
 scan lie at about the same height, so its slices above the joint level are femur and those below tibia
-(as ``joint_level.part_at_level`` parts a leg). A fibula or patella of the knee's own leg lies within one leg's width of its bones and is
-never looked at here.
+(as ``joint_level.part_at_level`` parts a leg). A fibula or patella of the knee's own leg lies within one
+leg's width of its bones and is never looked at here.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from kneeseg_app.core.inference.densities import view_edge
+from kneeseg_app.core.inference.densities import TWO_PIXELS, view_edge
 from kneeseg_app.core.inference.knee_joint import superior_axis
 from kneeseg_app.core.volume import Volume
 
@@ -27,8 +27,6 @@ NEAR_JOINT_MM = 50.0
 """A sliver reaches this close to the knee's joint level: the other knee lies at the same height, while
 a hip-to-ankle scan's pelvis and femoral heads, also cut by a narrow field and dropped as small pieces,
 lie 350 mm and more above it (seeds 97001, 97006: pelvis called femur)."""
-_TWO_PIXELS = np.array([[abs(i) + abs(j) <= 2 for j in range(-2, 3)] for i in range(-2, 3)])
-"""Bone within two pixels of the view's edge touches it (the blurred cortex at the cut)."""
 
 
 def label_other_leg(
@@ -88,7 +86,7 @@ def _cut_by_view(mask: np.ndarray, extent: tuple[slice, ...], box: tuple[slice, 
         where[axis] = box[axis].start + extent[axis].start + int(k)
         for dim, a in enumerate(others):
             where[a] = grown[dim]
-        edge = view_edge(np.asarray(ct.array[tuple(where)]), border, _TWO_PIXELS)
+        edge = view_edge(np.asarray(ct.array[tuple(where)]), border, TWO_PIXELS)
         if (np.take(mask, int(k), axis=axis) & edge[inner]).any():
             return True
     return False
