@@ -47,6 +47,7 @@ from kneeseg_app.core.inference.hip_socket import judge_socket
 from kneeseg_app.core.inference.joint_level import joint_level, part_at_level
 from kneeseg_app.core.inference.joint_slices import joint_split, swapped_slices
 from kneeseg_app.core.inference.knee_joint import KneeJoint, leg_joint, superior_axis
+from kneeseg_app.core.inference.label_islands import relabel_islands
 from kneeseg_app.core.inference.other_leg import label_other_leg
 from kneeseg_app.core.inference.piece_sums import index_sums
 from kneeseg_app.core.inference.postprocess import fill_enclosed, keep_largest_component, label_bbox
@@ -387,7 +388,8 @@ def _decide_leg(
     bones: tuple[int, int],
 ) -> np.ndarray:
     """One leg's femur and tibia: whole parts by the joint, or whole slices when the bones cannot be parted;
-    then each bone keeps its large components only."""
+    then islands of one bone's label inside the other become the other (``label_islands``), and each bone
+    keeps its large components only."""
     femur, tibia = bones
     out = np.zeros(region.shape, dtype=np.uint8)
     parts = [part for piece in leg for part in _parts_of(piece, extents, pieces_map, region, box, ct, femur)]
@@ -403,6 +405,9 @@ def _decide_leg(
         between = stacked_bones(parts)
         k = joint_split(np.array([p.femur for p in parts]), np.array([p.tibia for p in parts]), between)
         _write_parts(out, parts, [femur if i < k else tibia for i in range(len(parts))])
+    axis = superior_axis(ct.direction)[0]
+    relabel_islands(out, tibia, femur, axis, SAME_BONE_FRACTION)
+    relabel_islands(out, femur, tibia, axis, SAME_BONE_FRACTION)
     for bone in bones:
         keep_largest_component(out, bone, SAME_BONE_FRACTION)
     return out

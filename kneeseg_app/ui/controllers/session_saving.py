@@ -13,10 +13,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEventLoop, QObject, Signal
+from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
 
 from kneeseg_app.core.session_file import SessionFile, write_session
 from kneeseg_app.ui.controllers.workers import Task
+
+_POLL_MS = 20
+"""How often :meth:`SessionSaver.wait` looks whether the write has ended (its own event loop runs meanwhile)."""
 
 
 class SessionSaver(QObject):
@@ -73,5 +76,16 @@ class SessionSaver(QObject):
             return
         loop = QEventLoop()
         task.done.connect(loop.quit)  # queued after the task's own "not running" slot
-        if task.running:
-            loop.exec()
+        # The worker may have emitted ``done`` already, its delivery still queued: a queued emission
+        # carries the slots connected when it was made, not ``loop.quit`` connected just now. So the
+        # loop also looks at ``running`` itself (a hang of the test suite under load showed it).
+        poll = QTimer(self)
+        poll.setInterval(_POLL_MS)
+        poll.timeout.connect(lambda: None if task.running else loop.quit())
+        poll.start()
+        try:
+            if task.running:
+                loop.exec()
+        finally:
+            poll.stop()
+            poll.deleteLater()

@@ -6,11 +6,12 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 
 from kneeseg_app.core.session_file import CTIdentity, SessionFile, read_session
 from kneeseg_app.core.volume import Volume
 from kneeseg_app.ui.controllers.session_saving import SessionSaver
+from kneeseg_app.ui.controllers.workers import task_pool
 
 SHAPE = (20, 64, 64)
 
@@ -66,3 +67,20 @@ def test_a_save_into_an_input_folder_fails_with_the_core_s_sentence(qtbot, tmp_p
 
     assert isinstance(blocker.args[0], OutputError)
     assert list(inputs.iterdir()) == []
+
+
+def test_wait_returns_when_the_write_ended_before_it_was_called(qtbot, tmp_path: Path) -> None:
+    """The worker emitted its end before ``wait`` listened, the delivery still queued (seen as a hang of the
+    test suite under load): ``wait`` returns once the end has been handled all the same."""
+    saver = SessionSaver()
+    task = saver.save(tmp_path / "s.kneeseg", _record, [], mark=(1, 1))
+    task_pool().waitForDone()  # the worker has emitted finished and done; no event has been handled
+    assert task.running
+    rescue = QTimer()  # were ``wait`` to hang, this ends its loop (and the test fails instead of hanging)
+    rescue.setSingleShot(True)
+    rescue.timeout.connect(lambda: setattr(task, "rescued", True) or task.done.emit())
+    rescue.start(10_000)
+    saver.wait()
+    rescue.stop()
+    assert not getattr(task, "rescued", False)
+    assert not saver.busy and (tmp_path / "s.kneeseg").exists()
