@@ -27,6 +27,12 @@ def joint_level(view: np.ndarray, femur: int, tibia: int) -> float | None:
     return (float(femur_slices[-1]) + float(tibia_slices[0])) / 2.0
 
 
+def first_tibia_slice(level: float) -> int:
+    """Index (superior first) of the first slice below the joint ``level``: the level's own slice stays
+    with the femur."""
+    return int(np.floor(level)) + 1
+
+
 def part_at_level(view: np.ndarray, level: float, slice_mm: float, femur: int, tibia: int) -> int:
     """Relabel a one-bone leg's labels (slices superior first, in place): femur down to ``level``, tibia
     below it; returns the voxels relabelled (0 when the leg holds both bones or does not reach past the
@@ -38,7 +44,7 @@ def part_at_level(view: np.ndarray, level: float, slice_mm: float, femur: int, t
     reach = REACH_MM / slice_mm
     if slices[0] > level - reach or slices[-1] < level + reach:
         return 0
-    cut = int(np.floor(level)) + 1  # the level's slice stays with the femur
+    cut = first_tibia_slice(level)
     upper, lower = view[:cut], view[cut:]
     changed = int(np.count_nonzero(upper == tibia) + np.count_nonzero(lower == femur))
     upper[upper == tibia] = femur

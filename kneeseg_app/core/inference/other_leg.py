@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from kneeseg_app.core.inference.densities import TWO_PIXELS, view_edge
+from kneeseg_app.core.inference.joint_level import first_tibia_slice
 from kneeseg_app.core.inference.knee_joint import superior_axis
 from kneeseg_app.core.volume import Volume
 
@@ -60,7 +61,7 @@ def label_other_leg(
             continue
         shape = [1, 1, 1]
         shape[axis] = -1
-        above = (from_top <= np.floor(level)).reshape(shape)  # the level's slice stays with the femur
+        above = (from_top < first_tibia_slice(level)).reshape(shape)
         labels = np.broadcast_to(np.where(above, femur, tibia), mask.shape)
         region[extent][mask] = labels[mask]
         for bone in bones:
