@@ -26,7 +26,8 @@ whose bone was all called one bone is parted at that knee's joint level (``joint
 other leg that the field of view cut lengthwise, too small for a leg of its own, keeps its bone, femur above
 that level and tibia below (``other_leg``). Last, bone the network stopped short of is labelled: out to
 where the field of view cuts it (``cut_bone``), a condyle's partial-volume last slab on thick slices
-(``condyle_bottom``), and the cavities a bone's label encloses.
+(``condyle_bottom``), a dense band beside a bone that the slices beside it label (an obliquely cut
+sclerotic surface, ``bone_fringe``), and the cavities a bone's label encloses.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from kneeseg_app.core.inference.bone_fringe import fill_bone_fringes
 from kneeseg_app.core.inference.condyle_bottom import fill_condyle_bottoms
 from kneeseg_app.core.inference.cut_bone import fill_cut_bone
 from kneeseg_app.core.inference.densities import METAL_HU
@@ -245,8 +247,10 @@ class LayoutResult:
     """The knee-joint test of each leg (core/inference/knee_joint.py)."""
     cut_filled: dict[int, int] = field(default_factory=dict)
     """Voxels added per bone where the field of view cuts it (core/inference/cut_bone.py), under a femoral
-    condyle's last labelled section (its partial-volume slab: core/inference/condyle_bottom.py) and inside
-    it (cavities the bone's label encloses: postprocess.fill_enclosed)."""
+    condyle's last labelled section (its partial-volume slab: core/inference/condyle_bottom.py), beside it
+    where its neighbouring slices cover a dense band (an obliquely cut sclerotic surface:
+    core/inference/bone_fringe.py) and inside it (cavities the bone's label encloses:
+    postprocess.fill_enclosed)."""
     ends_trimmed: dict[int, int] = field(default_factory=dict)
     """Voxels taken off the far ends of a long scan's bones per bone: the acetabulum and pelvis off a femur
     that reaches its head (core/inference/femoral_head.py), the talus off a tibia that reaches its plafond
@@ -342,6 +346,8 @@ def apply_bone_layout(
         removed[bone] += count
     cut = fill_cut_bone(labels, ct, (femur, tibia), pool)
     cut[femur] += fill_condyle_bottoms(labels, ct, femur)
+    for bone, count in fill_bone_fringes(labels, ct, femur, tibia).items():
+        cut[bone] += count
     for bone in (femur, tibia):
         cut[bone] += fill_enclosed(labels, bone)
     return LayoutResult(removed, relabelled, len(legs), joints, cut, ends)

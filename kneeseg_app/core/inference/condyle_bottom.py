@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from kneeseg_app.core.inference.bone_ends import labelled_slices
-from kneeseg_app.core.inference.cut_bone import DENSE_HU, METAL_MARGIN_MM, near_in_plane
+from kneeseg_app.core.inference.cut_bone import DENSE_HU, METAL_MARGIN_MM, grown_box, near_in_plane
 from kneeseg_app.core.inference.densities import METAL_HU
 from kneeseg_app.core.inference.knee_joint import superior_axis
 from kneeseg_app.core.volume import Volume
@@ -55,9 +55,9 @@ def _bottom_islands(
     if np.count_nonzero(femur_above & unlabelled & (hu >= DENSE_HU)) < INSIDE_SHARE * min_area:
         return 0  # the usual slice: its femur covers what lies under the femur above
     margin = int(np.ceil(METAL_MARGIN_MM / pixel_mm))
-    box = _grown_box(femur_above, margin)
+    box = grown_box(femur_above, margin)
     free = unlabelled[box] & (hu[box] >= DENSE_HU) & (hu[box] < METAL_HU)
-    wide = _grown_box(femur_above, 2 * margin)  # metal just beyond the box still casts streaks into it
+    wide = grown_box(femur_above, 2 * margin)  # metal just beyond the box still casts streaks into it
     metal = hu[wide] >= METAL_HU
     if metal.any():
         near_metal = near_in_plane(metal[None], margin)[0]
@@ -79,13 +79,3 @@ def _bottom_islands(
     region = plane[box]
     region[taken[islands]] = femur
     return int(area[taken].sum())
-
-
-def _grown_box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
-    """The box around ``mask``'s pixels widened by ``margin`` pixels, within the plane."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    return (
-        slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + margin + 1, mask.shape[0])),
-        slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + margin + 1, mask.shape[1])),
-    )

@@ -107,6 +107,16 @@ def opening_of(mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
     return ndimage.binary_dilation(eroded, structure=structure, mask=mask)
 
 
+def grown_box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The box around a plane ``mask``'s pixels (at least one) widened by ``margin`` pixels, within the plane."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return (
+        slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + margin + 1, mask.shape[0])),
+        slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + margin + 1, mask.shape[1])),
+    )
+
+
 def _bounding_box(mask: np.ndarray) -> tuple[slice, ...]:
     """The smallest box holding every pixel of a non-empty ``mask``."""
     found = ndimage.find_objects(mask.astype(np.uint8))[0]
