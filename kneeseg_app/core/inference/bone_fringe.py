@@ -21,8 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from kneeseg_app.core.inference.cut_bone import METAL_MARGIN_MM, grown_box, near_in_plane, opening_of
-from kneeseg_app.core.inference.densities import METAL_HU
+from kneeseg_app.core.inference.cut_bone import METAL_MARGIN_MM, grown_box, near_metal_in_box, opening_of
 from kneeseg_app.core.inference.knee_joint import superior_axis
 from kneeseg_app.core.volume import Volume
 
@@ -91,14 +90,7 @@ class _Bands:
         dense = (before[z][box] == 0) & (hu[box] >= FRINGE_HU)  # metal goes below, with its streaks
         if not dense.any():
             return None
-        margin = int(np.ceil(METAL_MARGIN_MM / pixel_mm))
-        wide = grown_box(near, reach + margin)  # metal just beyond the box still casts streaks into it
-        metal = hu[wide] >= METAL_HU
-        if metal.any():
-            near_metal = near_in_plane(metal[None], margin)[0]
-            dense &= ~near_metal[box[0].start - wide[0].start :, box[1].start - wide[1].start :][
-                : dense.shape[0], : dense.shape[1]
-            ]
+        dense &= ~near_metal_in_box(hu, box, int(np.ceil(METAL_MARGIN_MM / pixel_mm)))
         radius = max(1, int(round(OPENING_MM / pixel_mm)))
         if not _holds_a_square(dense, int(radius / np.sqrt(2))):
             return None  # the usual slice: no disc of the opening's size fits, so it keeps no piece

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from kneeseg_app.core.inference.bone_ends import labelled_slices
-from kneeseg_app.core.inference.cut_bone import DENSE_HU, METAL_MARGIN_MM, grown_box, near_in_plane
+from kneeseg_app.core.inference.cut_bone import DENSE_HU, METAL_MARGIN_MM, grown_box, near_metal_in_box
 from kneeseg_app.core.inference.densities import METAL_HU
 from kneeseg_app.core.inference.knee_joint import superior_axis
 from kneeseg_app.core.volume import Volume
@@ -57,13 +57,7 @@ def _bottom_islands(
     margin = int(np.ceil(METAL_MARGIN_MM / pixel_mm))
     box = grown_box(femur_above, margin)
     free = unlabelled[box] & (hu[box] >= DENSE_HU) & (hu[box] < METAL_HU)
-    wide = grown_box(femur_above, 2 * margin)  # metal just beyond the box still casts streaks into it
-    metal = hu[wide] >= METAL_HU
-    if metal.any():
-        near_metal = near_in_plane(metal[None], margin)[0]
-        free &= ~near_metal[box[0].start - wide[0].start :, box[1].start - wide[1].start :][
-            : free.shape[0], : free.shape[1]
-        ]
+    free &= ~near_metal_in_box(hu, box, margin)
     free = ndimage.binary_fill_holes(free) & unlabelled[box]  # a slab's rings enclose fainter bone
     islands, count = ndimage.label(free, structure=_PLANE)
     if not count:

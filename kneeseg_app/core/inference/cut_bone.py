@@ -117,6 +117,21 @@ def grown_box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
     )
 
 
+def near_metal_in_box(hu: np.ndarray, box: tuple[slice, slice], margin_px: int) -> np.ndarray:
+    """The pixels of a plane's ``box`` within ``margin_px`` of metal (:data:`METAL_HU`), metal up to that far
+    outside the box included: an implant just beyond the box still casts streaks into it."""
+    wide = tuple(
+        slice(max(side.start - margin_px, 0), min(side.stop + margin_px, size)) for side, size in zip(box, hu.shape)
+    )
+    shape = (box[0].stop - box[0].start, box[1].stop - box[1].start)
+    metal = hu[wide] >= METAL_HU
+    if not metal.any():
+        return np.zeros(shape, dtype=bool)
+    near = near_in_plane(metal[None], margin_px)[0]
+    rows, cols = box[0].start - wide[0].start, box[1].start - wide[1].start
+    return near[rows : rows + shape[0], cols : cols + shape[1]]
+
+
 def _bounding_box(mask: np.ndarray) -> tuple[slice, ...]:
     """The smallest box holding every pixel of a non-empty ``mask``."""
     found = ndimage.find_objects(mask.astype(np.uint8))[0]

@@ -15,8 +15,10 @@ from kneeseg_app.core.inference.cut_bone import (
     grow_in_plane,
     joined_to_edge,
     near_in_plane,
+    near_metal_in_box,
     opening_of,
 )
+from kneeseg_app.core.inference.densities import METAL_HU
 from kneeseg_app.core.volume import Volume
 
 FEMUR, TIBIA = 1, 2
@@ -110,6 +112,19 @@ def test_near_metal_is_the_in_plane_disk_dilation_at_any_radius(radius: int) -> 
     expected = ndimage.binary_dilation(metal, structure=_disk(radius))
     np.testing.assert_array_equal(near_in_plane(metal, radius), expected)
     assert not near_in_plane(np.zeros((3, 8, 8), dtype=bool), radius).any()
+
+
+@pytest.mark.parametrize("corner", [(0, 0), (55, 45), (30, 2)])
+def test_near_metal_in_a_box_counts_metal_just_outside_it(corner: tuple[int, int]) -> None:
+    """Within a box, the pixels near metal are those of the whole plane's metal margin, metal outside the box
+    (up to the margin away) included; metal farther out marks nothing."""
+    hu = np.zeros((60, 50), dtype=np.int16)
+    hu[corner] = int(METAL_HU)
+    hu[30, 20] = int(METAL_HU) + 100  # one inside the box
+    box = (slice(8, 52), slice(8, 42))
+    plane = ndimage.binary_dilation(hu >= METAL_HU, structure=_disk(6)[1])
+    np.testing.assert_array_equal(near_metal_in_box(hu, box, 6), plane[box])
+    assert not near_metal_in_box(np.zeros((60, 50), dtype=np.int16), box, 6).any()
 
 
 @pytest.mark.parametrize("radius", [1, 3, 5])
