@@ -39,8 +39,7 @@ def relabel_islands(labels: np.ndarray, bone: int, other: int, axis: int, min_fr
     if not small.any():
         return 0
     on_neighbour = np.bincount(components[_next_to(region == other, axis)], minlength=count + 1)
-    taken = small & (on_neighbour >= ON_NEIGHBOUR_SHARE * sizes)  # lying on it, it touches it
-    taken[0] = False
+    taken = small & (on_neighbour >= ON_NEIGHBOUR_SHARE * sizes)  # lying on it, it touches it; never 0
     if not taken.any():
         return 0
     moved = taken[components]
